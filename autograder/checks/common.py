@@ -1,0 +1,170 @@
+"""What every check uses: the marker that ties a test to its curriculum entry, and assertions
+whose failure messages show expected against got, compactly, with a hint that names the mistake.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from ..curriculum import CHECKS
+from ..proxy import ArrayValue, NpScalar, ObjectValue, TensorValue
+from ..reference import rel_error
+
+
+class CheckFailed(AssertionError):
+    """A check's verdict: the student's work is wrong in the way the message says."""
+
+    def __init__(self, message: str, diagnosis: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.diagnosis = diagnosis
+
+
+def check(check_id: str):
+    """Tie a test function to its entry in curriculum.CHECKS (level, stage, points, name)."""
+    if check_id not in CHECKS:
+        raise KeyError(f"unknown check id {check_id!r}")
+    return pytest.mark.check(check_id)
+
+
+# ------------------------------------------------------------------ formatting
+def preview(t, k: int = 4) -> str:
+    """A few values of a tensor or array, e.g. [0.12, -3.4, 0, ...] (no walls of numbers)."""
+    if isinstance(t, (TensorValue, ArrayValue)):
+        t = t.data
+    if t is None:
+        return "(no values)"
+    flat = torch.as_tensor(np.asarray(t) if isinstance(t, np.ndarray) else t).reshape(-1)
+    vals = ", ".join(f"{float(v):.4g}" for v in flat[:k])
+    return f"[{vals}{', ...' if flat.numel() > k else ''}]"
+
+
+def describe_value(v) -> str:
+    if isinstance(v, TensorValue):
+        return f"a tensor of shape {tuple(v.shape)}, dtype {v.dtype}, on {v.device}"
+    if isinstance(v, ArrayValue):
+        return f"an array of shape {tuple(v.shape)}, dtype {v.dtype}"
+    if isinstance(v, ObjectValue):
+        return f"an object of type {v.type_name}"
+    if isinstance(v, NpScalar):
+        return f"a numpy {v.dtype} scalar"
+    if isinstance(v, (list, tuple)):
+        return f"a {type(v).__name__} of {len(v)} items"
+    if v is None:
+        return "None"
+    return f"a {type(v).__name__} ({v!r})"[:120]
+
+
+def shape_str(shape) -> str:
+    return "(" + ", ".join(str(int(s)) for s in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+# ------------------------------------------------------------------ expectations
+def expect_tensor(v, what: str, shape=None, dtype: str | None = None, device: str | None = None) -> TensorValue:
+    if isinstance(v, ObjectValue) and ("Tensor" in v.type_name or "Parameter" in v.type_name):
+        raise CheckFailed(f"{what} is {v.type_name}, a subclass of torch.Tensor: return a plain torch.Tensor")
+    if not isinstance(v, TensorValue):
+        raise CheckFailed(f"{what} should be a torch.Tensor, got {describe_value(v)}")
+    if shape is not None and tuple(v.shape) != tuple(shape):
+        raise CheckFailed(f"{what} has shape {shape_str(v.shape)}, expected {shape_str(shape)}"
+                          + _transpose_hint(v.shape, shape))
+    if dtype is not None and v.dtype != dtype:
+        raise CheckFailed(f"{what} has dtype {v.dtype}, expected {dtype} (the inputs' dtype): "
+                          "create new tensors with dtype=x.dtype, or from the inputs")
+    if device is not None and _dev(v.device) != _dev(device):
+        raise CheckFailed(f"{what} is on {v.device}, expected {device} (the inputs' device): "
+                          "create new tensors with device=x.device")
+    return v
+
+
+def _dev(d: str) -> str:
+    return "cuda" if d.startswith("cuda") else d
+
+
+def expect_array(v, what: str, shape=None, dtype: str = "float64") -> ArrayValue:
+    if isinstance(v, TensorValue):
+        raise CheckFailed(f"{what} is a torch.Tensor: at this level return a numpy array")
+    if isinstance(v, ObjectValue) and "ndarray" in v.type_name:
+        raise CheckFailed(f"{what} is {v.type_name}: return a plain numpy.ndarray of float64")
+    if not isinstance(v, ArrayValue):
+        raise CheckFailed(f"{what} should be a numpy array, got {describe_value(v)}")
+    if shape is not None and tuple(v.shape) != tuple(shape):
+        raise CheckFailed(f"{what} has shape {shape_str(v.shape)}, expected {shape_str(shape)}"
+                          + _transpose_hint(v.shape, shape))
+    if dtype is not None and v.dtype != dtype:
+        raise CheckFailed(f"{what} has dtype {v.dtype}, expected {dtype}")
+    return v
+
+
+def _transpose_hint(got, want) -> str:
+    if len(got) == 2 and len(want) == 2 and tuple(got) == tuple(want)[::-1]:
+        return " — it looks transposed"
+    return ""
+
+
+def data_of(v) -> torch.Tensor:
+    if isinstance(v, TensorValue):
+        return v.data.to(torch.float64)
+    if isinstance(v, ArrayValue):
+        return torch.from_numpy(v.data.astype(np.float64))
+    if isinstance(v, torch.Tensor):
+        return v.to(torch.float64)
+    return torch.as_tensor(np.asarray(v, dtype=np.float64))
+
+
+def expect_close(got, want: torch.Tensor, what: str, rtol: float, inputs: str = "",
+                 hints: dict[str, torch.Tensor] | None = None) -> None:
+    """Global relative error (max|got-want| / max|want|) at most rtol; NaN and inf never pass."""
+    g, w = data_of(got), want.to(torch.float64)
+    if g.shape != w.shape:
+        raise CheckFailed(f"{what} has shape {shape_str(g.shape)}, expected {shape_str(w.shape)}")
+    if not bool(torch.isfinite(g).all()):
+        bad = int((~torch.isfinite(g)).sum())
+        raise CheckFailed(f"{what} contains {bad} NaN or infinite value(s): got {preview(g)}{_for(inputs)}")
+    err = rel_error(g, w)
+    if err <= rtol:
+        return
+    msg = (f"{what} differs from the reference (relative error {err:.2g}){_for(inputs)}: "
+           f"expected {preview(w)}, got {preview(g)}")
+    hint = None
+    for text, candidate in (hints or {}).items():
+        if candidate.shape == g.shape and rel_error(g, candidate.to(torch.float64)) <= max(rtol, 1e-6) * 10:
+            hint = text
+            break
+    raise CheckFailed(msg + (f". Hint: {hint}" if hint else ""))
+
+
+def _for(inputs: str) -> str:
+    return f" for {inputs}" if inputs else ""
+
+
+def as_float(v, what: str, allow_tensor: bool = False) -> float:
+    """A Python number (np.float64 is accepted where a float is asked for)."""
+    if isinstance(v, bool):
+        raise CheckFailed(f"{what} should be a number, got a bool")
+    if isinstance(v, (int, float)):
+        return float(v)
+    if isinstance(v, NpScalar) and isinstance(v.value, (int, float)) and not isinstance(v.value, bool):
+        return float(v.value)
+    if allow_tensor and isinstance(v, TensorValue) and v.data is not None and v.data.numel() == 1:
+        return float(v.data.reshape(()))
+    raise CheckFailed(f"{what} should be a Python float, got {describe_value(v)}"
+                      + (": use loss.item() to turn a 0-dim tensor into a float" if isinstance(v, TensorValue) else ""))
+
+
+def expect_losses(v, steps: int, what: str = "train's return value") -> list[float]:
+    if not isinstance(v, list):
+        raise CheckFailed(f"{what} should be a list of {steps} floats (one loss per iteration), got {describe_value(v)}")
+    if len(v) != steps:
+        raise CheckFailed(f"{what} has {len(v)} losses for {steps} iterations: record one loss per iteration")
+    out = []
+    for i, item in enumerate(v):
+        out.append(as_float(item, f"loss {i} in {what}"))
+    return out
+
+
+def finite(x: float) -> bool:
+    return math.isfinite(x)

@@ -1,0 +1,188 @@
+"""Training-loop checks shared by every level: lockstep against the reference, then convergence.
+
+The lockstep run hands the student's ``train`` small all-different sizes, float64 data, known
+initial weights and a learning rate chosen so one step moves the loss by about 20%; its losses
+and final weights are matched against the reference trajectory and against the trajectories of
+the common mistakes (``reference.diagnose``). One run serves every stage check that reads it.
+
+The convergence run is the seed document's problem and schedule (N=64, D_in=1000, H=100,
+D_out=10, the seed's learning rate, 500 steps) in float32; the trusted side recomputes the loss
+from the weights the student's loop leaves behind, never from what it printed or returned.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from .. import reference as ref
+from ..curriculum import SEED_SCHEDULE
+from ..problems import SEED_PROBLEM, generator, python_seed, randn, unit_sizes
+from ..proxy import Leaf, Make, StudentCrash, StudentError, StudentTimeout, TensorValue
+from .common import CheckFailed, data_of, describe_value, expect_array, expect_losses, expect_tensor, preview
+
+LOCKSTEP_STEPS = 4
+
+#: Convergence: the trusted loss of the final weights must fall below this fraction of the
+#: initial loss. Measured with bench/tolerances.py (reference solutions, 40 seeds, float32):
+#: see docs/tolerances.md for the worst ratio seen at each level; the bound leaves a wide margin.
+CONVERGENCE_RATIO = {1: 1e-5, 2: 1e-5, 3: 1e-5, 4: 1e-5, 5: 1e-4, 6: 1e-4, 7: 1e-4, 8: 5e-2}
+
+
+def optim_for(level: int, lr: float) -> ref.Optim:
+    if level == 6:
+        return ref.Optim("adam", lr)
+    if level == 8:
+        return ref.Optim("sgd", lr, SEED_SCHEDULE[8]["momentum"])
+    return ref.Optim("sgd", lr)
+
+
+def lockstep_problem(level: int, seed: int) -> dict:
+    s = unit_sizes(seed, level, "lockstep")
+    gen = generator(seed, level, "lockstep")
+    x, y = randn(gen, s.N, s.D_in), randn(gen, s.N, s.D_out)
+    params0 = ref.init_params(level, s, gen)
+    pseed = python_seed(seed, level, "lockstep")
+    ks = ref.depths(pseed, LOCKSTEP_STEPS) if level == 8 else None
+    # a learning rate that moves the loss by ~20% in one step, so every mistake shows
+    p = {k: v.clone().requires_grad_(True) for k, v in params0.items()}
+    loss = ref.loss_of(level, p, x, y, ks[0] if ks else None)
+    grads = torch.autograd.grad(loss, list(p.values()), allow_unused=True)
+    gnorm2 = sum(float((g ** 2).sum()) for g in grads if g is not None)
+    lr = float(f"{0.2 * float(loss) / gnorm2:.2g}")
+    if level == 6:
+        lr = 0.02
+    if level == 8:
+        lr = float(f"{lr / 4:.2g}")
+    return dict(sizes=s, x=x, y=y, params0=params0, opt=optim_for(level, lr), steps=LOCKSTEP_STEPS,
+                python_seed=pseed, ks=ks)
+
+
+def run_train(sub, level: int, x, y, params0: dict, opt: ref.Optim, steps: int, dtype: torch.dtype,
+              python_seed: int | None = None, watch: bool = False):
+    """Call the student's train() on objects the grader built; return (value, final params, observations)."""
+    names = ref.PARAM_NAMES[level]
+    if level == 1:
+        xa, ya = x.numpy().astype(np.float64), y.numpy().astype(np.float64)
+        w1, w2 = (params0[n].numpy().astype(np.float64) for n in names)
+        r = sub.call("train", xa, ya, w1, w2, opt.lr, steps, return_args=True)
+        after = [expect_array(a, f"{n} after train", params0[n].shape) for a, n in zip(r.args_after[2:4], names)]
+        return r.value, {n: data_of(a) for n, a in zip(names, after)}, r.observations
+    if level <= 4:
+        xs, ys = x.to(dtype), y.to(dtype)
+        if level == 2:
+            w = [params0[n].to(dtype) for n in names]
+        else:
+            w = [Leaf(params0[n].to(dtype)) for n in names]
+        r = sub.call("train", xs, ys, *w, opt.lr, steps, return_args=True)
+        after = [expect_tensor(a, f"{n} after train", tuple(params0[n].shape)) for a, n in zip(r.args_after[2:4], names)]
+        return r.value, {n: data_of(a) for n, a in zip(names, after)}, r.observations
+    s = (x.shape[1], params0[names[0]].shape[0], y.shape[1])
+    kind = {5: "two_layer_sequential", 6: "two_layer_sequential", 7: "two_layer_module", 8: "dynamic_module"}[level]
+    model = sub.make(kind, *s, dtype=str(dtype).replace("torch.", ""), device=sub.device)
+    sub.set_params(model, {n: params0[n].to(dtype) for n in names})
+    xs, ys = x.to(dtype), y.to(dtype)
+    w = model if watch else None
+    if level == 5:
+        r = sub.call("train", model, Make("mse_sum"), xs, ys, opt.lr, steps, watch=w)
+    elif level == 6:
+        optimizer = sub.make("adam", model, lr=opt.lr)
+        r = sub.call("train", model, Make("mse_sum"), optimizer, xs, ys, steps, watch=w)
+    elif level == 7:
+        r = sub.call("train", model, xs, ys, opt.lr, steps, watch=w)
+    else:
+        r = sub.call("train", model, xs, ys, opt.lr, opt.momentum, steps, watch=w, python_seed=python_seed)
+    params = sub.params(model)
+    return r.value, {n: data_of(params[n]) for n in names}, r.observations
+
+
+def lockstep(sub, shared: dict, level: int, seed: int) -> dict:
+    """Run (once per level and device) the student's loop for a few steps and classify it."""
+    if "lockstep" not in shared:
+        try:
+            shared["lockstep"] = _lockstep(sub, level, seed)
+        except (StudentError, StudentTimeout, StudentCrash, CheckFailed) as exc:
+            shared["lockstep"] = exc
+    result = shared["lockstep"]
+    if isinstance(result, Exception):
+        raise result
+    return result
+
+
+def _lockstep(sub, level, seed):
+    p = lockstep_problem(level, seed)
+    value, params, obs = run_train(sub, level, p["x"], p["y"], p["params0"], p["opt"], p["steps"], torch.float64,
+                                   python_seed=p["python_seed"], watch=(level == 6))
+    losses = expect_losses(value, p["steps"])
+    match = ref.diagnose(level, p["params0"], p["x"], p["y"], p["opt"], p["steps"], losses, params, ks=p["ks"],
+                         accept_none_variant=(level == 8))
+    return dict(problem=p, losses=losses, params=params, observations=obs, match=match)
+
+
+def expect_lockstep(sub, shared, level, seed) -> None:
+    r = lockstep(sub, shared, level, seed)
+    m: ref.Match = r["match"]
+    if m.variant == "correct":
+        return
+    p = r["problem"]
+    want = ref.simulate(level, p["params0"], p["x"], p["y"], p["opt"], p["steps"], ks=p["ks"])
+    msg = (f"the loop's trajectory differs from the reference ({p['sizes']}, lr={p['opt'].lr:g}, "
+           f"{p['steps']} steps): losses expected {preview(torch.tensor(want.losses))}, got "
+           f"{preview(torch.tensor(r['losses']))}")
+    if m.hint:
+        raise CheckFailed(f"{msg}. Likely mistake ({m.stage}): {m.hint}", diagnosis=m.variant)
+    if not all(math.isfinite(v) for v in r["losses"]):
+        raise CheckFailed(msg + ". The losses are not finite")
+    raise CheckFailed(msg + (". The losses match but the final weights do not" if m.loss_error <= ref.LOCKSTEP_RTOL
+                             else ". Check that each loss is computed before that iteration's update"))
+
+
+def expect_stage_in_loop(sub, shared, level, seed, stage: str) -> None:
+    """A stage check read off the lockstep run: fails only when that stage's mistake is diagnosed."""
+    r = lockstep(sub, shared, level, seed)
+    m: ref.Match = r["match"]
+    if m.stage == stage:
+        raise CheckFailed(f"in train: {m.hint}", diagnosis=m.variant)
+
+
+def convergence_problem(level: int, seed: int, dtype=torch.float32) -> dict:
+    s = SEED_PROBLEM
+    gen = generator(seed, level, "converge")
+    x, y = randn(gen, s.N, s.D_in, dtype=dtype), randn(gen, s.N, s.D_out, dtype=dtype)
+    params0 = {k: v.to(dtype) for k, v in ref.init_params(level, s, gen).items()}
+    sched = SEED_SCHEDULE[level]
+    return dict(x=x, y=y, params0=params0, opt=optim_for(level, sched["lr"]), steps=sched["steps"],
+                python_seed=python_seed(seed, level, "converge"))
+
+
+def trusted_loss(level, params, x, y) -> float:
+    p = {k: v.to(torch.float64) for k, v in params.items()}
+    x, y = x.to(torch.float64), y.to(torch.float64)
+    if level == 8:  # the depth is random: judge the mean over every depth
+        return sum(float(ref.loss_of(level, p, x, y, k)) for k in range(4)) / 4
+    return float(ref.loss_of(level, p, x, y))
+
+
+def expect_convergence(sub, level: int, seed: int) -> None:
+    p = convergence_problem(level, seed, torch.float64 if level == 1 else torch.float32)
+    value, params, _ = run_train(sub, level, p["x"], p["y"], p["params0"], p["opt"], p["steps"], p["x"].dtype,
+                                 python_seed=p["python_seed"])
+    losses = expect_losses(value, p["steps"])
+    start = trusted_loss(level, p["params0"], p["x"], p["y"])
+    end = trusted_loss(level, params, p["x"], p["y"])
+    bound = CONVERGENCE_RATIO[level]
+    where = f"(N=64, D_in=1000, H=100, D_out=10, lr={p['opt'].lr:g}, {p['steps']} steps)"
+    if not math.isfinite(end):
+        raise CheckFailed(f"after training on the seed's problem {where} the weights give a non-finite loss: "
+                          "the loop diverged")
+    if all(torch.equal(params[k], p["params0"][k].to(params[k].dtype)) for k in params):
+        raise CheckFailed(f"the weights handed to train are unchanged after {p['steps']} steps {where}: update the "
+                          "objects you were given, in place")
+    if end > bound * start:
+        raise CheckFailed(f"the loss did not fall enough on the seed's problem {where}: from {start:.4g} to "
+                          f"{end:.4g} (a factor {start / max(end, 1e-300):.3g}; at least {1 / bound:.0g} expected)")
+    first = losses[0]
+    if not (math.isfinite(first) and abs(first - start) <= 1e-3 * abs(start) + 1e-6):
+        raise CheckFailed(f"the first loss train returned ({first:.6g}) is not the loss of the initial weights "
+                          f"({start:.6g}): record each iteration's loss before its update")

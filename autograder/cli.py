@@ -1,0 +1,106 @@
+"""Command line: ``check`` (students), ``grade`` (instructors, JSON), ``build`` (maintainers)."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .curriculum import LEVELS
+
+DEFAULT_SEED = 20240601  # see grading.default_seed
+
+
+def repo_root() -> Path:
+    return Path(__file__).resolve().parent.parent
+
+
+def _levels(values) -> list[int]:
+    levels = sorted(set(values or LEVELS))
+    bad = [lv for lv in levels if lv not in LEVELS]
+    if bad:
+        raise SystemExit(f"autograder: no level {bad[0]} (levels are 1 to 8)")
+    return levels
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--seed", type=int, default=None, help=f"the run's seed (default {DEFAULT_SEED} or $KIT_SEED)")
+    p.add_argument("--device", choices=["cpu", "cuda", "auto", "all"], default="cpu",
+                   help="where the checks run (auto: cuda when present; all: every device, cuda skipped without one)")
+    p.add_argument("--call-timeout", type=float, default=60.0, help="seconds one call of student code may take")
+    p.add_argument("--timeout", type=float, default=600.0, help="seconds a whole submission may take")
+
+
+def _limits(args):
+    from .sandbox import Limits
+    return Limits(call_seconds=args.call_timeout, submission_seconds=args.timeout)
+
+
+def _seed(args) -> int:
+    from .grading import default_seed
+    return args.seed if args.seed is not None else default_seed()
+
+
+def cmd_check(args) -> int:
+    from rich.console import Console
+
+    from .grading import grade
+    from .render_terminal import render
+    levels = _levels(args.levels)
+    directory = Path(args.dir)
+    if not directory.is_dir():
+        print(f"autograder: {directory} is not a directory", file=sys.stderr)
+        return 2
+    report = grade(directory, levels, _seed(args), args.device, _limits(args))
+    render(report, Console(), verbose=args.verbose)
+    return 0 if not report.errors else 3
+
+
+def cmd_grade(args) -> int:
+    from .grading import grade
+    levels = _levels(args.level)
+    directory = Path(args.dir)
+    if not directory.is_dir():
+        print(f"autograder: {directory} is not a directory", file=sys.stderr)
+        return 2
+    report = grade(directory, levels, _seed(args), args.device, _limits(args))
+    if args.format == "json":
+        sys.stdout.write(report.to_json() + "\n")
+    else:
+        from rich.console import Console
+
+        from .render_terminal import render
+        render(report, Console())
+    if report.errors:
+        print(f"autograder: {len(report.errors)} grader error(s); see 'errors' in the report", file=sys.stderr)
+        return 3
+    return 0
+
+
+def cmd_build(args, rest) -> int:
+    from . import build
+    return build.main(rest)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("check", help="self-check your work: a table per level and stage, and what to fix first")
+    p.add_argument("levels", nargs="*", type=int, help="levels to check (default: all)")
+    p.add_argument("--dir", default=str(repo_root() / "assignments"), help="your work (default: assignments/)")
+    p.add_argument("-v", "--verbose", action="store_true", help="show every message")
+    _common(p)
+
+    p = sub.add_parser("grade", help="grade a submission directory")
+    p.add_argument("dir", help="the submission directory")
+    p.add_argument("--format", choices=["json", "table"], default="table")
+    p.add_argument("--level", type=int, action="append", help="grade only this level (repeatable)")
+    _common(p)
+
+    sub.add_parser("build", help="generate assignments/ (stubs and notebooks) from solutions/", add_help=False)
+
+    if argv[:1] == ["build"]:
+        return cmd_build(None, argv[1:])
+    args = parser.parse_args(argv)
+    return {"check": cmd_check, "grade": cmd_grade}[args.command](args)

@@ -1,0 +1,83 @@
+"""Grade one submission: run the checks under pytest with a prepared context, build the Report."""
+from __future__ import annotations
+
+import io
+import os
+import time
+from contextlib import redirect_stdout
+from pathlib import Path
+
+import pytest
+
+from . import plugin
+from .curriculum import CHECKS, LEVELS, checks_for
+from .report import CheckResult, Report, versions
+from .sandbox import Limits
+from .submission import submission_hash
+
+CHECKS_DIR = Path(__file__).with_name("checks")
+
+
+def run_checks(ctx: plugin.GradingContext, stage: str | None = None, keyword: str | None = None) -> int:
+    """Run the check modules of ctx.levels through pytest; results land in ctx.results."""
+    files = [str(CHECKS_DIR / f"test_level{lv}.py") for lv in ctx.levels]
+    args = [*files, "-p", "no:cacheprovider", "--noconftest", "-p", "no:terminal", "-p", "no:warnings",
+            "-p", "no:logging", "-p", "no:faulthandler", "-c", str(CHECKS_DIR / "checks.ini"),
+            "--rootdir", str(CHECKS_DIR)]
+    ctx.stage = stage
+    if keyword:
+        args += ["-k", keyword]
+    sink = io.StringIO()
+    with redirect_stdout(sink):
+        code = pytest.main(args, plugins=[plugin, plugin.ContextProvider(ctx)])
+    return int(code)
+
+
+def grade(submission_dir: Path | None, levels: list[int], seed: int, device: str = "cpu",
+          limits: Limits | None = None, in_process: dict | None = None, stage: str | None = None) -> Report:
+    t0 = time.monotonic()
+    devices = plugin.resolve_devices(device)
+    ctx = plugin.GradingContext(submission_dir, levels, seed, devices, limits, in_process)
+    ctx.start()
+    try:
+        code = run_checks(ctx, stage=stage)
+    finally:
+        ctx.close()
+    report = Report(seed=seed, device=",".join(devices), levels=levels, versions=versions(),
+                    submission=str(submission_dir or "<kernel>"))
+    report.checks = _complete(ctx, levels, stage, devices)
+    if ctx.sources:
+        report.submission_hash = submission_hash(ctx.sources)
+        report.level_notes = {lv: s.problem for lv, s in ctx.sources.items() if s.problem}
+    if code not in (0, 1):  # pytest itself failed (usage error, internal error): not a grade
+        report.errors.append(f"the check runner exited with status {code}")
+    report.errors += [f"{c.id}: {c.message}" for c in report.checks if c.error]
+    report.timings = {"total_s": round(time.monotonic() - t0, 3),
+                      "per_level_s": {str(lv): round(sum(c.seconds for c in report.checks if c.level == lv), 3)
+                                      for lv in levels}}
+    return report
+
+
+def _complete(ctx, levels, stage, devices) -> list[CheckResult]:
+    """Order results as the curriculum does, and add any check pytest never reported on (as a grader error)."""
+    by_id = {(c.id.split("[")[0], c.device): c for c in ctx.results}
+    out = []
+    for lv in levels:
+        for spec in checks_for(lv, stage):
+            for d in devices:
+                c = by_id.get((spec.id, d))
+                if c is None:
+                    if d == "cuda" and not plugin.cuda_available():
+                        continue
+                    c = CheckResult(spec.id, lv, spec.stage, spec.name, 0.0, spec.points, False,
+                                    "grader error: this check did not run", d, error=True)
+                out.append(c)
+    return out
+
+
+def default_seed() -> int:
+    from .cli import DEFAULT_SEED
+    return int(os.environ.get("KIT_SEED", DEFAULT_SEED))
+
+
+__all__ = ["grade", "run_checks", "CHECKS", "LEVELS"]

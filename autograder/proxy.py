@@ -1,0 +1,375 @@
+"""The submission proxy: how checks reach a student's functions, with plain data only.
+
+A check asks ``sub.call("forward", x, w1, w2)`` and gets back fresh values rebuilt from bytes
+(``TensorValue``, ``ArrayValue``, numbers, lists) or a handle to an object that stays in the
+child (``ObjectValue``). Student exceptions come back as ``StudentError``; a hang or a crash as
+``StudentTimeout`` or ``StudentCrash``. The checks never touch a student object directly, so
+the proxy can sit on a process boundary (``sandbox.Channel``) or, for the notebook self-check,
+in-process (``sandbox.InProcessChannel``), without any change to the checks.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from .sandbox import ChildGone
+
+
+# ----------------------------------------------------------------------------- errors
+class StudentError(Exception):
+    """Student code raised (or a name it must define is missing)."""
+
+    def __init__(self, info: dict, what: str):
+        self.info = info
+        self.type = info.get("type", "Exception")
+        self.raw_message = info.get("message", "")
+        self.frames = info.get("frames", [])
+        self.what = what
+        super().__init__(self.describe())
+
+    @property
+    def not_implemented(self) -> bool:
+        return self.type == "NotImplementedError"
+
+    @property
+    def missing(self) -> bool:
+        return self.info.get("kind") == "missing"
+
+    def where(self) -> str:
+        if not self.frames:
+            return ""
+        f = self.frames[-1]
+        code = f" `{f['code']}`" if f.get("code") else ""
+        return f" (line {f['line']}, in {f['function']}{code})"
+
+    def describe(self) -> str:
+        if self.not_implemented:
+            msg = self.raw_message or self.what
+            return f"not implemented yet: {msg}"
+        if self.missing:
+            return self.raw_message
+        return f"{self.what} raised {self.type}: {self.raw_message}{self.where()}"
+
+
+class StudentTimeout(Exception):
+    pass
+
+
+class StudentCrash(Exception):
+    pass
+
+
+class LevelUnavailable(Exception):
+    """The level's module could not be loaded at all: every check of the level scores 0 with this."""
+
+
+class GraderError(Exception):
+    """The grader itself failed: reported as an error, never as a score."""
+
+
+# ----------------------------------------------------------------------------- values
+@dataclass
+class Remote:
+    handle: int
+    generation: int
+
+
+@dataclass
+class TensorValue:
+    data: torch.Tensor | None  # a fresh CPU tensor rebuilt from bytes (None on the meta device)
+    dtype: str
+    shape: tuple
+    device: str
+    requires_grad: bool
+    is_leaf: bool
+    grad_fn: str | None
+    parameter: bool
+    remote: Remote
+    grad: "TensorValue | None" = None
+
+    def __repr__(self):
+        return f"tensor(shape={list(self.shape)}, dtype={self.dtype}, device={self.device})"
+
+
+@dataclass
+class ArrayValue:
+    data: np.ndarray
+    remote: Remote
+
+    @property
+    def shape(self):
+        return self.data.shape
+
+    @property
+    def dtype(self):
+        return self.data.dtype.name
+
+
+@dataclass
+class NpScalar:
+    dtype: str
+    value: Any
+
+
+@dataclass
+class ObjectValue:
+    type_name: str
+    remote: Remote
+
+    def __repr__(self):
+        return f"<{self.type_name}>"
+
+
+@dataclass
+class Make:
+    """A standard torch object the child builds for the grader (a model, a loss, an optimizer)."""
+
+    kind: str
+    args: tuple = ()
+    kwargs: dict = field(default_factory=dict)
+
+
+@dataclass
+class Leaf:
+    """A tensor the child should hold as a leaf that requires grad, optionally with a .grad already set."""
+
+    value: torch.Tensor
+    grad: torch.Tensor | None = None
+    requires_grad: bool = True
+
+
+@dataclass
+class CallResult:
+    value: Any
+    args_after: list
+    observations: dict
+    python_next: float | None = None
+
+
+_TORCH_DTYPES = {name: getattr(torch, name) for name in
+                 ("float64", "float32", "float16", "bfloat16", "int64", "int32", "int16", "int8", "uint8", "bool")}
+
+
+# ----------------------------------------------------------------------------- the proxy
+class Submission:
+    """One level of one submission, reached through a channel to the process that holds it."""
+
+    def __init__(self, module: str, source: str | None, filename: str, open_channel: Callable[[], Any],
+                 device: str = "cpu", unavailable: str | None = None):
+        self.module = module
+        self.source = source
+        self.filename = filename
+        self.device = device
+        self._open_channel = open_channel
+        self._channel = None
+        self._generation = 0
+        self._load_error: Exception | None = None
+        self.unavailable = unavailable
+        self.names: dict[str, str] = {}
+        self.load_observations: dict = {}
+        self.outputs: list[str] = []
+
+    # -- lifecycle
+    def _ensure(self):
+        if self.unavailable:
+            raise LevelUnavailable(self.unavailable)
+        if self._channel is not None and not self._channel.dead:
+            return
+        if self._channel is not None:
+            self.outputs.append(self._channel.output())
+        self._generation += 1
+        try:
+            self._channel = self._open_channel()
+        except ChildGone as exc:
+            raise StudentCrash(exc.reason) from None
+        if self.source is not None:
+            reply, _ = self._request({"op": "load", "module": self.module, "filename": self.filename,
+                                      "source": self.source}, what=f"importing {self.filename}", loading=True)
+            self.names = reply.get("names", {})
+            self.load_observations = reply.get("observations", {})
+
+    def load(self) -> None:
+        """Start the child and import the module; raise LevelUnavailable if it cannot be imported."""
+        if self._load_error is not None:
+            raise self._load_error
+        try:
+            self._ensure()
+        except StudentError as exc:
+            if exc.type == "SyntaxError":
+                msg = f"{self.filename} has a syntax error: {exc.raw_message}{exc.where()}"
+            else:
+                msg = f"{self.filename} fails on import: {exc.type}: {exc.raw_message}{exc.where()}"
+            self._load_error = LevelUnavailable(msg)
+            self.unavailable = msg
+            raise self._load_error from None
+        except (StudentTimeout, StudentCrash) as exc:
+            self._load_error = LevelUnavailable(f"{self.filename} could not be imported: {exc}")
+            self.unavailable = str(self._load_error)
+            raise self._load_error from None
+
+    def close(self):
+        if self._channel is not None:
+            self.outputs.append(self._channel.output())
+            self._channel.close()
+            self._channel = None
+
+    def output(self) -> str:
+        parts = list(self.outputs)
+        if self._channel is not None:
+            parts.append(self._channel.output())
+        return "".join(parts)
+
+    def _request(self, header, buffers=None, what="", loading=False, timeout=None):
+        try:
+            reply, out = self._channel.request(header, buffers, timeout=timeout)
+        except ChildGone as exc:
+            if exc.kind == "timeout":
+                raise StudentTimeout(f"{what or 'the call'} {exc.reason}") from None
+            raise StudentCrash(f"{what or 'the call'}: {exc.reason}") from None
+        err = reply.get("error")
+        if err:
+            if err.get("kind") in ("student", "missing"):
+                raise StudentError(err, what)
+            raise GraderError(f"{what}: the grader's request failed: {err.get('type')}: {err.get('message')}")
+        return reply, out
+
+    def request(self, header, buffers=None, what="", timeout=None):
+        self.load()
+        return self._request(header, buffers, what=what, timeout=timeout)
+
+    # -- encoding
+    def _enc(self, v, buffers):
+        if v is None or isinstance(v, (bool, int, float, str)):
+            if v is None:
+                return None
+            return {"t": type(v).__name__ if type(v) in (bool, int, float, str) else "float", "v": v}
+        if isinstance(v, (TensorValue, ArrayValue, ObjectValue)):
+            v = v.remote
+        if isinstance(v, Remote):
+            if v.generation != self._generation:
+                raise StudentCrash("the student's process was restarted after an earlier failure")
+            return {"t": "ref", "h": v.handle}
+        if isinstance(v, torch.Tensor):
+            data = v.detach().cpu().contiguous()
+            dtype = str(data.dtype).replace("torch.", "")
+            raw = (data.view(torch.int16) if dtype == "bfloat16" else data).numpy().tobytes()
+            buffers.append(raw)
+            return {"t": "tensor", "dtype": dtype, "shape": list(data.shape), "b": len(buffers) - 1,
+                    "device": self.device if v.device.type == "cpu" else str(v.device),
+                    "requires_grad": bool(v.requires_grad)}
+        if isinstance(v, np.ndarray):
+            buffers.append(np.ascontiguousarray(v).tobytes())
+            return {"t": "ndarray", "dtype": v.dtype.name, "shape": list(v.shape), "b": len(buffers) - 1}
+        if isinstance(v, (list, tuple)):
+            return {"t": "list" if isinstance(v, list) else "tuple", "items": [self._enc(x, buffers) for x in v]}
+        if isinstance(v, Leaf):
+            return {"t": "leaf", "value": self._enc(v.value.detach(), buffers), "requires_grad": v.requires_grad,
+                    "grad": None if v.grad is None else self._enc(v.grad.detach(), buffers)}
+        if isinstance(v, Make):
+            return {"t": "make", "kind": v.kind, "args": [self._enc(a, buffers) for a in v.args],
+                    "kwargs": {k: self._enc(a, buffers) for k, a in v.kwargs.items()}}
+        raise TypeError(f"cannot send {type(v).__name__} to a student process")
+
+    def _dec(self, d, buffers):
+        if d is None:
+            return None
+        t = d["t"]
+        if t in ("bool", "int", "float", "str"):
+            return d["v"]
+        if t in ("list", "tuple"):
+            items = [self._dec(x, buffers) for x in d["items"]]
+            return items if t == "list" else tuple(items)
+        if t == "npscalar":
+            return NpScalar(d["dtype"], d["v"])
+        remote = Remote(d["h"], self._generation)
+        if t == "ndarray":
+            arr = np.frombuffer(buffers[d["b"]], dtype=np.dtype(d["dtype"])).reshape(d["shape"]).copy()
+            return ArrayValue(arr, remote)
+        if t == "tensor":
+            data = None
+            if d.get("b") is not None:
+                dtype = _TORCH_DTYPES[d["dtype"]]
+                raw = bytearray(buffers[d["b"]])
+                if d["dtype"] == "bfloat16":
+                    data = torch.frombuffer(raw, dtype=torch.int16).view(torch.bfloat16) if raw else torch.empty(0, dtype=dtype)
+                else:
+                    data = torch.frombuffer(raw, dtype=dtype) if raw else torch.empty(0, dtype=dtype)
+                data = data.reshape(d["shape"]).clone()
+            grad = self._dec(d["grad"], buffers) if d.get("grad") else None
+            return TensorValue(data, d["dtype"], tuple(d["shape"]), d["device"], d["requires_grad"], d["is_leaf"],
+                               d["grad_fn"], d["parameter"], remote, grad)
+        if t == "object":
+            return ObjectValue(d["type"], remote)
+        raise GraderError(f"unexpected value type {t!r} from the student process")
+
+    # -- operations
+    def has(self, name: str) -> bool:
+        self.load()
+        return name in self.names
+
+    def call(self, target: str | Any, *args, return_args=False, watch=None, python_seed=None, timeout=None,
+             **kwargs) -> CallResult:
+        self.load()
+        buffers: list[bytes] = []
+        if isinstance(target, str):
+            spec, what = {"name": target}, f"{target}()"
+        else:  # (value, "attr") or a value: call an object (a model) or one of its methods
+            obj, attr = target if isinstance(target, tuple) else (target, None)
+            ref = self._enc(obj, buffers)
+            spec, what = {"ref": ref["h"], "attr": attr}, f"{getattr(obj, 'type_name', 'object')}.{attr or '__call__'}()"
+        header = {"op": "call", "target": spec, "args": [self._enc(a, buffers) for a in args],
+                  "kwargs": {k: self._enc(v, buffers) for k, v in kwargs.items()}, "return_args": return_args}
+        if watch is not None:
+            header["watch"] = self._enc(watch, buffers)["h"]
+        if python_seed is not None:
+            header["python_seed"] = python_seed
+        reply, out = self._request(header, buffers, what=what, timeout=timeout)
+        value = self._dec(reply.get("value"), out)
+        after = [self._dec(a, out) for a in reply.get("args_after", [])]
+        return CallResult(value, after, reply.get("observations", {}), reply.get("python_next"))
+
+    def put(self, value) -> Any:
+        buffers: list[bytes] = []
+        reply, out = self.request({"op": "put", "value": self._enc(value, buffers)}, buffers, what="sending data")
+        return self._dec(reply["value"], out)
+
+    def make(self, kind: str, *args, **kwargs) -> ObjectValue:
+        return self.put(Make(kind, args, kwargs))
+
+    def get(self, obj, attr: str = "") -> Any:
+        buffers: list[bytes] = []
+        ref = self._enc(obj, buffers)
+        reply, out = self.request({"op": "get", "target": {"ref": ref["h"], "attr": attr}}, what=f"reading {attr}")
+        return self._dec(reply["value"], out)
+
+    def params(self, module) -> dict[str, TensorValue]:
+        ref = self._enc(module, [])
+        reply, out = self.request({"op": "params", "ref": ref["h"]}, what="reading the parameters")
+        return {name: self._dec(enc, out) for name, enc in reply["value"]}
+
+    def set_params(self, module, values: dict | None = None, grads: dict | None = None) -> None:
+        buffers: list[bytes] = []
+        header = {"op": "set_params", "ref": self._enc(module, buffers)["h"],
+                  "values": {k: self._enc(v, buffers) for k, v in (values or {}).items()},
+                  "grads": {k: self._enc(v, buffers) for k, v in (grads or {}).items()}}
+        self.request(header, buffers, what="setting the parameters")
+
+    def describe(self, obj) -> dict:
+        reply, _ = self.request({"op": "describe", "ref": self._enc(obj, [])["h"]}, what="describing an object")
+        return reply["value"]
+
+    def graph(self, tensor) -> list[str]:
+        reply, _ = self.request({"op": "graph", "ref": self._enc(tensor, [])["h"]}, what="reading the graph")
+        return reply["value"]
+
+    def backward(self, tensor, grad=None) -> None:
+        buffers: list[bytes] = []
+        header = {"op": "backward", "ref": self._enc(tensor, buffers)["h"], "grad": self._enc(grad, buffers)}
+        self.request(header, buffers, what="the backward pass")
+
+    def release(self) -> None:
+        if self._channel is not None and not self._channel.dead:
+            self.request({"op": "release"}, what="releasing objects")

@@ -1,0 +1,227 @@
+"""The trusted references: the network, its loss and gradients, and whole training trajectories.
+
+All of it is computed here, in the grader's process, in float64 unless said otherwise; the
+student's process never sees any of it. ``simulate`` replays a training loop from given initial
+weights, either correctly or with one of the common mistakes, so that a student's trajectory can
+be matched against each (``diagnose``), naming the likeliest mistake.
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+import torch
+
+from .problems import Sizes, linear_init
+
+# ------------------------------------------------------------------ the networks
+#: parameter names of the model each level's train() receives, in named_parameters() order
+PARAM_NAMES = {
+    1: ("w1", "w2"), 2: ("w1", "w2"), 3: ("w1", "w2"), 4: ("w1", "w2"),
+    5: ("0.weight", "0.bias", "2.weight", "2.bias"),
+    6: ("0.weight", "0.bias", "2.weight", "2.bias"),
+    7: ("linear1.weight", "linear1.bias", "linear2.weight", "linear2.bias"),
+    8: ("input_linear.weight", "input_linear.bias", "middle_linear.weight", "middle_linear.bias",
+        "output_linear.weight", "output_linear.bias"),
+}
+
+
+def relu(t: torch.Tensor) -> torch.Tensor:
+    return t.clamp(min=0)
+
+
+def forward_nobias(x, w1, w2):
+    """Levels 1-4: h = x @ w1, y_pred = relu(h) @ w2. Returns (y_pred, h)."""
+    h = x @ w1
+    return relu(h) @ w2, h
+
+
+def sse(y_pred, y):
+    return ((y_pred - y) ** 2).sum()
+
+
+def grads_nobias(x, w1, w2, y):
+    w1 = w1.detach().clone().requires_grad_(True)
+    w2 = w2.detach().clone().requires_grad_(True)
+    y_pred, _ = forward_nobias(x, w1, w2)
+    return torch.autograd.grad(sse(y_pred, y), (w1, w2))
+
+
+def _linear(x, p, prefix):
+    return x @ p[prefix + ".weight"].T + p[prefix + ".bias"]
+
+
+def model_forward(level: int, p: dict, x: torch.Tensor, k: int | None = None) -> torch.Tensor:
+    if level <= 4:
+        return forward_nobias(x, p["w1"], p["w2"])[0]
+    if level in (5, 6):
+        return _linear(relu(_linear(x, p, "0")), p, "2")
+    if level == 7:
+        return _linear(relu(_linear(x, p, "linear1")), p, "linear2")
+    h = relu(_linear(x, p, "input_linear"))
+    for _ in range(k or 0):
+        h = relu(_linear(h, p, "middle_linear"))
+    return _linear(h, p, "output_linear")
+
+
+def init_params(level: int, s: Sizes, gen: torch.Generator, dtype=torch.float64) -> dict:
+    if level <= 4:
+        return {"w1": torch.randn(s.D_in, s.H, generator=gen, dtype=torch.float64).to(dtype),
+                "w2": torch.randn(s.H, s.D_out, generator=gen, dtype=torch.float64).to(dtype)}
+    shapes = {5: (("0", s.D_in, s.H), ("2", s.H, s.D_out)), 6: (("0", s.D_in, s.H), ("2", s.H, s.D_out)),
+              7: (("linear1", s.D_in, s.H), ("linear2", s.H, s.D_out)),
+              8: (("input_linear", s.D_in, s.H), ("middle_linear", s.H, s.H), ("output_linear", s.H, s.D_out))}
+    p = {}
+    for prefix, fan_in, fan_out in shapes[level]:
+        p[prefix + ".weight"], p[prefix + ".bias"] = linear_init(gen, fan_in, fan_out, dtype)
+    return p
+
+
+def depths(python_seed: int, n: int) -> list[int]:
+    """The k of each forward call when Python's random is seeded with python_seed."""
+    rnd = random.Random(python_seed)
+    return [rnd.randint(0, 3) for _ in range(n)]
+
+
+# ------------------------------------------------------------------ trajectories
+@dataclass(frozen=True)
+class Optim:
+    kind: str  # "sgd" or "adam"
+    lr: float
+    momentum: float = 0.0
+
+
+@dataclass
+class Trajectory:
+    losses: list[float]
+    params: dict
+    variant: str = "correct"
+
+
+#: the mistakes a trajectory can show, with the hint the report gives for each
+MISTAKES = {
+    "no_zero_grad": ("zero_grad", "each step moved the weights by the sum of all gradients so far: the gradients "
+                     "were never zeroed, so .backward() accumulated them. Zero the gradients every iteration"),
+    "mean_loss": ("loss", "the loss is the mean of the squared errors, not their sum: the tutorial uses the sum "
+                  "(MSELoss(reduction='sum')), which also sets the scale of the learning rate"),
+    "no_step": ("step", "the weights never changed: the loop computes gradients but never applies the update"),
+    "ascent": ("step", "the weights moved uphill: the update adds the gradient instead of subtracting it "
+               "(gradient ascent), so the loss grows"),
+    "step_before_backward": ("step", "each update used the previous iteration's gradients: the step runs before "
+                             "the backward pass of its own iteration"),
+    "optimizer_rebuilt": ("step", "the optimizer's state (momentum or Adam's moments) was lost every step: build "
+                          "the optimizer once, before the loop"),
+    "lr_scaled": ("step", "the update has the right direction but the wrong size: the learning rate used differs "
+                  "from the one you were given"),
+}
+
+
+def loss_of(level, p, x, y, k=None):
+    return sse(model_forward(level, p, x, k), y)
+
+
+def simulate(level: int, params0: dict, x, y, opt: Optim, steps: int, variant: str = "correct",
+             ks: list[int] | None = None, zero_to_none: bool = False) -> Trajectory:
+    """Replay a training loop (float64) from params0, correctly or with one named mistake."""
+    names = PARAM_NAMES[level]
+    p = {n: params0[n].detach().clone().to(torch.float64).requires_grad_(True) for n in names}
+    x, y = x.to(torch.float64), y.to(torch.float64)
+    plist = [p[n] for n in names]
+
+    def make_opt():
+        if opt.kind == "adam":
+            return torch.optim.Adam(plist, lr=opt.lr, maximize=(variant == "ascent"))
+        return torch.optim.SGD(plist, lr=opt.lr, momentum=opt.momentum, maximize=(variant == "ascent"))
+
+    optimizer = make_opt()
+    losses = []
+    for t in range(steps):
+        k = ks[t] if ks is not None else None
+        loss = loss_of(level, p, x, y, k)
+        if variant == "mean_loss":
+            loss = loss / y.numel()
+        losses.append(float(loss))
+        if variant == "optimizer_rebuilt":
+            optimizer = make_opt()
+        if variant == "step_before_backward":
+            if t > 0:
+                optimizer.step()
+            optimizer.zero_grad(set_to_none=zero_to_none)
+            loss.backward()
+            continue
+        if variant != "no_zero_grad":
+            optimizer.zero_grad(set_to_none=zero_to_none)
+        loss.backward()
+        if variant != "no_step":
+            optimizer.step()
+    return Trajectory(losses, {n: p[n].detach().clone() for n in names}, variant)
+
+
+# ------------------------------------------------------------------ comparing trajectories
+@dataclass
+class Match:
+    variant: str | None  # "correct", a key of MISTAKES, or None when nothing matched
+    loss_error: float
+    param_error: float
+    details: dict = field(default_factory=dict)
+
+    @property
+    def stage(self) -> str | None:
+        return MISTAKES[self.variant][0] if self.variant in MISTAKES else None
+
+    @property
+    def hint(self) -> str | None:
+        return MISTAKES[self.variant][1] if self.variant in MISTAKES else None
+
+
+def rel_error(got: torch.Tensor, want: torch.Tensor) -> float:
+    """max |got - want| / max(|want|), with a floor: a global relative error that zeros cannot game."""
+    got, want = got.to(torch.float64), want.to(torch.float64)
+    scale = max(float(want.abs().max()) if want.numel() else 0.0, 1e-12)
+    return float((got - want).abs().max()) / scale if want.numel() else 0.0
+
+
+def trajectory_error(losses: list[float], params: dict, ref: Trajectory) -> tuple[float, float]:
+    n = min(len(losses), len(ref.losses))
+    le = rel_error(torch.tensor(losses[:n], dtype=torch.float64), torch.tensor(ref.losses[:n], dtype=torch.float64)) \
+        if n else float("inf")
+    if len(losses) != len(ref.losses):
+        le = float("inf")
+    pe = max(rel_error(params[k], ref.params[k]) for k in ref.params) if params else float("inf")
+    return le, pe
+
+
+LOCKSTEP_RTOL = 1e-6  # float64 lockstep: equivalent expressions differ by ~1e-13 (measured: bench/tolerances.py)
+
+
+def diagnose(level, params0, x, y, opt: Optim, steps, losses, params, ks=None,
+             accept_none_variant=False) -> Match:
+    """Which trajectory (correct, or a named mistake) the student's losses and final weights follow."""
+    candidates = [("correct", False)]
+    if accept_none_variant:
+        candidates.append(("correct", True))
+    candidates += [(m, False) for m in MISTAKES if m != "lr_scaled"]
+    if opt.kind == "sgd" and opt.momentum == 0.0:
+        candidates = [c for c in candidates if c[0] != "optimizer_rebuilt"]
+    best = Match(None, float("inf"), float("inf"))
+    for variant, to_none in candidates:
+        ref = simulate(level, params0, x, y, opt, steps, variant, ks, zero_to_none=to_none)
+        le, pe = trajectory_error(losses, params, ref)
+        if le <= LOCKSTEP_RTOL and pe <= LOCKSTEP_RTOL:
+            return Match(variant, le, pe)
+        if variant == "correct" and (le + pe) < (best.loss_error + best.param_error):
+            best = Match(None, le, pe)
+    # the learning rate: right direction, wrong size (plain SGD only)
+    if opt.kind == "sgd" and opt.momentum == 0.0 and steps >= 1 and params:
+        ref1 = simulate(level, params0, x, y, opt, 1)
+        ratios = []
+        for k in ref1.params:
+            want = ref1.params[k] - params0[k].to(torch.float64)
+            got = params[k].to(torch.float64) - params0[k].to(torch.float64)
+            if float(want.norm()) > 0:
+                ratios.append(float((got * want).sum() / (want * want).sum()))
+        if ratios and all(r > 0 for r in ratios):
+            r = sum(ratios) / len(ratios)
+            if (r > 3 or r < 1 / 3) and max(ratios) / min(ratios) < 1.5 and steps == 1:
+                return Match("lr_scaled", best.loss_error, best.param_error, {"ratio": r})
+    return best

@@ -1,0 +1,127 @@
+"""The result model: one grade, many renderings (terminal, JSON, and later Gradescope, CSV, HTML).
+
+The JSON form is the contract's schema (``CONTRACT.md``): ``score``, ``max_score`` and ``checks``
+with ``level``, ``stage``, ``name``, ``score``, ``max_score``, ``passed`` and ``message``. Extra keys
+(seed, device, versions, timings, errors) are additions, never renames.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class CheckResult:
+    id: str
+    level: int
+    stage: str
+    name: str
+    score: float
+    max_score: float
+    passed: bool
+    message: str = ""
+    device: str = "cpu"
+    seconds: float = 0.0
+    error: bool = False  # the grader failed here: not a score, an error to report
+    diagnosis: str | None = None
+
+    def as_json(self) -> dict:
+        d = {k: v for k, v in asdict(self).items() if k not in ("error", "diagnosis") or v}
+        d["score"] = float(self.score)
+        d["max_score"] = float(self.max_score)
+        return d
+
+
+@dataclass
+class Report:
+    checks: list[CheckResult] = field(default_factory=list)
+    seed: int = 0
+    device: str = "cpu"
+    levels: list[int] = field(default_factory=list)
+    versions: dict = field(default_factory=dict)
+    timings: dict = field(default_factory=dict)
+    submission: str = ""
+    submission_hash: str = ""
+    level_notes: dict = field(default_factory=dict)  # level -> why it could not load
+    errors: list[str] = field(default_factory=list)  # grader errors (not student faults)
+
+    @property
+    def score(self) -> float:
+        return round(sum(c.score for c in self.checks), 4)
+
+    @property
+    def max_score(self) -> float:
+        return round(sum(c.max_score for c in self.checks), 4)
+
+    def level_score(self, level: int) -> tuple[float, float]:
+        cs = [c for c in self.checks if c.level == level]
+        return round(sum(c.score for c in cs), 4), round(sum(c.max_score for c in cs), 4)
+
+    def as_json(self) -> dict:
+        return {
+            "score": self.score,
+            "max_score": self.max_score,
+            "checks": [c.as_json() for c in self.checks],
+            "seed": self.seed,
+            "device": self.device,
+            "levels": {str(lv): dict(zip(("score", "max_score"), self.level_score(lv)),
+                                     **({"note": self.level_notes[lv]} if lv in self.level_notes else {}))
+                       for lv in self.levels},
+            "versions": self.versions,
+            "timings": self.timings,
+            "submission": self.submission,
+            "submission_sha256": self.submission_hash,
+            "errors": self.errors,
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.as_json(), indent=2)
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Report":
+        checks = [CheckResult(**{k: v for k, v in c.items() if k in CheckResult.__dataclass_fields__})
+                  for c in data.get("checks", [])]
+        levels = sorted(int(k) for k in data.get("levels", {}))
+        notes = {int(k): v["note"] for k, v in data.get("levels", {}).items() if "note" in v}
+        return cls(checks=checks, seed=data.get("seed", 0), device=data.get("device", "cpu"), levels=levels,
+                   versions=data.get("versions", {}), timings=data.get("timings", {}),
+                   submission=data.get("submission", ""), submission_hash=data.get("submission_sha256", ""),
+                   level_notes=notes, errors=data.get("errors", []))
+
+
+def versions() -> dict:
+    import numpy
+    import torch
+    return {"python": platform.python_version(), "torch": torch.__version__, "numpy": numpy.__version__,
+            "kit": _kit_version()}
+
+
+def _kit_version() -> str:
+    try:
+        from importlib.metadata import version
+        return version("pytorch-examples-kit")
+    except Exception:  # noqa: BLE001 - not installed (run from a checkout)
+        return "0+checkout"
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write a file so that readers see the old content or the new one, never a half."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise

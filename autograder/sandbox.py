@@ -1,0 +1,231 @@
+"""Processes that run student code, seen from the trusted side.
+
+A ``Zygote`` is a ``python -I`` interpreter that has imported torch and numpy and nothing else;
+``Zygote.fork`` asks it for a fresh child connected to us by its own socket. A ``Channel`` sends
+one request to a child and waits for the reply under a wall-clock limit; when the limit passes,
+or the child dies, the child's whole process group is killed and the channel reports why.
+``InProcessChannel`` has the same interface over a ``Runtime`` in this very process (the
+notebook self-check).
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import wire
+
+RUNTIME_PATH = Path(__file__).with_name("child_runtime.py")
+
+
+@dataclass
+class Limits:
+    """Bounds on one child. Wall-clock limits are enforced from outside; the rest by rlimits."""
+
+    call_seconds: float = 60.0
+    submission_seconds: float = 600.0
+    cpu_seconds: int = 900
+    file_bytes: int = 64 * 1024 * 1024
+    open_files: int = 256
+    output_bytes: int = 1024 * 1024
+
+    def rlimits(self) -> dict:
+        return {
+            "RLIMIT_CPU": self.cpu_seconds,
+            "RLIMIT_FSIZE": self.file_bytes,
+            "RLIMIT_NOFILE": self.open_files,
+            "RLIMIT_CORE": 0,
+        }
+
+
+class ChildGone(Exception):
+    """The child cannot answer: it timed out, crashed, or broke the protocol."""
+
+    def __init__(self, reason: str, kind: str):
+        super().__init__(reason)
+        self.reason = reason
+        self.kind = kind  # "timeout" | "crash" | "protocol"
+
+
+def clean_env() -> dict:
+    env = {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        "HOME": tempfile.gettempdir(),
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "NUMEXPR_NUM_THREADS": "1",
+        "PYTHONHASHSEED": "0",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "CUBLAS_WORKSPACE_CONFIG": ":4096:8",
+    }
+    for key in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "CUDA_VISIBLE_DEVICES", "LD_LIBRARY_PATH"):
+        if key in os.environ:
+            env[key] = os.environ[key]
+    return env
+
+
+class Zygote:
+    """A warm interpreter (torch imported, no student code) that forks one child per request."""
+
+    def __init__(self):
+        self._ctrl, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-I", str(RUNTIME_PATH), "--zygote", str(theirs.fileno())],
+            pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL, env=clean_env(), cwd=tempfile.gettempdir(), start_new_session=True,
+        )
+        theirs.close()
+
+    def fork(self, scratch: Path, limits: Limits, hello_timeout: float = 120.0) -> "Channel":
+        ours, theirs = socket.socketpair()
+        nonce = secrets.token_hex(8)
+        config = {"scratch": str(scratch), "output": str(scratch / ".output"), "nonce": nonce,
+                  "limits": limits.rlimits()}
+        try:
+            socket.send_fds(self._ctrl, [json.dumps(config).encode()], [theirs.fileno()])
+            self._ctrl.settimeout(hello_timeout)
+            pid = json.loads(self._ctrl.recv(1 << 16))["pid"]
+        except (OSError, ValueError, KeyError) as exc:
+            raise RuntimeError(f"the sandbox could not start a child: {exc}") from None
+        finally:
+            theirs.close()
+        ours.settimeout(hello_timeout)
+        try:
+            hello, _ = wire.recv_message(ours)
+        except (OSError, wire.WireError) as exc:
+            _kill_group(pid)
+            raise RuntimeError(f"the sandbox child did not start: {exc}") from None
+        if hello.get("hello") != nonce:
+            _kill_group(pid)
+            raise RuntimeError("the sandbox child answered with the wrong nonce")
+        return Channel(ours, pid, scratch, limits)
+
+    def close(self) -> None:
+        try:
+            self._ctrl.close()
+        finally:
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                _kill_group(self.proc.pid)
+                self.proc.wait()
+
+
+def _kill_group(pid: int) -> None:
+    for target in (lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)):
+        try:
+            target()
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie is dead for our purposes
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+@dataclass
+class Channel:
+    sock: socket.socket
+    pid: int
+    scratch: Path
+    limits: Limits
+    dead: str | None = None
+    spent: float = 0.0
+    _started: float = field(default_factory=time.monotonic)
+
+    def request(self, header: dict, buffers: list[bytes] | None = None, timeout: float | None = None):
+        if self.dead:
+            raise ChildGone(self.dead, "crash")
+        timeout = self.limits.call_seconds if timeout is None else timeout
+        t0 = time.monotonic()
+        try:
+            self.sock.settimeout(timeout)
+            wire.send_message(self.sock, header, buffers)
+            reply = wire.recv_message(self.sock)
+        except socket.timeout:
+            self.kill(f"did not finish within {timeout:g} s (wall clock)")
+            raise ChildGone(self.dead, "timeout") from None
+        except (OSError, wire.WireError) as exc:
+            time.sleep(0.05)
+            self.kill(self._death_reason(exc))
+            raise ChildGone(self.dead, "crash") from None
+        finally:
+            self.spent += time.monotonic() - t0
+        return reply
+
+    def _death_reason(self, exc) -> str:
+        if isinstance(exc, wire.WireError) and "closed" not in str(exc):
+            return f"the student's process sent an unreadable reply ({exc})"
+        return "the student's process ended abruptly (it exited, was killed, or ran out of a resource)"
+
+    def output(self) -> str:
+        """What the student's code printed (capped), for the report."""
+        try:
+            with open(self.scratch / ".output", "rb") as f:
+                data = f.read(self.limits.output_bytes)
+        except OSError:
+            return ""
+        return data.decode("utf-8", "replace")
+
+    def kill(self, reason: str) -> None:
+        if not self.dead:
+            self.dead = reason
+        _kill_group(self.pid)
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        if not self.dead:
+            try:
+                self.sock.settimeout(1.0)
+                wire.send_message(self.sock, {"op": "exit"})
+            except OSError:
+                pass
+        self.kill(self.dead or "closed")
+
+
+class InProcessChannel:
+    """The same request/response, answered by a Runtime in this process (no isolation)."""
+
+    def __init__(self, runtime):
+        self.runtime = runtime
+        self.dead = None
+        self.spent = 0.0
+
+    def request(self, header, buffers=None, timeout=None):
+        # Round-trip through the wire encoding so values are copied exactly as across a process.
+        header = json.loads(json.dumps(dict(header, buffers=[len(b) for b in buffers or []])))
+        reply, out = self.runtime.handle(header, [bytes(b) for b in buffers or []])
+        reply = json.loads(json.dumps(reply))
+        return reply, out
+
+    def output(self):
+        return ""
+
+    def kill(self, reason):
+        self.dead = reason
+
+    def close(self):
+        pass
