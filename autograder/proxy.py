@@ -357,6 +357,11 @@ class Submission:
                   "grads": {k: self._enc(v, buffers) for k, v in (grads or {}).items()}}
         self.request(header, buffers, what="setting the parameters")
 
+    def set_grad(self, tensor, grad) -> None:
+        buffers: list[bytes] = []
+        header = {"op": "set_grad", "ref": self._enc(tensor, buffers)["h"], "grad": self._enc(grad, buffers)}
+        self.request(header, buffers, what="setting a gradient")
+
     def describe(self, obj) -> dict:
         reply, _ = self.request({"op": "describe", "ref": self._enc(obj, [])["h"]}, what="describing an object")
         return reply["value"]

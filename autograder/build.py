@@ -1,0 +1,604 @@
+"""Build what students receive from the reference solutions, the single source of truth.
+
+Each level is written once, in ``solutions/<module>.py``, as model code with nbgrader's
+delimiters around the parts a student writes::
+
+    def forward(x, w1, w2):
+        \"\"\"Docstring: stays in the stub.\"\"\"
+        # TODO: what to write (becomes the stub's error message)
+        ### BEGIN SOLUTION
+        ...
+        ### END SOLUTION
+
+From it this module generates, for every level:
+
+- ``assignments/<module>.py``, the stub. Each region is replaced by ``# YOUR CODE HERE`` and a
+  ``raise NotImplementedError("<function>: <TODO text>")``, and everything else is kept.
+- ``assignments/<module>.ipynb``, the notebook in nbgrader's *release* form. It has a markdown
+  introduction (the module docstring), an imports cell, one markdown cell and one solution cell
+  per function or class (the comment block above the definition becomes the markdown), locked
+  grade cells worth ``curriculum.stage_points`` that run the self-check for one stage, and the
+  module's demo as a last, optional cell.
+
+``build_notebook(level, with_solutions=True)`` gives the nbgrader *source* form of the same
+notebook: the solution regions are kept between their delimiters, which is what an instructor
+puts in an nbgrader course's ``source/`` folder.
+
+The outputs are committed, so that nobody needs to run the build to use the kit. That makes
+the build deterministic byte for byte (fixed cell ids, sorted JSON, no outputs), and
+``--check`` (run by the tests) fails as soon as a committed file differs from a fresh build.
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import os
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+from nbformat import v4
+
+from . import curriculum
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SOLUTIONS_DIR = REPO_ROOT / "solutions"
+ASSIGNMENTS_DIR = REPO_ROOT / "assignments"
+
+BEGIN_SOLUTION = "### BEGIN SOLUTION"
+END_SOLUTION = "### END SOLUTION"
+TODO_PREFIX = "# TODO:"
+YOUR_CODE_HERE = "# YOUR CODE HERE"
+BUILD_COMMAND = "python -m autograder build"
+
+#: Where each stage's grade cell goes: right after the cell of the definition that the stage
+#: mainly tests. Stages not listed (those spread over several definitions) go at the end of
+#: the notebook, after every definition, so that all the code they need has been run.
+GRADE_CELL_AFTER: dict[int, dict[str, str]] = {
+    1: {"forward": "forward", "loss": "loss_fn", "backward": "backward", "step": "sgd_step",
+        "train": "train"},
+    2: {"forward": "forward", "loss": "loss_fn", "backward": "backward", "step": "sgd_step",
+        "train": "train"},
+    3: {"forward": "forward", "loss": "loss_fn", "backward": "backward", "step": "sgd_step",
+        "zero_grad": "zero_grad", "train": "train"},
+    # MyReLU's backward is checked on its own; "forward" covers MyReLU.forward and forward().
+    4: {"backward": "MyReLU", "forward": "forward", "train": "train"},
+    5: {"forward": "build_model", "loss": "build_loss", "zero_grad": "zero_grad",
+        "step": "sgd_step", "train": "train"},
+    # "step" checks build_optimizer and train together; all of level 6 is graded after train.
+    6: {},
+    7: {"forward": "TwoLayerNet"},
+    8: {"forward": "DynamicNet"},
+}
+
+KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+
+
+class BuildError(Exception):
+    """A solution file breaks the conventions the build relies on."""
+
+
+@dataclass(frozen=True)
+class Region:
+    """One ``### BEGIN SOLUTION`` ... ``### END SOLUTION`` block of a solution file."""
+
+    begin: int  # index (0-based) of the BEGIN line; the TODO comment is the line before it
+    end: int  # index of the END line
+    indent: str
+    todo: str  # the TODO comment's text, without "# TODO:"
+    owner: str  # the function it sits in: "forward", "MyReLU.backward"
+
+    @property
+    def message(self) -> str:
+        """The stub's NotImplementedError message: it names the function and says what to do."""
+        return f"{self.owner}: {self.todo}"
+
+    def stub_lines(self) -> list[str]:
+        return [
+            f"{self.indent}{YOUR_CODE_HERE}",
+            f"{self.indent}raise NotImplementedError({_python_string(self.message)})",
+        ]
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A top-level piece of a solution file, which becomes one notebook code cell."""
+
+    kind: str  # "imports", "definition" or "demo"
+    start: int  # index of its first code line
+    end: int  # index one past its last line
+    name: str = ""  # the function or class name, for definitions
+    heading: str = ""  # markdown heading, for definitions and the demo
+    text: str = ""  # the comment block above it, as markdown
+
+
+@dataclass(frozen=True)
+class Solution:
+    """A parsed ``solutions/<module>.py``: its lines, regions and top-level segments."""
+
+    level: curriculum.Level
+    path: Path
+    lines: tuple[str, ...]
+    title: str  # the module docstring's first line
+    intro: str  # the rest of the module docstring
+    regions: tuple[Region, ...]
+    segments: tuple[Segment, ...]
+
+    def render(self, start: int, end: int, *, with_solutions: bool) -> list[str]:
+        """Lines ``start:end`` of the file, each region stubbed unless ``with_solutions``."""
+        regions = {r.begin: r for r in self.regions}
+        out: list[str] = []
+        i = start
+        while i < end:
+            region = regions.get(i)
+            if region is None:
+                out.append(self.lines[i])
+                i += 1
+            elif with_solutions:
+                out.extend(self.lines[region.begin:region.end + 1])
+                i = region.end + 1
+            else:
+                out.extend(region.stub_lines())
+                i = region.end + 1
+        return out
+
+    def regions_in(self, segment: Segment) -> list[Region]:
+        return [r for r in self.regions if segment.start <= r.begin < segment.end]
+
+
+# --- parsing the single source -----------------------------------------------------------------
+
+
+def solution_path(level: int) -> Path:
+    return SOLUTIONS_DIR / f"{curriculum.LEVELS[level].module}.py"
+
+
+def load_solution(level: int) -> Solution:
+    """Parse and validate the reference solution of ``level``."""
+    path = solution_path(level)
+    if not path.is_file():
+        raise BuildError(f"{path}: missing reference solution of level {level}")
+    text = path.read_text(encoding="utf-8")
+    lines = tuple(text.splitlines())
+    try:
+        tree = ast.parse(text, filename=str(path))
+    except SyntaxError as exc:
+        raise BuildError(f"{path}:{exc.lineno}: {exc.msg}") from exc
+
+    docstring = ast.get_docstring(tree, clean=True)
+    if not docstring:
+        raise BuildError(f"{path}: the module docstring (the notebook's introduction) is missing")
+    title, _, intro = docstring.partition("\n")
+    solution = Solution(
+        level=curriculum.LEVELS[level],
+        path=path,
+        lines=lines,
+        title=title.strip().rstrip("."),
+        intro=intro.strip(),
+        regions=tuple(_find_regions(path, lines, tree)),
+        segments=tuple(_find_segments(path, lines, tree)),
+    )
+    _check_solution(solution)
+    return solution
+
+
+def _find_regions(path: Path, lines: tuple[str, ...], tree: ast.Module) -> list[Region]:
+    functions = _functions(tree)
+    regions = []
+    begin: int | None = None
+    for i, line in enumerate(lines):
+        where = f"{path}:{i + 1}"
+        # nbgrader's ClearSolutions treats any line that *contains* a delimiter as one, so a
+        # delimiter quoted in a docstring or comment would break the nbgrader pipeline.
+        if "BEGIN SOLUTION" in line:
+            if line.strip() != BEGIN_SOLUTION:
+                raise BuildError(f"{where}: '{BEGIN_SOLUTION}' must stand alone on its line")
+            if begin is not None:
+                raise BuildError(f"{where}: nested '{BEGIN_SOLUTION}'")
+            begin = i
+        elif "END SOLUTION" in line:
+            if line.strip() != END_SOLUTION:
+                raise BuildError(f"{where}: '{END_SOLUTION}' must stand alone on its line")
+            if begin is None:
+                raise BuildError(f"{where}: '{END_SOLUTION}' without a '{BEGIN_SOLUTION}'")
+            regions.append(_make_region(path, lines, functions, begin, i))
+            begin = None
+    if begin is not None:
+        raise BuildError(f"{path}:{begin + 1}: '{BEGIN_SOLUTION}' is never closed")
+    return regions
+
+
+def _make_region(path, lines, functions, begin: int, end: int) -> Region:
+    where = f"{path}:{begin + 1}"
+    indent = _indent(lines[begin])
+    if _indent(lines[end]) != indent:
+        raise BuildError(f"{path}:{end + 1}: '{END_SOLUTION}' is not aligned with its BEGIN line")
+    todo_line = lines[begin - 1] if begin > 0 else ""
+    if _indent(todo_line) != indent or not todo_line.strip().startswith(TODO_PREFIX):
+        raise BuildError(f"{where}: the line before '{BEGIN_SOLUTION}' must be a "
+                         f"'{TODO_PREFIX} <what to write>' comment at the same indentation")
+    todo = todo_line.strip()[len(TODO_PREFIX):].strip()
+    if not todo:
+        raise BuildError(f"{path}:{begin}: the TODO comment says nothing")
+    body = [line for line in lines[begin + 1:end] if line.strip()]
+    if not body:
+        raise BuildError(f"{where}: empty solution region")
+    if any(not line.startswith(indent) for line in body):
+        raise BuildError(f"{where}: the region's code is indented less than its delimiters")
+
+    # The innermost function whose body holds the TODO line; its docstring stays in the stub.
+    owners = [(name, node) for name, node in functions
+              if node.lineno < begin <= node.end_lineno]
+    if not owners:
+        raise BuildError(f"{where}: solution regions must sit inside a function or method body")
+    owner, node = max(owners, key=lambda item: item[1].lineno)
+    doc = node.body[0]
+    if (isinstance(doc, ast.Expr) and isinstance(doc.value, ast.Constant)
+            and isinstance(doc.value.value, str) and begin <= doc.end_lineno):
+        raise BuildError(f"{where}: the region of {owner} must start after its docstring")
+    return Region(begin=begin, end=end, indent=indent, todo=todo, owner=owner)
+
+
+def _functions(tree: ast.Module) -> list[tuple[str, ast.AST]]:
+    """Every function and method of the module with its qualified name (``MyReLU.forward``)."""
+    found: list[tuple[str, ast.AST]] = []
+
+    def visit(node: ast.AST, prefix: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                found.append((prefix + child.name, child))
+                visit(child, f"{prefix}{child.name}.<locals>.")
+            elif isinstance(child, ast.ClassDef):
+                visit(child, f"{prefix}{child.name}.")
+            else:
+                visit(child, prefix)
+
+    visit(tree, "")
+    return found
+
+
+def _find_segments(path: Path, lines: tuple[str, ...], tree: ast.Module) -> list[Segment]:
+    """Split the module into imports, definitions and the demo, with their comment blocks.
+
+    Every line must land somewhere: a comment that is not directly above a statement (or part
+    of the imports) is an error rather than silently missing from the notebook.
+    """
+    segments: list[Segment] = []
+    previous_end = tree.body[0].end_lineno  # the docstring
+    for node in tree.body[1:]:
+        start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])]) - 1
+        comment_start = start
+        while comment_start > previous_end and lines[comment_start - 1].lstrip().startswith("#"):
+            comment_start -= 1
+        end = _extend_over_trailing_comments(lines, node.end_lineno)
+        where = f"{path}:{node.lineno}"
+
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            if segments and segments[-1].kind == "imports" and segments[-1] is segments[0]:
+                segments[-1] = Segment("imports", segments[-1].start, end)  # comments included
+                previous_end = end
+                continue
+            if segments:
+                raise BuildError(f"{where}: put every import at the top of the module")
+            _check_gap(path, lines, previous_end, comment_start)
+            segments.append(Segment("imports", comment_start, end))
+        elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            _check_gap(path, lines, previous_end, comment_start)
+            text = _comment_text(lines[comment_start:start])
+            if not text:
+                raise BuildError(f"{where}: write a comment block directly above {node.name}: "
+                                 "it becomes the notebook's markdown cell that explains it")
+            segments.append(Segment("definition", start, end, name=node.name,
+                                    heading=_heading(node), text=text))
+        elif _is_main_guard(node):
+            _check_gap(path, lines, previous_end, comment_start)
+            segments.append(Segment("demo", start, end, heading="Demo (optional, not graded)",
+                                    text=_comment_text(lines[comment_start:start])))
+        else:
+            raise BuildError(f"{where}: unsupported top-level statement (only imports, functions, "
+                             "classes and an `if __name__ == \"__main__\":` demo)")
+        previous_end = end
+
+    _check_gap(path, lines, previous_end, len(lines))
+    if any(s.kind == "demo" for s in segments[:-1]):
+        raise BuildError(f"{path}: the `if __name__ == \"__main__\":` demo must come last")
+    return segments
+
+
+def _extend_over_trailing_comments(lines: tuple[str, ...], end: int) -> int:
+    """Move ``end`` past the indented comments that close a block (``### END SOLUTION``).
+
+    The syntax tree ends a function at its last statement; comments after it that are indented
+    still belong to its body.
+    """
+    i = end
+    while i < len(lines) and (not lines[i].strip() or (
+            lines[i][:1].isspace() and lines[i].lstrip().startswith("#"))):
+        i += 1
+        if lines[i - 1].strip():
+            end = i
+    return end
+
+
+def _check_gap(path: Path, lines: tuple[str, ...], start: int, end: int) -> None:
+    for i in range(start, end):
+        if lines[i].strip():
+            raise BuildError(f"{path}:{i + 1}: stray line between top-level statements "
+                             "(a comment block must sit directly above what it explains)")
+
+
+def _comment_text(lines) -> str:
+    text = []
+    for line in lines:
+        body = line.strip()[1:]
+        text.append(body[1:] if body.startswith(" ") else body)
+    return "\n".join(text).strip()
+
+
+def _heading(node: ast.FunctionDef | ast.ClassDef) -> str:
+    if isinstance(node, ast.ClassDef):
+        bases = ", ".join(ast.unparse(b) for b in node.bases)
+        return f"`class {node.name}({bases})`" if bases else f"`class {node.name}`"
+    a = node.args
+    params = [p.arg for p in a.posonlyargs + a.args]
+    if a.vararg:
+        params.append("*" + a.vararg.arg)
+    params += [p.arg for p in a.kwonlyargs]
+    if a.kwarg:
+        params.append("**" + a.kwarg.arg)
+    return f"`{node.name}({', '.join(params)})`"
+
+
+def _is_main_guard(node: ast.stmt) -> bool:
+    return (isinstance(node, ast.If) and not node.orelse
+            and ast.unparse(node.test) in ("__name__ == '__main__'", "'__main__' == __name__"))
+
+
+def _check_solution(solution: Solution) -> None:
+    path = solution.path
+    definitions = {s.name: s for s in solution.segments if s.kind == "definition"}
+    if not any(s.kind == "imports" for s in solution.segments):
+        raise BuildError(f"{path}: no imports: the notebook's first code cell would be empty")
+    for name in solution.level.names:
+        if name not in definitions:
+            raise BuildError(f"{path}: {name} (CONTRACT.md) is not defined at the top level")
+        if not solution.regions_in(definitions[name]):
+            raise BuildError(f"{path}: {name} has no solution region for students to write")
+    for region in solution.regions:
+        if not any(s.start <= region.begin < s.end for s in definitions.values()):
+            raise BuildError(f"{path}:{region.begin + 1}: region outside a top-level definition")
+    anchors = GRADE_CELL_AFTER[solution.level.number]
+    stages = curriculum.stages_of(solution.level.number)
+    for stage, name in anchors.items():
+        if stage not in stages:
+            raise BuildError(f"GRADE_CELL_AFTER[{solution.level.number}]: level has no stage {stage!r}")
+        if name not in definitions:
+            raise BuildError(f"GRADE_CELL_AFTER[{solution.level.number}]: {path} defines no {name}")
+
+
+def _indent(line: str) -> str:
+    return line[:len(line) - len(line.lstrip())]
+
+
+def _python_string(text: str) -> str:
+    """A double-quoted Python literal for ``text`` (the stubs' NotImplementedError message)."""
+    literal = '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    assert ast.literal_eval(literal) == text
+    return literal
+
+
+# --- the outputs ---------------------------------------------------------------------------------
+
+
+def build_stub(level: int) -> str:
+    """The student's ``.py`` of ``level``: the solution with every region stubbed."""
+    solution = load_solution(level)
+    text = "\n".join(solution.render(0, len(solution.lines), with_solutions=False)) + "\n"
+    try:
+        compile(text, f"assignments/{solution.level.module}.py", "exec")
+    except SyntaxError as exc:
+        raise BuildError(f"the stub of level {level} does not compile: {exc}") from exc
+    return text
+
+
+def build_notebook(level: int, with_solutions: bool) -> nbformat.NotebookNode:
+    """The notebook of ``level``.
+
+    ``with_solutions=False`` is the release form that students receive: regions stubbed, cells
+    locked and checksummed as ``nbgrader generate_assignment`` leaves them.
+    ``with_solutions=True`` is the nbgrader source form: regions kept between their delimiters,
+    ready for an nbgrader course's ``source/`` folder.
+    """
+    solution = load_solution(level)
+    number = solution.level.number
+    module = solution.level.module
+    cells: list[nbformat.NotebookNode] = []
+
+    def cell_id() -> str:
+        return f"level{number}-cell-{len(cells):02d}"
+
+    def markdown(text: str) -> None:
+        cells.append(v4.new_markdown_cell(text, id=cell_id()))
+
+    def code(source: list[str], nbgrader: dict | None = None) -> None:
+        metadata = {"nbgrader": {"schema_version": 3, "task": False, **nbgrader}} if nbgrader else {}
+        cells.append(v4.new_code_cell("\n".join(source).strip("\n"), id=cell_id(),
+                                      metadata=nbformat.from_dict(metadata)))
+
+    def grade_cell(stage: str) -> None:
+        code(["from autograder.selfcheck import check", f'check({number}, "{stage}")'],
+             {"grade": True, "solution": False, "locked": True,
+              "points": curriculum.stage_points(number, stage),
+              "grade_id": f"level{number}_{stage}"})
+
+    anchors = GRADE_CELL_AFTER[number]
+    stages = curriculum.stages_of(number)
+    markdown(_introduction(solution))
+    for segment in solution.segments:
+        source = solution.render(segment.start, segment.end, with_solutions=with_solutions)
+        if segment.kind == "imports":
+            code(source)
+        elif segment.kind == "definition":
+            markdown(f"### {segment.heading}\n\n{segment.text}")
+            if solution.regions_in(segment):
+                code(source, {"grade": False, "solution": True, "locked": False,
+                              "grade_id": f"level{number}_solution_{segment.name}"})
+            else:
+                code(source)
+            for stage in stages:
+                if anchors.get(stage) == segment.name:
+                    grade_cell(stage)
+    for stage in stages:
+        if stage not in anchors:
+            grade_cell(stage)
+    for segment in solution.segments:
+        if segment.kind == "demo":
+            text = segment.text or "Train the network on random data at the seed's sizes."
+            markdown(f"### {segment.heading}\n\n{text}")
+            code(solution.render(segment.start, segment.end, with_solutions=with_solutions))
+
+    nb = v4.new_notebook(cells=cells, metadata={
+        "kernelspec": dict(KERNELSPEC),
+        "language_info": {"name": "python"},
+    })
+    if not with_solutions:
+        _release(nb)
+    nbformat.validate(nb)
+    _validate_nbgrader(nb)
+    return nb
+
+
+def _introduction(solution: Solution) -> str:
+    level = solution.level
+    points = [(stage, curriculum.stage_points(level.number, stage))
+              for stage in curriculum.stages_of(level.number)]
+    table = "\n".join(f"| {stage} | {p:g} |" for stage, p in points)
+    total = sum(p for _, p in points)
+    return f"""\
+# {solution.title}
+
+{solution.intro}
+
+## How to work through this notebook
+
+Fill in every cell that says `# YOUR CODE HERE`: replace its `raise NotImplementedError(...)`
+line with your code, and keep the names and signatures, because the grader calls them. Run the
+cells from the top. Each locked cell that calls `check(...)` runs the self-check for one stage:
+it prints what passed and what failed, with a hint when something is wrong, and fails if any
+check fails. The official grade is computed separately, with the grader's own data, by running
+your code in isolation.
+
+Submit either this notebook or `{level.module}.py`, not both: when a submission holds both,
+the grader uses the `.py` file.
+
+| stage | points |
+|---|---|
+{table}
+| **total** | **{total:g}** |"""
+
+
+def _release(nb: nbformat.NotebookNode) -> None:
+    """Lock and checksum the cells as ``nbgrader generate_assignment`` does for a release."""
+    from nbgrader.preprocessors import ComputeChecksums, LockCells
+
+    for preprocessor in (LockCells(), ComputeChecksums()):
+        preprocessor.preprocess(nb, {})
+
+
+def _validate_nbgrader(nb: nbformat.NotebookNode) -> None:
+    from nbgrader.nbgraderformat import MetadataValidator, ValidationError
+
+    try:
+        MetadataValidator().validate_nb(nb)
+    except ValidationError as exc:
+        raise BuildError(f"nbgrader rejects the notebook's metadata: {exc}") from exc
+
+
+def notebook_bytes(nb: nbformat.NotebookNode) -> bytes:
+    text = nbformat.writes(nb, version=4)
+    return (text if text.endswith("\n") else text + "\n").encode("utf-8")
+
+
+def build_all() -> dict[str, bytes]:
+    """Every generated file, by its name inside ``assignments/``, with its exact bytes."""
+    outputs: dict[str, bytes] = {}
+    for number, level in sorted(curriculum.LEVELS.items()):
+        outputs[f"{level.module}.py"] = build_stub(number).encode("utf-8")
+        outputs[f"{level.module}.ipynb"] = notebook_bytes(build_notebook(number, False))
+    return outputs
+
+
+def stale_files(out_dir: Path, outputs: dict[str, bytes] | None = None) -> list[Path]:
+    """The generated files under ``out_dir`` that are missing or differ from a fresh build."""
+    outputs = build_all() if outputs is None else outputs
+    stale = []
+    for name, content in outputs.items():
+        path = out_dir / name
+        if not path.is_file() or path.read_bytes() != content:
+            stale.append(path)
+    return stale
+
+
+def write_outputs(out_dir: Path, outputs: dict[str, bytes]) -> list[Path]:
+    """Write the files that changed (atomically), and return them."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, content in outputs.items():
+        path = out_dir / name
+        if path.is_file() and path.read_bytes() == content:
+            continue
+        fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=f".{name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(content)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        written.append(path)
+    return written
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog=BUILD_COMMAND,
+        description="Generate the student stubs and notebooks in assignments/ from solutions/.")
+    parser.add_argument("--check", action="store_true",
+                        help="write nothing; exit 1 and list the files that differ from a fresh "
+                             "build (stale or missing)")
+    parser.add_argument("--out", type=Path, default=ASSIGNMENTS_DIR, metavar="DIR",
+                        help="the output folder (default: the repository's assignments/)")
+    args = parser.parse_args(argv)
+
+    try:
+        outputs = build_all()
+    except BuildError as exc:
+        print(f"build: error: {exc}", file=sys.stderr)
+        return 2
+
+    if args.check:
+        stale = stale_files(args.out, outputs)
+        for path in stale:
+            print(_shown(path))
+        if stale:
+            print(f"{len(stale)} generated file(s) are stale: run `{BUILD_COMMAND}`",
+                  file=sys.stderr)
+            return 1
+        return 0
+
+    written = write_outputs(args.out, outputs)
+    print(f"built {len(outputs)} files in {_shown(args.out)} ({len(written)} changed)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
