@@ -34,10 +34,16 @@ def run_checks(ctx: plugin.GradingContext, stage: str | None = None, keyword: st
 
 
 def grade(submission_dir: Path | None, levels: list[int], seed: int, device: str = "cpu",
-          limits: Limits | None = None, in_process: dict | None = None, stage: str | None = None) -> Report:
+          limits: Limits | None = None, in_process: dict | None = None, stage: str | None = None,
+          zygote=None) -> Report:
+    """Grade one submission directory (or, with in_process, a notebook kernel's namespaces).
+
+    ``zygote``: a running ``sandbox.Zygote`` to fork children from (batch grading and tests share
+    one); by default the run starts and stops its own.
+    """
     t0 = time.monotonic()
     devices = plugin.resolve_devices(device)
-    ctx = plugin.GradingContext(submission_dir, levels, seed, devices, limits, in_process)
+    ctx = plugin.GradingContext(submission_dir, levels, seed, devices, limits, in_process, zygote)
     ctx.start()
     try:
         code = run_checks(ctx, stage=stage)

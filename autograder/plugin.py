@@ -44,7 +44,7 @@ class GradingContext:
     """Everything one grading run shares: the seed, the devices, the submission's processes."""
 
     def __init__(self, submission_dir: Path | None, levels: list[int], seed: int, devices: list[str],
-                 limits: Limits | None = None, in_process: dict | None = None):
+                 limits: Limits | None = None, in_process: dict | None = None, zygote: Zygote | None = None):
         self.submission_dir = Path(submission_dir) if submission_dir else None
         self.levels = levels
         self.seed = seed
@@ -53,7 +53,8 @@ class GradingContext:
         self.results: list[CheckResult] = []
         self.shared: dict = {}
         self._subs: dict[int, Submission] = {}
-        self._zygote: Zygote | None = None
+        self._zygote: Zygote | None = zygote
+        self._own_zygote = zygote is None
         self._tmp: tempfile.TemporaryDirectory | None = None
         self._in_process = in_process  # level -> namespace, for the notebook self-check
         self.sources = read_submission(self.submission_dir, levels) if self.submission_dir else {}
@@ -101,9 +102,9 @@ class GradingContext:
                 sub.close()
             except Exception:  # noqa: BLE001
                 pass
-        if self._zygote is not None:
+        if self._zygote is not None and self._own_zygote:
             self._zygote.close()
-            self._zygote = None
+        self._zygote = None
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None

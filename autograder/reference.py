@@ -140,7 +140,7 @@ def simulate(level: int, params0: dict, x, y, opt: Optim, steps: int, variant: s
         loss = loss_of(level, p, x, y, k)
         if variant == "mean_loss":
             loss = loss / y.numel()
-        losses.append(float(loss))
+        losses.append(float(loss.detach()))
         if variant == "optimizer_rebuilt":
             optimizer = make_opt()
         if variant == "step_before_backward":

@@ -50,7 +50,7 @@ def lockstep_problem(level: int, seed: int) -> dict:
     loss = ref.loss_of(level, p, x, y, ks[0] if ks else None)
     grads = torch.autograd.grad(loss, list(p.values()), allow_unused=True)
     gnorm2 = sum(float((g ** 2).sum()) for g in grads if g is not None)
-    lr = float(f"{0.2 * float(loss) / gnorm2:.2g}")
+    lr = float(f"{0.2 * float(loss.detach()) / gnorm2:.2g}")
     if level == 6:
         lr = 0.02
     if level == 8:
