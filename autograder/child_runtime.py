@@ -28,10 +28,10 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def _load_wire():
-    try:
-        from autograder import wire  # in-process use, where the package is importable
+    if __name__ != "__main__":  # imported by the grader itself (in-process self-check)
+        from autograder import wire
         return wire
-    except ImportError:
+    else:  # the sandbox: load the one file by path, never the grader's package
         spec = importlib.util.spec_from_file_location("_kit_wire", os.path.join(_HERE, "wire.py"))
         mod = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(mod)
@@ -543,17 +543,96 @@ def serve(sock: socket.socket, runtime: Runtime) -> None:
                 return
 
 
+_CLONE_NEWNS = 0x00020000
+_CLONE_NEWNET = 0x40000000
+_MS_NOSUID, _MS_NODEV, _MS_NOEXEC, _MS_BIND, _MS_REC, _MS_PRIVATE = 2, 4, 8, 4096, 0x4000, 1 << 18
+
+
+def _blocked_ancestor(path: str):
+    """The highest directory above path that other users cannot traverse (None if all can)."""
+    parts = os.path.abspath(path).split(os.sep)
+    for i in range(2, len(parts)):
+        anc = os.sep.join(parts[:i]) or os.sep
+        try:
+            if not os.stat(anc).st_mode & 0o001:
+                return anc
+        except OSError:
+            return None
+    return None
+
+
+def _expose(libc, paths, workdir) -> bool:
+    """Inside our own mount namespace, make the Python installation reachable by another user.
+
+    When Python lives under a private directory (e.g. /root/.pyenv), an unprivileged child could
+    not import anything. Bind the installation aside, lay an empty world-traversable tmpfs over the
+    private directory (which also hides the rest of it), and bind the installation back in place.
+    """
+    for i, path in enumerate(paths):
+        blocked = _blocked_ancestor(path)
+        if blocked is None or not os.path.isdir(path):
+            continue
+        staging = os.path.join(workdir, f".expose-{i}")  # removed with the scratch directory
+        os.makedirs(staging, exist_ok=True)
+        if libc.mount(path.encode(), staging.encode(), None, _MS_BIND | _MS_REC, None) != 0:
+            return False
+        if libc.mount(b"tmpfs", blocked.encode(), b"tmpfs", _MS_NOSUID | _MS_NODEV, b"size=64k,mode=0755") != 0:
+            return False
+        os.makedirs(path, exist_ok=True)
+        if libc.mount(staging.encode(), path.encode(), None, _MS_BIND | _MS_REC, None) != 0:
+            return False
+    return True
+
+
+def _confine(config: dict) -> dict:
+    """Apply the protections the machine allows; say which ones held (the grader reports them)."""
+    import ctypes
+    held = {"network": "not isolated", "hidden_paths": "not hidden", "user": "same user as the grader"}
+    libc = ctypes.CDLL(None, use_errno=True)
+    hide = [p for p in config.get("hide", []) if os.path.isdir(p)]
+    private_ns = False
+    if config.get("isolate", True):
+        if libc.unshare(_CLONE_NEWNET | _CLONE_NEWNS) == 0:
+            held["network"] = "isolated (empty network namespace)"
+            private_ns = libc.mount(None, b"/", None, _MS_REC | _MS_PRIVATE, None) == 0
+        elif libc.unshare(_CLONE_NEWNET) == 0:
+            held["network"] = "isolated (empty network namespace)"
+        else:
+            held["network"] = f"not isolated (unshare: {os.strerror(ctypes.get_errno())})"
+    if private_ns and hide:
+        ok = all(libc.mount(b"tmpfs", p.encode(), b"tmpfs", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC,
+                            b"size=64k,mode=0555") == 0 for p in hide)
+        held["hidden_paths"] = "hidden" if ok else "partly hidden"
+    uid = config.get("uid")
+    if uid is not None and os.getuid() == 0:
+        install = {sys.prefix, sys.base_prefix, os.path.dirname(os.path.dirname(torch.__file__)),
+                   os.path.dirname(os.path.dirname(np.__file__))}
+        reachable = all(_blocked_ancestor(p) is None for p in install) or (private_ns and bool(config.get("scratch"))
+                                                                        and _expose(libc, sorted(install), config["scratch"]))
+        if reachable:
+            uid = int(uid) + os.getpid() % 100_000
+            for path in (config.get("scratch"), config.get("output")):
+                if path and os.path.exists(path):
+                    os.chown(path, uid, uid)
+            os.setgroups([])
+            os.setgid(uid)
+            os.setuid(uid)
+            held["user"] = f"uid {uid} (unprivileged)"
+            held["uid"] = uid
+        else:
+            held["user"] = "same user as the grader (the Python installation is private and could not be exposed)"
+    return held
+
+
 def child_main(fd: int, config: dict) -> None:
-    """In a freshly forked child: detach, bound, redirect output, then serve requests."""
+    """In a freshly forked child: detach, confine, bound, redirect output, then serve requests."""
     try:
         os.setsid()
     except OSError:
         pass
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writing past the file-size limit fails, not kills
     sock = socket.socket(fileno=fd)
-    scratch = config.get("scratch")
-    if scratch:
-        os.chdir(scratch)
     out_path = config.get("output")
     if out_path:
         out = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
@@ -563,22 +642,32 @@ def child_main(fd: int, config: dict) -> None:
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.close(devnull)
-    limits = config.get("limits") or {}
-    try:
-        import resource
-        for name, value in limits.items():
-            res = getattr(resource, name)
-            resource.setrlimit(res, (value, value))
-    except (ImportError, ValueError, OSError):
-        pass
+    held = _confine(config)
+    scratch = config.get("scratch")
+    if scratch:
+        os.chdir(scratch)
+    limits = dict(config.get("limits") or {})
+    if "uid" not in held:
+        limits.pop("RLIMIT_NPROC", None)  # per-user: only meaningful for a user of our own
+    import resource
+    for name, value in limits.items():
+        try:
+            resource.setrlimit(getattr(resource, name), (value, value))
+        except (ValueError, OSError, AttributeError):
+            held.setdefault("limits_failed", []).append(name)
     sys.stdout = open(1, "w", buffering=1, closefd=False)
     sys.stderr = open(2, "w", buffering=1, closefd=False)
     runtime = Runtime()
-    wire.send_message(sock, {"hello": config.get("nonce"), "pid": os.getpid()})
+    wire.send_message(sock, {"hello": config.get("nonce"), "pid": os.getpid(), "protections": held})
     serve(sock, runtime)
 
 
 def zygote_main(ctrl_fd: int) -> None:
+    try:  # orphans of student code become our children, so the grader can find and end them
+        import ctypes
+        ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+    except (OSError, AttributeError):
+        pass
     torch.set_num_threads(1)
     try:
         torch.set_num_interop_threads(1)

@@ -52,6 +52,7 @@ def grade(submission_dir: Path | None, levels: list[int], seed: int, device: str
     report = Report(seed=seed, device=",".join(devices), levels=levels, versions=versions(),
                     submission=str(submission_dir or "<kernel>"))
     report.checks = _complete(ctx, levels, stage, devices)
+    report.sandbox = {k: v for k, v in ctx.protections.items() if k != "uid"}
     if ctx.sources:
         report.submission_hash = submission_hash(ctx.sources)
         report.level_notes = {lv: s.problem for lv, s in ctx.sources.items() if s.problem}

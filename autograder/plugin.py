@@ -60,6 +60,7 @@ class GradingContext:
         self.sources = read_submission(self.submission_dir, levels) if self.submission_dir else {}
         self.started = time.monotonic()
         self.stage: str | None = None  # grade only this stage (the notebook's per-stage cells)
+        self.protections: dict = {}  # what the sandbox could apply, as the child reported it
 
     def start(self) -> None:
         """Start the zygote early: it imports torch while the grader collects its checks."""
@@ -92,9 +93,27 @@ class GradingContext:
 
         def open_channel():
             scratch.mkdir(parents=True, exist_ok=True)
-            return self._zygote.fork(scratch, self.limits)
+            device = "cpu" if self.devices == ["cpu"] else "cuda"
+            channel = self._zygote.fork(scratch, self.limits, hide=self.hidden_paths(), device=device)
+            self.protections = channel.protections
+            return channel
 
-        return Submission(module, src.source, src.filename, open_channel)
+        return Submission(module, src.source, src.filename, open_channel, budget=self.limits.submission_seconds)
+
+    def hidden_paths(self) -> list[str]:
+        """What the child must not see: the grader, the solutions, the tests, other submissions."""
+        import sys
+        package = Path(__file__).resolve().parent
+        root = package.parent
+        keep = [Path(sys.prefix).resolve(), Path(tempfile.gettempdir()).resolve(), Path(torch.__file__).resolve()]
+        candidates = [package, root / "solutions", root / "tests"]
+        if self.submission_dir is not None:
+            candidates.append(self.submission_dir.resolve().parent)
+        out = []
+        for c in candidates:
+            if c.is_dir() and c != Path("/") and not any(k == c or c in k.parents for k in keep):
+                out.append(str(c))
+        return out
 
     def close(self) -> None:
         for sub in self._subs.values():

@@ -158,7 +158,7 @@ class Submission:
     """One level of one submission, reached through a channel to the process that holds it."""
 
     def __init__(self, module: str, source: str | None, filename: str, open_channel: Callable[[], Any],
-                 device: str = "cpu", unavailable: str | None = None):
+                 device: str = "cpu", unavailable: str | None = None, budget: float | None = None):
         self.module = module
         self.source = source
         self.filename = filename
@@ -171,6 +171,8 @@ class Submission:
         self.names: dict[str, str] = {}
         self.load_observations: dict = {}
         self.outputs: list[str] = []
+        self.budget = budget  # wall-clock seconds for the whole level, across restarts
+        self._spent_before = 0.0
 
     # -- lifecycle
     def _ensure(self):
@@ -180,6 +182,7 @@ class Submission:
             return
         if self._channel is not None:
             self.outputs.append(self._channel.output())
+            self._spent_before += self._channel.spent
         self._generation += 1
         try:
             self._channel = self._open_channel()
@@ -222,12 +225,23 @@ class Submission:
             parts.append(self._channel.output())
         return "".join(parts)
 
+    def spent(self) -> float:
+        return self._spent_before + (self._channel.spent if self._channel is not None else 0.0)
+
     def _request(self, header, buffers=None, what="", loading=False, timeout=None):
+        if self.budget is not None:
+            left = self.budget - self.spent()
+            if left <= 0:
+                raise StudentTimeout(f"{what or 'the call'} was not run: the submission used up its time budget "
+                                     f"({self.budget:g} s)")
+            timeout = min(timeout if timeout is not None else self._channel.limits.call_seconds, left)
         try:
             reply, out = self._channel.request(header, buffers, timeout=timeout)
         except ChildGone as exc:
             if exc.kind == "timeout":
                 raise StudentTimeout(f"{what or 'the call'} {exc.reason}") from None
+            if exc.kind == "memory":
+                raise StudentCrash(f"{what or 'the call'} {exc.reason}") from None
             raise StudentCrash(f"{what or 'the call'}: {exc.reason}") from None
         err = reply.get("error")
         if err:

@@ -48,6 +48,7 @@ class Report:
     submission_hash: str = ""
     level_notes: dict = field(default_factory=dict)  # level -> why it could not load
     errors: list[str] = field(default_factory=list)  # grader errors (not student faults)
+    sandbox: dict = field(default_factory=dict)  # the protections that held for the student's process
 
     @property
     def score(self) -> float:
@@ -76,6 +77,7 @@ class Report:
             "submission": self.submission,
             "submission_sha256": self.submission_hash,
             "errors": self.errors,
+            "sandbox": self.sandbox,
         }
 
     def to_json(self) -> str:
@@ -90,7 +92,7 @@ class Report:
         return cls(checks=checks, seed=data.get("seed", 0), device=data.get("device", "cpu"), levels=levels,
                    versions=data.get("versions", {}), timings=data.get("timings", {}),
                    submission=data.get("submission", ""), submission_hash=data.get("submission_sha256", ""),
-                   level_notes=notes, errors=data.get("errors", []))
+                   level_notes=notes, errors=data.get("errors", []), sandbox=data.get("sandbox", {}))
 
 
 def versions() -> dict:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import select
 import signal
 import socket
 import subprocess
@@ -28,22 +29,34 @@ RUNTIME_PATH = Path(__file__).with_name("child_runtime.py")
 
 @dataclass
 class Limits:
-    """Bounds on one child. Wall-clock limits are enforced from outside; the rest by rlimits."""
+    """Bounds on one child. Wall-clock time and memory are watched from outside (the child is
+    killed with its whole process group, or every process of its user); the rest are rlimits."""
 
     call_seconds: float = 60.0
     submission_seconds: float = 600.0
     cpu_seconds: int = 900
-    file_bytes: int = 64 * 1024 * 1024
+    memory_bytes: int = 3 * 1024**3  # resident memory of all the child's processes (RSS, not address space)
+    address_space_bytes: int | None = 16 * 1024**3  # a backstop on CPU only: an address-space cap breaks CUDA
+    file_bytes: int = 16 * 1024 * 1024
     open_files: int = 256
-    output_bytes: int = 1024 * 1024
+    processes: int = 64  # per sandbox user (threads count)
+    output_bytes: int = 256 * 1024
+    isolate: bool = True  # network namespace, hidden paths, an unprivileged user when root
 
-    def rlimits(self) -> dict:
-        return {
+    def rlimits(self, device: str = "cpu") -> dict:
+        limits = {
             "RLIMIT_CPU": self.cpu_seconds,
             "RLIMIT_FSIZE": self.file_bytes,
             "RLIMIT_NOFILE": self.open_files,
             "RLIMIT_CORE": 0,
+            "RLIMIT_NPROC": self.processes,
         }
+        if self.address_space_bytes and device == "cpu":
+            limits["RLIMIT_AS"] = self.address_space_bytes
+        return limits
+
+
+SANDBOX_UID_BASE = 200_000  # children run as uid SANDBOX_UID_BASE + (pid % 100000) when the grader is root
 
 
 class ChildGone(Exception):
@@ -86,11 +99,17 @@ class Zygote:
         )
         theirs.close()
 
-    def fork(self, scratch: Path, limits: Limits, hello_timeout: float = 120.0) -> "Channel":
+    def fork(self, scratch: Path, limits: Limits, hide: list[str] | None = None, device: str = "cpu",
+             hello_timeout: float = 120.0) -> "Channel":
         ours, theirs = socket.socketpair()
         nonce = secrets.token_hex(8)
+        (scratch / ".output").touch()
+        os.chmod(scratch, 0o700)
+        os.chmod(scratch.parent, 0o711)  # the sandbox user may pass through, not list
         config = {"scratch": str(scratch), "output": str(scratch / ".output"), "nonce": nonce,
-                  "limits": limits.rlimits()}
+                  "limits": limits.rlimits(device), "isolate": limits.isolate, "hide": list(hide or [])}
+        if limits.isolate and os.getuid() == 0:
+            config["uid"] = SANDBOX_UID_BASE
         try:
             socket.send_fds(self._ctrl, [json.dumps(config).encode()], [theirs.fileno()])
             self._ctrl.settimeout(hello_timeout)
@@ -108,7 +127,8 @@ class Zygote:
         if hello.get("hello") != nonce:
             _kill_group(pid)
             raise RuntimeError("the sandbox child answered with the wrong nonce")
-        return Channel(ours, pid, scratch, limits)
+        protections = hello.get("protections", {})
+        return Channel(ours, pid, scratch, limits, uid=protections.get("uid"), protections=protections)
 
     def close(self) -> None:
         try:
@@ -119,6 +139,83 @@ class Zygote:
             except subprocess.TimeoutExpired:
                 _kill_group(self.proc.pid)
                 self.proc.wait()
+            # orphans of student code were reparented to the zygote (a subreaper): end them too
+            for pid in _descendants(self.proc.pid):
+                _kill_group(pid)
+
+
+def _proc_stat(pid: str):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            data = f.read()
+    except OSError:
+        return None
+    fields = data[data.rfind(")") + 2:].split()
+    return fields  # fields[0] = state, [1] = ppid, [2] = pgrp, [21] = rss (pages)
+
+
+def _pids():
+    try:
+        return [p for p in os.listdir("/proc") if p.isdigit()]
+    except OSError:
+        return []
+
+
+def _descendants(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for p in _pids():
+        st = _proc_stat(p)
+        if st:
+            children.setdefault(int(st[1]), []).append(int(p))
+    out, todo = [], [root]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            out.append(c)
+            todo.append(c)
+    return out
+
+
+def processes_of(pgrp: int | None = None, uid: int | None = None) -> list[int]:
+    """Live processes in a process group, or of a user."""
+    found = []
+    for p in _pids():
+        if uid is not None:
+            try:
+                if os.stat(f"/proc/{p}").st_uid != uid:
+                    continue
+            except OSError:
+                continue
+        st = _proc_stat(p)
+        if st is None or st[0] == "Z":
+            continue
+        if pgrp is not None and uid is None and int(st[2]) != pgrp:
+            continue
+        found.append(int(p))
+    return found
+
+
+def resident_bytes(pids: list[int]) -> int:
+    page = os.sysconf("SC_PAGE_SIZE")
+    total = 0
+    for p in pids:
+        st = _proc_stat(str(p))
+        if st:
+            total += int(st[21]) * page
+    return total
+
+
+def _kill_uid(uid: int) -> None:
+    """Kill every process of a sandbox user (escaped daemons included); repeat until none is left."""
+    for _ in range(50):
+        pids = processes_of(uid=uid)
+        if not pids:
+            return
+        for p in pids:
+            try:
+                os.kill(p, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        time.sleep(0.01)
 
 
 def _kill_group(pid: int) -> None:
@@ -149,18 +246,37 @@ class Channel:
     pid: int
     scratch: Path
     limits: Limits
+    uid: int | None = None
+    protections: dict = field(default_factory=dict)
     dead: str | None = None
     spent: float = 0.0
-    _started: float = field(default_factory=time.monotonic)
+    peak_rss: int = 0
+
+    def _members(self) -> list[int]:
+        return processes_of(uid=self.uid) if self.uid is not None else processes_of(pgrp=self.pid)
 
     def request(self, header: dict, buffers: list[bytes] | None = None, timeout: float | None = None):
         if self.dead:
             raise ChildGone(self.dead, "crash")
         timeout = self.limits.call_seconds if timeout is None else timeout
         t0 = time.monotonic()
+        deadline = t0 + timeout
         try:
             self.sock.settimeout(timeout)
             wire.send_message(self.sock, header, buffers)
+            while True:  # wait for the reply, watching the clock and the memory
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise socket.timeout()
+                ready, _, _ = select.select([self.sock], [], [], min(0.1, remaining))
+                if ready:
+                    break
+                rss = resident_bytes(self._members())
+                self.peak_rss = max(self.peak_rss, rss)
+                if self.limits.memory_bytes and rss > self.limits.memory_bytes:
+                    self.kill(f"used more than {self.limits.memory_bytes / 2**30:.3g} GiB of memory and was stopped")
+                    raise ChildGone(self.dead, "memory")
+            self.sock.settimeout(max(remaining, 5.0))
             reply = wire.recv_message(self.sock)
         except socket.timeout:
             self.kill(f"did not finish within {timeout:g} s (wall clock)")
@@ -191,6 +307,8 @@ class Channel:
         if not self.dead:
             self.dead = reason
         _kill_group(self.pid)
+        if self.uid is not None:
+            _kill_uid(self.uid)
         try:
             self.sock.close()
         except OSError:

@@ -25,9 +25,9 @@ from .common import CheckFailed, data_of, expect_array, expect_losses, expect_te
 LOCKSTEP_STEPS = 4
 
 #: Convergence: the trusted loss of the final weights must fall below this fraction of the
-#: initial loss. Measured with bench/tolerances.py (reference solutions, 40 seeds, float32):
+#: initial loss. Measured with bench/tolerances.py (reference solutions, many seeds, float32):
 #: see docs/tolerances.md for the worst ratio seen at each level; the bound leaves a wide margin.
-CONVERGENCE_RATIO = {1: 1e-5, 2: 1e-5, 3: 1e-5, 4: 1e-5, 5: 1e-4, 6: 1e-4, 7: 1e-4, 8: 5e-2}
+CONVERGENCE_RATIO = {1: 1e-5, 2: 1e-5, 3: 1e-5, 4: 1e-5, 5: 1e-4, 6: 1e-4, 7: 1e-4, 8: 0.15}
 
 
 def optim_for(level: int, lr: float) -> ref.Optim:
