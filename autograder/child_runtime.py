@@ -584,12 +584,32 @@ def _expose(libc, paths, workdir) -> bool:
     return True
 
 
+def _private_tmp(libc, scratch) -> bool:
+    """Lay empty tmpfs over /tmp, /var/tmp and /dev/shm, so nothing written there outlives the
+    child, keeping the scratch directory reachable at its own path (through a bind mount)."""
+    ok, staging = True, None
+    flags = _MS_NOSUID | _MS_NODEV
+    if os.path.isdir("/dev/shm") and libc.mount(b"tmpfs", b"/dev/shm", b"tmpfs", flags, b"size=64m,mode=1777") == 0:
+        if scratch and os.path.isdir(scratch):
+            staging = "/dev/shm/.kit-scratch"
+            os.makedirs(staging, exist_ok=True)
+            ok = libc.mount(scratch.encode(), staging.encode(), None, _MS_BIND, None) == 0
+    else:
+        ok = False
+    for d in ("/tmp", "/var/tmp"):
+        if os.path.isdir(d):
+            ok &= libc.mount(b"tmpfs", d.encode(), b"tmpfs", flags, b"size=256m,mode=1777") == 0
+    if staging and ok:
+        os.makedirs(scratch, exist_ok=True)
+        ok = libc.mount(staging.encode(), scratch.encode(), None, _MS_BIND, None) == 0
+    return bool(ok)
+
+
 def _confine(config: dict) -> dict:
     """Apply the protections the machine allows; say which ones held (the grader reports them)."""
     import ctypes
     held = {"network": "not isolated", "hidden_paths": "not hidden", "user": "same user as the grader"}
     libc = ctypes.CDLL(None, use_errno=True)
-    hide = [p for p in config.get("hide", []) if os.path.isdir(p)]
     private_ns = False
     if config.get("isolate", True):
         if libc.unshare(_CLONE_NEWNET | _CLONE_NEWNS) == 0:
@@ -599,6 +619,9 @@ def _confine(config: dict) -> dict:
             held["network"] = "isolated (empty network namespace)"
         else:
             held["network"] = f"not isolated (unshare: {os.strerror(ctypes.get_errno())})"
+    if private_ns:
+        held["temp_dirs"] = "private" if _private_tmp(libc, config.get("scratch")) else "shared"
+    hide = [p for p in config.get("hide", []) if os.path.isdir(p)]  # (what was under /tmp is gone already)
     if private_ns and hide:
         ok = all(libc.mount(b"tmpfs", p.encode(), b"tmpfs", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC,
                             b"size=64k,mode=0555") == 0 for p in hide)
