@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -56,12 +57,17 @@ def cmd_check(args) -> int:
 
 
 def cmd_grade(args) -> int:
-    from .grading import grade
+    from .batch import is_submission
     levels = _levels(args.level)
-    directory = Path(args.dir)
-    if not directory.is_dir():
-        print(f"autograder: {directory} is not a directory", file=sys.stderr)
+    paths = [Path(p) for p in args.dir]
+    missing = [p for p in paths if not p.is_dir()]
+    if missing:
+        print(f"autograder: {missing[0]} is not a directory", file=sys.stderr)
         return 2
+    if len(paths) > 1 or args.out or not is_submission(paths[0]):
+        return cmd_grade_class(args, paths, levels)
+    from .grading import grade
+    directory = paths[0]
     report = grade(directory, levels, _seed(args), args.device, _limits(args))
     if args.format == "json":
         sys.stdout.write(report.to_json() + "\n")
@@ -72,6 +78,25 @@ def cmd_grade(args) -> int:
         render(report, Console())
     if report.errors:
         print(f"autograder: {len(report.errors)} grader error(s); see 'errors' in the report", file=sys.stderr)
+        return 3
+    return 0
+
+
+def cmd_grade_class(args, paths, levels) -> int:
+    from .batch import grade_class
+    out = Path(args.out or "grades")
+    summary = grade_class(paths, out, levels, _seed(args), args.device, jobs=args.jobs, force=args.force,
+                          limits=_limits(args), progress=sys.stderr.isatty())
+    if args.format == "json":
+        sys.stdout.write(json.dumps(summary, indent=2) + "\n")
+    else:
+        print(f"{summary['n_students']} students graded in {summary['seconds']} s; mean {summary['mean']}, "
+              f"median {summary['median']}. Reports in {out}/reports/, class CSV {out}/grades.csv, "
+              f"summary {out}/summary.md")
+        for m in summary["most_failed"][:5]:
+            print(f"  {m['share']:4.0%} failed {m['check']}: {m['name']}")
+    if summary["grader_errors"]:
+        print(f"autograder: grader errors for {', '.join(summary['grader_errors'])}", file=sys.stderr)
         return 3
     return 0
 
@@ -92,8 +117,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("-v", "--verbose", action="store_true", help="show every message")
     _common(p)
 
-    p = sub.add_parser("grade", help="grade a submission directory")
-    p.add_argument("dir", help="the submission directory")
+    p = sub.add_parser("grade", help="grade a submission directory, or a class of them")
+    p.add_argument("dir", nargs="+", help="a submission directory, a directory of student directories, or several")
+    p.add_argument("--out", default=None, help="class mode: where reports, grades.csv and the summary go "
+                   "(default: grades/)")
+    p.add_argument("--jobs", type=int, default=2, help="class mode: students graded in parallel")
+    p.add_argument("--force", action="store_true", help="class mode: regrade students already graded")
     p.add_argument("--format", choices=["json", "table"], default="table")
     p.add_argument("--level", type=int, action="append", help="grade only this level (repeatable)")
     _common(p)

@@ -1,0 +1,234 @@
+"""Grading a whole class: many submissions, in parallel, resumable, one report per student.
+
+``grade_class`` hands each student's directory to a pool of worker processes; each worker keeps
+one sandbox zygote and grades one student at a time (every level in fresh sandboxed children, so
+one student's code never touches another's result). As each student finishes, their JSON report
+is written atomically to ``OUT/reports/<student>.json``; a rerun skips students whose report
+matches the same files, seed and levels (unless ``force``). At the end come the class CSV
+(``OUT/grades.csv``) and a summary of what the class struggles with (``OUT/summary.json`` and
+``OUT/summary.md``).
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import multiprocessing
+import re
+import statistics
+import time
+import traceback
+from collections import Counter
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from pathlib import Path
+
+from .curriculum import LEVELS, checks_for
+from .report import CheckResult, Report, write_atomic
+from .sandbox import Limits
+from .submission import read_submission, submission_hash
+
+
+@dataclass
+class Student:
+    name: str
+    path: Path
+
+
+def is_submission(directory: Path) -> bool:
+    return any((directory / f"{lv.module}{ext}").is_file() for lv in LEVELS.values() for ext in (".py", ".ipynb"))
+
+
+def safe_name(name: str) -> str:
+    """A file name for a student's report: odd characters replaced, never empty, never hidden."""
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "student"
+    return cleaned[:100]
+
+
+def find_students(paths: list[Path]) -> list[Student]:
+    """A directory of student directories, or several submission directories."""
+    if len(paths) == 1 and paths[0].is_dir() and not is_submission(paths[0]):
+        dirs = sorted(p for p in paths[0].iterdir() if p.is_dir() and not p.name.startswith("."))
+    else:
+        dirs = list(paths)
+    students, seen = [], Counter()
+    for d in dirs:
+        name = safe_name(d.name)
+        seen[name] += 1
+        if seen[name] > 1:
+            name = f"{name}-{seen[name]}"
+        students.append(Student(name, d))
+    return students
+
+
+# ----------------------------------------------------------------------- the workers
+_ZYGOTE = None
+
+
+def _init_worker() -> None:
+    global _ZYGOTE
+    import atexit
+
+    import torch
+
+    from .sandbox import Zygote
+    torch.set_num_threads(1)
+    _ZYGOTE = Zygote()
+    atexit.register(_ZYGOTE.close)
+
+
+def _grade_one(path: str, levels: list[int], seed: int, device: str, limits: Limits) -> dict:
+    from .grading import grade
+    try:
+        return grade(Path(path), levels, seed, device, limits, zygote=_ZYGOTE).as_json()
+    except Exception as exc:  # noqa: BLE001 - a grader failure: an error for this student, never a score
+        return error_report(path, levels, seed, f"the grader failed: {type(exc).__name__}: {exc}",
+                            traceback.format_exc()[-1500:]).as_json()
+
+
+def error_report(path, levels, seed, reason: str, detail: str = "") -> Report:
+    report = Report(seed=seed, levels=list(levels), submission=str(path))
+    for lv in levels:
+        for spec in checks_for(lv):
+            report.checks.append(CheckResult(spec.id, lv, spec.stage, spec.name, 0.0, spec.points, False,
+                                             f"grader error: {reason}", error=True))
+    report.errors = [reason + (f"\n{detail}" if detail else "")]
+    return report
+
+
+# ----------------------------------------------------------------------- the class
+def _up_to_date(report_path: Path, student: Student, levels, seed) -> bool:
+    try:
+        data = json.loads(report_path.read_text())
+    except (OSError, ValueError):
+        return False
+    if data.get("errors") or data.get("seed") != seed:
+        return False
+    if sorted(int(k) for k in data.get("levels", {})) != sorted(levels):
+        return False
+    return data.get("submission_sha256") == submission_hash(read_submission(student.path, levels))
+
+
+def grade_class(paths: list[Path], out: Path, levels: list[int], seed: int, device: str = "cpu", jobs: int = 2,
+                force: bool = False, limits: Limits | None = None, progress: bool = True) -> dict:
+    limits = limits or Limits()
+    students = find_students(paths)
+    reports_dir = out / "reports"
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    todo = [s for s in students if force or not _up_to_date(reports_dir / f"{s.name}.json", s, levels, seed)]
+    started = time.monotonic()
+    bar = _Progress(len(students), len(students) - len(todo), enabled=progress)
+    attempts: Counter = Counter()
+    ctx = multiprocessing.get_context("spawn")  # workers never inherit the parent's state
+    while todo:
+        pool = ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=ctx, initializer=_init_worker)
+        futures = {pool.submit(_grade_one, str(s.path), levels, seed, device, limits): s for s in todo}
+        todo = []
+        try:
+            pending = set(futures)
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for f in done:
+                    student = futures[f]
+                    try:
+                        data = f.result()
+                    except BrokenProcessPool:
+                        attempts[student.name] += 1
+                        if attempts[student.name] < 2:
+                            todo.append(student)
+                            continue
+                        data = error_report(student.path, levels, seed, "the grading worker died twice").as_json()
+                    data["student"] = student.name
+                    write_atomic(reports_dir / f"{student.name}.json", json.dumps(data, indent=2))
+                    bar.advance(student.name, data.get("score", 0.0))
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+    bar.close()
+    summary = summarize(students, reports_dir, levels)
+    summary["seconds"] = round(time.monotonic() - started, 2)
+    write_atomic(out / "grades.csv", class_csv(summary["students"], levels))
+    write_atomic(out / "summary.json", json.dumps(summary, indent=2))
+    write_atomic(out / "summary.md", summary_markdown(summary))
+    return summary
+
+
+def summarize(students: list[Student], reports_dir: Path, levels: list[int]) -> dict:
+    rows, failing, errors = [], Counter(), []
+    for s in students:
+        try:
+            data = json.loads((reports_dir / f"{s.name}.json").read_text())
+        except (OSError, ValueError):
+            data = error_report(s.path, levels, 0, "no report was written").as_json()
+        report = Report.from_json(data)
+        row = {"student": s.name, "total": report.score, "max": report.max_score,
+               "errors": len(report.errors)}
+        for lv in levels:
+            row[f"level{lv}"] = report.level_score(lv)[0]
+        rows.append(row)
+        if report.errors:
+            errors.append(s.name)
+        for c in report.checks:
+            if not c.passed and not c.error:
+                failing[(c.id, c.name)] += 1
+    totals = [r["total"] for r in rows if not r["errors"]]
+    n = len(rows)
+    bins = Counter(min(int(t // 10) * 10, 90) for t in totals)
+    return {
+        "n_students": n,
+        "levels": levels,
+        "mean": round(statistics.fmean(totals), 2) if totals else None,
+        "median": round(statistics.median(totals), 2) if totals else None,
+        "distribution": {f"{b}-{b + 10 if b < 90 else 100}": bins.get(b, 0) for b in range(0, 100, 10)},
+        "most_failed": [{"check": cid, "name": name, "students": k, "share": round(k / n, 3)}
+                        for (cid, name), k in failing.most_common(15)],
+        "grader_errors": errors,
+        "students": rows,
+    }
+
+
+def class_csv(rows: list[dict], levels: list[int]) -> str:
+    buf = io.StringIO()
+    fields = ["student", *(f"level{lv}" for lv in levels), "total", "max", "errors"]
+    w = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
+    w.writeheader()
+    for r in rows:
+        w.writerow({k: r.get(k) for k in fields})
+    return buf.getvalue()
+
+
+def summary_markdown(summary: dict) -> str:
+    lines = [f"# Class summary ({summary['n_students']} students)", "",
+             f"Mean {summary['mean']}, median {summary['median']} (out of the levels graded).", "",
+             "## Score distribution", "", "| score | students |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in summary["distribution"].items()]
+    lines += ["", "## What the class struggles with (checks failed most often)", "",
+              "| check | what it checks | students | share |", "|---|---|---|---|"]
+    lines += [f"| {m['check']} | {m['name']} | {m['students']} | {m['share']:.0%} |" for m in summary["most_failed"]]
+    if summary["grader_errors"]:
+        lines += ["", f"Grader errors (regrade these): {', '.join(summary['grader_errors'])}"]
+    return "\n".join(lines) + "\n"
+
+
+class _Progress:
+    """A rich progress bar with ETA on stderr (silent when disabled)."""
+
+    def __init__(self, total: int, already: int, enabled: bool):
+        self.progress = None
+        if not enabled:
+            return
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+        self.progress = Progress(TextColumn("grading"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                                 TextColumn("{task.fields[last]}"), console=Console(stderr=True))
+        self.progress.start()
+        self.task = self.progress.add_task("grading", total=total, completed=already,
+                                           last=f"({already} already graded)" if already else "")
+
+    def advance(self, name: str, score: float) -> None:
+        if self.progress is not None:
+            self.progress.update(self.task, advance=1, last=f"{name}: {score:g}")
+
+    def close(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
