@@ -51,7 +51,10 @@ class StudentError(Exception):
             return f"not implemented yet: {msg}"
         if self.missing:
             return self.raw_message
-        return f"{self.what} raised {self.type}: {self.raw_message}{self.where()}"
+        hint = ""
+        if "[Errno 27]" in self.raw_message:
+            hint = " — the code wrote more than the output limit allows (prints or files); print less"
+        return f"{self.what} raised {self.type}: {self.raw_message}{self.where()}{hint}"
 
 
 class StudentTimeout(Exception):

@@ -135,6 +135,7 @@ def simulate(level: int, params0: dict, x, y, opt: Optim, steps: int, variant: s
 
     optimizer = make_opt()
     losses = []
+    previous = None
     for t in range(steps):
         k = ks[t] if ks is not None else None
         loss = loss_of(level, p, x, y, k)
@@ -143,11 +144,13 @@ def simulate(level: int, params0: dict, x, y, opt: Optim, steps: int, variant: s
         losses.append(float(loss.detach()))
         if variant == "optimizer_rebuilt":
             optimizer = make_opt()
-        if variant == "step_before_backward":
-            if t > 0:
+        if variant == "step_before_backward":  # each update applies the previous iteration's gradients
+            grads = torch.autograd.grad(loss, plist, allow_unused=True)
+            if previous is not None:
+                for prm, g in zip(plist, previous):
+                    prm.grad = None if g is None else g.clone()
                 optimizer.step()
-            optimizer.zero_grad(set_to_none=zero_to_none)
-            loss.backward()
+            previous = grads
             continue
         if variant != "no_zero_grad":
             optimizer.zero_grad(set_to_none=zero_to_none)

@@ -77,7 +77,17 @@ def expect_tensor(v, what: str, shape=None, dtype: str | None = None, device: st
     if device is not None and _dev(v.device) != _dev(device):
         raise CheckFailed(f"{what} is on {v.device}, expected {device} (the inputs' device): "
                           "create new tensors with device=x.device")
+    _expect_finite(v.data, what)
     return v
+
+
+def _expect_finite(data, what):
+    if data is None:
+        return
+    t = torch.as_tensor(data)
+    if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+        bad = int((~torch.isfinite(t)).sum())
+        raise CheckFailed(f"{what} contains {bad} NaN or infinite value(s): got {preview(t)}")
 
 
 def _dev(d: str) -> str:
@@ -96,6 +106,7 @@ def expect_array(v, what: str, shape=None, dtype: str = "float64") -> ArrayValue
                           + _transpose_hint(v.shape, shape))
     if dtype is not None and v.dtype != dtype:
         raise CheckFailed(f"{what} has dtype {v.dtype}, expected {dtype}")
+    _expect_finite(v.data, what)
     return v
 
 

@@ -1,0 +1,124 @@
+"""Attacks gain nothing, crash nothing, and leave nothing behind (tests/attack_corpus.py)."""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from attack_corpus import ATTACKS, PLANTED, ROOT
+from autograder.grading import grade
+from autograder.sandbox import SANDBOX_UID_BASE, Limits, processes_of
+
+SEED = 20240601
+ROOT_USER = os.getuid() == 0
+NEEDS_SANDBOX_USER = {"kill_the_grader", "fork_bomb"}  # only safe where the child runs as its own user
+
+
+@pytest.fixture
+def listener():
+    """A loopback server that records every connection (there must be none)."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(8)
+    srv.settimeout(0.2)
+    seen: list[bytes] = []
+    stop = threading.Event()
+
+    def accept():
+        while not stop.is_set():
+            try:
+                conn, _ = srv.accept()
+            except OSError:
+                continue
+            seen.append(conn.recv(100))
+            conn.close()
+
+    t = threading.Thread(target=accept, daemon=True)
+    t.start()
+    yield srv.getsockname()[1], seen
+    stop.set()
+    t.join()
+    srv.close()
+
+
+def sandbox_processes() -> list[int]:
+    found = []
+    for p in os.listdir("/proc"):
+        if p.isdigit():
+            try:
+                uid = os.stat(f"/proc/{p}").st_uid
+            except OSError:
+                continue
+            if SANDBOX_UID_BASE <= uid < SANDBOX_UID_BASE + 100_000 and processes_of(uid=uid):
+                found.append(int(p))
+    return found
+
+
+def write_submission(directory: Path, level: int, source: str, extra: dict | None = None) -> Path:
+    from autograder.curriculum import LEVELS
+    directory.mkdir(parents=True)
+    (directory / f"{LEVELS[level].module}.py").write_text(source)
+    for name, text in (extra or {}).items():
+        (directory / name).write_text(text)
+    return directory
+
+
+@pytest.mark.parametrize("attack", ATTACKS, ids=[a.name for a in ATTACKS])
+def test_attack_gains_nothing_and_leaves_nothing(attack, zygote, tmp_path, listener):
+    if attack.name in NEEDS_SANDBOX_USER and not ROOT_USER:
+        pytest.skip("this attack is only contained where the child runs as a user of its own (grader as root)")
+    port, seen = listener
+    for p in PLANTED:
+        Path(p).unlink(missing_ok=True)
+    source = attack.source().replace("{port}", str(port))
+    attacked = write_submission(tmp_path / "attack", attack.level, source, attack.extra_files)
+    base = write_submission(tmp_path / "base", attack.level, attack.base)
+    limits = Limits(**{"call_seconds": 20.0, "submission_seconds": 120.0, **attack.limits})
+
+    got = grade(attacked, [attack.level], SEED, limits=limits, zygote=zygote)
+    want = grade(base, [attack.level], SEED, limits=limits, zygote=zygote)
+
+    assert got.errors == [], got.errors  # the grader answered, with a valid report
+    assert len(got.checks) == len(want.checks) and all(not c.error for c in got.checks)
+    assert got.score <= want.score, [(c.id, c.message) for c in got.checks if c.passed]
+    if ROOT_USER:
+        assert sandbox_processes() == []
+    leftovers = [p for p in PLANTED if Path(p).exists()]
+    for p in leftovers:
+        Path(p).unlink()
+    assert leftovers == []
+    assert seen == []
+
+
+def test_forged_stdout_does_not_reach_the_report(tmp_path):
+    attack = next(a for a in ATTACKS if a.name == "forged_stdout")
+    d = write_submission(tmp_path / "s", 1, attack.source())
+    out = subprocess.run([sys.executable, "-m", "autograder", "grade", str(d), "--format", "json", "--level", "1"],
+                         capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)  # exactly one JSON object: the grader's
+    assert report["score"] == 0.0 and len(report["checks"]) == 10
+
+
+def test_an_attack_does_not_touch_the_other_levels(zygote, tmp_path):
+    """A level that kills its own process scores 0; the next level still grades in full."""
+    d = tmp_path / "s"
+    d.mkdir()
+    (d / "level1_numpy.py").write_text("import os\nos._exit(3)\n")
+    (d / "level3_autograd.py").write_text((ROOT / "solutions" / "level3_autograd.py").read_text())
+    r = grade(d, [1, 3], SEED, zygote=zygote)
+    assert r.level_score(1)[0] == 0.0 and r.level_score(3) == (12.5, 12.5)
+    assert all("crashed" in c.message or "import" in c.message for c in r.checks if c.level == 1)
+
+
+def test_the_sandbox_reports_its_protections(zygote):
+    r = grade(ROOT / "solutions", [1], SEED, zygote=zygote)
+    assert set(r.sandbox) >= {"network", "hidden_paths", "user"}
+    if ROOT_USER:
+        assert r.sandbox["user"].startswith("uid ") and r.sandbox["network"].startswith("isolated")
