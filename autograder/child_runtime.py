@@ -678,11 +678,21 @@ def child_main(fd: int, config: dict) -> None:
             resource.setrlimit(getattr(resource, name), (value, value))
         except (ValueError, OSError, AttributeError):
             held.setdefault("limits_failed", []).append(name)
+    _die_with_parent()
     sys.stdout = open(1, "w", buffering=1, closefd=False)
     sys.stderr = open(2, "w", buffering=1, closefd=False)
     runtime = Runtime()
     wire.send_message(sock, {"hello": config.get("nonce"), "pid": os.getpid(), "protections": held})
     serve(sock, runtime)
+
+
+def _die_with_parent() -> None:
+    """Be killed when the parent dies (set after any change of user, which clears it)."""
+    try:
+        import ctypes
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def zygote_main(ctrl_fd: int) -> None:
@@ -691,6 +701,7 @@ def zygote_main(ctrl_fd: int) -> None:
         ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
     except (OSError, AttributeError):
         pass
+    _die_with_parent()
     torch.set_num_threads(1)
     try:
         torch.set_num_interop_threads(1)
