@@ -304,7 +304,8 @@ class Runtime:
     def _run_student(self, fn, *args, **kwargs):
         self.student_running = True
         try:
-            return fn(*args, **kwargs)
+            with torch.enable_grad():  # the default state, also when called in-process from a no_grad region
+                return fn(*args, **kwargs)
         except BaseException as exc:  # noqa: BLE001 - SystemExit and KeyboardInterrupt are student faults too
             raise _StudentFailure(self._describe_exception(exc)) from None
         finally:
@@ -443,7 +444,8 @@ class Runtime:
         grad = self.decode(req.get("grad"), buffers)
         self.student_running = True  # student backward code runs inside (a custom Function)
         try:
-            t.backward(grad)
+            with torch.enable_grad():
+                t.backward(grad)
         except BaseException as exc:  # noqa: BLE001
             raise _StudentFailure(self._describe_exception(exc)) from None
         finally:
@@ -686,6 +688,19 @@ def child_main(fd: int, config: dict) -> None:
     serve(sock, runtime)
 
 
+def _warm_up() -> None:
+    """Run each kind of torch work once, so the lazy imports behind it (torch.optim pulls in much of
+    torch._dynamo on its first step) happen once here rather than in every forked child."""
+    model = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.ReLU(), torch.nn.Linear(2, 1))
+    for opt in (torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9), torch.optim.Adam(model.parameters())):
+        loss = torch.nn.MSELoss(reduction="sum")(model(torch.ones(4, 3)), torch.zeros(4, 1))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    torch.autograd.grad((torch.ones(2, requires_grad=True) * 2).sum(), [torch.ones(1, requires_grad=True)],
+                        allow_unused=True)
+
+
 def _die_with_parent() -> None:
     """Be killed when the parent dies (set after any change of user, which clears it)."""
     try:
@@ -703,6 +718,7 @@ def zygote_main(ctrl_fd: int) -> None:
         pass
     _die_with_parent()
     torch.set_num_threads(1)
+    _warm_up()
     try:
         torch.set_num_interop_threads(1)
     except RuntimeError:

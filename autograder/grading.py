@@ -42,6 +42,8 @@ def grade(submission_dir: Path | None, levels: list[int], seed: int, device: str
     one); by default the run starts and stops its own.
     """
     t0 = time.monotonic()
+    import torch
+    torch.set_num_threads(1)  # small problems: extra threads only contend (parallelise across submissions)
     devices = plugin.resolve_devices(device)
     ctx = plugin.GradingContext(submission_dir, levels, seed, devices, limits, in_process, zygote)
     ctx.start()
