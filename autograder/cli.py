@@ -129,7 +129,19 @@ def main(argv: list[str] | None = None) -> int:
 
     sub.add_parser("build", help="generate assignments/ (stubs and notebooks) from solutions/", add_help=False)
 
+    # Commands that live in their own modules: each module has register(subparsers), which adds its
+    # parser(s) with set_defaults(func=...). func(args) returns the exit status.
+    for name in COMMAND_MODULES:
+        import importlib
+        importlib.import_module(f"autograder.{name}").register(sub)
+
     if argv[:1] == ["build"]:
         return cmd_build(None, argv[1:])
     args = parser.parse_args(argv)
+    if getattr(args, "func", None) is not None:
+        return int(args.func(args) or 0)
     return {"check": cmd_check, "grade": cmd_grade}[args.command](args)
+
+
+#: modules (in autograder/) that add subcommands through register(subparsers)
+COMMAND_MODULES: list[str] = []
