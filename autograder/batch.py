@@ -78,10 +78,10 @@ def _init_worker() -> None:
     atexit.register(_ZYGOTE.close)
 
 
-def _grade_one(path: str, levels: list[int], seed: int, device: str, limits: Limits) -> dict:
+def _grade_one(path: str, levels: list[int], seed: int, device: str, limits: Limits, curves: bool = False) -> dict:
     from .grading import grade
     try:
-        return grade(Path(path), levels, seed, device, limits, zygote=_ZYGOTE).as_json()
+        return grade(Path(path), levels, seed, device, limits, zygote=_ZYGOTE, curves=curves).as_json()
     except Exception as exc:  # noqa: BLE001 - a grader failure: an error for this student, never a score
         return error_report(path, levels, seed, f"the grader failed: {type(exc).__name__}: {exc}",
                             traceback.format_exc()[-1500:]).as_json()
@@ -111,7 +111,7 @@ def _up_to_date(report_path: Path, student: Student, levels, seed) -> bool:
 
 
 def grade_class(paths: list[Path], out: Path, levels: list[int], seed: int, device: str = "cpu", jobs: int = 2,
-                force: bool = False, limits: Limits | None = None, progress: bool = True) -> dict:
+                force: bool = False, limits: Limits | None = None, progress: bool = True, html: bool = False) -> dict:
     limits = limits or Limits()
     students = find_students(paths)
     reports_dir = out / "reports"
@@ -123,7 +123,7 @@ def grade_class(paths: list[Path], out: Path, levels: list[int], seed: int, devi
     ctx = multiprocessing.get_context("spawn")  # workers never inherit the parent's state
     while todo:
         pool = ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=ctx, initializer=_init_worker)
-        futures = {pool.submit(_grade_one, str(s.path), levels, seed, device, limits): s for s in todo}
+        futures = {pool.submit(_grade_one, str(s.path), levels, seed, device, limits, html): s for s in todo}
         todo = []
         try:
             pending = set(futures)
@@ -141,6 +141,10 @@ def grade_class(paths: list[Path], out: Path, levels: list[int], seed: int, devi
                         data = error_report(student.path, levels, seed, "the grading worker died twice").as_json()
                     data["student"] = student.name
                     write_atomic(reports_dir / f"{student.name}.json", json.dumps(data, indent=2))
+                    if html:
+                        from .render_html import feedback_page
+                        write_atomic(out / "feedback" / f"{student.name}.html",
+                                     feedback_page(Report.from_json(data), f"Feedback for {student.name}"))
                     bar.advance(student.name, data.get("score", 0.0))
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
@@ -150,11 +154,15 @@ def grade_class(paths: list[Path], out: Path, levels: list[int], seed: int, devi
     write_atomic(out / "grades.csv", class_csv(summary["students"], levels))
     write_atomic(out / "summary.json", json.dumps(summary, indent=2))
     write_atomic(out / "summary.md", summary_markdown(summary))
+    if html:
+        from .render_html import class_page
+        diagnoses = {tuple(map(lambda v: v, k.split("|", 1))): n for k, n in summary["diagnoses"].items()}
+        write_atomic(out / "summary.html", class_page(summary, {(int(a), b): n for (a, b), n in diagnoses.items()}))
     return summary
 
 
 def summarize(students: list[Student], reports_dir: Path, levels: list[int]) -> dict:
-    rows, failing, errors = [], Counter(), []
+    rows, failing, errors, diagnosed = [], Counter(), [], Counter()
     for s in students:
         try:
             data = json.loads((reports_dir / f"{s.name}.json").read_text())
@@ -171,6 +179,8 @@ def summarize(students: list[Student], reports_dir: Path, levels: list[int]) -> 
         for c in report.checks:
             if not c.passed and not c.error:
                 failing[(c.id, c.name)] += 1
+        for lv, mistake in {(c.level, c.diagnosis) for c in report.checks if c.diagnosis}:
+            diagnosed[f"{lv}|{mistake}"] += 1
     totals = [r["total"] for r in rows if not r["errors"]]
     n = len(rows)
     bins = Counter(min(int(t // 10) * 10, 90) for t in totals)
@@ -183,6 +193,7 @@ def summarize(students: list[Student], reports_dir: Path, levels: list[int]) -> 
         "most_failed": [{"check": cid, "name": name, "students": k, "share": round(k / n, 3)}
                         for (cid, name), k in failing.most_common(15)],
         "grader_errors": errors,
+        "diagnoses": dict(diagnosed.most_common()),  # "level|mistake" -> students
         "students": rows,
     }
 

@@ -51,9 +51,20 @@ def cmd_check(args) -> int:
     if not directory.is_dir():
         print(f"autograder: {directory} is not a directory", file=sys.stderr)
         return 2
-    report = grade(directory, levels, _seed(args), args.device, _limits(args))
+    report = grade(directory, levels, _seed(args), args.device, _limits(args), curves=bool(args.html))
     render(report, Console(), verbose=args.verbose)
+    _write_html(report, args.html, "Self-check")
     return 0 if not report.errors else 3
+
+
+def _write_html(report, directory, title) -> None:
+    if not directory:
+        return
+    from .render_html import feedback_page
+    from .report import write_atomic
+    path = Path(directory) / "feedback.html"
+    write_atomic(path, feedback_page(report, title))
+    print(f"feedback page: {path}", file=sys.stderr)
 
 
 def cmd_grade(args) -> int:
@@ -68,7 +79,8 @@ def cmd_grade(args) -> int:
         return cmd_grade_class(args, paths, levels)
     from .grading import grade
     directory = paths[0]
-    report = grade(directory, levels, _seed(args), args.device, _limits(args))
+    report = grade(directory, levels, _seed(args), args.device, _limits(args), curves=bool(args.html))
+    _write_html(report, args.html, f"Feedback for {directory.resolve().name}")
     if args.format == "json":
         sys.stdout.write(report.to_json() + "\n")
     else:
@@ -86,7 +98,7 @@ def cmd_grade_class(args, paths, levels) -> int:
     from .batch import grade_class
     out = Path(args.out or "grades")
     summary = grade_class(paths, out, levels, _seed(args), args.device, jobs=args.jobs, force=args.force,
-                          limits=_limits(args), progress=sys.stderr.isatty())
+                          limits=_limits(args), progress=sys.stderr.isatty(), html=bool(args.html))
     if args.format == "json":
         sys.stdout.write(json.dumps(summary, indent=2) + "\n")
     else:
@@ -115,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("levels", nargs="*", type=int, help="levels to check (default: all)")
     p.add_argument("--dir", default=str(repo_root() / "assignments"), help="your work (default: assignments/)")
     p.add_argument("-v", "--verbose", action="store_true", help="show every message")
+    p.add_argument("--html", metavar="DIR", default=None, help="also write an HTML feedback page (with loss curves) "
+                   "to DIR/feedback.html")
     _common(p)
 
     p = sub.add_parser("grade", help="grade a submission directory, or a class of them")
@@ -123,6 +137,9 @@ def main(argv: list[str] | None = None) -> int:
                    "(default: grades/)")
     p.add_argument("--jobs", type=int, default=2, help="class mode: students graded in parallel")
     p.add_argument("--force", action="store_true", help="class mode: regrade students already graded")
+    p.add_argument("--html", metavar="DIR", nargs="?", const="html", default=None,
+                   help="HTML feedback with loss curves: DIR/feedback.html for one submission; in class mode "
+                   "OUT/feedback/<student>.html and OUT/summary.html (any value)")
     p.add_argument("--format", choices=["json", "table"], default="table")
     p.add_argument("--level", type=int, action="append", help="grade only this level (repeatable)")
     _common(p)

@@ -35,7 +35,7 @@ def run_checks(ctx: plugin.GradingContext, stage: str | None = None, keyword: st
 
 def grade(submission_dir: Path | None, levels: list[int], seed: int, device: str = "cpu",
           limits: Limits | None = None, in_process: dict | None = None, stage: str | None = None,
-          zygote=None) -> Report:
+          zygote=None, curves: bool = False) -> Report:
     """Grade one submission directory (or, with in_process, a notebook kernel's namespaces).
 
     ``zygote``: a running ``sandbox.Zygote`` to fork children from (batch grading and tests share
@@ -46,6 +46,7 @@ def grade(submission_dir: Path | None, levels: list[int], seed: int, device: str
     torch.set_num_threads(1)  # small problems: extra threads only contend (parallelise across submissions)
     devices = plugin.resolve_devices(device)
     ctx = plugin.GradingContext(submission_dir, levels, seed, devices, limits, in_process, zygote)
+    ctx.want_curves = curves
     ctx.start()
     try:
         code = run_checks(ctx, stage=stage)
@@ -55,6 +56,7 @@ def grade(submission_dir: Path | None, levels: list[int], seed: int, device: str
                     submission=str(submission_dir or "<kernel>"))
     report.checks = _complete(ctx, levels, stage, devices)
     report.sandbox = {k: v for k, v in ctx.protections.items() if k != "uid"}
+    report.curves = {lv: c for lv, c in ctx.curves.items()}
     if ctx.sources:
         report.submission_hash = submission_hash(ctx.sources)
         report.level_notes = {lv: s.problem for lv, s in ctx.sources.items() if s.problem}

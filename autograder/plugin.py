@@ -10,6 +10,7 @@ from the command-line options).
 """
 from __future__ import annotations
 
+import os
 import tempfile
 import time
 import traceback
@@ -61,6 +62,8 @@ class GradingContext:
         self.started = time.monotonic()
         self.stage: str | None = None  # grade only this stage (the notebook's per-stage cells)
         self.protections: dict = {}  # what the sandbox could apply, as the child reported it
+        self.want_curves = False  # record loss curves (student against reference) for the HTML report
+        self.curves: dict = {}
 
     def start(self) -> None:
         """Start the zygote early: it imports torch while the grader collects its checks."""
@@ -89,6 +92,7 @@ class GradingContext:
         self.start()
         if self._tmp is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="kit-grade-")
+            os.chmod(self._tmp.name, 0o711)  # the sandbox user may pass through to its scratch, not list
         scratch = Path(self._tmp.name) / f"level{level}"
 
         def open_channel():
@@ -217,6 +221,12 @@ def sub(request, ctx, device) -> Submission:
         s.release()
     except Exception:  # noqa: BLE001 - a dead child is restarted by the next check
         pass
+
+
+@pytest.fixture
+def curves(ctx):
+    """Where convergence checks record loss curves, when a rendering asked for them (else None)."""
+    return ctx.curves if ctx.want_curves else None
 
 
 @pytest.fixture

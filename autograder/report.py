@@ -49,6 +49,7 @@ class Report:
     level_notes: dict = field(default_factory=dict)  # level -> why it could not load
     errors: list[str] = field(default_factory=list)  # grader errors (not student faults)
     sandbox: dict = field(default_factory=dict)  # the protections that held for the student's process
+    curves: dict = field(default_factory=dict)  # level -> {"student": [...], "reference": [...]} (HTML only)
 
     @property
     def score(self) -> float:
@@ -78,6 +79,7 @@ class Report:
             "submission_sha256": self.submission_hash,
             "errors": self.errors,
             "sandbox": self.sandbox,
+            **({"curves": {str(k): v for k, v in self.curves.items()}} if self.curves else {}),
         }
 
     def to_json(self) -> str:
@@ -92,7 +94,8 @@ class Report:
         return cls(checks=checks, seed=data.get("seed", 0), device=data.get("device", "cpu"), levels=levels,
                    versions=data.get("versions", {}), timings=data.get("timings", {}),
                    submission=data.get("submission", ""), submission_hash=data.get("submission_sha256", ""),
-                   level_notes=notes, errors=data.get("errors", []), sandbox=data.get("sandbox", {}))
+                   level_notes=notes, errors=data.get("errors", []), sandbox=data.get("sandbox", {}),
+                   curves={int(k): v for k, v in data.get("curves", {}).items()})
 
 
 def versions() -> dict:

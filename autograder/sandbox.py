@@ -104,8 +104,7 @@ class Zygote:
         ours, theirs = socket.socketpair()
         nonce = secrets.token_hex(8)
         (scratch / ".output").touch()
-        os.chmod(scratch, 0o700)
-        os.chmod(scratch.parent, 0o711)  # the sandbox user may pass through, not list
+        os.chmod(scratch, 0o700)  # (its parent must let the sandbox user pass: see GradingContext)
         config = {"scratch": str(scratch), "output": str(scratch / ".output"), "nonce": nonce,
                   "limits": limits.rlimits(device), "isolate": limits.isolate, "hide": list(hide or [])}
         if limits.isolate and os.getuid() == 0:

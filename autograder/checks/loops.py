@@ -164,11 +164,18 @@ def trusted_loss(level, params, x, y) -> float:
     return float(ref.loss_of(level, p, x, y))
 
 
-def expect_convergence(sub, level: int, seed: int) -> None:
+def expect_convergence(sub, level: int, seed: int, curves: dict | None = None) -> None:
+    """The convergence check; with ``curves`` (a dict), also record the loss curves for the HTML report."""
     p = convergence_problem(level, seed, torch.float64 if level == 1 else torch.float32)
+    if curves is not None:
+        ref_run = ref.simulate(level, p["params0"], p["x"], p["y"], p["opt"], p["steps"],
+                               ks=ref.depths(p["python_seed"], p["steps"]) if level == 8 else None)
+        curves[level] = {"reference": ref_run.losses, "student": None}
     value, params, _ = run_train(sub, level, p["x"], p["y"], p["params0"], p["opt"], p["steps"], p["x"].dtype,
                                  python_seed=p["python_seed"])
     losses = expect_losses(value, p["steps"])
+    if curves is not None:
+        curves[level]["student"] = losses
     start = trusted_loss(level, p["params0"], p["x"], p["y"])
     end = trusted_loss(level, params, p["x"], p["y"])
     bound = CONVERGENCE_RATIO[level]

@@ -110,5 +110,5 @@ def test_train_lockstep(sub, shared, seed):
 
 
 @check("4.train.converges")
-def test_train_converges(sub, seed):
-    expect_convergence(sub, LEVEL, seed)
+def test_train_converges(sub, seed, curves):
+    expect_convergence(sub, LEVEL, seed, curves)
