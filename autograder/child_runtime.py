@@ -160,6 +160,8 @@ class Runtime:
         self.filename = ""
         self.student_running = False
         self.obs = Observations()
+        torch.backends.cuda.matmul.allow_tf32 = False  # tolerances assume true float32 matmuls on GPUs too
+        torch.backends.cudnn.allow_tf32 = False
         _SPIES["runtime"] = self
         if not _SPIES["installed"]:
             _install_spies()

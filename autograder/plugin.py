@@ -178,7 +178,10 @@ def pytest_generate_tests(metafunc):
         ctx = get_context(metafunc.config)
         params = []
         for d in ctx.devices:
-            if d == "cuda" and not cuda_available():
+            if d == "cuda" and getattr(metafunc.module, "LEVEL", None) == 1:
+                params.append(pytest.param(d, marks=pytest.mark.skip(reason="the numpy level runs on the CPU only"),
+                                           id=d))
+            elif d == "cuda" and not cuda_available():
                 params.append(pytest.param(d, marks=pytest.mark.skip(reason="no CUDA device on this machine"), id=d))
             else:
                 params.append(pytest.param(d, id=d))

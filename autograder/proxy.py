@@ -52,6 +52,12 @@ class StudentError(Exception):
         if self.missing:
             return self.raw_message
         hint = ""
+        if "same device" in self.raw_message or "meta tensors" in self.raw_message or (
+                "meta" in self.raw_message and "device" in self.raw_message):
+            hint = (" — a tensor was created on another device than the inputs (the grader passed inputs on another "
+                    "device, 'meta', to see where new tensors go): create tensors with device=x.device, or from the "
+                    "inputs (torch.zeros_like(x), x.new_zeros(...)), and avoid .numpy() or .item() inside the "
+                    "computation")
         if "[Errno 27]" in self.raw_message:
             hint = " — the code wrote more than the output limit allows (prints or files); print less"
         return f"{self.what} raised {self.type}: {self.raw_message}{self.where()}{hint}"
@@ -269,6 +275,9 @@ class Submission:
             if v.generation != self._generation:
                 raise StudentCrash("the student's process was restarted after an earlier failure")
             return {"t": "ref", "h": v.handle}
+        if isinstance(v, torch.Tensor) and v.device.type == "meta":  # shapes and devices, no values
+            return {"t": "tensor", "dtype": str(v.dtype).replace("torch.", ""), "shape": list(v.shape), "b": None,
+                    "device": "meta", "requires_grad": bool(v.requires_grad)}
         if isinstance(v, torch.Tensor):
             data = v.detach().cpu().contiguous()
             dtype = str(data.dtype).replace("torch.", "")

@@ -8,7 +8,7 @@ import torch
 from .. import reference as ref
 from ..proxy import Leaf, StudentError, TensorValue
 from .by_hand import RTOL32, RTOL64, unit
-from .common import CheckFailed, data_of, expect_close, expect_tensor
+from .common import CheckFailed, data_of, expect_close, expect_meta_outputs, expect_tensor
 
 DTYPES = ((torch.float64, "float64"), (torch.float32, "float32"))
 
@@ -30,6 +30,8 @@ def forward_values(sub, seed, level):
         if not y.requires_grad or y.grad_fn is None:
             raise CheckFailed("y_pred is not part of the autograd graph (no grad_fn): compute it from w1 and w2 with "
                               "torch operations, without .detach(), .data, .item() or .numpy()")
+    expect_meta_outputs(sub, "forward", [x.to("meta"), Leaf(w1.to("meta")), Leaf(w2.to("meta"))],
+                        [("y_pred", (s.N, s.D_out))])
 
 
 def loss_value(sub, seed, level):
@@ -47,6 +49,7 @@ def loss_value(sub, seed, level):
         if t.grad_fn is None:
             raise CheckFailed("the loss is not part of the autograd graph (no grad_fn): keep it a tensor computed "
                               "from y_pred")
+    expect_meta_outputs(sub, "loss_fn", [Leaf(y_pred.to("meta")), y.to("meta")], [("the loss", ())])
 
 
 def backward_grads(sub, seed, level):

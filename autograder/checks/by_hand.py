@@ -15,7 +15,8 @@ import torch
 from .. import reference as ref
 from ..problems import generator, randn, unit_sizes, with_negatives
 from ..proxy import StudentError, TensorValue
-from .common import CheckFailed, as_float, data_of, describe_value, expect_array, expect_close, expect_tensor
+from .common import (CheckFailed, as_float, data_of, describe_value, expect_array, expect_close,
+                     expect_meta_outputs, expect_tensor)
 
 RTOL64 = 1e-10  # float64 values against float64 references; worst seen 4e-16 (bench/tolerances.py)
 RTOL32 = 1e-5  # float32 results against float64 references; worst seen 3e-7
@@ -61,6 +62,9 @@ def forward_shapes(sub, seed, fl: Flavor):
         y_pred, h = _pair(r.value, "forward(x, w1, w2)")
         fl.expect(y_pred, f"y_pred (with {name} inputs)", (s.N, s.D_out), name, sub.device)
         fl.expect(h, f"h (with {name} inputs)", (s.N, s.H), name, sub.device)
+    if not fl.numpy:
+        expect_meta_outputs(sub, "forward", [t.to("meta") for t in (x, w1, w2)],
+                            [("y_pred", (s.N, s.D_out)), ("h", (s.N, s.H))])
 
 
 def forward_values(sub, seed, fl: Flavor):
@@ -102,6 +106,8 @@ def loss_value(sub, seed, fl: Flavor):
                 raise CheckFailed(f"loss_fn should return a 0-dim tensor, got shape {tuple(t.shape)}")
         expect_close(got, want, "the loss", RTOL64 if dt == torch.float64 else RTOL32,
                      f"y_pred and y of shape ({s.N}, {s.D_out}) ({name})", hints=hints)
+    if not fl.numpy:
+        expect_meta_outputs(sub, "loss_fn", [y_pred.to("meta"), y.to("meta")], [("the loss", ())])
 
 
 def _reference_grads(x, w1, w2, y):
@@ -122,6 +128,11 @@ def backward_shapes(sub, seed, fl: Flavor):
         s, _, (gw1, gw2) = backward_call(sub, seed, fl, dt)
         fl.expect(gw1, f"grad_w1 (with {name} inputs)", (s.D_in, s.H), name, sub.device)
         fl.expect(gw2, f"grad_w2 (with {name} inputs)", (s.H, s.D_out), name, sub.device)
+    if not fl.numpy:
+        s, x, w1, w2, y = unit(seed, fl.level)
+        y_pred, h = ref.forward_nobias(x, w1, w2)
+        expect_meta_outputs(sub, "backward", [t.to("meta") for t in (x, h, w2, y_pred, y)],
+                            [("grad_w1", (s.D_in, s.H)), ("grad_w2", (s.H, s.D_out))])
 
 
 def backward_values(sub, seed, fl: Flavor):

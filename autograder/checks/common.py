@@ -179,3 +179,21 @@ def expect_losses(v, steps: int, what: str = "train's return value") -> list[flo
 
 def finite(x: float) -> bool:
     return math.isfinite(x)
+
+
+META_NOTE = "with inputs on the 'meta' device (how the grader sees, without a GPU, where new tensors are created)"
+
+
+def expect_meta_outputs(sub, target, args, outputs, **call_kwargs):
+    """Call a unit with inputs on the meta device: every output must stay there, with its shape.
+
+    A tensor created on the CPU inside the computation (torch.zeros(n, m) without device=...) ends
+    up on the CPU or makes the call fail, exactly as it would with inputs on a GPU.
+    """
+    r = sub.call(target, *args, **call_kwargs)
+    values = list(r.value) if isinstance(r.value, (tuple, list)) else [r.value]
+    if len(values) < len(outputs):
+        raise CheckFailed(f"{target} returned {len(values)} value(s) {META_NOTE}, expected {len(outputs)}")
+    for v, (what, shape) in zip(values, outputs):
+        expect_tensor(v, f"{what} ({META_NOTE})", shape, None, "meta")
+    return r

@@ -12,7 +12,7 @@ from .. import reference as ref
 from ..problems import generator, randn, unit_sizes, with_negatives
 from ..proxy import ObjectValue, StudentError
 from .by_hand import RTOL32, RTOL64
-from .common import CheckFailed, data_of, describe_value, expect_close, expect_tensor
+from .common import CheckFailed, data_of, describe_value, expect_close, expect_meta_outputs, expect_tensor
 from .loops import lockstep
 
 LINEAR_LAYOUT = {
@@ -224,6 +224,13 @@ def module_forward(sub, seed, level, cls):
         expect_close(t, ref.model_forward(level, params, x), "model(x) with the grader's weights", rtol, f"x of {s}",
                      hints={"the ReLU is missing between the layers": h @ params["linear2.weight"].T
                             + params["linear2.bias"]})
+    meta_forward(sub, model, x, s)
+
+
+def meta_forward(sub, model, x, s, **call_kwargs):
+    """The model moved to the meta device must keep its output there (no tensor created on the CPU)."""
+    sub.call((model, "to"), "meta")
+    expect_meta_outputs(sub, (model, None), [x.to("meta")], [("model(x)", (s.N, s.D_out))], **call_kwargs)
 
 
 def seed_for_depth(k: int, start: int) -> int:
@@ -245,6 +252,7 @@ def dynamic_forward(sub, seed):
                       for j in range(4) if j != k}
             expect_close(t, ref.model_forward(8, params, x, k), f"model(x) at depth k={k}", rtol, f"x of {s}",
                          hints=others)
+    meta_forward(sub, model, x, s, python_seed=seed_for_depth(3, seed))
 
 
 def one_draw(sub, seed):

@@ -6,7 +6,7 @@ from ..problems import generator, with_negatives
 from ..proxy import Leaf
 from . import autograd_units as units
 from .by_hand import RTOL32, RTOL64, observe, unit
-from .common import CheckFailed, data_of, expect_close, expect_tensor
+from .common import CheckFailed, data_of, expect_close, expect_meta_outputs, expect_tensor
 from .common import check
 from .loops import expect_convergence, expect_lockstep
 
@@ -26,6 +26,7 @@ def test_myrelu_forward(sub, seed):
         expect_close(y, ref.relu(x), "MyReLU.apply(x)", rtol, f"x of shape {tuple(x.shape)} with both signs",
                      hints={"negative inputs pass through: the ReLU is max(input, 0)": x,
                             "the ReLU keeps the negative part instead of the positive one": x - ref.relu(x)})
+    expect_meta_outputs(sub, "MyReLU.apply", [x.to("meta")], [("MyReLU.apply(x)", tuple(x.shape))])
 
 
 def _myrelu_grad(sub, x, g):
