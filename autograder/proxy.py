@@ -58,6 +58,9 @@ class StudentError(Exception):
                     "device, 'meta', to see where new tensors go): create tensors with device=x.device, or from the "
                     "inputs (torch.zeros_like(x), x.new_zeros(...)), and avoid .numpy() or .item() inside the "
                     "computation")
+        if "not compiled with CUDA" in self.raw_message or "no NVIDIA driver" in self.raw_message:
+            hint = (" — the code asks for 'cuda' by name: use the inputs' device (x.device), so it runs wherever "
+                    "the data is")
         if "[Errno 27]" in self.raw_message:
             hint = " — the code wrote more than the output limit allows (prints or files); print less"
         return f"{self.what} raised {self.type}: {self.raw_message}{self.where()}{hint}"

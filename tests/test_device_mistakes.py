@@ -1,0 +1,44 @@
+"""Device mistakes are caught on a machine without a GPU (through the meta device and dtype checks)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from autograder.curriculum import LEVELS
+from autograder.grading import grade
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED = 20240601
+
+# (name, level, text in the solution, replacement, checks that must fail, words in the message)
+MISTAKES = [
+    ("cpu_tensor_in_forward", 2, "    h = x @ w1\n",
+     "    h = x @ w1 + torch.zeros(x.shape[0], w1.shape[1], dtype=x.dtype)\n", {"2.forward.shapes"}, "device"),
+    ("cpu_mask_in_backward", 2, "grad_h[h < 0] = 0", "grad_h = grad_h * torch.tensor((h >= 0).numpy(), dtype=h.dtype)",
+     {"2.backward.shapes"}, "device"),
+    ("hard_coded_cuda", 2, "    h = x @ w1\n", "    h = (x.to('cuda') @ w1.to('cuda')).to(x.device)\n",
+     {"2.forward.shapes", "2.forward.values"}, "cuda"),
+    ("dtype_changed_on_the_way", 2, "    h = x @ w1\n", "    h = x.float() @ w1.float()\n",
+     {"2.forward.shapes"}, "dtype"),
+    ("item_inside_the_loss", 3, "return (y_pred - y).pow(2).sum()", "return (y_pred - y).pow(2).sum().item()",
+     {"3.loss.value"}, "float"),
+    ("cpu_tensor_in_module_forward", 7, "y_pred = self.linear2(h_relu)",
+     "y_pred = self.linear2(h_relu) + torch.zeros(x.shape[0], self.linear2.out_features)", {"7.forward.values"},
+     "device"),
+]
+
+
+@pytest.mark.parametrize("name,level,old,new,failing,word", MISTAKES, ids=[m[0] for m in MISTAKES])
+def test_device_mistake_is_caught_on_cpu(zygote, tmp_path, name, level, old, new, failing, word):
+    module = LEVELS[level].module
+    src = (ROOT / "solutions" / f"{module}.py").read_text()
+    assert old in src, f"the solution changed: {old!r} not found"
+    (tmp_path / f"{module}.py").write_text(src.replace(old, new, 1))
+    r = grade(tmp_path, [level], SEED, zygote=zygote)
+    failed = {c.id for c in r.checks if not c.passed}
+    assert failing <= failed, [(c.id, c.message) for c in r.checks if not c.passed]
+    assert all(not c.error for c in r.checks)
+    messages = " ".join(c.message for c in r.checks if c.id in failing)
+    assert word in messages, messages
+    assert r.score < r.max_score
