@@ -161,4 +161,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 #: modules (in autograder/) that add subcommands through register(subparsers)
-COMMAND_MODULES: list[str] = []
+COMMAND_MODULES: list[str] = ["gradescope"]

@@ -63,6 +63,7 @@ class GradingContext:
         self.stage: str | None = None  # grade only this stage (the notebook's per-stage cells)
         self.protections: dict = {}  # what the sandbox could apply, as the child reported it
         self.want_curves = False  # record loss curves (student against reference) for the HTML report
+        self.converging: dict = {}  # (level, device) -> a started convergence run
         self.curves: dict = {}
 
     def start(self) -> None:
@@ -70,10 +71,28 @@ class GradingContext:
         if self._in_process is None and self._zygote is None:
             self._zygote = Zygote()
 
-    def submission(self, level: int) -> Submission:
-        if level not in self._subs:
-            self._subs[level] = self._make_submission(level)
-        return self._subs[level]
+    def submission(self, level: int, lane: str = "main") -> Submission:
+        """The level's proxy. Each lane is its own child process: the "converge" lane runs the long
+        convergence training while the main lane answers the other checks (two cores, both busy)."""
+        if (level, lane) not in self._subs:
+            self._subs[(level, lane)] = self._make_submission(level)
+        return self._subs[(level, lane)]
+
+    def start_convergence_runs(self, levels: list[int]) -> None:
+        from .checks.loops import start_convergence
+        if self._in_process is not None:
+            return
+        device = self.devices[0]
+        if device == "cuda" and not cuda_available():
+            return
+        for level in levels:
+            sub = self.submission(level, "converge")
+            sub.device = device
+            try:
+                sub.load()
+            except LevelUnavailable:
+                continue  # the check reports it
+            self.converging[(level, device)] = start_convergence(sub, level, self.seed)
 
     def _make_submission(self, level: int) -> Submission:
         module = LEVELS[level].module
@@ -200,6 +219,9 @@ def pytest_collection_modifyitems(config, items):
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
     ctx.start()
+    converge = sorted({item.module.LEVEL for item in keep if (m := item.get_closest_marker("check"))
+                       and m.args[0].endswith(".train.converges")})
+    ctx.start_convergence_runs(converge)
 
 
 # ---------------------------------------------------------------------- fixtures
@@ -224,6 +246,12 @@ def sub(request, ctx, device) -> Submission:
         s.release()
     except Exception:  # noqa: BLE001 - a dead child is restarted by the next check
         pass
+
+
+@pytest.fixture
+def converging(request, ctx, device):
+    """The level's convergence run, if it was started ahead of time (else None: the check runs it)."""
+    return ctx.converging.pop((request.module.LEVEL, device), None)
 
 
 @pytest.fixture

@@ -165,6 +165,11 @@ _TORCH_DTYPES = {name: getattr(torch, name) for name in
                  ("float64", "float32", "float16", "bfloat16", "int64", "int32", "int16", "int8", "uint8", "bool")}
 
 
+@dataclass
+class _Pending:
+    what: str
+
+
 # ----------------------------------------------------------------------------- the proxy
 class Submission:
     """One level of one submission, reached through a channel to the process that holds it."""
@@ -240,7 +245,7 @@ class Submission:
     def spent(self) -> float:
         return self._spent_before + (self._channel.spent if self._channel is not None else 0.0)
 
-    def _request(self, header, buffers=None, what="", loading=False, timeout=None):
+    def _request(self, header, buffers=None, what="", loading=False, timeout=None, background=False):
         if self.budget is not None:
             left = self.budget - self.spent()
             if left <= 0:
@@ -248,7 +253,16 @@ class Submission:
                                      f"({self.budget:g} s)")
             timeout = min(timeout if timeout is not None else self._channel.limits.call_seconds, left)
         try:
-            reply, out = self._channel.request(header, buffers, timeout=timeout)
+            self._channel.start(header, buffers, timeout=timeout)
+        except ChildGone as exc:
+            raise StudentCrash(f"{what or 'the call'}: {exc.reason}") from None
+        if background:
+            return _Pending(what)
+        return self._finish(what)
+
+    def _finish(self, what):
+        try:
+            reply, out = self._channel.finish()
         except ChildGone as exc:
             if exc.kind == "timeout":
                 raise StudentTimeout(f"{what or 'the call'} {exc.reason}") from None
@@ -340,7 +354,8 @@ class Submission:
         return name in self.names
 
     def call(self, target: str | Any, *args, return_args=False, watch=None, python_seed=None, timeout=None,
-             **kwargs) -> CallResult:
+             background=False, **kwargs) -> CallResult:
+        """Call student code. With background=True, return at once; finish(pending) gives the result."""
         self.load()
         buffers: list[bytes] = []
         if isinstance(target, str):
@@ -355,7 +370,14 @@ class Submission:
             header["watch"] = self._enc(watch, buffers)["h"]
         if python_seed is not None:
             header["python_seed"] = python_seed
-        reply, out = self._request(header, buffers, what=what, timeout=timeout)
+        if background:
+            return self._request(header, buffers, what=what, timeout=timeout, background=True)
+        return self._call_result(*self._request(header, buffers, what=what, timeout=timeout))
+
+    def finish(self, pending: "_Pending") -> CallResult:
+        return self._call_result(*self._finish(pending.what))
+
+    def _call_result(self, reply, out) -> CallResult:
         value = self._dec(reply.get("value"), out)
         after = [self._dec(a, out) for a in reply.get("args_after", [])]
         return CallResult(value, after, reply.get("observations", {}), reply.get("python_next"))

@@ -250,19 +250,35 @@ class Channel:
     dead: str | None = None
     spent: float = 0.0
     peak_rss: int = 0
+    _pending: tuple = (0.0, 0.0, 0.0)
 
     def _members(self) -> list[int]:
         return processes_of(uid=self.uid) if self.uid is not None else processes_of(pgrp=self.pid)
 
     def request(self, header: dict, buffers: list[bytes] | None = None, timeout: float | None = None):
+        self.start(header, buffers, timeout)
+        return self.finish()
+
+    def start(self, header: dict, buffers: list[bytes] | None = None, timeout: float | None = None) -> None:
+        """Send a request; finish() waits for its reply (so the grader can do other work meanwhile)."""
         if self.dead:
             raise ChildGone(self.dead, "crash")
         timeout = self.limits.call_seconds if timeout is None else timeout
         t0 = time.monotonic()
-        deadline = t0 + timeout
+        self._pending = (t0, t0 + timeout, timeout)
         try:
             self.sock.settimeout(timeout)
             wire.send_message(self.sock, header, buffers)
+        except socket.timeout:
+            self.kill(f"did not take its request within {timeout:g} s")
+            raise ChildGone(self.dead, "timeout") from None
+        except OSError as exc:
+            self.kill(self._death_reason(exc))
+            raise ChildGone(self.dead, "crash") from None
+
+    def finish(self):
+        t0, deadline, timeout = self._pending
+        try:
             while True:  # wait for the reply, watching the clock and the memory
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
@@ -330,6 +346,12 @@ class InProcessChannel:
         self.runtime = runtime
         self.dead = None
         self.spent = 0.0
+
+    def start(self, header, buffers=None, timeout=None):
+        self._reply = self.request(header, buffers, timeout)
+
+    def finish(self):
+        return self._reply
 
     def request(self, header, buffers=None, timeout=None):
         # Round-trip through the wire encoding so values are copied exactly as across a process.

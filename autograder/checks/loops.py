@@ -60,41 +60,53 @@ def lockstep_problem(level: int, seed: int) -> dict:
 
 
 def run_train(sub, level: int, x, y, params0: dict, opt: ref.Optim, steps: int, dtype: torch.dtype,
-              python_seed: int | None = None, watch: bool = False):
-    """Call the student's train() on objects the grader built; return (value, final params, observations)."""
+              python_seed: int | None = None, watch: bool = False, background: bool = False):
+    """Call the student's train() on objects the grader built; return (value, final params, observations).
+
+    With background=True the call is only started: the return value is a function that waits for
+    it and returns that same triple (the grader does other checks meanwhile).
+    """
     names = ref.PARAM_NAMES[level]
+    kw = dict(background=background)
     if level == 1:
         xa, ya = x.numpy().astype(np.float64), y.numpy().astype(np.float64)
         w1, w2 = (params0[n].numpy().astype(np.float64) for n in names)
-        r = sub.call("train", xa, ya, w1, w2, opt.lr, steps, return_args=True)
-        after = [expect_array(a, f"{n} after train", params0[n].shape) for a, n in zip(r.args_after[2:4], names)]
-        return r.value, {n: data_of(a) for n, a in zip(names, after)}, r.observations
-    if level <= 4:
+        r = sub.call("train", xa, ya, w1, w2, opt.lr, steps, return_args=True, **kw)
+    elif level <= 4:
         xs, ys = x.to(dtype), y.to(dtype)
-        if level == 2:
-            w = [params0[n].to(dtype) for n in names]
-        else:
-            w = [Leaf(params0[n].to(dtype)) for n in names]
-        r = sub.call("train", xs, ys, *w, opt.lr, steps, return_args=True)
-        after = [expect_tensor(a, f"{n} after train", tuple(params0[n].shape)) for a, n in zip(r.args_after[2:4], names)]
-        return r.value, {n: data_of(a) for n, a in zip(names, after)}, r.observations
-    s = (x.shape[1], params0[names[0]].shape[0], y.shape[1])
-    kind = {5: "two_layer_sequential", 6: "two_layer_sequential", 7: "two_layer_module", 8: "dynamic_module"}[level]
-    model = sub.make(kind, *s, dtype=str(dtype).replace("torch.", ""), device=sub.device)
-    sub.set_params(model, {n: params0[n].to(dtype) for n in names})
-    xs, ys = x.to(dtype), y.to(dtype)
-    w = model if watch else None
-    if level == 5:
-        r = sub.call("train", model, Make("mse_sum"), xs, ys, opt.lr, steps, watch=w)
-    elif level == 6:
-        optimizer = sub.make("adam", model, lr=opt.lr)
-        r = sub.call("train", model, Make("mse_sum"), optimizer, xs, ys, steps, watch=w)
-    elif level == 7:
-        r = sub.call("train", model, xs, ys, opt.lr, steps, watch=w)
+        w = [params0[n].to(dtype) for n in names] if level == 2 else [Leaf(params0[n].to(dtype)) for n in names]
+        r = sub.call("train", xs, ys, *w, opt.lr, steps, return_args=True, **kw)
     else:
-        r = sub.call("train", model, xs, ys, opt.lr, opt.momentum, steps, watch=w, python_seed=python_seed)
-    params = sub.params(model)
-    return r.value, {n: data_of(params[n]) for n in names}, r.observations
+        s = (x.shape[1], params0[names[0]].shape[0], y.shape[1])
+        kind = {5: "two_layer_sequential", 6: "two_layer_sequential", 7: "two_layer_module", 8: "dynamic_module"}[level]
+        model = sub.make(kind, *s, dtype=str(dtype).replace("torch.", ""), device=sub.device)
+        sub.set_params(model, {n: params0[n].to(dtype) for n in names})
+        xs, ys = x.to(dtype), y.to(dtype)
+        w = model if watch else None
+        if level == 5:
+            r = sub.call("train", model, Make("mse_sum"), xs, ys, opt.lr, steps, watch=w, **kw)
+        elif level == 6:
+            optimizer = sub.make("adam", model, lr=opt.lr)
+            r = sub.call("train", model, Make("mse_sum"), optimizer, xs, ys, steps, watch=w, **kw)
+        elif level == 7:
+            r = sub.call("train", model, xs, ys, opt.lr, steps, watch=w, **kw)
+        else:
+            r = sub.call("train", model, xs, ys, opt.lr, opt.momentum, steps, watch=w, python_seed=python_seed, **kw)
+
+    def collect(r=r):
+        if background:
+            r = sub.finish(r)
+        if level == 1:
+            after = [expect_array(a, f"{n} after train", params0[n].shape) for a, n in zip(r.args_after[2:4], names)]
+            return r.value, {n: data_of(a) for n, a in zip(names, after)}, r.observations
+        if level <= 4:
+            after = [expect_tensor(a, f"{n} after train", tuple(params0[n].shape))
+                     for a, n in zip(r.args_after[2:4], names)]
+            return r.value, {n: data_of(a) for n, a in zip(names, after)}, r.observations
+        params = sub.params(model)
+        return r.value, {n: data_of(params[n]) for n in names}, r.observations
+
+    return collect if background else collect()
 
 
 def lockstep(sub, shared: dict, level: int, seed: int) -> dict:
@@ -164,15 +176,40 @@ def trusted_loss(level, params, x, y) -> float:
     return float(ref.loss_of(level, p, x, y))
 
 
-def expect_convergence(sub, level: int, seed: int, curves: dict | None = None) -> None:
-    """The convergence check; with ``curves`` (a dict), also record the loss curves for the HTML report."""
-    p = convergence_problem(level, seed, torch.float64 if level == 1 else torch.float32)
+def _convergence_problem_for(level, seed):
+    return convergence_problem(level, seed, torch.float64 if level == 1 else torch.float32)
+
+
+def start_convergence(sub, level: int, seed: int):
+    """Start the convergence run in its own process, to be collected by expect_convergence.
+
+    Returns a function that waits for the run, or the exception that stopped it from starting.
+    """
+    p = _convergence_problem_for(level, seed)
+    try:
+        return run_train(sub, level, p["x"], p["y"], p["params0"], p["opt"], p["steps"], p["x"].dtype,
+                         python_seed=p["python_seed"], background=True)
+    except Exception as exc:  # noqa: BLE001 - re-raised by the check itself, with its verdict
+        return exc
+
+
+def expect_convergence(sub, level: int, seed: int, curves: dict | None = None, started=None) -> None:
+    """The convergence check; with ``curves`` (a dict), also record the loss curves for the HTML report.
+
+    ``started``: what start_convergence returned, when the run was started ahead of time.
+    """
+    p = _convergence_problem_for(level, seed)
     if curves is not None:
         ref_run = ref.simulate(level, p["params0"], p["x"], p["y"], p["opt"], p["steps"],
                                ks=ref.depths(p["python_seed"], p["steps"]) if level == 8 else None)
         curves[level] = {"reference": ref_run.losses, "student": None}
-    value, params, _ = run_train(sub, level, p["x"], p["y"], p["params0"], p["opt"], p["steps"], p["x"].dtype,
-                                 python_seed=p["python_seed"])
+    if isinstance(started, Exception):
+        raise started
+    if started is not None:
+        value, params, _ = started()
+    else:
+        value, params, _ = run_train(sub, level, p["x"], p["y"], p["params0"], p["opt"], p["steps"], p["x"].dtype,
+                                     python_seed=p["python_seed"])
     losses = expect_losses(value, p["steps"])
     if curves is not None:
         curves[level]["student"] = losses

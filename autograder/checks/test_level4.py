@@ -111,5 +111,5 @@ def test_train_lockstep(sub, shared, seed):
 
 
 @check("4.train.converges")
-def test_train_converges(sub, seed, curves):
-    expect_convergence(sub, LEVEL, seed, curves)
+def test_train_converges(sub, seed, curves, converging):
+    expect_convergence(sub, LEVEL, seed, curves, converging)

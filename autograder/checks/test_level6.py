@@ -27,8 +27,8 @@ def test_train_lockstep(sub, shared, seed):
 
 
 @check("6.train.converges")
-def test_train_converges(sub, seed, curves):
-    expect_convergence(sub, LEVEL, seed, curves)
+def test_train_converges(sub, seed, curves, converging):
+    expect_convergence(sub, LEVEL, seed, curves, converging)
 
 
 @check("6.discipline.optimizer_only")

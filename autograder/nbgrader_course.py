@@ -1,0 +1,673 @@
+"""A ready nbgrader course for the kit, whose grades come from the kit's isolated grader.
+
+Two subcommands (``python -m autograder nbgrader ...``; the instructor's day is in docs/nbgrader.md):
+
+- ``init COURSE_DIR``: an nbgrader course directory. ``nbgrader_config.py`` (course id, SQLite
+  gradebook, timeouts sized for CPU, the safe settings below), ``source/levelN/<module>.ipynb`` (one
+  assignment per level: the kit's source notebooks, solutions between nbgrader's delimiters), then
+  ``nbgrader generate_assignment`` for each level, which fills ``gradebook.db`` and ``release/``.
+- ``run COURSE_DIR --submissions DIR``: the whole grading run for a folder of submissions:
+  generate -> place (or ``zip_collect`` for LMS downloads) -> autograde -> feedback -> export.
+
+How a grade is decided. ``nbgrader autograde`` still runs every notebook in a Jupyter kernel, as
+nbgrader always does, so the instructor sees the executed notebook, and the test cells print the
+in-kernel self-check. But nothing that happens in that kernel counts: the autograde pipeline
+(``Autograde.autograde_preprocessors``, set in the course's config) has two kit preprocessors.
+
+- ``SafeExecute`` is nbgrader's ``Execute`` that survives a kernel that dies or never answers: the
+  notebook keeps the outputs it got, and grading goes on.
+- ``IsolatedGrades`` runs after execution and before nbgrader's ``SaveAutoGrades``: it grades the
+  notebook the student *submitted* (``submitted/<student>/<assignment>/<module>.ipynb``, bytes as
+  handed in) with ``autograder.grading.grade`` -- every level in a sandboxed child, the kit's own
+  data and checks -- and replaces each test cell's outputs by the official result of its stage: a
+  short table on stdout and, as the last output, an ``execute_result`` holding the stage's points as
+  a plain float (``repr(float)``), which ``nbgrader.utils.determine_grade`` reads as partial credit.
+  So monkeypatching in the kernel, edited or deleted test cells, ``skip-execution`` tags, stderr
+  output, a kernel that dies and a cell that never ends change nothing: the gradebook holds
+  exactly what ``python -m autograder grade`` gives that notebook (same seed, same limits).
+
+Safe settings the config also holds: no tag can skip a cell (``Execute.skip_cells_with_tag`` is an
+unused tag), deleted test cells are put back (``OverwriteCells.add_missing_cells``), edited ones are
+restored from the gradebook (nbgrader's checksum rule for locked cells), torch warnings on stderr
+are dropped before nbgrader scores a cell (``IgnorePattern``), and feedback clears hidden tests.
+
+Hidden checks. The checks that decide a grade live in the installed kit and run outside the
+kernel, with the seed that the course's config pins (``IsolatedGrades.seed``: choose a private one
+with ``init --seed``). In the notebooks, each test cell of ``source/`` carries a
+``### BEGIN HIDDEN TESTS`` region that binds the cell to its official check
+(``official_grade(level, stage)``); ``generate_assignment`` strips it from ``release/``,
+``autograde`` restores it from the gradebook, and feedback clears it again. ``gradebook.db``,
+``nbgrader_config.py`` and ``autograded/`` are the instructor's secrets.
+"""
+from __future__ import annotations
+
+import argparse
+import atexit
+import datetime as _dt
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+import nbformat
+from nbformat import v4
+
+from . import curriculum
+
+#: nbgrader's delimiters of a hidden-tests region (stripped from release/ and from feedback).
+BEGIN_HIDDEN = "### BEGIN HIDDEN TESTS"
+END_HIDDEN = "### END HIDDEN TESTS"
+#: A tag no notebook carries: ``Execute.skip_cells_with_tag`` is set to it, so no tag (e.g.
+#: ``skip-execution``) can keep a cell from running.
+NEVER_SKIP_TAG = "kit-no-tag-ever-skips-a-cell"
+DEFAULT_COURSE_ID = "pytorch-examples"
+#: Per-cell kernel timeout (s). A cell of the in-kernel self-check takes seconds on a laptop CPU
+#: (level 1's train stage is the slowest, about 15 s on a loaded 2-core machine); a cell that
+#: never ends costs this much once, and never a point.
+DEFAULT_CELL_TIMEOUT = 120
+DEFAULT_STARTUP_TIMEOUT = 120
+#: The grading run's limits, the same defaults as ``python -m autograder grade``.
+DEFAULT_CALL_TIMEOUT = 60.0
+DEFAULT_SUBMISSION_TIMEOUT = 600.0
+#: zip_collect's file names: ``<anything>_<student>_attempt_<timestamp>_<notebook>.ipynb``
+#: (nbgrader's documented example); change it in nbgrader_config.py to your LMS's pattern.
+DEFAULT_LMS_REGEXP = r".*_(?P<student_id>\w+)_attempt_(?P<timestamp>[0-9\-]+)_(?P<file_id>\w+\.ipynb)"
+
+_OFFICIAL_CALL = re.compile(r"^official_grade\((\d+),\s*[\"'](\w+)[\"']\)\s*$", re.M)
+_KIT_GRADE_ID = re.compile(r"^level(\d+)_(\w+)$")
+
+
+# ----------------------------------------------------------------------------------- the layout
+
+def assignment_id(level: int) -> str:
+    """The nbgrader assignment of a level: one assignment per level, named ``levelN``."""
+    return f"level{level}"
+
+
+def notebook_name(level: int) -> str:
+    """The notebook's file name, the kit's submission file name (``level1_numpy.ipynb``)."""
+    return f"{curriculum.LEVELS[level].module}.ipynb"
+
+
+def level_of_notebook(notebook_id: str) -> int | None:
+    for number, level in curriculum.LEVELS.items():
+        if level.module == notebook_id:
+            return number
+    return None
+
+
+def course_levels(course: Path) -> list[int]:
+    """The levels that have an assignment in ``source/``."""
+    found = []
+    for number in curriculum.LEVELS:
+        if (course / "source" / assignment_id(number) / notebook_name(number)).is_file():
+            found.append(number)
+    return found
+
+
+def hidden_region(level: int, stage: str) -> list[str]:
+    return [
+        BEGIN_HIDDEN,
+        "# The points of this cell are the official grade of the stage, set after execution by the",
+        "# kit's isolated grader (IsolatedGrades in nbgrader_config.py); nothing run here counts.",
+        "from autograder.nbgrader_course import official_grade",
+        f'official_grade({level}, "{stage}")',
+        END_HIDDEN,
+    ]
+
+
+def source_notebook(level: int) -> nbformat.NotebookNode:
+    """The nbgrader *source* notebook of a level: the kit's source form plus, in each test cell, the
+    hidden region that binds it to its official check."""
+    from .build import build_notebook
+    nb = build_notebook(level, with_solutions=True)
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type != "code" or not meta.get("grade") or meta.get("solution"):
+            continue
+        match = _KIT_GRADE_ID.match(meta.get("grade_id", ""))
+        if not match or int(match.group(1)) != level or match.group(2) not in curriculum.STAGES:
+            raise ValueError(f"level {level}: unexpected test cell {meta.get('grade_id')!r}")
+        cell.source = cell.source.rstrip("\n") + "\n" + "\n".join(hidden_region(level, match.group(2)))
+    nbformat.validate(nb)
+    return nb
+
+
+def official_grade(level: int, stage: str) -> None:
+    """Kernel side of a hidden region: says where the cell's points come from (and nothing else)."""
+    print(f"[official] level {level}, stage {stage}: the points of this cell are set by the kit's "
+          "isolated grader after execution")
+
+
+# ----------------------------------------------------------------------------------- the config
+
+CONFIG_TEMPLATE = '''\
+"""nbgrader configuration of the course {course_id!r}.
+
+Written by `python -m autograder nbgrader init`; see docs/nbgrader.md in the kit. Edit freely;
+the settings marked SAFETY keep grades out of students' reach. Keep this file, gradebook.db and
+autograded/ away from students: they hold the grading seed and the hidden tests.
+"""
+import os
+
+from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
+from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearHiddenTests, GetGrades,
+                                    IgnorePattern, LimitOutput, SaveAutoGrades)
+
+from autograder.nbgrader_course import IsolatedGrades, SafeExecute
+
+c = get_config()  # noqa: F821 (provided by nbgrader when it loads this file)
+COURSE = os.path.dirname(os.path.abspath(__file__))
+
+c.CourseDirectory.course_id = {course_id!r}
+c.CourseDirectory.root = COURSE
+c.CourseDirectory.db_url = "sqlite:///" + os.path.join(COURSE, "gradebook.db")
+
+# --- Running the notebooks (student code runs in a kernel, as nbgrader always does) -----------
+# Sized for CPU: a test cell of the in-kernel self-check takes seconds; a cell that never ends
+# costs this timeout once (it is interrupted and execution goes on) and never changes a grade.
+c.Execute.timeout = {cell_timeout}
+c.Execute.startup_timeout = {startup_timeout}
+c.Execute.interrupt_on_timeout = True
+# SAFETY: no tag may skip a cell: `skip-execution` on a test cell would otherwise leave it without
+# output, which nbgrader counts as a pass.
+c.Execute.skip_cells_with_tag = {never_skip!r}
+# SAFETY: torch/numpy warnings on stderr must not zero a cell (nbgrader fails any cell with stderr).
+c.IgnorePattern.enabled = True
+c.IgnorePattern.pattern = r"Warning|warn"
+c.LimitOutput.max_lines = 1000
+c.LimitOutput.max_traceback = 100
+# SAFETY: a deleted test cell is put back (an edited one is restored from the gradebook anyway).
+c.OverwriteCells.add_missing_cells = True
+
+# --- Where the points come from: the kit's isolated grader ------------------------------------
+# IsolatedGrades grades each submitted notebook in the kit's sandbox and writes every test cell's
+# official points (a float) just before nbgrader saves the grades; SafeExecute is nbgrader's
+# Execute, made to survive a kernel that dies or hangs.
+c.Autograde.autograde_preprocessors = [
+    SafeExecute,
+    IgnorePattern,
+    ClearMetadataPreprocessor,
+    LimitOutput,
+    IsolatedGrades,
+    SaveAutoGrades,
+    AssignLatePenalties,
+    CheckCellMetadata,
+]
+# The official grading run: the same as `python -m autograder grade --seed {seed} --device {device}
+# --call-timeout {call_timeout:g} --timeout {submission_timeout:g}` on the submitted notebook.
+# The seed picks the grader's data and sizes: a private seed keeps them private.
+c.IsolatedGrades.seed = {seed}
+c.IsolatedGrades.device = {device!r}
+c.IsolatedGrades.call_timeout = {call_timeout!r}
+c.IsolatedGrades.submission_timeout = {submission_timeout!r}
+
+# --- Feedback ------------------------------------------------------------------------------------
+# SAFETY: hidden tests are stored in the gradebook and restored for autograding; clear them from
+# the feedback students get (nbgrader's default keeps them).
+c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, CSSHTMLHeaderPreprocessor]
+
+# --- Collecting from an LMS (nbgrader zip_collect) ------------------------------------------------
+c.FileNameCollectorPlugin.named_regexp = {lms_regexp!r}
+'''
+
+
+def config_text(course_id: str, seed: int, *, device: str = "cpu", cell_timeout: int = DEFAULT_CELL_TIMEOUT,
+                startup_timeout: int = DEFAULT_STARTUP_TIMEOUT, call_timeout: float = DEFAULT_CALL_TIMEOUT,
+                submission_timeout: float = DEFAULT_SUBMISSION_TIMEOUT, lms_regexp: str = DEFAULT_LMS_REGEXP) -> str:
+    return CONFIG_TEMPLATE.format(course_id=course_id, seed=int(seed), device=device, cell_timeout=int(cell_timeout),
+                                  startup_timeout=int(startup_timeout), never_skip=NEVER_SKIP_TAG,
+                                  call_timeout=float(call_timeout), submission_timeout=float(submission_timeout),
+                                  lms_regexp=lms_regexp)
+
+
+# ----------------------------------------------------------------------------------- nbgrader CLI
+
+def nbgrader(course: Path, *args: str, check: bool = False, quiet: bool = False) -> subprocess.CompletedProcess:
+    """Run the real nbgrader CLI in the course directory (where it finds nbgrader_config.py)."""
+    cmd = [sys.executable, "-m", "nbgrader", *args]
+    if not quiet:
+        print("$ nbgrader " + " ".join(_quote(a) for a in args), file=sys.stderr, flush=True)
+    proc = subprocess.run(cmd, cwd=course, capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        sys.stderr.write(proc.stdout[-4000:] + proc.stderr[-4000:])
+        raise RuntimeError(f"nbgrader {' '.join(args)} failed with status {proc.returncode}")
+    return proc
+
+
+def _quote(arg: str) -> str:
+    return arg if re.fullmatch(r"[\w./=:@,+-]+", arg) else "'" + arg.replace("'", "'\\''") + "'"
+
+
+# ----------------------------------------------------------------------------------- init
+
+def init_course(course: Path, *, course_id: str = DEFAULT_COURSE_ID, levels: list[int] | None = None,
+                seed: int | None = None, generate: bool = True, force: bool = False, **settings) -> list[Path]:
+    """Create the course directory; return the files written. Runs ``generate_assignment`` unless
+    ``generate`` is False (the gradebook then holds the assignments only)."""
+    from .grading import default_seed
+    course = Path(course).resolve()
+    levels = sorted(set(levels or curriculum.LEVELS))
+    config = course / "nbgrader_config.py"
+    if config.exists() and not force:
+        raise FileExistsError(f"{config} exists: pass --force to rewrite the course's config and source/")
+    course.mkdir(parents=True, exist_ok=True)
+    written = [config]
+    config.write_text(config_text(course_id, default_seed() if seed is None else seed, **settings))
+    for level in levels:
+        path = course / "source" / assignment_id(level) / notebook_name(level)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(source_notebook(level), str(path))
+        written.append(path)
+    _create_gradebook(course, course_id, levels)
+    written.append(course / "gradebook.db")
+    if generate:
+        for level in levels:
+            nbgrader(course, "generate_assignment", assignment_id(level), "--force", check=True)
+    return written
+
+
+def _create_gradebook(course: Path, course_id: str, levels: list[int]) -> None:
+    from nbgrader.api import Gradebook
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}", course_id=course_id) as gb:
+        for level in levels:
+            gb.update_or_create_assignment(assignment_id(level))
+
+
+# ----------------------------------------------------------------------------------- run
+
+def find_submissions(submissions: Path, levels: list[int]) -> tuple[dict, list[str]]:
+    """``{(student, level): (notebook, timestamp file or None)}`` and notes on what was skipped.
+
+    Each directory in ``submissions`` is a student (its name is the student id) holding either the
+    kit's layout (``<module>.ipynb``, what ``python -m autograder grade`` takes) or nbgrader's
+    (``levelN/<module>.ipynb``), with an optional ``timestamp.txt`` beside the notebook.
+    """
+    found, notes = {}, []
+    for entry in sorted(p for p in Path(submissions).iterdir() if p.is_dir() and not p.name.startswith(".")):
+        student = entry.name
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.@-]*", student):
+            notes.append(f"{entry}: skipped (not a usable student id)")
+            continue
+        for level in levels:
+            for folder in (entry / assignment_id(level), entry):
+                nb = folder / notebook_name(level)
+                if nb.is_file():
+                    stamp = folder / "timestamp.txt"
+                    found[(student, level)] = (nb, stamp if stamp.is_file() else None)
+                    break
+            else:
+                py = entry / f"{curriculum.LEVELS[level].module}.py"
+                if py.is_file():
+                    notes.append(f"{py}: nbgrader grades notebooks; grade this file with "
+                                 "`python -m autograder grade` instead")
+    return found, notes
+
+
+def place_submissions(course: Path, found: dict) -> list[tuple[str, int]]:
+    """Copy each notebook to ``submitted/<student>/levelN/``; return the (student, level) changed.
+
+    A changed notebook drops its old autograded/ and feedback/ copies, so nbgrader grades it again;
+    an unchanged one keeps them (and nbgrader skips it).
+    """
+    changed = []
+    for (student, level), (nb, stamp) in sorted(found.items()):
+        a = assignment_id(level)
+        dest_dir = course / "submitted" / student / a
+        dest = dest_dir / notebook_name(level)
+        same = dest.is_file() and dest.read_bytes() == nb.read_bytes()
+        if stamp is not None:
+            same = same and (dest_dir / "timestamp.txt").is_file() and \
+                (dest_dir / "timestamp.txt").read_bytes() == stamp.read_bytes()
+        if same:
+            continue
+        dest_dir.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(nb, dest)
+        if stamp is not None:
+            shutil.copy2(stamp, dest_dir / "timestamp.txt")
+        for step in ("autograded", "feedback"):
+            shutil.rmtree(course / step / student / a, ignore_errors=True)
+        changed.append((student, level))
+    return changed
+
+
+def collect_lms(course: Path, lms_dir: Path, levels: list[int]) -> list[int]:
+    """LMS downloads, ``LMS_DIR/levelN/*`` (zip archives or files), through ``nbgrader zip_collect``."""
+    collected = []
+    for level in levels:
+        src = Path(lms_dir) / assignment_id(level)
+        if not src.is_dir():
+            continue
+        archive = course / "downloaded" / assignment_id(level) / "archive"
+        archive.mkdir(parents=True, exist_ok=True)
+        for f in sorted(src.iterdir()):
+            if f.is_file():
+                shutil.copy2(f, archive / f.name)
+        proc = nbgrader(course, "zip_collect", assignment_id(level), "--force")
+        if proc.returncode != 0:
+            sys.stderr.write(proc.stderr[-4000:])
+            raise RuntimeError(f"nbgrader zip_collect {assignment_id(level)} failed")
+        collected.append(level)
+    return collected
+
+
+def gradebook_scores(course: Path, course_id: str | None = None) -> dict:
+    """``{(student, assignment): {"score", "max_score", "needs_manual_grade", "graded"}}``."""
+    from nbgrader.api import Gradebook
+    db = f"sqlite:///{Path(course).resolve() / 'gradebook.db'}"
+    out = {}
+    with Gradebook(db, course_id=course_id or DEFAULT_COURSE_ID) as gb:
+        for assignment in gb.assignments:
+            for sub in gb.assignment_submissions(assignment.name):
+                grades = [g for nb in sub.notebooks for g in nb.grades]
+                out[(sub.student.id, assignment.name)] = {
+                    "score": float(sub.score), "max_score": float(sub.max_score),
+                    "needs_manual_grade": bool(sub.needs_manual_grade),
+                    "graded": bool(grades) and all(g.auto_score is not None or g.manual_score is not None
+                                                   for g in grades),
+                }
+    return out
+
+
+def _course_id(course: Path) -> str:
+    text = (course / "nbgrader_config.py").read_text()
+    m = re.search(r"^c\.CourseDirectory\.course_id\s*=\s*['\"]([^'\"]+)['\"]", text, re.M)
+    return m.group(1) if m else DEFAULT_COURSE_ID
+
+
+def run_course(course: Path, submissions: Path | None, lms: Path | None = None, *, force: bool = False,
+               csv: Path | None = None) -> int:
+    course = Path(course).resolve()
+    if not (course / "nbgrader_config.py").is_file():
+        print(f"autograder: {course} is not a course (no nbgrader_config.py): run "
+              "`python -m autograder nbgrader init` first", file=sys.stderr)
+        return 2
+    levels = course_levels(course)
+    course_id = _course_id(course)
+    # 1. generate: the gradebook's copy of the test cells (and release/) follows source/
+    for level in levels:
+        nbgrader(course, "generate_assignment", assignment_id(level), "--force", check=True)
+    # 2. collect / place
+    todo = set()
+    if lms is not None:
+        todo.update(collect_lms(course, lms, levels))
+    if submissions is not None:
+        found, notes = find_submissions(submissions, levels)
+        for note in notes:
+            print(f"note: {note}", file=sys.stderr)
+        place_submissions(course, found)
+        todo.update(level for _, level in found)
+    failures = []
+    for level in sorted(todo):
+        a = assignment_id(level)
+        # 3. autograde (exit 1: some submission could not be graded: see the log, grade by hand)
+        proc = nbgrader(course, "autograde", a, *(["--force"] if force else []))
+        _log_tail(course, f"autograde-{a}.log", proc)
+        if proc.returncode != 0:
+            failures.append(f"autograde {a} (see {course / '.kit-logs' / f'autograde-{a}.log'})")
+        # 4. feedback
+        proc = nbgrader(course, "generate_feedback", a, *(["--force"] if force else []))
+        _log_tail(course, f"feedback-{a}.log", proc)
+        if proc.returncode != 0:
+            failures.append(f"generate_feedback {a}")
+    # 5. export
+    out_csv = Path(csv).resolve() if csv else course / "grades.csv"
+    proc = nbgrader(course, "export", "--to", str(out_csv))
+    if proc.returncode != 0:
+        failures.append("export")
+    scores = gradebook_scores(course, course_id)
+    print(f"{'student':<24} {'assignment':<10} {'score':>7} {'max':>6}  note")
+    for (student, a), s in sorted(scores.items()):
+        note = "" if s["graded"] else "NOT GRADED: grade by hand or rerun"
+        print(f"{student:<24} {a:<10} {s['score']:7g} {s['max_score']:6g}  {note}")
+    print(f"grades: {out_csv}; feedback: {course / 'feedback'}", file=sys.stderr)
+    for f in failures:
+        print(f"autograder: nbgrader reported a failure: {f}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def _log_tail(course: Path, name: str, proc: subprocess.CompletedProcess) -> None:
+    logs = course / ".kit-logs"
+    logs.mkdir(exist_ok=True)
+    (logs / name).write_text(proc.stdout + proc.stderr)
+
+
+# ----------------------------------------------------------------------------------- preprocessors
+
+try:  # nbgrader is a dependency of the kit; keep the module importable for the CLI's help anyway
+    from nbgrader import utils as _nbutils
+    from nbgrader.preprocessors import Execute as _Execute
+    from nbgrader.preprocessors import NbGraderPreprocessor as _NbGraderPreprocessor
+    from traitlets import Float, Integer, Unicode
+except ImportError:  # pragma: no cover
+    _Execute = _NbGraderPreprocessor = object
+
+
+class SafeExecute(_Execute):
+    """nbgrader's ``Execute`` that never fails a submission: a kernel that dies (``os._exit``), or
+    that cannot be interrupted after a timeout, leaves the outputs it produced, and autograding goes
+    on to the official grade (which never depended on the kernel)."""
+
+    def preprocess(self, nb, resources=None, km=None):
+        try:
+            return super().preprocess(nb, resources, km=km)
+        except Exception as exc:  # noqa: BLE001 - DeadKernelError, CellTimeoutError, UnresponsiveKernelError...
+            who = resources.get("nbgrader", {}) if isinstance(resources, dict) else {}
+            self.log.warning("the kernel failed for %s/%s (%s: %s): its notebook keeps the outputs it got; "
+                             "the grade comes from the isolated grader", who.get("student"),
+                             who.get("notebook"), type(exc).__name__, str(exc)[:200])
+            return nb, resources
+
+
+class IsolatedGraderError(RuntimeError):
+    """The kit's grader failed (not the student): the submission is left ungraded."""
+
+
+_ZYGOTE = None
+_ZYGOTE_LOCK = threading.Lock()
+
+
+def _zygote():
+    """One sandbox zygote per nbgrader process (forking a child from it is cheap)."""
+    global _ZYGOTE
+    with _ZYGOTE_LOCK:
+        if _ZYGOTE is None:
+            from .sandbox import Zygote
+            _ZYGOTE = Zygote()
+            atexit.register(_close_zygote)
+        return _ZYGOTE
+
+
+def _close_zygote() -> None:
+    global _ZYGOTE
+    if _ZYGOTE is not None:
+        try:
+            _ZYGOTE.close()
+        finally:
+            _ZYGOTE = None
+
+
+def grade_notebook_bytes(raw: bytes, level: int, seed: int, device: str = "cpu", limits=None, zygote=None):
+    """The kit's official grade of one level's notebook: ``grade()`` on a directory that holds only
+    that notebook, under the kit's submission name (what ``python -m autograder grade`` does)."""
+    from .grading import grade
+    with tempfile.TemporaryDirectory(prefix="kit-nbgrader-") as tmp:
+        (Path(tmp) / notebook_name(level)).write_bytes(raw)
+        return grade(Path(tmp), [level], seed, device, limits, zygote=zygote)
+
+
+def stage_outputs(report, level: int, stage: str, points: float) -> tuple[list, float]:
+    """The outputs of a test cell: the stage's official checks, then its points as a float."""
+    checks = [c for c in report.checks if c.level == level and c.stage == stage]
+    got = float(sum(float(c.score) for c in checks))
+    full = float(sum(float(c.max_score) for c in checks))
+    if full <= 0:
+        score = 0.0
+    elif abs(full - points) < 1e-9:
+        score = got
+    else:  # the instructor changed the cell's points: keep the stage's share
+        score = points * got / full
+    score = float(min(points, max(0.0, round(score, 6))))
+    lines = [f"Official grade, level {level} stage {stage}: {score:g} / {points:g} "
+             f"(the kit's isolated grader, seed {report.seed}; the kernel's run above does not count)"]
+    for c in checks:
+        mark = "ok  " if c.passed else "FAIL"
+        lines.append(f"  {mark} {float(c.score):g}/{float(c.max_score):g}  {c.name}")
+        if not c.passed and c.message:
+            lines.append(f"         {c.message.splitlines()[0][:300]}")
+    text = "\n".join(lines) + "\n"
+    return [v4.new_output("stream", name="stdout", text=text),
+            v4.new_output("execute_result", data={"text/plain": repr(score)}, execution_count=None)], score
+
+
+class IsolatedGrades(_NbGraderPreprocessor):
+    """Sets every kit test cell's outcome from the kit's isolated grader (see the module docstring).
+
+    Place it after execution and before ``SaveAutoGrades`` in ``Autograde.autograde_preprocessors``.
+    """
+
+    seed = Integer(None, allow_none=True, help="the grading seed (default: the kit's default seed)").tag(config=True)
+    device = Unicode("cpu", help="where the checks run: cpu, cuda, auto, all").tag(config=True)
+    call_timeout = Float(DEFAULT_CALL_TIMEOUT, help="seconds one call of student code may take").tag(config=True)
+    submission_timeout = Float(DEFAULT_SUBMISSION_TIMEOUT, help="seconds a level may take").tag(config=True)
+
+    def _submitted_notebook(self, resources) -> Path | None:
+        from nbgrader.coursedir import CourseDirectory
+        info = resources["nbgrader"]
+        coursedir = CourseDirectory(config=self.config)
+        folder = coursedir.format_path(coursedir.submitted_directory, info["student"], info["assignment"])
+        path = Path(folder) / f"{info['notebook']}.ipynb"
+        return path if path.is_file() else None
+
+    def preprocess(self, nb, resources):
+        from .grading import default_seed
+        from .sandbox import Limits
+        info = resources.get("nbgrader", {})
+        level = level_of_notebook(info.get("notebook", ""))
+        if level is None:
+            self.log.warning("%s is not a kit notebook: its grades are nbgrader's own", info.get("notebook"))
+            return nb, resources
+        path = self._submitted_notebook(resources)
+        if path is not None:
+            raw = path.read_bytes()
+        else:  # not laid out as nbgrader's submitted/ folder: grade what is being autograded
+            self.log.warning("no submitted notebook for %s/%s: grading the sanitized copy", info.get("student"),
+                             info.get("notebook"))
+            raw = nbformat.writes(nb).encode("utf-8")
+        seed = default_seed() if self.seed is None else int(self.seed)
+        limits = Limits(call_seconds=float(self.call_timeout), submission_seconds=float(self.submission_timeout))
+        report = grade_notebook_bytes(raw, level, seed, self.device, limits, zygote=_zygote())
+        if report.errors:
+            raise IsolatedGraderError(f"the kit's grader failed on {info.get('student')}/{info.get('notebook')}: "
+                                      + "; ".join(e.splitlines()[0] for e in report.errors[:3]))
+        done = set()
+        for cell in nb.cells:
+            if cell.cell_type != "code" or not _nbutils.is_grade(cell) or _nbutils.is_solution(cell):
+                continue
+            stage = self._stage_of(cell, level)
+            if stage is None:
+                self.log.warning("test cell %s is not one of the kit's: its grade is nbgrader's own",
+                                 cell.metadata.nbgrader.get("grade_id"))
+                continue
+            cell.outputs, _ = stage_outputs(report, level, stage, float(cell.metadata.nbgrader["points"]))
+            done.add(stage)
+        missing = [s for s in curriculum.stages_of(level) if s not in done]
+        if missing:
+            self.log.warning("%s/%s has no test cell for stage(s) %s: their points are not recorded",
+                             info.get("student"), info.get("notebook"), ", ".join(missing))
+        nb.metadata["autograder"] = {"official": {
+            "seed": report.seed, "score": report.score, "max_score": report.max_score,
+            "submission_sha256": report.submission_hash, "graded_at": _dt.datetime.now(_dt.timezone.utc).isoformat()}}
+        self.log.info("official grade of %s/%s: %g / %g", info.get("student"), info.get("notebook"),
+                      report.score, report.max_score)
+        return nb, resources
+
+    @staticmethod
+    def _stage_of(cell, level: int) -> str | None:
+        """The stage a test cell grades: named by its hidden region (restored from the gradebook,
+        so the student cannot change it), else by its grade id ``levelN_<stage>``."""
+        match = _OFFICIAL_CALL.search(cell.source)
+        if match and int(match.group(1)) == level and match.group(2) in curriculum.STAGES:
+            return match.group(2)
+        match = _KIT_GRADE_ID.match(cell.metadata.nbgrader.get("grade_id", ""))
+        if match and int(match.group(1)) == level and match.group(2) in curriculum.stages_of(level):
+            return match.group(2)
+        return None
+
+
+# ----------------------------------------------------------------------------------- the CLI
+
+def cmd_init(args) -> int:
+    from .cli import _levels
+    settings = {k: v for k, v in (("cell_timeout", args.cell_timeout), ("call_timeout", args.call_timeout),
+                                  ("submission_timeout", args.timeout), ("device", args.device)) if v is not None}
+    try:
+        written = init_course(Path(args.course_dir), course_id=args.course_id, levels=_levels(args.levels),
+                              seed=args.seed, generate=not args.no_generate, force=args.force, **settings)
+    except (FileExistsError, RuntimeError) as exc:
+        print(f"autograder: {exc}", file=sys.stderr)
+        return 2
+    course = Path(args.course_dir).resolve()
+    print(f"course {args.course_id!r} in {course}: {len(written)} files (config, gradebook, "
+          f"{len(written) - 2} source notebooks){'' if args.no_generate else ', release/ generated'}")
+    print(f"next: cd {course} && nbgrader db student import students.csv; distribute release/; then "
+          f"`python -m autograder nbgrader run {course} --submissions DIR`")
+    return 0
+
+
+def cmd_run(args) -> int:
+    if args.submissions is None and args.lms is None:
+        print("autograder: give --submissions DIR and/or --lms DIR", file=sys.stderr)
+        return 2
+    for p in (args.submissions, args.lms):
+        if p is not None and not Path(p).is_dir():
+            print(f"autograder: {p} is not a directory", file=sys.stderr)
+            return 2
+    try:
+        return run_course(Path(args.course_dir), Path(args.submissions) if args.submissions else None,
+                          Path(args.lms) if args.lms else None, force=args.force, csv=args.csv)
+    except RuntimeError as exc:
+        print(f"autograder: {exc}", file=sys.stderr)
+        return 1
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("nbgrader", help="an nbgrader course whose grades come from the isolated grader",
+                              description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="nbgrader_command", required=True)
+
+    i = sub.add_parser("init", help="create a course directory: config, gradebook, source/ and release/")
+    i.add_argument("course_dir")
+    i.add_argument("--course-id", default=DEFAULT_COURSE_ID)
+    i.add_argument("--levels", type=int, nargs="+", default=None, help="levels to include (default: all)")
+    i.add_argument("--seed", type=int, default=None, help="the grading seed (default: the kit's default seed; "
+                   "a private one keeps the grader's data private)")
+    i.add_argument("--device", choices=["cpu", "cuda", "auto", "all"], default=None)
+    i.add_argument("--cell-timeout", type=int, default=None,
+                   help=f"seconds a notebook cell may run in the kernel (default {DEFAULT_CELL_TIMEOUT})")
+    i.add_argument("--call-timeout", type=float, default=None,
+                   help=f"the grader: seconds one call of student code may take (default {DEFAULT_CALL_TIMEOUT:g})")
+    i.add_argument("--timeout", type=float, default=None,
+                   help=f"the grader: seconds a level may take (default {DEFAULT_SUBMISSION_TIMEOUT:g})")
+    i.add_argument("--no-generate", action="store_true", help="do not run nbgrader generate_assignment")
+    i.add_argument("--force", action="store_true", help="rewrite an existing course's config and source/")
+    i.set_defaults(func=cmd_init)
+
+    r = sub.add_parser("run", help="generate, collect, autograde, feedback and export for a folder of submissions")
+    r.add_argument("course_dir")
+    r.add_argument("--submissions", default=None, metavar="DIR",
+                   help="one folder per student (its name is the id) holding levelN_*.ipynb or levelN/levelN_*.ipynb")
+    r.add_argument("--lms", default=None, metavar="DIR",
+                   help="LMS downloads: DIR/levelN/ holding the archives or files, collected with zip_collect")
+    r.add_argument("--csv", default=None, help="where export writes the grades (default: COURSE_DIR/grades.csv)")
+    r.add_argument("--force", action="store_true", help="regrade and rebuild feedback for every submission")
+    r.set_defaults(func=cmd_run)
+
+
+__all__ = ["IsolatedGrades", "SafeExecute", "init_course", "run_course", "official_grade", "source_notebook",
+           "grade_notebook_bytes", "gradebook_scores", "register"]
