@@ -41,17 +41,28 @@ def _seed(args) -> int:
     return args.seed if args.seed is not None else default_seed()
 
 
-def cmd_check(args) -> int:
-    from rich.console import Console
+def _early_zygote():
+    """Start the sandbox's interpreter first: it imports torch while this process does the same."""
+    from .sandbox import Zygote
+    return Zygote()
 
-    from .grading import grade
-    from .render_terminal import render
+
+def cmd_check(args) -> int:
     levels = _levels(args.levels)
     directory = Path(args.dir)
     if not directory.is_dir():
         print(f"autograder: {directory} is not a directory", file=sys.stderr)
         return 2
-    report = grade(directory, levels, _seed(args), args.device, _limits(args), curves=bool(args.html))
+    zygote = _early_zygote()
+    try:
+        from rich.console import Console
+
+        from .grading import grade
+        from .render_terminal import render
+        report = grade(directory, levels, _seed(args), args.device, _limits(args), curves=bool(args.html),
+                       zygote=zygote)
+    finally:
+        zygote.close()
     render(report, Console(), verbose=args.verbose)
     _write_html(report, args.html, "Self-check")
     return 0 if not report.errors else 3
@@ -77,9 +88,14 @@ def cmd_grade(args) -> int:
         return 2
     if len(paths) > 1 or args.out or not is_submission(paths[0]):
         return cmd_grade_class(args, paths, levels)
-    from .grading import grade
     directory = paths[0]
-    report = grade(directory, levels, _seed(args), args.device, _limits(args), curves=bool(args.html))
+    zygote = _early_zygote()
+    try:
+        from .grading import grade
+        report = grade(directory, levels, _seed(args), args.device, _limits(args), curves=bool(args.html),
+                       zygote=zygote)
+    finally:
+        zygote.close()
     _write_html(report, args.html, f"Feedback for {directory.resolve().name}")
     if args.format == "json":
         sys.stdout.write(report.to_json() + "\n")
@@ -161,4 +177,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 #: modules (in autograder/) that add subcommands through register(subparsers)
-COMMAND_MODULES: list[str] = ["gradescope"]
+COMMAND_MODULES: list[str] = ["gradescope", "nbgrader_course"]

@@ -44,8 +44,6 @@ from __future__ import annotations
 import argparse
 import atexit
 import datetime as _dt
-import json
-import os
 import re
 import shutil
 import subprocess
