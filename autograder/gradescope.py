@@ -54,7 +54,8 @@ DEFAULT_LIMITS = {
     "level_seconds": 45.0,   # all the student calls of one level, restarts included
     "run_seconds": 480.0,    # a level starts only while this much of the run is not used up
     "grace_seconds": 60.0,   # then the watchdog writes what was graded: results by 540 s
-    "memory_bytes": 520 * 1024**2,  # resident memory of one child (it shares ~250 MB of torch with the zygote)
+    "memory_bytes": 450 * 1024**2,  # resident memory of one child, shared torch pages included (~250 MB)
+    "address_space_bytes": 2 * 1024**3,  # a huge allocation fails at once (a child maps ~660 MB at rest)
 }
 
 #: caps on what is read from a submission (a hostile zip must not fill the disk or the memory)
@@ -217,7 +218,7 @@ def gradescope_test(c: CheckResult, config: dict) -> dict:
         "output": body,
         "output_format": "md",
         "visibility": config.get("hidden_visibility", "after_published") if hidden else "visible",
-        "extra_data": {"id": spec_id, "level": c.level, "stage": c.stage},
+        "extra_data": {"id": spec_id, "level": c.level, "stage": c.stage, "seconds": c.seconds},
     }
 
 
@@ -310,10 +311,27 @@ def _protect(root: Path) -> None:
             pass
 
 
+def start_zygote():
+    """A zygote whose children the kernel's OOM killer picks first.
+
+    The RSS cap is polled (every 0.1 s), so an allocation burst can reach the container's limit
+    (768 MB) before the poll sees it; the kernel then kills the student's process, which reports
+    as a crash of that call, rather than the grader, which would leave no results.json. Raising
+    ``oom_score_adj`` needs no privilege; children inherit it from the zygote.
+    """
+    from .sandbox import Zygote
+    zygote = Zygote()
+    try:
+        Path(f"/proc/{zygote.proc.pid}/oom_score_adj").write_text("1000")
+    except OSError:
+        pass
+    return zygote
+
+
 def run(root: Path, config: dict, log=print) -> int:
     """Grade ``root/submission`` and write ``root/results/results.json``; 0 once that file is written."""
     from .grading import grade
-    from .sandbox import Limits, Zygote
+    from .sandbox import Limits
 
     t0 = time.monotonic()
     lim = config["limits"]
@@ -359,9 +377,9 @@ def run(root: Path, config: dict, log=print) -> int:
                 continue
             budget = min(lim["level_seconds"], left)
             limits = Limits(call_seconds=min(lim["call_seconds"], budget), submission_seconds=budget,
-                            memory_bytes=int(lim["memory_bytes"]))
+                            memory_bytes=int(lim["memory_bytes"]), address_space_bytes=int(lim["address_space_bytes"]))
             if zygote is None or zygote.proc.poll() is not None:
-                zygote = Zygote()  # (again, if a level managed to end the last one)
+                zygote = start_zygote()  # (again, if a level managed to end the last one)
             t1 = time.monotonic()
             report = grade(staged, [lv], int(config["seed"]), "cpu", limits, zygote=zygote)
             with lock:
