@@ -41,10 +41,17 @@ def _seed(args) -> int:
     return args.seed if args.seed is not None else default_seed()
 
 
-def _early_zygote():
-    """Start the sandbox's interpreter first: it imports torch while this process does the same."""
+def _grade_one(directory: Path, levels: list[int], args):
+    """Grade one submission. The sandbox's interpreter starts first, so it imports torch while this
+    process does the same (two cores, both busy)."""
     from .sandbox import Zygote
-    return Zygote()
+    zygote = Zygote()
+    try:
+        from .grading import grade
+        return grade(directory, levels, _seed(args), args.device, _limits(args), curves=bool(args.html),
+                     zygote=zygote)
+    finally:
+        zygote.close()
 
 
 def cmd_check(args) -> int:
@@ -53,16 +60,10 @@ def cmd_check(args) -> int:
     if not directory.is_dir():
         print(f"autograder: {directory} is not a directory", file=sys.stderr)
         return 2
-    zygote = _early_zygote()
-    try:
-        from rich.console import Console
+    report = _grade_one(directory, levels, args)
+    from rich.console import Console
 
-        from .grading import grade
-        from .render_terminal import render
-        report = grade(directory, levels, _seed(args), args.device, _limits(args), curves=bool(args.html),
-                       zygote=zygote)
-    finally:
-        zygote.close()
+    from .render_terminal import render
     render(report, Console(), verbose=args.verbose)
     _write_html(report, args.html, "Self-check")
     return 0 if not report.errors else 3
@@ -89,13 +90,7 @@ def cmd_grade(args) -> int:
     if len(paths) > 1 or args.out or not is_submission(paths[0]):
         return cmd_grade_class(args, paths, levels)
     directory = paths[0]
-    zygote = _early_zygote()
-    try:
-        from .grading import grade
-        report = grade(directory, levels, _seed(args), args.device, _limits(args), curves=bool(args.html),
-                       zygote=zygote)
-    finally:
-        zygote.close()
+    report = _grade_one(directory, levels, args)
     _write_html(report, args.html, f"Feedback for {directory.resolve().name}")
     if args.format == "json":
         sys.stdout.write(report.to_json() + "\n")

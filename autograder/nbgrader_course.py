@@ -136,6 +136,41 @@ def source_notebook(level: int) -> nbformat.NotebookNode:
     return nb
 
 
+def fill_notebook(release: nbformat.NotebookNode, module_source: str) -> nbformat.NotebookNode:
+    """A copy of a release notebook whose code cells hold a module's code, as a student who wrote
+    that module would have filled them in (tests, benchmarks, converting a ``.py`` submission).
+
+    Each code cell that defines functions or classes gets the module's definitions of those names,
+    the imports cell gets the module's imports, test cells and the demo stay as they are. Lines that
+    are nbgrader delimiters are dropped.
+    """
+    import ast
+    import copy
+    lines = [ln for ln in module_source.splitlines() if ln.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION")]
+    text = "\n".join(lines) + "\n"
+    tree = ast.parse(text)
+    imports, defs = [], {}
+    for node in tree.body:
+        start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+        segment = "\n".join(lines[start - 1:node.end_lineno])
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            imports.append(segment)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            defs[node.name] = segment
+    nb = copy.deepcopy(release)
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type != "code" or (meta.get("grade") and not meta.get("solution")):
+            continue
+        body = ast.parse(cell.source).body
+        names = [n.name for n in body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
+        if names:
+            cell.source = "\n\n\n".join(defs[n] for n in names if n in defs)
+        elif body and all(isinstance(n, (ast.Import, ast.ImportFrom)) for n in body):
+            cell.source = "\n".join(imports)
+    return nb
+
+
 def official_grade(level: int, stage: str) -> None:
     """Kernel side of a hidden region: says where the cell's points come from (and nothing else)."""
     print(f"[official] level {level}, stage {stage}: the points of this cell are set by the kit's "
