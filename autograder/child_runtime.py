@@ -411,6 +411,13 @@ class Runtime:
     def op_set_params(self, req, buffers, out):
         module = self.objects[req["ref"]]
         params = dict(module.named_parameters())
+        unknown = sorted(set(req.get("values", {})) - set(params))
+        if unknown:
+            have = ", ".join(params) or "none"
+            raise _StudentFailure({"kind": "missing", "type": "AttributeError", "frames": [],
+                                   "message": f"the model has no parameter {unknown[0]} (its parameters: {have}); "
+                                              "levels 5-8 use nn.Linear layers, with their bias, named as the "
+                                              "contract says"})
         with torch.no_grad():
             for name, enc in req.get("values", {}).items():
                 params[name].copy_(self.decode(enc, buffers))

@@ -111,7 +111,7 @@ def stage_submission(submission: Path, out: Path, levels: list[int]) -> Found:
                 continue
             if not stat.S_ISREG(st.st_mode):
                 if name in names:
-                    notes.append(f"`{rel}` is not a regular file (a link?) and was ignored")
+                    notes.append(f"{code(rel)} is not a regular file (a link?) and was ignored")
                 continue
             if name in names:
                 candidates[name].append((0, rel.count("/"), rel, ("file", path)))
@@ -131,8 +131,8 @@ def stage_submission(submission: Path, out: Path, levels: list[int]) -> Found:
         (out / name).write_bytes(data)
         found.graded[name] = rel
         if len(cands) > 1:
-            others = ", ".join(f"`{c[2]}`" for c in cands[1:4]) + (" …" if len(cands) > 4 else "")
-            notes.append(f"`{name}` was found {len(cands)} times; graded `{rel}`, ignored {others}")
+            others = ", ".join(code(c[2]) for c in cands[1:4]) + (" …" if len(cands) > 4 else "")
+            notes.append(f"{code(name)} was found {len(cands)} times; graded {code(rel)}, ignored {others}")
     return found
 
 
@@ -144,23 +144,23 @@ def _read_file(path: Path) -> bytes:
 
 def _search_zip(path: Path, rel: str, size: int, names: set[str], candidates: dict, notes: list[str]) -> None:
     if size > MAX_ZIP_BYTES:
-        notes.append(f"`{rel}` is larger than {MAX_ZIP_BYTES // 2**20} MiB and was not opened")
+        notes.append(f"{code(rel)} is larger than {MAX_ZIP_BYTES // 2**20} MiB and was not opened")
         return
     read = 0
     try:
         with zipfile.ZipFile(path) as zf:
             members = zf.infolist()
             if len(members) > MAX_ZIP_MEMBERS:
-                notes.append(f"`{rel}` has more than {MAX_ZIP_MEMBERS} members; only the first were searched")
+                notes.append(f"{code(rel)} has more than {MAX_ZIP_MEMBERS} members; only the first were searched")
             for info in members[:MAX_ZIP_MEMBERS]:
                 inner = PurePosixPath(info.filename.replace("\\", "/"))
                 if info.is_dir() or inner.name not in names:
                     continue
                 if stat.S_ISLNK(info.external_attr >> 16):
-                    notes.append(f"`{rel}!{info.filename}` is a link and was ignored")
+                    notes.append(f"{code(rel + '!' + info.filename)} is a link and was ignored")
                     continue
                 if read > MAX_ZIP_READ:
-                    notes.append(f"`{rel}` holds more than {MAX_ZIP_READ // 2**20} MiB of level files; the rest were ignored")
+                    notes.append(f"{code(rel)} holds more than {MAX_ZIP_READ // 2**20} MiB of level files; the rest were ignored")
                     break
                 with zf.open(info) as f:
                     data = _read_capped(f, MAX_SOURCE_BYTES)
@@ -168,10 +168,15 @@ def _search_zip(path: Path, rel: str, size: int, names: set[str], candidates: di
                 depth = rel.count("/") + 1 + len(inner.parts) - 1
                 candidates[inner.name].append((1, depth, f"{rel}!{inner.as_posix()}", ("zip", data)))
     except (zipfile.BadZipFile, zipfile.LargeZipFile, RuntimeError, OSError, ValueError, EOFError) as exc:
-        notes.append(f"`{rel}` could not be read as a zip ({type(exc).__name__}: {exc})")
+        notes.append(f"{code(rel)} could not be read as a zip ({type(exc).__name__}: {exc})")
 
 
 # ============================================================================ results.json
+def code(text: str) -> str:
+    """A Markdown code span around a student-chosen name (a backtick cannot close it early)."""
+    return "`" + str(text).replace("`", "'").replace("\n", " ") + "`"
+
+
 def md_text(text: str) -> str:
     """Grader messages as Markdown: `code spans` kept, everything else escaped.
 
@@ -259,7 +264,7 @@ def summary_md(checks, config, found, problems, notes) -> str:
         module = LEVELS[lv].module
         graded = found.graded if found else {}
         name = f"{module}.py" if f"{module}.py" in graded else f"{module}.ipynb"
-        where = f"`{graded[name]}`" if name in graded else "missing"
+        where = code(graded[name]) if name in graded else "missing"
         if lv in notes and name in graded:
             where += " (could not be loaded)"
         cs = [c for c in checks if c.level == lv]
@@ -271,7 +276,7 @@ def summary_md(checks, config, found, problems, notes) -> str:
         lines += ["", f"{len(hidden)} of the {len(checks)} checks are hidden until your instructor publishes "
                       "the grades; so is the total."]
     for note in (found.notes if found else [])[:10]:
-        lines.append(f"- {md_text(note)}" if "`" not in note else f"- {note}")
+        lines.append(f"- {md_text(note)}")
     return "\n".join(lines)
 
 

@@ -546,8 +546,9 @@ def stage_outputs(report, level: int, stage: str, points: float) -> tuple[list, 
     else:  # the instructor changed the cell's points: keep the stage's share
         score = points * got / full
     score = float(min(points, max(0.0, round(score, 6))))
+    # No seed here: these lines reach the students' feedback, and a course may keep its seed private.
     lines = [f"Official grade, level {level} stage {stage}: {score:g} / {points:g} "
-             f"(the kit's isolated grader, seed {report.seed}; the kernel's run above does not count)"]
+             "(from the kit's isolated grader; the in-kernel self-check is not the grade)"]
     for c in checks:
         mark = "ok  " if c.passed else "FAIL"
         lines.append(f"  {mark} {float(c.score):g}/{float(c.max_score):g}  {c.name}")

@@ -111,6 +111,10 @@ MISTAKES = {
                              "the backward pass of its own iteration"),
     "optimizer_rebuilt": ("step", "the optimizer's state (momentum or Adam's moments) was lost every step: build "
                           "the optimizer once, before the loop"),
+    "zeroed_before_step": ("zero_grad", "optimizer.step() ran with the gradients already zeroed: zero them before "
+                           "backward() (or after step()), not between backward() and step()"),
+    "no_momentum": ("discipline", "the trajectory is plain SGD without momentum: pass momentum=momentum to "
+                    "torch.optim.SGD"),
     "lr_scaled": ("step", "the update has the right direction but the wrong size: the learning rate used differs "
                   "from the one you were given"),
 }

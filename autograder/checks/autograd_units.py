@@ -21,7 +21,8 @@ def forward_values(sub, seed, level):
     s, x, w1, w2, _ = unit(seed, level)
     want, h = ref.forward_nobias(x, w1, w2)
     for dt, name in DTYPES:
-        r = sub.call("forward", x.to(dt), Leaf(w1.to(dt)), Leaf(w2.to(dt)))
+        h1, h2 = sub.put(Leaf(w1.to(dt))), sub.put(Leaf(w2.to(dt)))
+        r = sub.call("forward", x.to(dt), h1, h2)
         if isinstance(r.value, (tuple, list)):
             raise CheckFailed("forward should return y_pred alone at this level (autograd keeps what backward needs)")
         y = expect_tensor(r.value, f"y_pred ({name})", (s.N, s.D_out), name, sub.device)
@@ -30,6 +31,13 @@ def forward_values(sub, seed, level):
         if not y.requires_grad or y.grad_fn is None:
             raise CheckFailed("y_pred is not part of the autograd graph (no grad_fn): compute it from w1 and w2 with "
                               "torch operations, without .detach(), .data, .item() or .numpy()")
+        if level != 3:  # at level 4 the backward pass runs MyReLU.backward: that is the backward checks' job
+            continue
+        sub.backward(y, torch.ones(s.N, s.D_out, dtype=dt))
+        for hnd, label in ((h1, "w1"), (h2, "w2")):
+            if sub.get(hnd).grad is None:
+                raise CheckFailed(f"{label} is cut out of the graph: backpropagating from y_pred leaves {label}.grad "
+                                  f"empty. Use {label} itself, not {label}.data or {label}.detach()")
     expect_meta_outputs(sub, "forward", [x.to("meta"), Leaf(w1.to("meta")), Leaf(w2.to("meta"))],
                         [("y_pred", (s.N, s.D_out))])
 

@@ -129,7 +129,17 @@ def _lockstep(sub, level, seed):
     losses = expect_losses(value, p["steps"])
     match = ref.diagnose(level, p["params0"], p["x"], p["y"], p["opt"], p["steps"], losses, params, ks=p["ks"],
                          accept_none_variant=(level == 8))
-    return dict(problem=p, losses=losses, params=params, observations=obs, match=match)
+    return dict(problem=p, losses=losses, params=params, observations=obs, match=refine(match, obs))
+
+
+def refine(match: ref.Match, obs: dict) -> ref.Match:
+    """Tell apart mistakes whose trajectories coincide, from what the loop was seen doing."""
+    built = obs.get("optimizers", [])
+    if match.variant == "no_step" and obs.get("steps"):
+        match.variant = "zeroed_before_step"  # step() ran, but on gradients already zeroed
+    elif match.variant == "optimizer_rebuilt" and len(built) == 1 and not built[0]["defaults"].get("momentum"):
+        match.variant = "no_momentum"  # one optimizer, without momentum: the same trajectory
+    return match
 
 
 def expect_lockstep(sub, shared, level, seed) -> None:
