@@ -64,6 +64,7 @@ class GradingContext:
         self.protections: dict = {}  # what the sandbox could apply, as the child reported it
         self.want_curves = False  # record loss curves (student against reference) for the HTML report
         self.converging: dict = {}  # (level, device) -> a started convergence run
+        self.child_peak_rss = 0
         self.curves: dict = {}
 
     def start(self) -> None:
@@ -144,6 +145,7 @@ class GradingContext:
                 sub.close()
             except Exception:  # noqa: BLE001
                 pass
+            self.child_peak_rss = max(self.child_peak_rss, sub.peak_rss)
         if self._zygote is not None and self._own_zygote:
             self._zygote.close()
         self._zygote = None

@@ -189,6 +189,7 @@ class Submission:
         self.load_observations: dict = {}
         self.outputs: list[str] = []
         self.budget = budget  # wall-clock seconds for the whole level, across restarts
+        self.peak_rss = 0  # the most resident memory its processes were seen to use (bytes)
         self._spent_before = 0.0
 
     # -- lifecycle
@@ -200,6 +201,7 @@ class Submission:
         if self._channel is not None:
             self.outputs.append(self._channel.output())
             self._spent_before += self._channel.spent
+            self.peak_rss = max(self.peak_rss, getattr(self._channel, "peak_rss", 0))
         self._generation += 1
         try:
             self._channel = self._open_channel()
@@ -232,6 +234,7 @@ class Submission:
 
     def close(self):
         if self._channel is not None:
+            self.peak_rss = max(self.peak_rss, getattr(self._channel, "peak_rss", 0))
             self.outputs.append(self._channel.output())
             self._channel.close()
             self._channel = None

@@ -329,7 +329,19 @@ class Channel:
         except OSError:
             pass
 
+    def high_water_rss(self) -> int:
+        """The child's own peak resident memory (VmHWM), read before it ends."""
+        try:
+            with open(f"/proc/{self.pid}/status") as f:
+                for line in f:
+                    if line.startswith("VmHWM:"):
+                        return int(line.split()[1]) * 1024
+        except (OSError, ValueError, IndexError):
+            pass
+        return 0
+
     def close(self) -> None:
+        self.peak_rss = max(self.peak_rss, self.high_water_rss())
         if not self.dead:
             try:
                 self.sock.settimeout(1.0)
