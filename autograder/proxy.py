@@ -234,9 +234,9 @@ class Submission:
 
     def close(self):
         if self._channel is not None:
-            self.peak_rss = max(self.peak_rss, getattr(self._channel, "peak_rss", 0))
             self.outputs.append(self._channel.output())
             self._channel.close()
+            self.peak_rss = max(self.peak_rss, getattr(self._channel, "peak_rss", 0))
             self._channel = None
 
     def output(self) -> str:
