@@ -188,7 +188,10 @@ def rel_error(got: torch.Tensor, want: torch.Tensor) -> float:
     return float((got - want).abs().max()) / scale if want.numel() else 0.0
 
 
-def trajectory_error(losses: list[float], params: dict, ref: Trajectory) -> tuple[float, float]:
+def trajectory_error(losses: list[float] | None, params: dict, ref: Trajectory) -> tuple[float, float]:
+    """(loss error, weight error); losses=None when train returned none usable (judge the weights alone)."""
+    if losses is None:
+        losses = list(ref.losses)
     n = min(len(losses), len(ref.losses))
     le = rel_error(torch.tensor(losses[:n], dtype=torch.float64), torch.tensor(ref.losses[:n], dtype=torch.float64)) \
         if n else float("inf")
