@@ -65,8 +65,22 @@ def cmd_check(args) -> int:
 
     from .render_terminal import render
     render(report, Console(), verbose=args.verbose)
+    for note in _notebook_notes(directory, levels):
+        print(note, file=sys.stderr)
     _write_html(report, args.html, "Self-check")
     return 0 if not report.errors else 3
+
+
+def _notebook_notes(directory: Path, levels: list[int]) -> list[str]:
+    """Warn a student who edits a notebook while the .py next to it is what gets graded."""
+    notes = []
+    for lv in levels:
+        py, nb = directory / f"{LEVELS[lv].module}.py", directory / f"{LEVELS[lv].module}.ipynb"
+        if py.is_file() and nb.is_file() and nb.stat().st_mtime > py.stat().st_mtime + 1:
+            notes.append(f"note: {nb.name} is newer than {py.name}, but the .py is what gets graded when both exist. "
+                         f"Working in the notebook? Its graded cells self-check it; to grade it here, remove or "
+                         f"rename {py.name}.")
+    return notes
 
 
 def _write_html(report, directory, title) -> None:
@@ -172,4 +186,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 #: modules (in autograder/) that add subcommands through register(subparsers)
-COMMAND_MODULES: list[str] = ["gradescope", "nbgrader_course"]
+COMMAND_MODULES: list[str] = ["gradescope", "nbgrader_course", "lab"]
