@@ -633,6 +633,8 @@ def _confine(config: dict) -> dict:
     if private_ns:
         held["temp_dirs"] = "private" if _private_tmp(libc, config.get("scratch")) else "shared"
     hide = [p for p in config.get("hide", []) if os.path.isdir(p)]  # (what was under /tmp is gone already)
+    if private_ns and config.get("hide") and held.get("temp_dirs") == "private" and not hide:
+        held["hidden_paths"] = "hidden"  # everything to hide lay under the private temporary directories
     if private_ns and hide:
         ok = all(libc.mount(b"tmpfs", p.encode(), b"tmpfs", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC,
                             b"size=64k,mode=0555") == 0 for p in hide)

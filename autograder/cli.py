@@ -28,7 +28,8 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", choices=["cpu", "cuda", "auto", "all"], default="cpu",
                    help="where the checks run (auto: cuda when present; all: every device, cuda skipped without one)")
     p.add_argument("--call-timeout", type=float, default=60.0, help="seconds one call of student code may take")
-    p.add_argument("--timeout", type=float, default=600.0, help="seconds a whole submission may take")
+    p.add_argument("--timeout", type=float, default=600.0, help="seconds a whole submission may take (wall clock, "
+                   "every level together)")
 
 
 def _limits(args):
@@ -101,7 +102,8 @@ def cmd_grade(args) -> int:
     if missing:
         print(f"autograder: {missing[0]} is not a directory", file=sys.stderr)
         return 2
-    if len(paths) > 1 or args.out or not is_submission(paths[0]):
+    has_students = any(p.is_dir() and not p.name.startswith(".") for p in paths[0].iterdir())
+    if len(paths) > 1 or args.out or (not is_submission(paths[0]) and has_students):
         return cmd_grade_class(args, paths, levels)
     directory = paths[0]
     report = _grade_one(directory, levels, args)

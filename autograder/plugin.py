@@ -122,7 +122,8 @@ class GradingContext:
             self.protections = channel.protections
             return channel
 
-        return Submission(module, src.source, src.filename, open_channel, budget=self.limits.submission_seconds)
+        return Submission(module, src.source, src.filename, open_channel, budget=self.limits.submission_seconds,
+                          deadline=self.started + self.limits.submission_seconds)
 
     def hidden_paths(self) -> list[str]:
         """What the child must not see: the grader, the solutions, the tests, other submissions."""

@@ -9,6 +9,7 @@ in-process (``sandbox.InProcessChannel``), without any change to the checks.
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -175,7 +176,8 @@ class Submission:
     """One level of one submission, reached through a channel to the process that holds it."""
 
     def __init__(self, module: str, source: str | None, filename: str, open_channel: Callable[[], Any],
-                 device: str = "cpu", unavailable: str | None = None, budget: float | None = None):
+                 device: str = "cpu", unavailable: str | None = None, budget: float | None = None,
+                 deadline: float | None = None):
         self.module = module
         self.source = source
         self.filename = filename
@@ -188,7 +190,8 @@ class Submission:
         self.names: dict[str, str] = {}
         self.load_observations: dict = {}
         self.outputs: list[str] = []
-        self.budget = budget  # wall-clock seconds for the whole level, across restarts
+        self.budget = budget  # wall-clock seconds for the whole submission (every level and lane)...
+        self.deadline = deadline  # ...which end at this time.monotonic() value
         self.peak_rss = 0  # the most resident memory its processes were seen to use (bytes)
         self._spent_before = 0.0
 
@@ -249,8 +252,8 @@ class Submission:
         return self._spent_before + (self._channel.spent if self._channel is not None else 0.0)
 
     def _request(self, header, buffers=None, what="", loading=False, timeout=None, background=False):
-        if self.budget is not None:
-            left = self.budget - self.spent()
+        if self.deadline is not None:
+            left = self.deadline - time.monotonic()
             if left <= 0:
                 raise StudentTimeout(f"{what or 'the call'} was not run: the submission used up its time budget "
                                      f"({self.budget:g} s)")

@@ -291,7 +291,7 @@ class Channel:
                 if self.limits.memory_bytes and rss > self.limits.memory_bytes:
                     self.kill(f"used more than {self.limits.memory_bytes / 2**30:.3g} GiB of memory and was stopped")
                     raise ChildGone(self.dead, "memory")
-            self.sock.settimeout(max(remaining, 5.0))
+            self.sock.settimeout(max(remaining, 1.0))  # the reply has begun: it may not take long
             reply = wire.recv_message(self.sock)
         except socket.timeout:
             self.kill(f"did not finish within {timeout:g} s (wall clock)")
