@@ -174,10 +174,14 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("build", help="generate assignments/ (stubs and notebooks) from solutions/", add_help=False)
 
     # Commands that live in their own modules: each module has register(subparsers), which adds its
-    # parser(s) with set_defaults(func=...). func(args) returns the exit status.
-    for name in COMMAND_MODULES:
-        import importlib
-        importlib.import_module(f"autograder.{name}").register(sub)
+    # parser(s) with set_defaults(func=...); func(args) returns the exit status. A module is imported
+    # only when its command runs (some import nbformat or jupyter: seconds a self-check need not pay).
+    for command, (module, summary) in COMMAND_MODULES.items():
+        if argv[:1] == [command]:
+            import importlib
+            importlib.import_module(f"autograder.{module}").register(sub)
+        else:
+            sub.add_parser(command, help=summary, add_help=False)
 
     if argv[:1] == ["build"]:
         return cmd_build(None, argv[1:])
@@ -187,5 +191,9 @@ def main(argv: list[str] | None = None) -> int:
     return {"check": cmd_check, "grade": cmd_grade}[args.command](args)
 
 
-#: modules (in autograder/) that add subcommands through register(subparsers)
-COMMAND_MODULES: list[str] = ["gradescope", "nbgrader_course", "lab"]
+#: command -> (module in autograder/ with register(subparsers), one-line summary for --help)
+COMMAND_MODULES: dict[str, tuple[str, str]] = {
+    "gradescope": ("gradescope", "build the Gradescope autograder zip, or run it (run_autograder)"),
+    "nbgrader": ("nbgrader_course", "create an nbgrader course, or run generate → autograde → feedback → export"),
+    "lab": ("lab", "open JupyterLab on your assignments"),
+}
