@@ -125,11 +125,11 @@ def loss_of(level, p, x, y, k=None):
 
 
 def simulate(level: int, params0: dict, x, y, opt: Optim, steps: int, variant: str = "correct",
-             ks: list[int] | None = None, zero_to_none: bool = False) -> Trajectory:
-    """Replay a training loop (float64) from params0, correctly or with one named mistake."""
+             ks: list[int] | None = None, zero_to_none: bool = False, dtype=torch.float64) -> Trajectory:
+    """Replay a training loop from params0 (in float64 unless told), correctly or with one named mistake."""
     names = PARAM_NAMES[level]
-    p = {n: params0[n].detach().clone().to(torch.float64).requires_grad_(True) for n in names}
-    x, y = x.to(torch.float64), y.to(torch.float64)
+    p = {n: params0[n].detach().clone().to(dtype).requires_grad_(True) for n in names}
+    x, y = x.to(dtype), y.to(dtype)
     plist = [p[n] for n in names]
 
     def make_opt():

@@ -217,7 +217,8 @@ def expect_convergence(sub, level: int, seed: int, curves: dict | None = None, s
     p = _convergence_problem_for(level, seed)
     if curves is not None:
         ref_run = ref.simulate(level, p["params0"], p["x"], p["y"], p["opt"], p["steps"],
-                               ks=ref.depths(p["python_seed"], p["steps"]) if level == 8 else None)
+                               ks=ref.depths(p["python_seed"], p["steps"]) if level == 8 else None,
+                               dtype=p["x"].dtype)  # the run's own precision, so the curves compare
         curves[level] = {"reference": ref_run.losses, "student": None}
     if isinstance(started, Exception):
         raise started
