@@ -28,8 +28,17 @@ def run_checks(ctx: plugin.GradingContext, stage: str | None = None, keyword: st
     if keyword:
         args += ["-k", keyword]
     sink = io.StringIO()
-    with redirect_stdout(sink):
-        code = pytest.main(args, plugins=[plugin, plugin.ContextProvider(ctx)])
+    # Only our plugin: whatever else is installed (pytest-benchmark, pytest-randomly...) stays out of grading.
+    saved = os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD")
+    os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    try:
+        with redirect_stdout(sink):
+            code = pytest.main(args, plugins=[plugin, plugin.ContextProvider(ctx)])
+    finally:
+        if saved is None:
+            os.environ.pop("PYTEST_DISABLE_PLUGIN_AUTOLOAD", None)
+        else:
+            os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = saved
     return int(code)
 
 

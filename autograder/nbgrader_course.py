@@ -12,19 +12,25 @@ Two subcommands (``python -m autograder nbgrader ...``; the instructor's day is 
 How a grade is decided. ``nbgrader autograde`` still runs every notebook in a Jupyter kernel, as
 nbgrader always does, so the instructor sees the executed notebook, and the test cells print the
 in-kernel self-check. But nothing that happens in that kernel counts: the autograde pipeline
-(``Autograde.autograde_preprocessors``, set in the course's config) has two kit preprocessors.
+(``Autograde.autograde_preprocessors``, set in the course's config) has three kit preprocessors.
 
+- ``IsolatedGrades`` runs first, before the kernel starts: it grades the notebook the student
+  *submitted* (``submitted/<student>/<assignment>/<module>.ipynb``, bytes as handed in) with
+  ``autograder.grading.grade`` -- the level in a sandboxed child, the kit's own data and checks.
 - ``SafeExecute`` is nbgrader's ``Execute`` that survives a kernel that dies or never answers: the
   notebook keeps the outputs it got, and grading goes on.
-- ``IsolatedGrades`` runs after execution and before nbgrader's ``SaveAutoGrades``: it grades the
-  notebook the student *submitted* (``submitted/<student>/<assignment>/<module>.ipynb``, bytes as
-  handed in) with ``autograder.grading.grade`` -- every level in a sandboxed child, the kit's own
-  data and checks -- and replaces each test cell's outputs by the official result of its stage: a
-  short table on stdout and, as the last output, an ``execute_result`` holding the stage's points as
-  a plain float (``repr(float)``), which ``nbgrader.utils.determine_grade`` reads as partial credit.
-  So monkeypatching in the kernel, edited or deleted test cells, ``skip-execution`` tags, stderr
-  output, a kernel that dies and a cell that never ends change nothing: the gradebook holds
-  exactly what ``python -m autograder grade`` gives that notebook (same seed, same limits).
+- ``SetOfficialGrades`` runs after execution, just before nbgrader's ``SaveAutoGrades``: it
+  replaces each test cell's outputs by the official result of its stage: a short table on stdout
+  and, as the last output, an ``execute_result`` holding the stage's points as a plain float
+  (``repr(float)``), which ``nbgrader.utils.determine_grade`` reads as partial credit.
+
+So monkeypatching in the kernel, edited or deleted test cells, ``skip-execution`` tags, stderr
+output, a kernel that dies, a cell that never ends, and a kernel that rewrites its own submission
+change nothing: the gradebook holds exactly what ``python -m autograder grade`` gives that
+notebook (same seed, same limits). What nbgrader's design leaves open: the kernel runs as the
+instructor, so it can write wherever the instructor can (other students' files, the gradebook).
+``run`` checks that ``submitted/`` is unchanged after autograding; on a shared server grade with
+``--no-execute`` (no kernel at all: the same grades) or give the kernel a container.
 
 Safe settings the config also holds: no tag can skip a cell (``Execute.skip_cells_with_tag`` is an
 unused tag), deleted test cells are put back (``OverwriteCells.add_missing_cells``), edited ones are
@@ -41,7 +47,6 @@ with ``init --seed``). In the notebooks, each test cell of ``source/`` carries a
 """
 from __future__ import annotations
 
-import argparse
 import atexit
 import datetime as _dt
 import re
@@ -51,11 +56,12 @@ import sys
 import tempfile
 import threading
 from pathlib import Path
-
-import nbformat
-from nbformat import v4
+from typing import TYPE_CHECKING
 
 from . import curriculum
+
+if TYPE_CHECKING:
+    import nbformat
 
 #: nbgrader's delimiters of a hidden-tests region (stripped from release/ and from feedback).
 BEGIN_HIDDEN = "### BEGIN HIDDEN TESTS"
@@ -76,6 +82,7 @@ DEFAULT_SUBMISSION_TIMEOUT = 600.0
 #: (nbgrader's documented example); change it in nbgrader_config.py to your LMS's pattern.
 DEFAULT_LMS_REGEXP = r".*_(?P<student_id>\w+)_attempt_(?P<timestamp>[0-9\-]+)_(?P<file_id>\w+\.ipynb)"
 
+RESOURCE_KEY = "autograder_official"  # where IsolatedGrades leaves the report for SetOfficialGrades
 _OFFICIAL_CALL = re.compile(r"^official_grade\((\d+),\s*[\"'](\w+)[\"']\)\s*$", re.M)
 _KIT_GRADE_ID = re.compile(r"^level(\d+)_(\w+)$")
 
@@ -122,6 +129,8 @@ def hidden_region(level: int, stage: str) -> list[str]:
 def source_notebook(level: int) -> nbformat.NotebookNode:
     """The nbgrader *source* notebook of a level: the kit's source form plus, in each test cell, the
     hidden region that binds it to its official check."""
+    import nbformat
+
     from .build import build_notebook
     nb = build_notebook(level, with_solutions=True)
     for cell in nb.cells:
@@ -131,7 +140,13 @@ def source_notebook(level: int) -> nbformat.NotebookNode:
         match = _KIT_GRADE_ID.match(meta.get("grade_id", ""))
         if not match or int(match.group(1)) != level or match.group(2) not in curriculum.STAGES:
             raise ValueError(f"level {level}: unexpected test cell {meta.get('grade_id')!r}")
-        cell.source = cell.source.rstrip("\n") + "\n" + "\n".join(hidden_region(level, match.group(2)))
+        # `check(...)` returns its Report: without the `;` the release cell would display the
+        # Report's repr, which nbgrader's Validate warns it cannot read as a score ("treating as full
+        # credit, but future releases may treat as error"). With it, the cell prints the table and
+        # passes, or raises.
+        public = [line + ";" if re.fullmatch(r'check\(\d+, "\w+"\)', line.strip()) else line
+                  for line in cell.source.rstrip("\n").splitlines()]
+        cell.source = "\n".join(public + hidden_region(level, match.group(2)))
     nbformat.validate(nb)
     return nb
 
@@ -192,7 +207,7 @@ from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPrep
 from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearHiddenTests, GetGrades,
                                     IgnorePattern, LimitOutput, SaveAutoGrades)
 
-from autograder.nbgrader_course import IsolatedGrades, SafeExecute
+from autograder.nbgrader_course import IsolatedGrades, SafeExecute, SetOfficialGrades
 
 c = get_config()  # noqa: F821 (provided by nbgrader when it loads this file)
 COURSE = os.path.dirname(os.path.abspath(__file__))
@@ -219,15 +234,16 @@ c.LimitOutput.max_traceback = 100
 c.OverwriteCells.add_missing_cells = True
 
 # --- Where the points come from: the kit's isolated grader ------------------------------------
-# IsolatedGrades grades each submitted notebook in the kit's sandbox and writes every test cell's
-# official points (a float) just before nbgrader saves the grades; SafeExecute is nbgrader's
-# Execute, made to survive a kernel that dies or hangs.
+# IsolatedGrades grades each submitted notebook in the kit's sandbox before its kernel starts;
+# SafeExecute is nbgrader's Execute, made to survive a kernel that dies or hangs; SetOfficialGrades
+# writes every test cell's official points (a float) just before nbgrader saves the grades.
 c.Autograde.autograde_preprocessors = [
+    IsolatedGrades,
     SafeExecute,
     IgnorePattern,
     ClearMetadataPreprocessor,
     LimitOutput,
-    IsolatedGrades,
+    SetOfficialGrades,
     SaveAutoGrades,
     AssignLatePenalties,
     CheckCellMetadata,
@@ -283,6 +299,8 @@ def init_course(course: Path, *, course_id: str = DEFAULT_COURSE_ID, levels: lis
                 seed: int | None = None, generate: bool = True, force: bool = False, **settings) -> list[Path]:
     """Create the course directory; return the files written. Runs ``generate_assignment`` unless
     ``generate`` is False (the gradebook then holds the assignments only)."""
+    import nbformat
+
     from .grading import default_seed
     course = Path(course).resolve()
     levels = sorted(set(levels or curriculum.LEVELS))
@@ -413,8 +431,14 @@ def _course_id(course: Path) -> str:
     return m.group(1) if m else DEFAULT_COURSE_ID
 
 
+def _digests(folder: Path) -> dict[str, str]:
+    import hashlib
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()} if folder.is_dir() else {}
+
+
 def run_course(course: Path, submissions: Path | None, lms: Path | None = None, *, force: bool = False,
-               csv: Path | None = None) -> int:
+               csv: Path | None = None, execute: bool = True) -> int:
     course = Path(course).resolve()
     if not (course / "nbgrader_config.py").is_file():
         print(f"autograder: {course} is not a course (no nbgrader_config.py): run "
@@ -436,18 +460,27 @@ def run_course(course: Path, submissions: Path | None, lms: Path | None = None, 
         place_submissions(course, found)
         todo.update(level for _, level in found)
     failures = []
+    before = _digests(course / "submitted")
     for level in sorted(todo):
         a = assignment_id(level)
         # 3. autograde (exit 1: some submission could not be graded: see the log, grade by hand)
-        proc = nbgrader(course, "autograde", a, *(["--force"] if force else []))
-        _log_tail(course, f"autograde-{a}.log", proc)
+        proc = nbgrader(course, "autograde", a, *(["--force"] if force else []),
+                        *([] if execute else ["--no-execute"]))
+        _save_log(course, f"autograde-{a}.log", proc)
         if proc.returncode != 0:
             failures.append(f"autograde {a} (see {course / '.kit-logs' / f'autograde-{a}.log'})")
         # 4. feedback
         proc = nbgrader(course, "generate_feedback", a, *(["--force"] if force else []))
-        _log_tail(course, f"feedback-{a}.log", proc)
+        _save_log(course, f"feedback-{a}.log", proc)
         if proc.returncode != 0:
             failures.append(f"generate_feedback {a}")
+    # A kernel runs as the instructor: make sure none of them rewrote a submission.
+    after = _digests(course / "submitted")
+    changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+    if changed:
+        failures.append("submitted/ changed while autograding (a student's kernel wrote there; the grades "
+                        "come from the files as they were before, but check these and regrade with "
+                        "--no-execute): " + ", ".join(changed[:10]))
     # 5. export
     out_csv = Path(csv).resolve() if csv else course / "grades.csv"
     proc = nbgrader(course, "export", "--to", str(out_csv))
@@ -464,38 +497,13 @@ def run_course(course: Path, submissions: Path | None, lms: Path | None = None, 
     return 1 if failures else 0
 
 
-def _log_tail(course: Path, name: str, proc: subprocess.CompletedProcess) -> None:
+def _save_log(course: Path, name: str, proc: subprocess.CompletedProcess) -> None:
     logs = course / ".kit-logs"
     logs.mkdir(exist_ok=True)
     (logs / name).write_text(proc.stdout + proc.stderr)
 
 
 # ----------------------------------------------------------------------------------- preprocessors
-
-try:  # nbgrader is a dependency of the kit; keep the module importable for the CLI's help anyway
-    from nbgrader import utils as _nbutils
-    from nbgrader.preprocessors import Execute as _Execute
-    from nbgrader.preprocessors import NbGraderPreprocessor as _NbGraderPreprocessor
-    from traitlets import Float, Integer, Unicode
-except ImportError:  # pragma: no cover
-    _Execute = _NbGraderPreprocessor = object
-
-
-class SafeExecute(_Execute):
-    """nbgrader's ``Execute`` that never fails a submission: a kernel that dies (``os._exit``), or
-    that cannot be interrupted after a timeout, leaves the outputs it produced, and autograding goes
-    on to the official grade (which never depended on the kernel)."""
-
-    def preprocess(self, nb, resources=None, km=None):
-        try:
-            return super().preprocess(nb, resources, km=km)
-        except Exception as exc:  # noqa: BLE001 - DeadKernelError, CellTimeoutError, UnresponsiveKernelError...
-            who = resources.get("nbgrader", {}) if isinstance(resources, dict) else {}
-            self.log.warning("the kernel failed for %s/%s (%s: %s): its notebook keeps the outputs it got; "
-                             "the grade comes from the isolated grader", who.get("student"),
-                             who.get("notebook"), type(exc).__name__, str(exc)[:200])
-            return nb, resources
-
 
 class IsolatedGraderError(RuntimeError):
     """The kit's grader failed (not the student): the submission is left ungraded."""
@@ -536,6 +544,7 @@ def grade_notebook_bytes(raw: bytes, level: int, seed: int, device: str = "cpu",
 
 def stage_outputs(report, level: int, stage: str, points: float) -> tuple[list, float]:
     """The outputs of a test cell: the stage's official checks, then its points as a float."""
+    from nbformat import v4
     checks = [c for c in report.checks if c.level == level and c.stage == stage]
     got = float(sum(float(c.score) for c in checks))
     full = float(sum(float(c.max_score) for c in checks))
@@ -559,79 +568,146 @@ def stage_outputs(report, level: int, stage: str, points: float) -> tuple[list, 
             v4.new_output("execute_result", data={"text/plain": repr(score)}, execution_count=None)], score
 
 
-class IsolatedGrades(_NbGraderPreprocessor):
-    """Sets every kit test cell's outcome from the kit's isolated grader (see the module docstring).
+_PREPROCESSORS: dict = {}
 
-    Place it after execution and before ``SaveAutoGrades`` in ``Autograde.autograde_preprocessors``.
-    """
 
-    seed = Integer(None, allow_none=True, help="the grading seed (default: the kit's default seed)").tag(config=True)
-    device = Unicode("cpu", help="where the checks run: cpu, cuda, auto, all").tag(config=True)
-    call_timeout = Float(DEFAULT_CALL_TIMEOUT, help="seconds one call of student code may take").tag(config=True)
-    submission_timeout = Float(DEFAULT_SUBMISSION_TIMEOUT, help="seconds a level may take").tag(config=True)
+def _preprocessors() -> dict:
+    """The nbgrader preprocessors, defined on first use: importing nbgrader and nbconvert takes a
+    second or two, which ``python -m autograder`` should not pay for every command."""
+    if _PREPROCESSORS:
+        return _PREPROCESSORS
+    import nbformat
+    from nbgrader import utils as nbutils
+    from nbgrader.preprocessors import Execute, NbGraderPreprocessor
+    from traitlets import Float, Integer, Unicode
 
-    def _submitted_notebook(self, resources) -> Path | None:
-        from nbgrader.coursedir import CourseDirectory
-        info = resources["nbgrader"]
-        coursedir = CourseDirectory(config=self.config)
-        folder = coursedir.format_path(coursedir.submitted_directory, info["student"], info["assignment"])
-        path = Path(folder) / f"{info['notebook']}.ipynb"
-        return path if path.is_file() else None
+    class SafeExecute(Execute):
+        """nbgrader's ``Execute`` that never fails a submission: a kernel that dies (``os._exit``), or
+        that cannot be interrupted after a timeout, leaves the outputs it produced, and autograding goes
+        on to the official grade (which never depended on the kernel)."""
 
-    def preprocess(self, nb, resources):
-        from .grading import default_seed
-        from .sandbox import Limits
-        info = resources.get("nbgrader", {})
-        level = level_of_notebook(info.get("notebook", ""))
-        if level is None:
-            self.log.warning("%s is not a kit notebook: its grades are nbgrader's own", info.get("notebook"))
+        def preprocess(self, nb, resources=None, km=None):
+            try:
+                return super().preprocess(nb, resources, km=km)
+            except Exception as exc:  # noqa: BLE001 - DeadKernelError, CellTimeoutError, UnresponsiveKernelError...
+                who = resources.get("nbgrader", {}) if isinstance(resources, dict) else {}
+                self.log.warning("the kernel failed for %s/%s (%s: %s): its notebook keeps the outputs it got; "
+                                 "the grade comes from the isolated grader", who.get("student"),
+                                 who.get("notebook"), type(exc).__name__, str(exc)[:200])
+                return nb, resources
+
+    class IsolatedGrades(NbGraderPreprocessor):
+        """Grades the submitted notebook with the kit's isolated grader, *before* the kernel runs.
+
+        Place it first in ``Autograde.autograde_preprocessors`` (before ``SafeExecute``): the bytes it
+        grades are read before any of this notebook's code has run in a kernel, which runs as the
+        instructor and could otherwise rewrite its own submission (copy someone else's, say) before it
+        was read. The report waits in ``resources``; ``SetOfficialGrades`` writes it into the test
+        cells after execution.
+        """
+
+        seed = Integer(None, allow_none=True,
+                       help="the grading seed (default: the kit's default seed)").tag(config=True)
+        device = Unicode("cpu", help="where the checks run: cpu, cuda, auto, all").tag(config=True)
+        call_timeout = Float(DEFAULT_CALL_TIMEOUT, help="seconds one call of student code may take").tag(config=True)
+        submission_timeout = Float(DEFAULT_SUBMISSION_TIMEOUT, help="seconds a level may take").tag(config=True)
+
+        def _submitted_notebook(self, resources) -> Path | None:
+            from nbgrader.coursedir import CourseDirectory
+            info = resources["nbgrader"]
+            coursedir = CourseDirectory(config=self.config)
+            folder = coursedir.format_path(coursedir.submitted_directory, info["student"], info["assignment"])
+            path = Path(folder) / f"{info['notebook']}.ipynb"
+            return path if path.is_file() else None
+
+        def preprocess(self, nb, resources):
+            from .grading import default_seed
+            from .sandbox import Limits
+            info = resources.get("nbgrader", {})
+            level = level_of_notebook(info.get("notebook", ""))
+            if level is None:
+                self.log.warning("%s is not a kit notebook: its grades are nbgrader's own", info.get("notebook"))
+                return nb, resources
+            path = self._submitted_notebook(resources)
+            if path is not None:
+                raw = path.read_bytes()
+            else:  # not laid out as nbgrader's submitted/ folder: grade the sanitized copy (nothing ran yet)
+                self.log.warning("no submitted notebook for %s/%s: grading the sanitized copy", info.get("student"),
+                                 info.get("notebook"))
+                raw = nbformat.writes(nb).encode("utf-8")
+            seed = default_seed() if self.seed is None else int(self.seed)
+            limits = Limits(call_seconds=float(self.call_timeout), submission_seconds=float(self.submission_timeout))
+            report = grade_notebook_bytes(raw, level, seed, self.device, limits, zygote=_zygote())
+            if report.errors:
+                raise IsolatedGraderError(f"the kit's grader failed on {info.get('student')}/{info.get('notebook')}: "
+                                          + "; ".join(e.splitlines()[0] for e in report.errors[:3]))
+            resources[RESOURCE_KEY] = {"level": level, "report": report}
+            self.log.info("official grade of %s/%s: %g / %g", info.get("student"), info.get("notebook"),
+                          report.score, report.max_score)
             return nb, resources
-        path = self._submitted_notebook(resources)
-        if path is not None:
-            raw = path.read_bytes()
-        else:  # not laid out as nbgrader's submitted/ folder: grade what is being autograded
-            self.log.warning("no submitted notebook for %s/%s: grading the sanitized copy", info.get("student"),
-                             info.get("notebook"))
-            raw = nbformat.writes(nb).encode("utf-8")
-        seed = default_seed() if self.seed is None else int(self.seed)
-        limits = Limits(call_seconds=float(self.call_timeout), submission_seconds=float(self.submission_timeout))
-        report = grade_notebook_bytes(raw, level, seed, self.device, limits, zygote=_zygote())
-        if report.errors:
-            raise IsolatedGraderError(f"the kit's grader failed on {info.get('student')}/{info.get('notebook')}: "
-                                      + "; ".join(e.splitlines()[0] for e in report.errors[:3]))
-        done = set()
-        for cell in nb.cells:
-            if cell.cell_type != "code" or not _nbutils.is_grade(cell) or _nbutils.is_solution(cell):
-                continue
-            stage = self._stage_of(cell, level)
-            if stage is None:
-                self.log.warning("test cell %s is not one of the kit's: its grade is nbgrader's own",
-                                 cell.metadata.nbgrader.get("grade_id"))
-                continue
-            cell.outputs, _ = stage_outputs(report, level, stage, float(cell.metadata.nbgrader["points"]))
-            done.add(stage)
-        missing = [s for s in curriculum.stages_of(level) if s not in done]
-        if missing:
-            self.log.warning("%s/%s has no test cell for stage(s) %s: their points are not recorded",
-                             info.get("student"), info.get("notebook"), ", ".join(missing))
-        nb.metadata["autograder"] = {"official": {
-            "seed": report.seed, "score": report.score, "max_score": report.max_score,
-            "submission_sha256": report.submission_hash, "graded_at": _dt.datetime.now(_dt.timezone.utc).isoformat()}}
-        self.log.info("official grade of %s/%s: %g / %g", info.get("student"), info.get("notebook"),
-                      report.score, report.max_score)
-        return nb, resources
 
-    @staticmethod
-    def _stage_of(cell, level: int) -> str | None:
-        """The stage a test cell grades: named by its hidden region (restored from the gradebook,
-        so the student cannot change it), else by its grade id ``levelN_<stage>``."""
-        match = _OFFICIAL_CALL.search(cell.source)
-        if match and int(match.group(1)) == level and match.group(2) in curriculum.STAGES:
-            return match.group(2)
-        match = _KIT_GRADE_ID.match(cell.metadata.nbgrader.get("grade_id", ""))
-        if match and int(match.group(1)) == level and match.group(2) in curriculum.stages_of(level):
-            return match.group(2)
-        return None
+
+    class SetOfficialGrades(NbGraderPreprocessor):
+        """After execution, replaces every kit test cell's outputs by its stage's official result (a
+        table, then the points as a float), which ``SaveAutoGrades`` then records.
+
+        Place it after ``LimitOutput`` and before ``SaveAutoGrades``; it needs ``IsolatedGrades``
+        earlier in the same list, and fails the submission (never guesses a grade) without it.
+        """
+
+        def preprocess(self, nb, resources):
+            info = resources.get("nbgrader", {})
+            if level_of_notebook(info.get("notebook", "")) is None:
+                return nb, resources
+            official = resources.get(RESOURCE_KEY)
+            if official is None:
+                raise IsolatedGraderError("no official grade: put IsolatedGrades before SafeExecute in "
+                                          "Autograde.autograde_preprocessors (see nbgrader_config.py)")
+            level, report = official["level"], official["report"]
+            done = set()
+            for cell in nb.cells:
+                if cell.cell_type != "code" or not nbutils.is_grade(cell) or nbutils.is_solution(cell):
+                    continue
+                stage = self._stage_of(cell, level)
+                if stage is None:
+                    self.log.warning("test cell %s is not one of the kit's: its grade is nbgrader's own",
+                                     cell.metadata.nbgrader.get("grade_id"))
+                    continue
+                cell.outputs, _ = stage_outputs(report, level, stage, float(cell.metadata.nbgrader["points"]))
+                done.add(stage)
+            missing = [s for s in curriculum.stages_of(level) if s not in done]
+            if missing:
+                self.log.warning("%s/%s has no test cell for stage(s) %s: their points are not recorded",
+                                 info.get("student"), info.get("notebook"), ", ".join(missing))
+            nb.metadata["autograder"] = {"official": {
+                "seed": report.seed, "score": report.score, "max_score": report.max_score,
+                "submission_sha256": report.submission_hash,
+                "graded_at": _dt.datetime.now(_dt.timezone.utc).isoformat()}}
+            return nb, resources
+
+        @staticmethod
+        def _stage_of(cell, level: int) -> str | None:
+            """The stage a test cell grades: named by its hidden region (restored from the gradebook,
+            so the student cannot change it), else by its grade id ``levelN_<stage>``."""
+            match = _OFFICIAL_CALL.search(cell.source)
+            if match and int(match.group(1)) == level and match.group(2) in curriculum.STAGES:
+                return match.group(2)
+            match = _KIT_GRADE_ID.match(cell.metadata.nbgrader.get("grade_id", ""))
+            if match and int(match.group(1)) == level and match.group(2) in curriculum.stages_of(level):
+                return match.group(2)
+            return None
+
+    for cls in (SafeExecute, IsolatedGrades, SetOfficialGrades):
+        cls.__qualname__ = cls.__name__
+        _PREPROCESSORS[cls.__name__] = cls
+    return _PREPROCESSORS
+
+
+def __getattr__(name: str):
+    """``from autograder.nbgrader_course import IsolatedGrades`` (what nbgrader_config.py does)."""
+    if name in ("SafeExecute", "IsolatedGrades", "SetOfficialGrades"):
+        return _preprocessors()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # ----------------------------------------------------------------------------------- the CLI
@@ -664,7 +740,8 @@ def cmd_run(args) -> int:
             return 2
     try:
         return run_course(Path(args.course_dir), Path(args.submissions) if args.submissions else None,
-                          Path(args.lms) if args.lms else None, force=args.force, csv=args.csv)
+                          Path(args.lms) if args.lms else None, force=args.force, csv=args.csv,
+                          execute=not args.no_execute)
     except RuntimeError as exc:
         print(f"autograder: {exc}", file=sys.stderr)
         return 1
@@ -700,8 +777,11 @@ def register(subparsers) -> None:
                    help="LMS downloads: DIR/levelN/ holding the archives or files, collected with zip_collect")
     r.add_argument("--csv", default=None, help="where export writes the grades (default: COURSE_DIR/grades.csv)")
     r.add_argument("--force", action="store_true", help="regrade and rebuild feedback for every submission")
+    r.add_argument("--no-execute", action="store_true",
+                   help="run no kernel: the same grades, from the isolated grader alone (safest on a shared server)")
     r.set_defaults(func=cmd_run)
 
 
-__all__ = ["IsolatedGrades", "SafeExecute", "init_course", "run_course", "official_grade", "source_notebook",
+# IsolatedGrades, SafeExecute and SetOfficialGrades are imported from here too (module __getattr__).
+__all__ = ["init_course", "run_course", "official_grade", "source_notebook", "fill_notebook",
            "grade_notebook_bytes", "gradebook_scores", "register"]

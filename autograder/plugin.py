@@ -91,8 +91,9 @@ class GradingContext:
             sub.device = device
             try:
                 sub.load()
-            except LevelUnavailable:
-                continue  # the check reports it
+            except LevelUnavailable as exc:  # the main lane must not pay for the same failure again
+                self.submission(level).unavailable = str(exc)
+                continue
             self.converging[(level, device)] = start_convergence(sub, level, self.seed)
 
     def _make_submission(self, level: int) -> Submission:
