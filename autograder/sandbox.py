@@ -130,16 +130,15 @@ class Zygote:
         return Channel(ours, pid, scratch, limits, uid=protections.get("uid"), protections=protections)
 
     def close(self) -> None:
+        """End the zygote at once (it holds no state worth a graceful exit: its children are ended by
+        their channels), then any orphan of student code that was reparented to it (a subreaper)."""
+        orphans = _descendants(self.proc.pid)
         try:
             self._ctrl.close()
         finally:
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                _kill_group(self.proc.pid)
-                self.proc.wait()
-            # orphans of student code were reparented to the zygote (a subreaper): end them too
-            for pid in _descendants(self.proc.pid):
+            _kill_group(self.proc.pid)
+            self.proc.wait()
+            for pid in orphans:
                 _kill_group(pid)
 
 
