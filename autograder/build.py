@@ -413,7 +413,6 @@ def build_notebook(level: int, with_solutions: bool) -> nbformat.NotebookNode:
     """
     solution = load_solution(level)
     number = solution.level.number
-    module = solution.level.module
     cells: list[nbformat.NotebookNode] = []
 
     def cell_id() -> str:

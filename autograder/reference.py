@@ -115,8 +115,6 @@ MISTAKES = {
                            "backward() (or after step()), not between backward() and step()"),
     "no_momentum": ("discipline", "the trajectory is plain SGD without momentum: pass momentum=momentum to "
                     "torch.optim.SGD"),
-    "lr_scaled": ("step", "the update has the right direction but the wrong size: the learning rate used differs "
-                  "from the one you were given"),
 }
 
 
@@ -210,7 +208,7 @@ def diagnose(level, params0, x, y, opt: Optim, steps, losses, params, ks=None,
     candidates = [("correct", False)]
     if accept_none_variant:
         candidates.append(("correct", True))
-    candidates += [(m, False) for m in MISTAKES if m != "lr_scaled"]
+    candidates += [(m, False) for m in MISTAKES if m not in ("zeroed_before_step", "no_momentum")]
     if opt.kind == "sgd" and opt.momentum == 0.0:
         candidates = [c for c in candidates if c[0] != "optimizer_rebuilt"]
     best = Match(None, float("inf"), float("inf"))
@@ -221,17 +219,4 @@ def diagnose(level, params0, x, y, opt: Optim, steps, losses, params, ks=None,
             return Match(variant, le, pe)
         if variant == "correct" and (le + pe) < (best.loss_error + best.param_error):
             best = Match(None, le, pe)
-    # the learning rate: right direction, wrong size (plain SGD only)
-    if opt.kind == "sgd" and opt.momentum == 0.0 and steps >= 1 and params:
-        ref1 = simulate(level, params0, x, y, opt, 1)
-        ratios = []
-        for k in ref1.params:
-            want = ref1.params[k] - params0[k].to(torch.float64)
-            got = params[k].to(torch.float64) - params0[k].to(torch.float64)
-            if float(want.norm()) > 0:
-                ratios.append(float((got * want).sum() / (want * want).sum()))
-        if ratios and all(r > 0 for r in ratios):
-            r = sum(ratios) / len(ratios)
-            if (r > 3 or r < 1 / 3) and max(ratios) / min(ratios) < 1.5 and steps == 1:
-                return Match("lr_scaled", best.loss_error, best.param_error, {"ratio": r})
     return best

@@ -140,7 +140,6 @@ def backward_values(sub, seed, fl: Flavor):
         s, (x, w1, w2, y, y_pred, h, g1, g2), (gw1, gw2) = backward_call(sub, seed, fl, dt)
         rtol = RTOL64 if dt == torch.float64 else RTOL32
         inputs = f"{s} ({name}), with both signs in h"
-        relu_h = ref.relu(h)
         gy = 2 * (y_pred - y)
         expect_close(fl.expect(gw2, "grad_w2", (s.H, s.D_out), name, sub.device), g2, "grad_w2", rtol, inputs,
                      hints={"grad_w2 is half the reference: d/dy_pred of (y_pred - y)² is 2·(y_pred - y)": g2 / 2,
@@ -153,7 +152,6 @@ def backward_values(sub, seed, fl: Flavor):
                             "the ReLU's mask is inverted: keep grad_h where h > 0, zero it where h < 0":
                                 x.T @ (gh_nomask * (h < 0)),
                             "grad_w1 has the wrong sign: grad_y_pred = 2·(y_pred - y)": -g1})
-        del relu_h
 
 
 def step(sub, seed, fl: Flavor, times: int):
