@@ -700,16 +700,25 @@ def child_main(fd: int, config: dict) -> None:
 
 
 def _warm_up() -> None:
-    """Run each kind of torch work once, so the lazy imports behind it (torch.optim pulls in much of
-    torch._dynamo on its first step) happen once here rather than in every forked child."""
+    """Run the cheap kinds of torch work once (a module's forward, backward, autograd.grad), so their
+    lazy set-up happens here rather than in every forked child."""
     model = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.ReLU(), torch.nn.Linear(2, 1))
-    for opt in (torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9), torch.optim.Adam(model.parameters())):
-        loss = torch.nn.MSELoss(reduction="sum")(model(torch.ones(4, 3)), torch.zeros(4, 1))
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+    torch.nn.MSELoss(reduction="sum")(model(torch.ones(4, 3)), torch.zeros(4, 1)).backward()
     torch.autograd.grad((torch.ones(2, requires_grad=True) * 2).sum(), [torch.ones(1, requires_grad=True)],
                         allow_unused=True)
+
+
+def _warm_up_dynamo() -> None:
+    """Import torch._dynamo, and step torch.optim's optimizers once. Both the first optimizer and
+    the first operation on the meta device import torch._dynamo (about a second), so this is done
+    only when a child that will need it is asked for: the others are not kept waiting for it."""
+    x = torch.ones(2, 3, device="meta")
+    (x @ torch.ones(3, 1, device="meta", requires_grad=True)).clamp(min=0).sum().backward()
+    model = torch.nn.Linear(3, 1)
+    for opt in (torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9), torch.optim.Adam(model.parameters())):
+        opt.zero_grad()
+        model(torch.ones(2, 3)).sum().backward()
+        opt.step()
 
 
 def _die_with_parent() -> None:
@@ -736,6 +745,7 @@ def zygote_main(ctrl_fd: int) -> None:
         pass
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # forked children are reaped automatically
     ctrl = socket.socket(fileno=ctrl_fd)
+    dynamo_warm = False
     while True:
         try:
             msg, fds, _flags, _addr = socket.recv_fds(ctrl, 1 << 16, 1)
@@ -746,6 +756,9 @@ def zygote_main(ctrl_fd: int) -> None:
         config = json.loads(msg)
         if not fds:
             continue
+        if config.get("dynamo") and not dynamo_warm:
+            _warm_up_dynamo()
+            dynamo_warm = True
         pid = os.fork()
         if pid == 0:
             ctrl.close()

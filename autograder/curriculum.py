@@ -20,6 +20,11 @@ class Level:
     #: the names a submission must define (functions, or classes for levels 4, 7 and 8)
     names: tuple[str, ...]
 
+    @property
+    def uses_optim(self) -> bool:
+        """The level's own code builds torch.optim optimizers (from level 6 on)."""
+        return self.number >= 6
+
 
 @dataclass(frozen=True)
 class CheckSpec:

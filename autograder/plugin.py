@@ -76,7 +76,7 @@ class GradingContext:
         """The level's proxy. Each lane is its own child process: the "converge" lane runs the long
         convergence training while the main lane answers the other checks (two cores, both busy)."""
         if (level, lane) not in self._subs:
-            self._subs[(level, lane)] = self._make_submission(level)
+            self._subs[(level, lane)] = self._make_submission(level, lane)
         return self._subs[(level, lane)]
 
     def start_convergence_runs(self, levels: list[int]) -> None:
@@ -96,7 +96,7 @@ class GradingContext:
                 continue
             self.converging[(level, device)] = start_convergence(sub, level, self.seed)
 
-    def _make_submission(self, level: int) -> Submission:
+    def _make_submission(self, level: int, lane: str = "main") -> Submission:
         module = LEVELS[level].module
         if self._in_process is not None:
             from .child_runtime import Runtime
@@ -119,7 +119,11 @@ class GradingContext:
         def open_channel():
             scratch.mkdir(parents=True, exist_ok=True)
             device = "cpu" if self.devices == ["cpu"] else "cuda"
-            channel = self._zygote.fork(scratch, self.limits, hide=self.hidden_paths(), device=device)
+            # torch._dynamo (a second to import, once per zygote) serves the meta-device calls of
+            # the unit checks (levels 2-8) and torch.optim; a level 1-5 convergence run needs neither
+            dynamo = (lane == "main" and level >= 2) or LEVELS[level].uses_optim
+            channel = self._zygote.fork(scratch, self.limits, hide=self.hidden_paths(), device=device,
+                                        dynamo=dynamo)
             self.protections = channel.protections
             return channel
 
@@ -142,12 +146,17 @@ class GradingContext:
         return out
 
     def close(self) -> None:
-        for sub in self._subs.values():
+        for sub in self._subs.values():  # signal every child first, then wait for all of them together
             try:
-                sub.close()
+                sub.close(wait=False)
             except Exception:  # noqa: BLE001
                 pass
             self.child_peak_rss = max(self.child_peak_rss, sub.peak_rss)
+        for sub in self._subs.values():
+            try:
+                sub.reap()
+            except Exception:  # noqa: BLE001
+                pass
         if self._zygote is not None and self._own_zygote:
             self._zygote.close()
         self._zygote = None

@@ -194,6 +194,7 @@ class Submission:
         self.deadline = deadline  # ...which end at this time.monotonic() value
         self.peak_rss = 0  # the most resident memory its processes were seen to use (bytes)
         self._spent_before = 0.0
+        self._closed = None  # the channel close(wait=False) left for reap()
 
     # -- lifecycle
     def _ensure(self):
@@ -235,12 +236,18 @@ class Submission:
             self.unavailable = str(self._load_error)
             raise self._load_error from None
 
-    def close(self):
+    def close(self, wait: bool = True):
+        """End the child. wait=False: signal its processes only; reap() then waits for them."""
         if self._channel is not None:
             self.outputs.append(self._channel.output())
-            self._channel.close()
+            self._closed = self._channel
+            self._channel.close(wait=wait)
             self.peak_rss = max(self.peak_rss, getattr(self._channel, "peak_rss", 0))
             self._channel = None
+
+    def reap(self):
+        if self._closed is not None:
+            self._closed.reap()
 
     def output(self) -> str:
         parts = list(self.outputs)

@@ -118,6 +118,65 @@ MISTAKES = {
 }
 
 
+class SGD:
+    """torch.optim.SGD's update (momentum, maximize; no dampening, Nesterov or weight decay), written out.
+
+    The grader's references never construct a torch.optim optimizer: the first one imports
+    torch._dynamo, a second of start-up for every grading process. tests/test_reference.py holds
+    these to torch.optim's trajectories.
+    """
+
+    def __init__(self, params: list, lr: float, momentum: float = 0.0, maximize: bool = False):
+        self.params, self.lr, self.momentum, self.maximize = params, lr, momentum, maximize
+        self.buffers: list = [None] * len(params)
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for p in self.params:
+            if set_to_none:
+                p.grad = None
+            elif p.grad is not None:
+                p.grad.detach_()
+                p.grad.zero_()
+
+    @torch.no_grad()
+    def step(self) -> None:
+        for i, p in enumerate(self.params):
+            if p.grad is None:
+                continue
+            g = -p.grad if self.maximize else p.grad
+            if self.momentum:
+                if self.buffers[i] is None:
+                    self.buffers[i] = g.clone()
+                else:
+                    self.buffers[i].mul_(self.momentum).add_(g)
+                g = self.buffers[i]
+            p.add_(g, alpha=-self.lr)
+
+
+class Adam(SGD):
+    """torch.optim.Adam's update (default betas and eps, bias-corrected; maximize), written out."""
+
+    def __init__(self, params: list, lr: float, betas=(0.9, 0.999), eps: float = 1e-8, maximize: bool = False):
+        super().__init__(params, lr, maximize=maximize)
+        self.betas, self.eps, self.t = betas, eps, [0] * len(params)
+        self.m = [torch.zeros_like(p) for p in params]
+        self.v = [torch.zeros_like(p) for p in params]
+
+    @torch.no_grad()
+    def step(self) -> None:
+        b1, b2 = self.betas
+        for i, p in enumerate(self.params):
+            if p.grad is None:
+                continue
+            g = -p.grad if self.maximize else p.grad
+            self.t[i] += 1
+            self.m[i].lerp_(g, 1 - b1)
+            self.v[i].mul_(b2).addcmul_(g, g, value=1 - b2)
+            step_size = self.lr / (1 - b1 ** self.t[i])
+            denom = (self.v[i].sqrt() / (1 - b2 ** self.t[i]) ** 0.5).add_(self.eps)
+            p.addcdiv_(self.m[i], denom, value=-step_size)
+
+
 def loss_of(level, p, x, y, k=None):
     return sse(model_forward(level, p, x, k), y)
 
@@ -132,8 +191,8 @@ def simulate(level: int, params0: dict, x, y, opt: Optim, steps: int, variant: s
 
     def make_opt():
         if opt.kind == "adam":
-            return torch.optim.Adam(plist, lr=opt.lr, maximize=(variant == "ascent"))
-        return torch.optim.SGD(plist, lr=opt.lr, momentum=opt.momentum, maximize=(variant == "ascent"))
+            return Adam(plist, lr=opt.lr, maximize=(variant == "ascent"))
+        return SGD(plist, lr=opt.lr, momentum=opt.momentum, maximize=(variant == "ascent"))
 
     optimizer = make_opt()
     losses = []

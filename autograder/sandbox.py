@@ -100,13 +100,17 @@ class Zygote:
         theirs.close()
 
     def fork(self, scratch: Path, limits: Limits, hide: list[str] | None = None, device: str = "cpu",
-             hello_timeout: float = 120.0) -> "Channel":
+             hello_timeout: float = 120.0, dynamo: bool = True) -> "Channel":
+        """A fresh child. ``dynamo``: the child will use torch.optim or the meta device, whose first
+        use imports torch._dynamo; the zygote does that once, before this child, rather than in
+        every child (children that do not need it are not kept waiting for it)."""
         ours, theirs = socket.socketpair()
         nonce = secrets.token_hex(8)
         (scratch / ".output").touch()
         os.chmod(scratch, 0o700)  # (its parent must let the sandbox user pass: see GradingContext)
         config = {"scratch": str(scratch), "output": str(scratch / ".output"), "nonce": nonce,
-                  "limits": limits.rlimits(device), "isolate": limits.isolate, "hide": list(hide or [])}
+                  "limits": limits.rlimits(device), "isolate": limits.isolate, "hide": list(hide or []),
+                  "dynamo": dynamo}
         if limits.isolate and os.getuid() == 0:
             config["uid"] = SANDBOX_UID_BASE
         try:
@@ -202,9 +206,9 @@ def resident_bytes(pids: list[int]) -> int:
     return total
 
 
-def _kill_uid(uid: int) -> None:
+def _kill_uid(uid: int, rounds: int = 50) -> None:
     """Kill every process of a sandbox user (escaped daemons included); repeat until none is left."""
-    for _ in range(50):
+    for _ in range(rounds):
         pids = processes_of(uid=uid)
         if not pids:
             return
@@ -317,16 +321,24 @@ class Channel:
             return ""
         return data.decode("utf-8", "replace")
 
-    def kill(self, reason: str) -> None:
+    def kill(self, reason: str, wait: bool = True) -> None:
+        """End the child and everything it started. wait=False signals them without waiting until
+        every process of the sandbox user is gone: then reap() must follow (closing many channels,
+        the grader signals all of them first, and waits for all together)."""
         if not self.dead:
             self.dead = reason
         _kill_group(self.pid)
         if self.uid is not None:
-            _kill_uid(self.uid)
+            _kill_uid(self.uid, rounds=50 if wait else 1)
         try:
             self.sock.close()
         except OSError:
             pass
+
+    def reap(self) -> None:
+        """Wait (a bounded while, killing again) until no process of the child's sandbox user is left."""
+        if self.uid is not None:
+            _kill_uid(self.uid)
 
     def high_water_rss(self) -> int:
         """The child's own peak resident memory (VmHWM), read before it ends."""
@@ -339,7 +351,7 @@ class Channel:
             pass
         return 0
 
-    def close(self) -> None:
+    def close(self, wait: bool = True) -> None:
         self.peak_rss = max(self.peak_rss, self.high_water_rss())
         if not self.dead:
             try:
@@ -347,7 +359,7 @@ class Channel:
                 wire.send_message(self.sock, {"op": "exit"})
             except OSError:
                 pass
-        self.kill(self.dead or "closed")
+        self.kill(self.dead or "closed", wait=wait)
 
 
 class InProcessChannel:
@@ -374,8 +386,11 @@ class InProcessChannel:
     def output(self):
         return ""
 
-    def kill(self, reason):
+    def kill(self, reason, wait=True):
         self.dead = reason
 
-    def close(self):
+    def close(self, wait=True):
+        pass
+
+    def reap(self):
         pass

@@ -24,6 +24,9 @@ from .common import CheckFailed, data_of, expect_array, expect_losses, expect_te
 
 LOCKSTEP_STEPS = 4
 
+#: Convergence: steps of the seed's schedule (bench/detection_power.py measures what fewer would miss).
+CONVERGENCE_STEPS = {level: sched["steps"] for level, sched in SEED_SCHEDULE.items()}
+
 #: Convergence: the trusted loss of the final weights must fall below this fraction of the
 #: initial loss. Measured with bench/tolerances.py (reference solutions, many seeds, float32):
 #: see docs/tolerances.md for the worst ratio seen at each level; the bound leaves a wide margin.
@@ -180,7 +183,7 @@ def convergence_problem(level: int, seed: int, dtype=torch.float32) -> dict:
     x, y = randn(gen, s.N, s.D_in, dtype=dtype), randn(gen, s.N, s.D_out, dtype=dtype)
     params0 = {k: v.to(dtype) for k, v in ref.init_params(level, s, gen).items()}
     sched = SEED_SCHEDULE[level]
-    return dict(x=x, y=y, params0=params0, opt=optim_for(level, sched["lr"]), steps=sched["steps"],
+    return dict(x=x, y=y, params0=params0, opt=optim_for(level, sched["lr"]), steps=CONVERGENCE_STEPS[level],
                 python_seed=python_seed(seed, level, "converge"))
 
 
