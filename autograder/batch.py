@@ -72,9 +72,9 @@ def _init_worker() -> None:
 
     import torch
 
-    from .sandbox import Zygote
+    from .sandbox import start_pool
     torch.set_num_threads(1)
-    _ZYGOTE = Zygote()
+    _ZYGOTE = start_pool()
     atexit.register(_ZYGOTE.close)
 
 

@@ -1,8 +1,9 @@
 """The untrusted side: the process that holds a student's module and runs it on request.
 
-It is started as ``python -I child_runtime.py --zygote FD`` and never imports the ``autograder``
-package, the references, or ``solutions/``. The zygote imports torch and numpy once and forks a
-fresh child per level; each child loads one student module and answers requests (call this
+It is started as ``python -I child_runtime.py --zygote FD`` (or ``--child FD``, one cold child
+per interpreter, where forking is unsafe) and never imports the ``autograder`` package, the
+references, or ``solutions/``. The zygote imports torch and numpy once and forks a fresh child
+per level; each child loads one student module and answers requests (call this
 function with these values, read this attribute, describe this object) over a socket, in the
 plain-data wire format of ``wire.py``. The trusted side holds every reference value and decides
 every score: a child can lie, but it can only answer with data that is then checked.
@@ -773,9 +774,33 @@ def zygote_main(ctrl_fd: int) -> None:
         ctrl.send(json.dumps({"pid": pid}).encode())
 
 
+def spawned_main(fd: int) -> None:
+    """The cold path (``sandbox.Spawner``): this fresh interpreter is the child itself. Its first
+    message is the configuration a zygote would have been sent."""
+    _die_with_parent()
+    torch.set_num_threads(1)
+    try:
+        torch.set_num_interop_threads(1)
+    except RuntimeError:
+        pass
+    sock = socket.socket(fileno=fd)
+    sock.settimeout(120)
+    config, _ = wire.recv_message(sock)
+    sock.settimeout(None)
+    code = 0
+    try:
+        child_main(sock.detach(), config)
+    except BaseException:  # noqa: BLE001
+        code = 70
+    finally:
+        os._exit(code)
+
+
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--zygote":
         zygote_main(int(sys.argv[2]))
+    elif len(sys.argv) == 3 and sys.argv[1] == "--child":
+        spawned_main(int(sys.argv[2]))
     else:
-        sys.stderr.write("usage: child_runtime.py --zygote FD\n")
+        sys.stderr.write("usage: child_runtime.py --zygote FD | --child FD\n")
         sys.exit(2)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -42,17 +43,20 @@ def _seed(args) -> int:
     return args.seed if args.seed is not None else default_seed()
 
 
-def _grade_one(directory: Path, levels: list[int], args):
-    """Grade one submission. The sandbox's interpreter starts first, so it imports torch while this
+def _grade_one(directory: Path, levels: list[int], args, pool=None):
+    """Grade one submission, with children from ``pool`` (a running Zygote or Spawner), or from a
+    pool of its own: then the sandbox's interpreter starts first, so it imports torch while this
     process does the same (two cores, both busy)."""
-    from .sandbox import Zygote
-    zygote = Zygote()
+    from .sandbox import start_pool
+    own = pool is None
+    pool = start_pool() if own else pool
     try:
         from .grading import grade
         return grade(directory, levels, _seed(args), args.device, _limits(args), curves=bool(args.html),
-                     zygote=zygote)
+                     zygote=pool)
     finally:
-        zygote.close()
+        if own:
+            pool.close()
 
 
 def cmd_check(args) -> int:
@@ -61,7 +65,14 @@ def cmd_check(args) -> int:
     if not directory.is_dir():
         print(f"autograder: {directory} is not a directory", file=sys.stderr)
         return 2
-    report = _grade_one(directory, levels, args)
+    if args.watch:
+        from .watch import watch
+        return watch(directory, levels, lambda pool: _check_once(directory, levels, args, pool))
+    return _check_once(directory, levels, args)
+
+
+def _check_once(directory: Path, levels: list[int], args, pool=None) -> int:
+    report = _grade_one(directory, levels, args, pool)
     from rich.console import Console
 
     from .render_terminal import render
@@ -156,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("-v", "--verbose", action="store_true", help="show every message")
     p.add_argument("--html", metavar="DIR", default=None, help="also write an HTML feedback page (with loss curves) "
                    "to DIR/feedback.html")
+    p.add_argument("-w", "--watch", action="store_true", help="check again each time a level's file is saved "
+                   "(the grader stays warm: torch is imported once); Ctrl-C stops")
     _common(p)
 
     p = sub.add_parser("grade", help="grade a submission directory, or a class of them")
@@ -186,6 +199,11 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["build"]:
         return cmd_build(None, argv[1:])
     args = parser.parse_args(argv)
+    from .sandbox import START_METHODS
+    if os.environ.get("KIT_SANDBOX_START", "auto") not in START_METHODS:
+        print(f"autograder: KIT_SANDBOX_START must be one of {', '.join(START_METHODS)} "
+              f"(not {os.environ['KIT_SANDBOX_START']!r})", file=sys.stderr)
+        return 2
     if getattr(args, "func", None) is not None:
         return int(args.func(args) or 0)
     return {"check": cmd_check, "grade": cmd_grade}[args.command](args)

@@ -328,8 +328,8 @@ def start_zygote():
     as a crash of that call, rather than the grader, which would leave no results.json. Raising
     ``oom_score_adj`` needs no privilege; children inherit it from the zygote.
     """
-    from .sandbox import Zygote
-    zygote = Zygote()
+    from .sandbox import start_pool
+    zygote = start_pool()
     try:
         Path(f"/proc/{zygote.proc.pid}/oom_score_adj").write_text("1000")
     except OSError:

@@ -518,8 +518,8 @@ def _zygote():
     global _ZYGOTE
     with _ZYGOTE_LOCK:
         if _ZYGOTE is None:
-            from .sandbox import Zygote
-            _ZYGOTE = Zygote()
+            from .sandbox import start_pool
+            _ZYGOTE = start_pool()
             atexit.register(_close_zygote)
         return _ZYGOTE
 

@@ -23,7 +23,7 @@ from .checks.common import CheckFailed
 from .curriculum import CHECKS, LEVELS
 from .proxy import GraderError, LevelUnavailable, StudentCrash, StudentError, StudentTimeout, Submission
 from .report import CheckResult
-from .sandbox import Limits, Zygote
+from .sandbox import Limits, Spawner, Zygote, start_pool
 from .submission import read_submission
 
 CTX_KEY = pytest.StashKey["GradingContext"]()
@@ -45,7 +45,7 @@ class GradingContext:
     """Everything one grading run shares: the seed, the devices, the submission's processes."""
 
     def __init__(self, submission_dir: Path | None, levels: list[int], seed: int, devices: list[str],
-                 limits: Limits | None = None, in_process: dict | None = None, zygote: Zygote | None = None):
+                 limits: Limits | None = None, in_process: dict | None = None, zygote: Zygote | Spawner | None = None):
         self.submission_dir = Path(submission_dir) if submission_dir else None
         self.levels = levels
         self.seed = seed
@@ -54,7 +54,7 @@ class GradingContext:
         self.results: list[CheckResult] = []
         self.shared: dict = {}
         self._subs: dict[int, Submission] = {}
-        self._zygote: Zygote | None = zygote
+        self._zygote: Zygote | Spawner | None = zygote
         self._own_zygote = zygote is None
         self._tmp: tempfile.TemporaryDirectory | None = None
         self._in_process = in_process  # level -> namespace, for the notebook self-check
@@ -70,7 +70,7 @@ class GradingContext:
     def start(self) -> None:
         """Start the zygote early: it imports torch while the grader collects its checks."""
         if self._in_process is None and self._zygote is None:
-            self._zygote = Zygote()
+            self._zygote = start_pool()
 
     def submission(self, level: int, lane: str = "main") -> Submission:
         """The level's proxy. Each lane is its own child process: the "converge" lane runs the long
@@ -124,7 +124,7 @@ class GradingContext:
             dynamo = (lane == "main" and level >= 2) or LEVELS[level].uses_optim
             channel = self._zygote.fork(scratch, self.limits, hide=self.hidden_paths(), device=device,
                                         dynamo=dynamo)
-            self.protections = channel.protections
+            self.protections = dict(channel.protections, start=self._zygote.start_method)
             return channel
 
         return Submission(module, src.source, src.filename, open_channel, budget=self.limits.submission_seconds,

@@ -1,10 +1,11 @@
 """Processes that run student code, seen from the trusted side.
 
 A ``Zygote`` is a ``python -I`` interpreter that has imported torch and numpy and nothing else;
-``Zygote.fork`` asks it for a fresh child connected to us by its own socket. A ``Channel`` sends
-one request to a child and waits for the reply under a wall-clock limit; when the limit passes,
-or the child dies, the child's whole process group is killed and the channel reports why.
-``InProcessChannel`` has the same interface over a ``Runtime`` in this very process (the
+``Zygote.fork`` asks it for a fresh child connected to us by its own socket. Where forking is
+unsafe a ``Spawner`` starts a fresh interpreter per child instead (``start_pool`` chooses). A
+``Channel`` sends one request to a child and waits for the reply under a wall-clock limit; when
+the limit passes, or the child dies, the child's whole process group is killed and the channel
+reports why. ``InProcessChannel`` has the same interface over a ``Runtime`` in this very process (the
 notebook self-check).
 """
 from __future__ import annotations
@@ -87,8 +88,42 @@ def clean_env() -> dict:
     return env
 
 
+def _child_config(scratch: Path, limits: Limits, hide, device: str, dynamo: bool) -> dict:
+    (scratch / ".output").touch()
+    os.chmod(scratch, 0o700)  # (its parent must let the sandbox user pass: see GradingContext)
+    config = {"scratch": str(scratch), "output": str(scratch / ".output"), "nonce": secrets.token_hex(8),
+              "limits": limits.rlimits(device), "isolate": limits.isolate, "hide": list(hide or []),
+              "dynamo": dynamo}
+    if limits.isolate and hasattr(os, "getuid") and os.getuid() == 0:
+        config["uid"] = SANDBOX_UID_BASE
+    return config
+
+
+def _handshake(ours: socket.socket, pid: int, config: dict, scratch: Path, limits: Limits, hello_timeout: float,
+               proc: subprocess.Popen | None = None) -> "Channel":
+    """Wait for the new child's hello (its nonce, and the protections that held) and wrap it in a Channel."""
+    ours.settimeout(hello_timeout)
+
+    def fail(why: str):
+        _kill_group(pid)
+        if proc is not None:
+            proc.wait()
+        return RuntimeError(why)
+
+    try:
+        hello, _ = wire.recv_message(ours)
+    except (OSError, wire.WireError) as exc:
+        raise fail(f"the sandbox child did not start: {exc}") from None
+    if hello.get("hello") != config["nonce"]:
+        raise fail("the sandbox child answered with the wrong nonce")
+    protections = hello.get("protections", {})
+    return Channel(ours, pid, scratch, limits, uid=protections.get("uid"), protections=protections, proc=proc)
+
+
 class Zygote:
     """A warm interpreter (torch imported, no student code) that forks one child per request."""
+
+    start_method = "fork"
 
     def __init__(self):
         self._ctrl, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -105,14 +140,7 @@ class Zygote:
         use imports torch._dynamo; the zygote does that once, before this child, rather than in
         every child (children that do not need it are not kept waiting for it)."""
         ours, theirs = socket.socketpair()
-        nonce = secrets.token_hex(8)
-        (scratch / ".output").touch()
-        os.chmod(scratch, 0o700)  # (its parent must let the sandbox user pass: see GradingContext)
-        config = {"scratch": str(scratch), "output": str(scratch / ".output"), "nonce": nonce,
-                  "limits": limits.rlimits(device), "isolate": limits.isolate, "hide": list(hide or []),
-                  "dynamo": dynamo}
-        if limits.isolate and os.getuid() == 0:
-            config["uid"] = SANDBOX_UID_BASE
+        config = _child_config(scratch, limits, hide, device, dynamo)
         try:
             socket.send_fds(self._ctrl, [json.dumps(config).encode()], [theirs.fileno()])
             self._ctrl.settimeout(hello_timeout)
@@ -121,17 +149,7 @@ class Zygote:
             raise RuntimeError(f"the sandbox could not start a child: {exc}") from None
         finally:
             theirs.close()
-        ours.settimeout(hello_timeout)
-        try:
-            hello, _ = wire.recv_message(ours)
-        except (OSError, wire.WireError) as exc:
-            _kill_group(pid)
-            raise RuntimeError(f"the sandbox child did not start: {exc}") from None
-        if hello.get("hello") != nonce:
-            _kill_group(pid)
-            raise RuntimeError("the sandbox child answered with the wrong nonce")
-        protections = hello.get("protections", {})
-        return Channel(ours, pid, scratch, limits, uid=protections.get("uid"), protections=protections)
+        return _handshake(ours, pid, config, scratch, limits, hello_timeout)
 
     def close(self) -> None:
         """End the zygote at once (it holds no state worth a graceful exit: its children are ended by
@@ -144,6 +162,64 @@ class Zygote:
             self.proc.wait()
             for pid in orphans:
                 _kill_group(pid)
+
+
+class Spawner:
+    """The cold path: a fresh ``python -I child_runtime.py --child`` interpreter for every child.
+
+    For platforms where a process that has imported torch must not fork (macOS, whose system
+    frameworks are not fork-safe; anywhere without os.fork). Each child pays its own ``import
+    torch`` (about a second here); the confinement, limits and wire are the zygote's children's.
+    Same interface as ``Zygote``.
+    """
+
+    start_method = "spawn"
+
+    def fork(self, scratch: Path, limits: Limits, hide: list[str] | None = None, device: str = "cpu",
+             hello_timeout: float = 120.0, dynamo: bool = True) -> "Channel":
+        ours, theirs = socket.socketpair()
+        config = _child_config(scratch, limits, hide, device, dynamo)
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-I", str(RUNTIME_PATH), "--child", str(theirs.fileno())],
+                pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL, env=clean_env(), cwd=tempfile.gettempdir(), start_new_session=True,
+            )
+        except OSError as exc:
+            raise RuntimeError(f"the sandbox could not start a child: {exc}") from None
+        finally:
+            theirs.close()
+        try:
+            ours.settimeout(hello_timeout)
+            wire.send_message(ours, config)
+        except OSError as exc:
+            _kill_group(proc.pid)
+            proc.wait()
+            raise RuntimeError(f"the sandbox child did not take its configuration: {exc}") from None
+        return _handshake(ours, proc.pid, config, scratch, limits, hello_timeout, proc=proc)
+
+    def close(self) -> None:
+        """Nothing to end: each child is ended (and reaped) by its channel."""
+
+
+def fork_is_safe() -> bool:
+    """Whether children may be forked from a warm interpreter here: Linux and other Unixes, not
+    macOS (fork without exec is unsafe once its system frameworks are loaded) or Windows."""
+    return hasattr(os, "fork") and hasattr(socket, "send_fds") and sys.platform != "darwin"
+
+
+START_METHODS = ("auto", "fork", "spawn")
+
+
+def start_pool(method: str | None = None):
+    """The source of sandboxed children: a ``Zygote`` (fork, warm) where forking is safe, else a
+    ``Spawner`` (spawn, cold). ``method`` or $KIT_SANDBOX_START: "auto" (default), "fork", "spawn"."""
+    method = method or os.environ.get("KIT_SANDBOX_START") or "auto"
+    if method not in START_METHODS:
+        raise ValueError(f"KIT_SANDBOX_START must be one of {', '.join(START_METHODS)}, not {method!r}")
+    if method == "auto":
+        method = "fork" if fork_is_safe() else "spawn"
+    return Zygote() if method == "fork" else Spawner()
 
 
 def _proc_stat(pid: str):
@@ -253,6 +329,7 @@ class Channel:
     dead: str | None = None
     spent: float = 0.0
     peak_rss: int = 0
+    proc: subprocess.Popen | None = None  # a spawned child (the cold path): ours to reap
     _pending: tuple = (0.0, 0.0, 0.0)
 
     def _members(self) -> list[int]:
@@ -334,11 +411,21 @@ class Channel:
             self.sock.close()
         except OSError:
             pass
+        if wait:
+            self._wait_proc()
 
     def reap(self) -> None:
         """Wait (a bounded while, killing again) until no process of the child's sandbox user is left."""
         if self.uid is not None:
             _kill_uid(self.uid)
+        self._wait_proc()
+
+    def _wait_proc(self) -> None:
+        if self.proc is not None:
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass
 
     def high_water_rss(self) -> int:
         """The child's own peak resident memory (VmHWM), read before it ends."""

@@ -4,7 +4,9 @@
 
 Measures (medians of --repeat runs, wall clock):
   (a) `python -c "import torch"` — the baseline every ratio divides by;
-  (b) `python -m autograder check` of one level and of all eight, on the reference;
+  (b) `python -m autograder check` of one level and of all eight, on the reference; also one level
+      on the cold path (KIT_SANDBOX_START=spawn: a fresh interpreter per child, for platforms where
+      forking is unsafe), and the re-check `check --watch` does after a save (the grader warm);
   (c) the batch grader on N mixed submissions (reference, stubs, broken corpus cases), --jobs 2;
   (d) `nbgrader autograde` on the same kind of N notebooks (bench/nbgrader_vs_kit.py, one run);
   (e) peak RSS of the grader process and of a sandboxed child (from the reports' timings).
@@ -25,12 +27,45 @@ ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
 
 
-def wall(cmd, **kw) -> float:
+def wall(cmd, env=None, **kw) -> float:
     t0 = time.perf_counter()
-    out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, **kw)
+    out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env, **kw)
     if out.returncode not in (0,):
         raise SystemExit(f"{' '.join(map(str, cmd))} failed ({out.returncode}):\n{out.stderr[-2000:]}")
     return time.perf_counter() - t0
+
+
+def watch_rechecks(repeat: int, level: int = 3) -> list[float]:
+    """Seconds from a save to the new result line, with `check --watch` running (warm)."""
+    import os
+    import queue
+    import threading
+    module = {1: "level1_numpy", 3: "level3_autograd"}[level] + ".py"
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        shutil.copy(ROOT / "solutions" / module, work / module)
+        proc = subprocess.Popen([PY, "-m", "autograder", "check", str(level), "--dir", str(work), "--watch"],
+                                cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        lines: queue.Queue = queue.Queue()
+        threading.Thread(target=lambda: [lines.put(x) for x in proc.stdout], daemon=True).start()
+
+        def next_total():
+            while not (line := lines.get(timeout=120)).startswith("Total:"):
+                pass
+            return time.perf_counter()
+
+        try:
+            next_total()  # the first, cold check
+            times = []
+            for i in range(repeat):
+                t = time.time() + 1 + i
+                t0 = time.perf_counter()
+                os.utime(work / module, (t, t))  # a save
+                times.append(next_total() - t0)
+            return times
+        finally:
+            proc.terminate()
+            proc.wait()
 
 
 def make_class(n: int, level: int, where: Path) -> Path:
@@ -58,6 +93,10 @@ def main(argv=None) -> int:
     check = [PY, "-m", "autograder", "check", "--dir", str(ROOT / "solutions")]
     rows["(b) check, one level (3)"] = med(lambda: wall(check + ["3"]))
     rows["(b) check, all eight levels"] = med(lambda: wall(check))
+    import os
+    spawn_env = dict(os.environ, KIT_SANDBOX_START="spawn")
+    rows["(b) check, one level (3), cold path (spawn)"] = med(lambda: wall(check + ["3"], env=spawn_env))
+    rows["(b) check --watch, one level (3): save to result"] = statistics.median(watch_rechecks(args.repeat))
     with tempfile.TemporaryDirectory() as tmp:
         cls = make_class(args.n, args.level, Path(tmp))
         out = Path(tmp) / "out"

@@ -6,7 +6,7 @@ Runs the reference solutions (solutions/, imported here: this is a measurement, 
 the grader's own problems and reports, per level, the worst error seen:
 - float64 and float32 values against the float64 references (levels 1-2 forward and gradients);
 - the lockstep trajectory (losses and weights after 4 steps) against ``reference.simulate``;
-- the convergence ratio (final / initial trusted loss on the seed's schedule, float32).
+- the convergence ratio (final / initial trusted loss on the seed's problem, float32).
 Each tolerance in the checks should sit well above the worst value seen here.
 """
 from __future__ import annotations
@@ -140,7 +140,7 @@ def main(argv=None):
         lines.append(f"| level {level} lockstep (4 steps, float64), losses and weights | {lock:.2g} | "
                      f"{ref.LOCKSTEP_RTOL:g} |")
     for level, lock, conv, bound in rows:
-        lines.append(f"| level {level} convergence: final / initial loss (seed schedule) | {conv:.3g} | {bound:g} |")
+        lines.append(f"| level {level} convergence: final / initial loss (seed problem, {loops.CONVERGENCE_STEPS[level]} steps) | {conv:.3g} | {bound:g} |")
     text = "\n".join(lines) + "\n"
     print(text)
     if args.out:

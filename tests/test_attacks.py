@@ -71,6 +71,11 @@ def write_submission(directory: Path, level: int, source: str, extra: dict | Non
 
 @pytest.mark.parametrize("attack", ATTACKS, ids=[a.name for a in ATTACKS])
 def test_attack_gains_nothing_and_leaves_nothing(attack, zygote, tmp_path, listener):
+    expect_contained(attack, zygote, tmp_path, listener)
+
+
+def expect_contained(attack, pool, tmp_path, listener):
+    """Grade the attack and the same code without it, from ``pool`` (a Zygote or a Spawner)."""
     if attack.name in NEEDS_SANDBOX_USER and not ROOT_USER:
         pytest.skip("this attack is only contained where the child runs as a user of its own (grader as root)")
     port, seen = listener
@@ -82,8 +87,8 @@ def test_attack_gains_nothing_and_leaves_nothing(attack, zygote, tmp_path, liste
     limits = Limits(**{"call_seconds": 20.0, "submission_seconds": 120.0, **attack.limits})
     before = set(sandbox_processes())  # (another grader on this machine may have children of its own)
 
-    got = grade(attacked, [attack.level], SEED, limits=limits, zygote=zygote)
-    want = grade(base, [attack.level], SEED, limits=limits, zygote=zygote)
+    got = grade(attacked, [attack.level], SEED, limits=limits, zygote=pool)
+    want = grade(base, [attack.level], SEED, limits=limits, zygote=pool)
 
     assert got.errors == [], got.errors  # the grader answered, with a valid report
     assert len(got.checks) == len(want.checks) and all(not c.error for c in got.checks)

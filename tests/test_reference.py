@@ -74,3 +74,17 @@ def test_simulate_equals_a_torch_optim_loop(level, opt, to_none):
     assert got.losses == pytest.approx(losses, rel=1e-12)
     for n in names:
         torch.testing.assert_close(got.params[n], p[n].detach(), rtol=1e-12, atol=1e-14)
+
+
+def test_grading_never_imports_torch_dynamo_in_the_grader():
+    """The grader's own start-up stays lean: no torch.optim optimizer (whose first construction
+    imports torch._dynamo, about a second) anywhere on the trusted side, levels 1-8, with curves."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parent.parent
+    code = ("import sys, torch; from pathlib import Path; from autograder.grading import grade; "
+            "r = grade(Path('solutions'), [1, 2, 3, 4, 5, 6, 7, 8], 20240601, curves=True); "
+            "print(r.score, 'torch._dynamo' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=300)
+    assert out.stdout.split() == ["100.0", "False"], out.stderr[-2000:]

@@ -5,8 +5,8 @@ initial weights and a learning rate chosen so one step moves the loss by about 2
 and final weights are matched against the reference trajectory and against the trajectories of
 the common mistakes (``reference.diagnose``). One run serves every stage check that reads it.
 
-The convergence run is the seed document's problem and schedule (N=64, D_in=1000, H=100,
-D_out=10, the seed's learning rate, 500 steps) in float32; the trusted side recomputes the loss
+The convergence run is the seed document's problem (N=64, D_in=1000, H=100, D_out=10, the seed's
+learning rate) for CONVERGENCE_STEPS steps in float32; the trusted side recomputes the loss
 from the weights the student's loop leaves behind, never from what it printed or returned.
 """
 from __future__ import annotations
@@ -24,13 +24,18 @@ from .common import CheckFailed, data_of, expect_array, expect_losses, expect_te
 
 LOCKSTEP_STEPS = 4
 
-#: Convergence: steps of the seed's schedule (bench/detection_power.py measures what fewer would miss).
-CONVERGENCE_STEPS = {level: sched["steps"] for level, sched in SEED_SCHEDULE.items()}
+#: Convergence: 300 steps of the seed's problem and learning rate (its schedule runs 500). Measured
+#: by bench/detection_power.py (docs/speed.md): over the broken corpus, the reference and the stubs,
+#: 300 and 200 steps change no verdict of the 500-step check and 100 steps change four; 300 keeps
+#: every level deep in convergence (level 8 excepted, by design) for 54% of the compute.
+CONVERGENCE_STEPS = {level: 300 for level in SEED_SCHEDULE}
 
 #: Convergence: the trusted loss of the final weights must fall below this fraction of the
 #: initial loss. Measured with bench/tolerances.py (reference solutions, many seeds, float32):
-#: see docs/tolerances.md for the worst ratio seen at each level; the bound leaves a wide margin.
-CONVERGENCE_RATIO = {1: 1e-5, 2: 1e-5, 3: 1e-5, 4: 1e-5, 5: 1e-4, 6: 1e-4, 7: 1e-4, 8: 0.15}
+#: see docs/tolerances.md for the worst ratio seen at each level (40 seeds, 300 steps: levels 1-4
+#: below 5e-8, levels 5-7 below 5e-5, level 8 0.025); each bound is 40 times the worst or more,
+#: level 8's (whose depth is random) 6 times.
+CONVERGENCE_RATIO = {1: 1e-5, 2: 1e-5, 3: 1e-5, 4: 1e-5, 5: 2e-3, 6: 2e-3, 7: 2e-3, 8: 0.15}
 
 
 def optim_for(level: int, lr: float) -> ref.Optim:

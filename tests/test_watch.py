@@ -1,0 +1,87 @@
+"""``check --watch``: every save is checked again by the same warm grader; Ctrl-C ends it cleanly."""
+from __future__ import annotations
+
+import queue
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from autograder.sandbox import processes_of
+
+ROOT = Path(__file__).resolve().parent.parent
+MODULE = "level3_autograd.py"
+
+
+def _lines(stream, q):
+    for line in stream:
+        q.put(line)
+
+
+def _next_total(q, timeout=120.0) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            line = q.get(timeout=1.0)
+        except queue.Empty:
+            continue
+        if line.startswith("Total:"):
+            return line
+    raise AssertionError("no new result from check --watch")
+
+
+def _save(src: Path, dst: Path) -> None:
+    shutil.copy(src, dst)
+    t = time.time() + 1  # a later modification time, even on coarse filesystem clocks
+    import os
+    os.utime(dst, (t, t))
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+def test_watch_checks_each_save_and_stops_cleanly(tmp_path, stop):
+    work = tmp_path / "work"
+    work.mkdir()
+    shutil.copy(ROOT / "assignments" / MODULE, work / MODULE)
+    proc = subprocess.Popen([sys.executable, "-m", "autograder", "check", "3", "--dir", str(work), "--watch"],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    q: queue.Queue = queue.Queue()
+    threading.Thread(target=_lines, args=(proc.stdout, q), daemon=True).start()
+    try:
+        assert _next_total(q).startswith("Total: 0 / 12.5")
+        _save(ROOT / "solutions" / MODULE, work / MODULE)
+        assert _next_total(q).startswith("Total: 12.5 / 12.5")
+        _save(ROOT / "assignments" / MODULE, work / MODULE)
+        assert _next_total(q).startswith("Total: 0 / 12.5")
+        zygote = [p for p in processes_of(pgrp=None) if _is_child_of(p, proc.pid)]
+        assert len(zygote) == 1  # the one warm zygote, kept across the three checks
+        proc.send_signal(stop)
+        assert proc.wait(timeout=30) == 0
+        err = proc.stderr.read()
+        assert err.count("watching") == 3 and "Traceback" not in err
+        time.sleep(0.2)
+        assert not [p for p in zygote if _alive(p)]  # the warm zygote ended with it
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def _is_child_of(pid: int, parent: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1]) == parent
+    except (OSError, ValueError, IndexError):
+        return False
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
