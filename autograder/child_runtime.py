@@ -755,11 +755,11 @@ def zygote_main(ctrl_fd: int) -> None:
         if not msg:
             return
         config = json.loads(msg)
-        if not fds:
-            continue
-        if config.get("dynamo") and not dynamo_warm:
+        if (config.get("dynamo") or config.get("warm") == "dynamo") and not dynamo_warm:
             _warm_up_dynamo()
             dynamo_warm = True
+        if not fds:  # a hint ({"warm": "dynamo"}: the grader knows it will need it), not a request
+            continue
         pid = os.fork()
         if pid == 0:
             ctrl.close()

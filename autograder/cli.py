@@ -49,7 +49,7 @@ def _grade_one(directory: Path, levels: list[int], args, pool=None):
     process does the same (two cores, both busy)."""
     from .sandbox import start_pool
     own = pool is None
-    pool = start_pool() if own else pool
+    pool = start_pool(levels=levels) if own else pool
     try:
         from .grading import grade
         return grade(directory, levels, _seed(args), args.device, _limits(args), curves=bool(args.html),

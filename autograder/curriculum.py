@@ -25,6 +25,21 @@ class Level:
         """The level's own code builds torch.optim optimizers (from level 6 on)."""
         return self.number >= 6
 
+    def needs_dynamo(self, lane: str) -> bool:
+        """Whether this level's child in ``lane`` ("main": the unit checks, or "converge": the long
+        training run) will import torch._dynamo (a second): the first meta-device operation (the
+        unit checks of levels 2-8) and the first torch.optim optimizer (levels 6-8) import it."""
+        return (lane == "main" and self.number >= 2) or self.uses_optim
+
+
+def dynamo_first(levels) -> bool:
+    """Whether the zygote should import torch._dynamo before anything is asked of it. Every level
+    from 2 on needs it, but the convergence runs of levels 1-5 do not: with two or more of those,
+    the zygote forks them first (they keep the second core busy while it imports torch._dynamo);
+    with at most one, importing it at once starts it 0.1-0.15 s earlier (bench/speed_table.py
+    --each-level)."""
+    return any(lv >= 2 for lv in levels) and sum(lv <= 5 for lv in levels) <= 1
+
 
 @dataclass(frozen=True)
 class CheckSpec:

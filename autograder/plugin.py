@@ -70,7 +70,7 @@ class GradingContext:
     def start(self) -> None:
         """Start the zygote early: it imports torch while the grader collects its checks."""
         if self._in_process is None and self._zygote is None:
-            self._zygote = start_pool()
+            self._zygote = start_pool(levels=self.levels)
 
     def submission(self, level: int, lane: str = "main") -> Submission:
         """The level's proxy. Each lane is its own child process: the "converge" lane runs the long
@@ -119,11 +119,8 @@ class GradingContext:
         def open_channel():
             scratch.mkdir(parents=True, exist_ok=True)
             device = "cpu" if self.devices == ["cpu"] else "cuda"
-            # torch._dynamo (a second to import, once per zygote) serves the meta-device calls of
-            # the unit checks (levels 2-8) and torch.optim; a level 1-5 convergence run needs neither
-            dynamo = (lane == "main" and level >= 2) or LEVELS[level].uses_optim
             channel = self._zygote.fork(scratch, self.limits, hide=self.hidden_paths(), device=device,
-                                        dynamo=dynamo)
+                                        dynamo=LEVELS[level].needs_dynamo(lane))
             self.protections = dict(channel.protections, start=self._zygote.start_method)
             return channel
 

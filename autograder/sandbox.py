@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import wire
+from .curriculum import dynamo_first
 
 RUNTIME_PATH = Path(__file__).with_name("child_runtime.py")
 
@@ -151,6 +152,14 @@ class Zygote:
             theirs.close()
         return _handshake(ours, pid, config, scratch, limits, hello_timeout)
 
+    def warm_dynamo(self) -> None:
+        """Have the zygote import torch._dynamo as soon as it can (right after torch), before any
+        request: for a run whose every child will need it, this overlaps the grader's own imports."""
+        try:
+            self._ctrl.send(json.dumps({"warm": "dynamo"}).encode())
+        except OSError:
+            pass
+
     def close(self) -> None:
         """End the zygote at once (it holds no state worth a graceful exit: its children are ended by
         their channels), then any orphan of student code that was reparented to it (a subreaper)."""
@@ -198,6 +207,9 @@ class Spawner:
             raise RuntimeError(f"the sandbox child did not take its configuration: {exc}") from None
         return _handshake(ours, proc.pid, config, scratch, limits, hello_timeout, proc=proc)
 
+    def warm_dynamo(self) -> None:
+        """Nothing to warm: each child is a fresh interpreter."""
+
     def close(self) -> None:
         """Nothing to end: each child is ended (and reaped) by its channel."""
 
@@ -211,15 +223,19 @@ def fork_is_safe() -> bool:
 START_METHODS = ("auto", "fork", "spawn")
 
 
-def start_pool(method: str | None = None):
+def start_pool(method: str | None = None, levels: list[int] | None = None):
     """The source of sandboxed children: a ``Zygote`` (fork, warm) where forking is safe, else a
-    ``Spawner`` (spawn, cold). ``method`` or $KIT_SANDBOX_START: "auto" (default), "fork", "spawn"."""
+    ``Spawner`` (spawn, cold). ``method`` or $KIT_SANDBOX_START: "auto" (default), "fork", "spawn".
+    ``levels``: what the pool will grade, if known (the zygote may then prepare for it at once)."""
     method = method or os.environ.get("KIT_SANDBOX_START") or "auto"
     if method not in START_METHODS:
         raise ValueError(f"KIT_SANDBOX_START must be one of {', '.join(START_METHODS)}, not {method!r}")
     if method == "auto":
         method = "fork" if fork_is_safe() else "spawn"
-    return Zygote() if method == "fork" else Spawner()
+    pool = Zygote() if method == "fork" else Spawner()
+    if levels and dynamo_first(levels):
+        pool.warm_dynamo()
+    return pool
 
 
 def _proc_stat(pid: str):

@@ -50,12 +50,12 @@ def watch(directory: Path, levels: list[int], check_once: Callable) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, interrupt)  # stopped by a tool rather than Ctrl-C: clean up alike
-    pool = start_pool()
+    pool = start_pool(levels=levels)
     try:
         while True:
             state = snapshot(directory, levels)
             if getattr(pool, "proc", None) is not None and pool.proc.poll() is not None:
-                pool = start_pool()  # the zygote is gone (killed from outside): start another
+                pool = start_pool(levels=levels)  # the zygote is gone (killed from outside): start another
             t0 = time.monotonic()
             check_once(pool)
             names = ", ".join(sorted(state)) or "no level files yet"

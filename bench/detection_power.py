@@ -5,10 +5,11 @@
 For each candidate number of steps S (500 is the seed's schedule, the baseline):
 1. the reference solutions train on the convergence problem of seeds 0..--seeds-1 for S steps; the
    worst final/initial trusted-loss ratio per level, times --margin, is the bound a check at S
-   steps would use (never above the 500-step bound's level of looseness: capped at 0.5);
+   steps would use (capped at 0.5);
 2. every corpus case (tests/corpus: broken and correct), the reference solutions and the stubs are
    graded (train stage only: lockstep and convergence) with S steps and that bound;
 3. each verdict (which train checks fail, and the diagnosis) is compared with the 500-step one.
+A last row grades with what the checks ship (loops.CONVERGENCE_STEPS and CONVERGENCE_RATIO).
 
 A size "keeps the detection power" when no verdict changes. Also reported: the child time of the
 convergence runs (the reference's train for S steps, summed over the levels) — what shrinking saves.
@@ -90,37 +91,42 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, default=None, help="also write the table (markdown) here")
     args = ap.parse_args(argv)
     steps = sorted(set(args.steps) | {500})
+    shipped_steps = loops.CONVERGENCE_STEPS[1]
     cases = corpus_cases()
     zygote = Zygote()
     results, lines = {}, []
     try:
         for s in steps:
             worst, secs = reference_ratios(s, args.seeds)
-            bounds = (dict(loops.CONVERGENCE_RATIO) if s == 500 else
-                      {lv: min(0.5, worst[lv] * args.margin) for lv in LEVELS})
+            bounds = {lv: min(0.5, worst[lv] * args.margin) for lv in LEVELS}
             t0 = time.perf_counter()
             results[s] = dict(worst=worst, secs=secs, bounds=bounds, verdicts=verdicts(cases, s, bounds, zygote),
                               grading_s=time.perf_counter() - t0)
             print(f"{s} steps: graded {len(cases)} cases in {results[s]['grading_s']:.0f} s", flush=True)
+        shipped = dict(loops.CONVERGENCE_RATIO)
+        worst, secs = reference_ratios(shipped_steps, args.seeds)
+        results["shipped"] = dict(worst=worst, secs=secs, bounds=shipped,
+                                  verdicts=verdicts(cases, shipped_steps, shipped, zygote))
     finally:
         zygote.close()
     base = results[500]["verdicts"]
     lines += [f"Convergence steps against the corpus ({len(cases)} cases: tests/corpus, the reference, the stubs; "
               f"train stage; seed {SEED}). Bound at S steps: the reference's worst ratio over {args.seeds} seeds "
-              f"× {args.margin:g} (500 steps: the checks' own bounds).", "",
+              f"× {args.margin:g}; last row: the checks as shipped ({shipped_steps} steps, their own bounds).", "",
               "| steps | child s, sum over levels | verdicts changed vs 500 | bounds (levels 1-8) |", "|---|---|---|---|"]
-    for s in steps:
+    for s in [*steps, "shipped"]:
         r = results[s]
         changed = [n for n in base if r["verdicts"][n] != base[n]]
         r["changed"] = changed
-        lines.append(f"| {s} | {sum(r['secs'].values()):.2f} | {len(changed)}"
+        label = f"{shipped_steps}, as shipped" if s == "shipped" else s
+        lines.append(f"| {label} | {sum(r['secs'].values()):.2f} | {len(changed)}"
                      f"{': ' + ', '.join(changed) if changed else ''} | "
                      + ", ".join(f"{r['bounds'][lv]:.2g}" for lv in LEVELS) + " |")
     lines += ["", "Reference worst ratio per level:", "",
               "| steps | " + " | ".join(f"L{lv}" for lv in LEVELS) + " |", "|---|" + "---|" * len(LEVELS)]
     for s in steps:
         lines.append(f"| {s} | " + " | ".join(f"{results[s]['worst'][lv]:.2g}" for lv in LEVELS) + " |")
-    for s in steps:
+    for s in [*steps, "shipped"]:
         for name in results[s]["changed"]:
             lines.append(f"\n{s} steps, {name}:\n  500: {base[name]}\n  {s}: {results[s]['verdicts'][name]}")
     text = "\n".join(lines)

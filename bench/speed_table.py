@@ -86,6 +86,7 @@ def main(argv=None) -> int:
     ap.add_argument("--n", type=int, default=12, help="submissions for the batch and nbgrader rows")
     ap.add_argument("--level", type=int, default=3, choices=[1, 3])
     ap.add_argument("--skip-nbgrader", action="store_true")
+    ap.add_argument("--each-level", action="store_true", help="also time check of each level alone")
     args = ap.parse_args(argv)
     rows = {}
     med = lambda f: statistics.median(f() for _ in range(args.repeat))  # noqa: E731
@@ -93,6 +94,9 @@ def main(argv=None) -> int:
     check = [PY, "-m", "autograder", "check", "--dir", str(ROOT / "solutions")]
     rows["(b) check, one level (3)"] = med(lambda: wall(check + ["3"]))
     rows["(b) check, all eight levels"] = med(lambda: wall(check))
+    if args.each_level:
+        for level in range(1, 9):
+            rows[f"(b) check, level {level} alone"] = med(lambda: wall(check + [str(level)]))
     import os
     spawn_env = dict(os.environ, KIT_SANDBOX_START="spawn")
     rows["(b) check, one level (3), cold path (spawn)"] = med(lambda: wall(check + ["3"], env=spawn_env))
