@@ -216,7 +216,8 @@ class Spawner:
 
 def fork_is_safe() -> bool:
     """Whether children may be forked from a warm interpreter here: Linux and other Unixes, not
-    macOS (fork without exec is unsafe once its system frameworks are loaded) or Windows."""
+    macOS (fork without exec is unsafe once its system frameworks are loaded), nor a platform
+    without os.fork or descriptor passing."""
     return hasattr(os, "fork") and hasattr(socket, "send_fds") and sys.platform != "darwin"
 
 
