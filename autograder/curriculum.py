@@ -76,7 +76,7 @@ _CHECKS = [
     _c(1, "step", "inplace", 1.0, "sgd_step updates every parameter in place"),
     _c(1, "step", "repeat", 1.0, "two sgd_steps move the parameters by 2·lr·g"),
     _c(1, "train", "lockstep", 2.0, "train matches the reference loop step by step"),
-    _c(1, "train", "converges", 1.5, "train converges on the seed's schedule"),
+    _c(1, "train", "converges", 1.5, "train converges on the seed's problem and learning rate"),
     _c(1, "discipline", "no_torch", 0.5, "the numpy level uses no torch"),
     # Level 2 — tensors, gradients by hand
     _c(2, "forward", "shapes", 0.5, "forward keeps shapes, dtype and device"),
@@ -87,7 +87,7 @@ _CHECKS = [
     _c(2, "step", "inplace", 1.0, "sgd_step updates every parameter in place"),
     _c(2, "step", "repeat", 1.0, "two sgd_steps move the parameters by 2·lr·g"),
     _c(2, "train", "lockstep", 2.0, "train matches the reference loop step by step"),
-    _c(2, "train", "converges", 1.0, "train converges on the seed's schedule"),
+    _c(2, "train", "converges", 1.0, "train converges on the seed's problem and learning rate"),
     _c(2, "discipline", "no_autograd", 1.0, "gradients are computed by hand, without autograd"),
     # Level 3 — autograd
     _c(3, "forward", "values", 1.5, "forward matches the reference and builds an autograd graph"),
@@ -98,7 +98,7 @@ _CHECKS = [
     _c(3, "zero_grad", "resets", 1.0, "zero_grad resets every gradient (to zeros or None)"),
     _c(3, "zero_grad", "none_ok", 0.5, "zero_grad accepts parameters whose gradient is None"),
     _c(3, "train", "lockstep", 2.0, "train matches the reference loop step by step"),
-    _c(3, "train", "converges", 1.5, "train converges on the seed's schedule"),
+    _c(3, "train", "converges", 1.5, "train converges on the seed's problem and learning rate"),
     _c(3, "discipline", "autograd", 1.0, "train gets its gradients from autograd (loss.backward)"),
     # Level 4 — custom autograd Function
     _c(4, "forward", "myrelu", 1.5, "MyReLU.forward computes max(input, 0)"),
@@ -107,7 +107,7 @@ _CHECKS = [
     _c(4, "forward", "values", 1.5, "forward(x, w1, w2) matches the reference"),
     _c(4, "discipline", "uses_myrelu", 1.0, "forward goes through MyReLU.apply (seen in the graph)"),
     _c(4, "train", "lockstep", 2.5, "train matches the reference loop step by step"),
-    _c(4, "train", "converges", 2.0, "train converges on the seed's schedule"),
+    _c(4, "train", "converges", 2.0, "train converges on the seed's problem and learning rate"),
     # Level 5 — torch.nn, updates by hand
     _c(5, "forward", "build_model", 2.0, "build_model is Linear(D_in, H), ReLU, Linear(H, D_out)"),
     _c(5, "loss", "build_loss", 2.0, "build_loss computes the sum of squared errors"),
@@ -115,14 +115,14 @@ _CHECKS = [
     _c(5, "step", "update", 2.0, "sgd_step updates every parameter in place without history"),
     _c(5, "step", "repeat", 0.5, "two sgd_steps move the parameters by 2·lr·g"),
     _c(5, "train", "lockstep", 2.0, "train matches the reference loop step by step"),
-    _c(5, "train", "converges", 1.5, "train converges on the seed's schedule"),
+    _c(5, "train", "converges", 1.5, "train converges on the seed's problem and learning rate"),
     _c(5, "discipline", "no_optim", 1.0, "the update is written by hand, without torch.optim"),
     # Level 6 — torch.optim
     _c(6, "step", "build_optimizer", 2.0, "build_optimizer returns Adam over all parameters with lr"),
     _c(6, "zero_grad", "train", 2.0, "train zeroes the gradients every iteration"),
     _c(6, "step", "train", 2.0, "train steps the optimizer after the backward pass"),
     _c(6, "train", "lockstep", 2.5, "train matches the reference loop step by step"),
-    _c(6, "train", "converges", 2.0, "train converges on the seed's schedule"),
+    _c(6, "train", "converges", 2.0, "train converges on the seed's problem and learning rate"),
     _c(6, "discipline", "optimizer_only", 2.0, "parameters change only inside optimizer.step()"),
     # Level 7 — custom nn.Module
     _c(7, "forward", "init", 1.5, "TwoLayerNet creates linear1 and linear2 (nn.Linear with bias)"),
@@ -131,7 +131,7 @@ _CHECKS = [
     _c(7, "zero_grad", "train", 1.5, "train zeroes the gradients every iteration"),
     _c(7, "step", "train", 1.5, "train steps the optimizer after the backward pass"),
     _c(7, "train", "lockstep", 2.0, "train matches the reference loop step by step"),
-    _c(7, "train", "converges", 1.5, "train converges on the seed's schedule"),
+    _c(7, "train", "converges", 1.5, "train converges on the seed's problem and learning rate"),
     _c(7, "discipline", "sgd", 1.5, "train steps through torch.optim.SGD"),
     # Level 8 — dynamic graph, weight sharing
     _c(8, "forward", "init", 1.0, "DynamicNet creates input_linear, middle_linear and output_linear"),
@@ -142,7 +142,7 @@ _CHECKS = [
     _c(8, "zero_grad", "train", 1.0, "train zeroes the gradients every iteration"),
     _c(8, "step", "train", 1.0, "train steps the optimizer after the backward pass"),
     _c(8, "train", "lockstep", 2.0, "train matches the reference loop step by step"),
-    _c(8, "train", "converges", 1.0, "train converges on the seed's schedule"),
+    _c(8, "train", "converges", 1.0, "train converges on the seed's problem and learning rate"),
     _c(8, "discipline", "sgd_momentum", 1.0, "train uses torch.optim.SGD with the given momentum"),
 ]
 
