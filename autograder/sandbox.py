@@ -82,6 +82,9 @@ def clean_env() -> dict:
         "PYTHONHASHSEED": "0",
         "PYTHONDONTWRITEBYTECODE": "1",
         "CUBLAS_WORKSPACE_CONFIG": ":4096:8",
+        # torch.cuda.is_available() through NVML, not the CUDA runtime: whatever the zygote's imports
+        # (torch._dynamo among them) ask, it stays a process that may fork CUDA-using children
+        "PYTORCH_NVML_BASED_CUDA_CHECK": "1",
     }
     for key in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "CUDA_VISIBLE_DEVICES", "LD_LIBRARY_PATH"):
         if key in os.environ:
