@@ -1,14 +1,16 @@
-"""What the convergence check still catches with fewer steps: its detection power against the corpus.
+"""What the convergence check still catches when it is cheaper: its detection power against the corpus.
 
-    python bench/detection_power.py [--steps 100 200 300 500] [--seeds 8] [--margin 30] [--out FILE]
+    python bench/detection_power.py [--steps 100 200 300 500] [--sizes 64x1000x100x10 64x250x50x10]
+                                    [--seeds 8] [--margin 30] [--out FILE]
 
-For each candidate number of steps S (500 is the seed's schedule, the baseline):
-1. the reference solutions train on the convergence problem of seeds 0..--seeds-1 for S steps; the
-   worst final/initial trusted-loss ratio per level, times --margin, is the bound a check at S
-   steps would use (capped at 0.5);
+For each candidate problem size (N x D_in x H x D_out; the seed's is 64x1000x100x10) and number of
+steps S (the baseline: the seed's size and schedule, 500 steps):
+1. the reference solutions train on the convergence problem of seeds 0..--seeds-1; the worst
+   final/initial trusted-loss ratio per level, times --margin, is the bound a check of that size
+   and length would use (capped at 0.5);
 2. every corpus case (tests/corpus: broken and correct), the reference solutions and the stubs are
-   graded (train stage only: lockstep and convergence) with S steps and that bound;
-3. each verdict (which train checks fail, and the diagnosis) is compared with the 500-step one.
+   graded (train stage only: lockstep and convergence) with that size, length and bound;
+3. each verdict (which train checks fail, and the diagnosis) is compared with the baseline's.
 A last row grades with what the checks ship (loops.CONVERGENCE_STEPS and CONVERGENCE_RATIO).
 
 A size "keeps the detection power" when no verdict changes. Also reported: the child time of the
@@ -17,6 +19,7 @@ convergence runs (the reference's train for S steps, summed over the levels) —
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import statistics
 import sys
@@ -32,6 +35,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from autograder.checks import loops  # noqa: E402
 from autograder.curriculum import LEVELS  # noqa: E402
 from autograder.grading import grade  # noqa: E402
+from autograder.problems import SEED_PROBLEM, Sizes  # noqa: E402
 from autograder.sandbox import Zygote  # noqa: E402
 
 torch.set_num_threads(1)
@@ -48,8 +52,23 @@ def corpus_cases() -> list[tuple[str, int, Path]]:
     return cases
 
 
-def reference_ratios(steps: int, seeds: int) -> tuple[dict, dict]:
-    """Worst final/initial trusted-loss ratio per level over the seeds, and the mean seconds of one run."""
+@contextlib.contextmanager
+def configured(size: Sizes, steps: int, bounds: dict | None = None):
+    """The convergence check with another problem size, length and bounds, for the duration."""
+    saved = loops.SEED_PROBLEM, dict(loops.CONVERGENCE_STEPS), dict(loops.CONVERGENCE_RATIO)
+    loops.SEED_PROBLEM = size
+    loops.CONVERGENCE_STEPS.update({lv: steps for lv in LEVELS})
+    loops.CONVERGENCE_RATIO.update(bounds or {})
+    try:
+        yield
+    finally:
+        loops.SEED_PROBLEM = saved[0]
+        loops.CONVERGENCE_STEPS.update(saved[1])
+        loops.CONVERGENCE_RATIO.update(saved[2])
+
+
+def reference_ratios(seeds: int) -> tuple[dict, dict]:
+    """Worst final/initial trusted-loss ratio per level over the seeds, and the median seconds of one run."""
     import tolerances  # bench/tolerances.py: calls the solutions' train the way the grader does
 
     worst, secs = {}, {}
@@ -58,7 +77,6 @@ def reference_ratios(steps: int, seeds: int) -> tuple[dict, dict]:
         ratios, times = [], []
         for seed in range(seeds):
             c = loops.convergence_problem(level, seed, torch.float64 if level == 1 else torch.float32)
-            c["steps"] = steps
             t0 = time.perf_counter()
             _, params = tolerances.run_train(level, mod, c, c["x"].dtype)
             times.append(time.perf_counter() - t0)
@@ -68,67 +86,73 @@ def reference_ratios(steps: int, seeds: int) -> tuple[dict, dict]:
     return worst, secs
 
 
-def verdicts(cases, steps: int, bounds: dict, zygote) -> dict:
-    saved = dict(loops.CONVERGENCE_STEPS), dict(loops.CONVERGENCE_RATIO)
-    loops.CONVERGENCE_STEPS.update({lv: steps for lv in LEVELS})
-    loops.CONVERGENCE_RATIO.update(bounds)
-    try:
-        out = {}
-        for name, level, directory in cases:
-            report = grade(directory, [level], SEED, stage="train", zygote=zygote)
-            out[name] = tuple(sorted((c.id, c.passed, c.diagnosis or "") for c in report.checks))
-        return out
-    finally:
-        loops.CONVERGENCE_STEPS.update(saved[0])
-        loops.CONVERGENCE_RATIO.update(saved[1])
+def verdicts(cases, zygote) -> dict:
+    out = {}
+    for name, level, directory in cases:
+        report = grade(directory, [level], SEED, stage="train", zygote=zygote)
+        out[name] = tuple(sorted((c.id, c.passed, c.diagnosis or "") for c in report.checks))
+    return out
+
+
+def parse_size(text: str) -> Sizes:
+    n, d_in, h, d_out = (int(v) for v in text.lower().split("x"))
+    return Sizes(N=n, D_in=d_in, H=h, D_out=d_out)
+
+
+def label(size: Sizes, steps) -> str:
+    return f"{size.N}x{size.D_in}x{size.H}x{size.D_out}, {steps} steps"
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--steps", type=int, nargs="+", default=[100, 200, 300, 500])
+    ap.add_argument("--sizes", type=parse_size, nargs="+", default=[SEED_PROBLEM],
+                    help="problem sizes NxD_inxHxD_out (default: the seed's, 64x1000x100x10)")
     ap.add_argument("--seeds", type=int, default=8)
     ap.add_argument("--margin", type=float, default=30.0)
-    ap.add_argument("--out", type=Path, default=None, help="also write the table (markdown) here")
+    ap.add_argument("--out", type=Path, default=None, help="also write the tables (markdown) here")
     args = ap.parse_args(argv)
-    steps = sorted(set(args.steps) | {500})
+    baseline = (SEED_PROBLEM, 500)
+    configs = [baseline] + [(z, s) for z in args.sizes for s in sorted(set(args.steps))
+                            if (z, s) != baseline]
     shipped_steps = loops.CONVERGENCE_STEPS[1]
     cases = corpus_cases()
     zygote = Zygote()
-    results, lines = {}, []
+    rows = []  # (label, worst, secs, bounds, verdicts)
     try:
-        for s in steps:
-            worst, secs = reference_ratios(s, args.seeds)
+        for size, steps in configs:
+            with configured(size, steps):
+                worst, secs = reference_ratios(args.seeds)
             bounds = {lv: min(0.5, worst[lv] * args.margin) for lv in LEVELS}
             t0 = time.perf_counter()
-            results[s] = dict(worst=worst, secs=secs, bounds=bounds, verdicts=verdicts(cases, s, bounds, zygote),
-                              grading_s=time.perf_counter() - t0)
-            print(f"{s} steps: graded {len(cases)} cases in {results[s]['grading_s']:.0f} s", flush=True)
-        shipped = dict(loops.CONVERGENCE_RATIO)
-        worst, secs = reference_ratios(shipped_steps, args.seeds)
-        results["shipped"] = dict(worst=worst, secs=secs, bounds=shipped,
-                                  verdicts=verdicts(cases, shipped_steps, shipped, zygote))
+            with configured(size, steps, bounds):
+                found = verdicts(cases, zygote)
+            rows.append((label(size, steps), worst, secs, bounds, found))
+            print(f"{rows[-1][0]}: graded {len(cases)} cases in {time.perf_counter() - t0:.0f} s", flush=True)
+        with configured(SEED_PROBLEM, shipped_steps, loops.CONVERGENCE_RATIO):
+            worst, secs = reference_ratios(args.seeds)
+            rows.append((label(SEED_PROBLEM, shipped_steps) + ", as shipped", worst, secs,
+                         dict(loops.CONVERGENCE_RATIO), verdicts(cases, zygote)))
     finally:
         zygote.close()
-    base = results[500]["verdicts"]
-    lines += [f"Convergence steps against the corpus ({len(cases)} cases: tests/corpus, the reference, the stubs; "
-              f"train stage; seed {SEED}). Bound at S steps: the reference's worst ratio over {args.seeds} seeds "
-              f"× {args.margin:g}; last row: the checks as shipped ({shipped_steps} steps, their own bounds).", "",
-              "| steps | child s, sum over levels | verdicts changed vs 500 | bounds (levels 1-8) |", "|---|---|---|---|"]
-    for s in [*steps, "shipped"]:
-        r = results[s]
-        changed = [n for n in base if r["verdicts"][n] != base[n]]
-        r["changed"] = changed
-        label = f"{shipped_steps}, as shipped" if s == "shipped" else s
-        lines.append(f"| {label} | {sum(r['secs'].values()):.2f} | {len(changed)}"
-                     f"{': ' + ', '.join(changed) if changed else ''} | "
-                     + ", ".join(f"{r['bounds'][lv]:.2g}" for lv in LEVELS) + " |")
+    base = rows[0][4]
+    lines = [f"The convergence check against the corpus ({len(cases)} cases: tests/corpus, the reference, the "
+             f"stubs; train stage; seed {SEED}). Bound: the reference's worst ratio over {args.seeds} seeds "
+             f"× {args.margin:g}; last row: the checks as shipped (their own bounds). Baseline: the first row.", "",
+             "| problem, steps | child s, sum over levels | verdicts changed vs baseline | bounds (levels 1-8) |",
+             "|---|---|---|---|"]
+    changes = []
+    for name, worst, secs, bounds, found in rows:
+        changed = [n for n in base if found[n] != base[n]]
+        changes += [(name, n, found[n]) for n in changed]
+        lines.append(f"| {name} | {sum(secs.values()):.2f} | {len(changed)}{': ' + ', '.join(changed) if changed else ''}"
+                     " | " + ", ".join(f"{bounds[lv]:.2g}" for lv in LEVELS) + " |")
     lines += ["", "Reference worst ratio per level:", "",
-              "| steps | " + " | ".join(f"L{lv}" for lv in LEVELS) + " |", "|---|" + "---|" * len(LEVELS)]
-    for s in steps:
-        lines.append(f"| {s} | " + " | ".join(f"{results[s]['worst'][lv]:.2g}" for lv in LEVELS) + " |")
-    for s in [*steps, "shipped"]:
-        for name in results[s]["changed"]:
-            lines.append(f"\n{s} steps, {name}:\n  500: {base[name]}\n  {s}: {results[s]['verdicts'][name]}")
+              "| problem, steps | " + " | ".join(f"L{lv}" for lv in LEVELS) + " |", "|---|" + "---|" * len(LEVELS)]
+    for name, worst, *_ in rows[:-1]:
+        lines.append(f"| {name} | " + " | ".join(f"{worst[lv]:.2g}" for lv in LEVELS) + " |")
+    for name, case, verdict in changes:
+        lines.append(f"\n{name}, {case}:\n  baseline: {base[case]}\n  here:     {verdict}")
     text = "\n".join(lines)
     print(text)
     if args.out:

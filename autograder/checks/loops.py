@@ -241,7 +241,7 @@ def expect_convergence(sub, level: int, seed: int, curves: dict | None = None, s
     start = trusted_loss(level, p["params0"], p["x"], p["y"])
     end = trusted_loss(level, params, p["x"], p["y"])
     bound = CONVERGENCE_RATIO[level]
-    where = f"(N=64, D_in=1000, H=100, D_out=10, lr={p['opt'].lr:g}, {p['steps']} steps)"
+    where = f"({SEED_PROBLEM}, lr={p['opt'].lr:g}, {p['steps']} steps)"
     if not math.isfinite(end):
         raise CheckFailed(f"after training on the seed's problem {where} the weights give a non-finite loss: "
                           "the loop diverged")
