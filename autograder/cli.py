@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -199,10 +198,11 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["build"]:
         return cmd_build(None, argv[1:])
     args = parser.parse_args(argv)
-    from .sandbox import START_METHODS
-    if os.environ.get("KIT_SANDBOX_START", "auto") not in START_METHODS:
-        print(f"autograder: KIT_SANDBOX_START must be one of {', '.join(START_METHODS)} "
-              f"(not {os.environ['KIT_SANDBOX_START']!r})", file=sys.stderr)
+    from .sandbox import start_method
+    try:
+        start_method()
+    except ValueError as exc:
+        print(f"autograder: {exc}", file=sys.stderr)
         return 2
     if getattr(args, "func", None) is not None:
         return int(args.func(args) or 0)

@@ -330,10 +330,7 @@ def start_zygote():
     """
     from .sandbox import start_pool
     zygote = start_pool()
-    try:
-        Path(f"/proc/{zygote.proc.pid}/oom_score_adj").write_text("1000")
-    except OSError:
-        pass
+    zygote.set_oom_score_adj(1000)
     return zygote
 
 
@@ -392,7 +389,7 @@ def run(root: Path, config: dict, log=print) -> int:
             budget = min(lim["level_seconds"], left)
             limits = Limits(call_seconds=min(lim["call_seconds"], budget), submission_seconds=budget,
                             memory_bytes=int(lim["memory_bytes"]), address_space_bytes=int(lim["address_space_bytes"]))
-            if zygote is None or zygote.proc.poll() is not None:
+            if zygote is None or not zygote.alive():
                 zygote = start_zygote()  # (again, if a level managed to end the last one)
             t1 = time.monotonic()
             report = grade(staged, batch, int(config["seed"]), "cpu", limits, zygote=zygote)

@@ -118,17 +118,16 @@ MISTAKES = {
 }
 
 
-class SGD:
-    """torch.optim.SGD's update (momentum, maximize; no dampening, Nesterov or weight decay), written out.
+class _WrittenOut:
+    """What the grader's optimizers share: the parameters, and zero_grad as torch.optim's.
 
     The grader's references never construct a torch.optim optimizer: the first one imports
     torch._dynamo, a second of start-up for every grading process. tests/test_reference.py holds
     these to torch.optim's trajectories.
     """
 
-    def __init__(self, params: list, lr: float, momentum: float = 0.0, maximize: bool = False):
-        self.params, self.lr, self.momentum, self.maximize = params, lr, momentum, maximize
-        self.buffers: list = [None] * len(params)
+    def __init__(self, params: list, lr: float, maximize: bool = False):
+        self.params, self.lr, self.maximize = params, lr, maximize
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         for p in self.params:
@@ -138,12 +137,24 @@ class SGD:
                 p.grad.detach_()
                 p.grad.zero_()
 
+    def _grad(self, p):
+        return -p.grad if self.maximize else p.grad
+
+
+class SGD(_WrittenOut):
+    """torch.optim.SGD's update (momentum, maximize; no dampening, Nesterov or weight decay)."""
+
+    def __init__(self, params: list, lr: float, momentum: float = 0.0, maximize: bool = False):
+        super().__init__(params, lr, maximize)
+        self.momentum = momentum
+        self.buffers: list = [None] * len(params)
+
     @torch.no_grad()
     def step(self) -> None:
         for i, p in enumerate(self.params):
             if p.grad is None:
                 continue
-            g = -p.grad if self.maximize else p.grad
+            g = self._grad(p)
             if self.momentum:
                 if self.buffers[i] is None:
                     self.buffers[i] = g.clone()
@@ -153,11 +164,11 @@ class SGD:
             p.add_(g, alpha=-self.lr)
 
 
-class Adam(SGD):
-    """torch.optim.Adam's update (default betas and eps, bias-corrected; maximize), written out."""
+class Adam(_WrittenOut):
+    """torch.optim.Adam's update (default betas and eps, bias-corrected; maximize)."""
 
     def __init__(self, params: list, lr: float, betas=(0.9, 0.999), eps: float = 1e-8, maximize: bool = False):
-        super().__init__(params, lr, maximize=maximize)
+        super().__init__(params, lr, maximize)
         self.betas, self.eps, self.t = betas, eps, [0] * len(params)
         self.m = [torch.zeros_like(p) for p in params]
         self.v = [torch.zeros_like(p) for p in params]
@@ -168,7 +179,7 @@ class Adam(SGD):
         for i, p in enumerate(self.params):
             if p.grad is None:
                 continue
-            g = -p.grad if self.maximize else p.grad
+            g = self._grad(p)
             self.t[i] += 1
             self.m[i].lerp_(g, 1 - b1)
             self.v[i].mul_(b2).addcmul_(g, g, value=1 - b2)

@@ -155,6 +155,13 @@ class Zygote:
             theirs.close()
         return _handshake(ours, pid, config, scratch, limits, hello_timeout)
 
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def set_oom_score_adj(self, value: int) -> None:
+        """Make the kernel's OOM killer pick the children first (they inherit it from the zygote)."""
+        _write_oom_score_adj(self.proc.pid, value)
+
     def warm_dynamo(self) -> None:
         """Have the zygote import torch._dynamo as soon as it can (right after torch), before any
         request: for a run whose every child will need it, this overlaps the grader's own imports."""
@@ -187,6 +194,16 @@ class Spawner:
 
     start_method = "spawn"
 
+    def __init__(self):
+        self.oom_score_adj: int | None = None
+
+    def alive(self) -> bool:
+        return True
+
+    def set_oom_score_adj(self, value: int) -> None:
+        """Make the kernel's OOM killer pick the children first (set on each as it starts)."""
+        self.oom_score_adj = value
+
     def fork(self, scratch: Path, limits: Limits, hide: list[str] | None = None, device: str = "cpu",
              hello_timeout: float = 120.0, dynamo: bool = True) -> "Channel":
         ours, theirs = socket.socketpair()
@@ -201,6 +218,8 @@ class Spawner:
             raise RuntimeError(f"the sandbox could not start a child: {exc}") from None
         finally:
             theirs.close()
+        if self.oom_score_adj is not None:
+            _write_oom_score_adj(proc.pid, self.oom_score_adj)
         try:
             ours.settimeout(hello_timeout)
             wire.send_message(ours, config)
@@ -227,19 +246,32 @@ def fork_is_safe() -> bool:
 START_METHODS = ("auto", "fork", "spawn")
 
 
-def start_pool(method: str | None = None, levels: list[int] | None = None):
-    """The source of sandboxed children: a ``Zygote`` (fork, warm) where forking is safe, else a
-    ``Spawner`` (spawn, cold). ``method`` or $KIT_SANDBOX_START: "auto" (default), "fork", "spawn".
-    ``levels``: what the pool will grade, if known (the zygote may then prepare for it at once)."""
+def start_method(method: str | None = None) -> str:
+    """"fork" or "spawn": ``method`` or $KIT_SANDBOX_START ("auto", the default, picks what is safe
+    here). ValueError, with a message for the user, on anything else."""
     method = method or os.environ.get("KIT_SANDBOX_START") or "auto"
     if method not in START_METHODS:
         raise ValueError(f"KIT_SANDBOX_START must be one of {', '.join(START_METHODS)}, not {method!r}")
     if method == "auto":
         method = "fork" if fork_is_safe() else "spawn"
-    pool = Zygote() if method == "fork" else Spawner()
+    return method
+
+
+def start_pool(method: str | None = None, levels: list[int] | None = None):
+    """The source of sandboxed children: a ``Zygote`` (fork, warm) where forking is safe, else a
+    ``Spawner`` (spawn, cold); see start_method. ``levels``: what the pool will grade, if known
+    (the zygote may then prepare for it at once)."""
+    pool = Zygote() if start_method(method) == "fork" else Spawner()
     if levels and dynamo_first(levels):
         pool.warm_dynamo()
     return pool
+
+
+def _write_oom_score_adj(pid: int, value: int) -> None:
+    try:  # raising it needs no privilege
+        Path(f"/proc/{pid}/oom_score_adj").write_text(str(value))
+    except OSError:
+        pass
 
 
 def _proc_stat(pid: str):

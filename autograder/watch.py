@@ -31,13 +31,10 @@ def snapshot(directory: Path, levels: list[int]) -> dict:
     return state
 
 
-def wait_for_change(directory: Path, levels: list[int], before: dict) -> dict:
-    while True:
+def wait_for_change(directory: Path, levels: list[int], before: dict) -> None:
+    while snapshot(directory, levels) == before:
         time.sleep(POLL_SECONDS)
-        now = snapshot(directory, levels)
-        if now != before:
-            time.sleep(SETTLE_SECONDS)
-            return snapshot(directory, levels)
+    time.sleep(SETTLE_SECONDS)
 
 
 def watch(directory: Path, levels: list[int], check_once: Callable) -> int:
@@ -54,7 +51,7 @@ def watch(directory: Path, levels: list[int], check_once: Callable) -> int:
     try:
         while True:
             state = snapshot(directory, levels)
-            if getattr(pool, "proc", None) is not None and pool.proc.poll() is not None:
+            if not pool.alive():
                 pool = start_pool(levels=levels)  # the zygote is gone (killed from outside): start another
             t0 = time.monotonic()
             check_once(pool)

@@ -67,3 +67,20 @@ def test_cold_stubs_score_zero_with_not_implemented(spawner):
 @pytest.mark.parametrize("name", COLD_ATTACKS)
 def test_attacks_are_contained_on_the_cold_path(name, spawner, tmp_path, listener):  # noqa: F811
     expect_contained(next(a for a in ATTACKS if a.name == name), spawner, tmp_path, listener)
+
+
+def test_both_pools_make_their_children_the_oom_killers_first_choice(spawner, tmp_path):
+    """Gradescope's setting (oom_score_adj 1000) reaches a child on either path."""
+    from autograder.sandbox import Limits, Zygote
+    for pool in (Zygote(), sandbox.Spawner()):
+        try:
+            pool.set_oom_score_adj(1000)
+            scratch = tmp_path / pool.start_method
+            scratch.mkdir()
+            channel = pool.fork(scratch, Limits(), dynamo=False)
+            try:
+                assert open(f"/proc/{channel.pid}/oom_score_adj").read().strip() == "1000"
+            finally:
+                channel.close()
+        finally:
+            pool.close()
