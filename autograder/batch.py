@@ -26,7 +26,7 @@ from pathlib import Path
 
 from .curriculum import LEVELS, checks_for
 from .report import CheckResult, Report, write_atomic
-from .sandbox import Limits
+from .sandbox import Limits, shared_pool
 from .submission import read_submission, submission_hash
 
 
@@ -63,25 +63,16 @@ def find_students(paths: list[Path]) -> list[Student]:
 
 
 # ----------------------------------------------------------------------- the workers
-_ZYGOTE = None
-
-
 def _init_worker() -> None:
-    global _ZYGOTE
-    import atexit
-
     import torch
-
-    from .sandbox import start_pool
     torch.set_num_threads(1)
-    _ZYGOTE = start_pool()
-    atexit.register(_ZYGOTE.close)
+    shared_pool()  # started now: its zygote imports torch while this worker does
 
 
 def _grade_one(path: str, levels: list[int], seed: int, device: str, limits: Limits, curves: bool = False) -> dict:
     from .grading import grade
     try:
-        return grade(Path(path), levels, seed, device, limits, zygote=_ZYGOTE, curves=curves).as_json()
+        return grade(Path(path), levels, seed, device, limits, pool=shared_pool(), curves=curves).as_json()
     except Exception as exc:  # noqa: BLE001 - a grader failure: an error for this student, never a score
         return error_report(path, levels, seed, f"the grader failed: {type(exc).__name__}: {exc}",
                             traceback.format_exc()[-1500:]).as_json()

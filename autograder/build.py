@@ -567,6 +567,13 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
+def register(subparsers) -> None:
+    """``python -m autograder build [--check] [--out DIR]``: main() below parses the options."""
+    p = subparsers.add_parser("build", help="generate assignments/ (stubs and notebooks) from solutions/",
+                              add_help=False)
+    p.set_defaults(func=lambda args: main(args.rest), takes_rest=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog=BUILD_COMMAND,

@@ -2,25 +2,14 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 from pathlib import Path
 
 from .curriculum import LEVELS
-
-DEFAULT_SEED = 20240601  # see grading.default_seed
-
-
-def repo_root() -> Path:
-    return Path(__file__).resolve().parent.parent
-
-
-def _levels(values) -> list[int]:
-    levels = sorted(set(values or LEVELS))
-    bad = [lv for lv in levels if lv not in LEVELS]
-    if bad:
-        raise SystemExit(f"autograder: no level {bad[0]} (levels are 1 to 8)")
-    return levels
+from .sandbox import start_method
+from .settings import DEFAULT_SEED, default_seed, parse_levels, repo_root
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -38,12 +27,11 @@ def _limits(args):
 
 
 def _seed(args) -> int:
-    from .grading import default_seed
     return args.seed if args.seed is not None else default_seed()
 
 
 def _grade_one(directory: Path, levels: list[int], args, pool=None):
-    """Grade one submission, with children from ``pool`` (a running Zygote or Spawner), or from a
+    """Grade one submission, with children from ``pool`` (a running ChildPool), or from a
     pool of its own: then the sandbox's interpreter starts first, so it imports torch while this
     process does the same (two cores, both busy)."""
     from .sandbox import start_pool
@@ -52,14 +40,14 @@ def _grade_one(directory: Path, levels: list[int], args, pool=None):
     try:
         from .grading import grade
         return grade(directory, levels, _seed(args), args.device, _limits(args), curves=bool(args.html),
-                     zygote=pool)
+                     pool=pool)
     finally:
         if own:
             pool.close()
 
 
 def cmd_check(args) -> int:
-    levels = _levels(args.levels)
+    levels = parse_levels(args.levels)
     directory = Path(args.dir)
     if not directory.is_dir():
         print(f"autograder: {directory} is not a directory", file=sys.stderr)
@@ -106,7 +94,7 @@ def _write_html(report, directory, title) -> None:
 
 def cmd_grade(args) -> int:
     from .batch import is_submission
-    levels = _levels(args.level)
+    levels = parse_levels(args.level)
     paths = [Path(p) for p in args.dir]
     missing = [p for p in paths if not p.is_dir()]
     if missing:
@@ -150,17 +138,9 @@ def cmd_grade_class(args, paths, levels) -> int:
     return 0
 
 
-def cmd_build(args, rest) -> int:
-    from . import build
-    return build.main(rest)
-
-
-def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    p = sub.add_parser("check", help="self-check your work: a table per level and stage, and what to fix first")
+def register(subparsers) -> None:
+    """This module's own commands: ``check`` and ``grade``."""
+    p = subparsers.add_parser("check", help="self-check your work: a table per level and stage, and what to fix first")
     p.add_argument("levels", nargs="*", type=int, help="levels to check (default: all)")
     p.add_argument("--dir", default=str(repo_root() / "assignments"), help="your work (default: assignments/)")
     p.add_argument("-v", "--verbose", action="store_true", help="show every message")
@@ -169,8 +149,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("-w", "--watch", action="store_true", help="check again each time a level's file is saved "
                    "(the grader stays warm: torch is imported once); Ctrl-C stops")
     _common(p)
+    p.set_defaults(func=cmd_check)
 
-    p = sub.add_parser("grade", help="grade a submission directory, or a class of them")
+    p = subparsers.add_parser("grade", help="grade a submission directory, or a class of them")
     p.add_argument("dir", nargs="+", help="a submission directory, a directory of student directories, or several")
     p.add_argument("--out", default=None, help="class mode: where reports, grades.csv and the summary go "
                    "(default: grades/)")
@@ -182,35 +163,40 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--format", choices=["json", "table"], default="table")
     p.add_argument("--level", type=int, action="append", help="grade only this level (repeatable)")
     _common(p)
+    p.set_defaults(func=cmd_grade)
 
-    sub.add_parser("build", help="generate assignments/ (stubs and notebooks) from solutions/", add_help=False)
 
-    # Commands that live in their own modules: each module has register(subparsers), which adds its
-    # parser(s) with set_defaults(func=...); func(args) returns the exit status. A module is imported
-    # only when its command runs (some import nbformat or jupyter: seconds a self-check need not pay).
+def main(argv: list[str] | None = None) -> int:
+    """Every command is dispatched the same way: its module's register(subparsers) adds its parser
+    with set_defaults(func=...), and func(args) returns the exit status. A command that parses its
+    own options (``build``) also sets ``takes_rest``: what argparse does not know lands in args.rest."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    register(sub)
+    # A command module is imported only when its command runs (some import nbformat or jupyter:
+    # seconds a self-check need not pay); otherwise its parser is a placeholder for --help.
     for command, (module, summary) in COMMAND_MODULES.items():
         if argv[:1] == [command]:
-            import importlib
             importlib.import_module(f"autograder.{module}").register(sub)
         else:
             sub.add_parser(command, help=summary, add_help=False)
-
-    if argv[:1] == ["build"]:
-        return cmd_build(None, argv[1:])
-    args = parser.parse_args(argv)
-    from .sandbox import start_method
-    try:
-        start_method()
-    except ValueError as exc:
-        print(f"autograder: {exc}", file=sys.stderr)
-        return 2
-    if getattr(args, "func", None) is not None:
-        return int(args.func(args) or 0)
-    return {"check": cmd_check, "grade": cmd_grade}[args.command](args)
+    args, rest = parser.parse_known_args(argv)
+    if rest and not getattr(args, "takes_rest", False):
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    args.rest = rest
+    if not getattr(args, "takes_rest", False):  # (build starts no sandbox)
+        try:
+            start_method()
+        except ValueError as exc:
+            print(f"autograder: {exc}", file=sys.stderr)
+            return 2
+    return int(args.func(args) or 0)
 
 
 #: command -> (module in autograder/ with register(subparsers), one-line summary for --help)
 COMMAND_MODULES: dict[str, tuple[str, str]] = {
+    "build": ("build", "generate assignments/ (stubs and notebooks) from solutions/"),
     "gradescope": ("gradescope", "build the Gradescope autograder zip, or run it (run_autograder)"),
     "nbgrader": ("nbgrader_course", "create an nbgrader course, or run generate → autograde → feedback → export"),
     "lab": ("lab", "open JupyterLab on your assignments"),

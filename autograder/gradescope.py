@@ -38,6 +38,8 @@ from pathlib import Path, PurePosixPath
 
 from .curriculum import LEVELS, checks_for
 from .report import CheckResult, write_atomic
+from .sandbox import Limits, close_shared_pool, shared_pool
+from .settings import parse_levels, repo_root
 from .submission import MAX_SOURCE_BYTES, read_submission
 
 CONFIG_NAME = "kit_gradescope.json"
@@ -320,24 +322,20 @@ def _protect(root: Path) -> None:
             pass
 
 
-def start_zygote():
-    """A zygote whose children the kernel's OOM killer picks first.
+def start_pool():
+    """The shared pool, whose children the kernel's OOM killer picks first.
 
     The RSS cap is polled (every 0.1 s), so an allocation burst can reach the container's limit
     (768 MB) before the poll sees it; the kernel then kills the student's process, which reports
     as a crash of that call, rather than the grader, which would leave no results.json. Raising
     ``oom_score_adj`` needs no privilege; children inherit it from the zygote.
     """
-    from .sandbox import start_pool
-    zygote = start_pool()
-    zygote.set_oom_score_adj(1000)
-    return zygote
+    return shared_pool(oom_score_adj=1000)
 
 
 def run(root: Path, config: dict, log=print) -> int:
     """Grade ``root/submission`` and write ``root/results/results.json``; 0 once that file is written."""
     from .grading import grade
-    from .sandbox import Limits
 
     t0 = time.monotonic()
     lim = config["limits"]
@@ -366,7 +364,7 @@ def run(root: Path, config: dict, log=print) -> int:
     watchdog = threading.Timer(lim["run_seconds"] + lim["grace_seconds"], on_deadline)
     watchdog.daemon = True
     watchdog.start()
-    zygote = None
+    pool = None
     try:
         _protect(root)
         # Flat copy of the contract's files; its parent is root, so the sandbox hides all of /autograder.
@@ -389,10 +387,9 @@ def run(root: Path, config: dict, log=print) -> int:
             budget = min(lim["level_seconds"], left)
             limits = Limits(call_seconds=min(lim["call_seconds"], budget), submission_seconds=budget,
                             memory_bytes=int(lim["memory_bytes"]), address_space_bytes=int(lim["address_space_bytes"]))
-            if zygote is None or not zygote.alive():
-                zygote = start_zygote()  # (again, if a level managed to end the last one)
+            pool = start_pool()  # (again, if a level managed to end the last one)
             t1 = time.monotonic()
-            report = grade(staged, batch, int(config["seed"]), "cpu", limits, zygote=zygote)
+            report = grade(staged, batch, int(config["seed"]), "cpu", limits, pool=pool)
             with lock:
                 state["checks"] += report.checks
                 state["problems"] += report.errors
@@ -401,9 +398,9 @@ def run(root: Path, config: dict, log=print) -> int:
             log(f"level {','.join(map(str, batch))}: {report.score:g}/{report.max_score:g} in "
                 f"{time.monotonic() - t1:.1f} s; {peaks}; sandbox {report.sandbox}"
                 + (f"; ERRORS {report.errors}" if report.errors else ""))
-        if zygote is not None:
-            zygote.close()
-            zygote = None
+        if pool is not None:
+            close_shared_pool()
+            pool = None
         writer.write(snapshot)
         log(f"results written: {sum(c.score for c in state['checks']):g} in {time.monotonic() - t0:.1f} s")
         return 0
@@ -421,9 +418,9 @@ def run(root: Path, config: dict, log=print) -> int:
         return 0
     finally:
         watchdog.cancel()
-        if zygote is not None:
+        if pool is not None:
             try:
-                zygote.close()
+                close_shared_pool()
             except Exception:  # noqa: BLE001
                 pass
 
@@ -453,7 +450,6 @@ def _check_pins(pins: dict) -> None:
 
 def build_wheel(dest: Path) -> Path:
     """A wheel of this checkout, built in a temporary copy (so the checkout gains no build/ folder)."""
-    from .cli import repo_root
     src = repo_root()
     with tempfile.TemporaryDirectory(prefix="kit-wheel-") as tmp:
         copy = Path(tmp) / "src"
@@ -574,13 +570,12 @@ def build(out: Path, levels: list[int], seed: int, hidden: list[str], hidden_vis
 
 # ============================================================================ command line
 def cmd_build(args) -> int:
-    from .cli import _levels
     seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
     limits = {k: v for k, v in (("call_seconds", args.call_timeout), ("level_seconds", args.level_timeout),
                                 ("run_seconds", args.run_timeout)) if v is not None}
     if args.memory_mb is not None:
         limits["memory_bytes"] = int(args.memory_mb * 1024**2)
-    config = build(Path(args.out), _levels(args.levels), seed, args.hidden or [], args.hidden_visibility, limits)
+    config = build(Path(args.out), parse_levels(args.levels), seed, args.hidden or [], args.hidden_visibility, limits)
     print(f"wrote {args.out}: levels {config['levels']}, seed {config['seed']}, torch {config['pins']['torch']} (CPU), "
           f"kit {config['kit_version']}")
     print(f"to grade the same way locally: python -m autograder grade DIR --seed {config['seed']}", file=sys.stderr)

@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from . import plugin
+from .context import GradingContext, cuda_available, resolve_devices
 from .curriculum import CHECKS, LEVELS, checks_for
 from .report import CheckResult, Report, versions
-from .sandbox import Limits
+from .sandbox import ChildPool, Limits
 from .submission import submission_hash
 
 CHECKS_DIR = Path(__file__).with_name("checks")
@@ -24,7 +25,7 @@ UNUSED_PYTEST_PLUGINS = ("cacheprovider", "terminal", "warnings", "logging", "fa
                          "threadexception", "junitxml", "doctest", "pastebin", "stepwise", "unittest")
 
 
-def run_checks(ctx: plugin.GradingContext, stage: str | None = None, keyword: str | None = None) -> int:
+def run_checks(ctx: GradingContext, stage: str | None = None, keyword: str | None = None) -> int:
     """Run the check modules of ctx.levels through pytest; results land in ctx.results."""
     files = [str(CHECKS_DIR / f"test_level{lv}.py") for lv in ctx.levels]
     args = [*files, "--noconftest", *(a for p in UNUSED_PYTEST_PLUGINS for a in ("-p", f"no:{p}")),
@@ -49,19 +50,19 @@ def run_checks(ctx: plugin.GradingContext, stage: str | None = None, keyword: st
 
 def grade(submission_dir: Path | None, levels: list[int], seed: int, device: str = "cpu",
           limits: Limits | None = None, in_process: dict | None = None, stage: str | None = None,
-          zygote=None, curves: bool = False) -> Report:
+          pool: ChildPool | None = None, curves: bool = False) -> Report:
     """Grade one submission directory (or, with in_process, a notebook kernel's namespaces).
 
-    ``zygote``: a running ``sandbox.Zygote`` to fork children from (batch grading and tests share
-    one); by default the run starts and stops its own.
+    ``pool``: a running ``sandbox.ChildPool`` (a Zygote or a Spawner) to take children from (batch
+    grading and tests share one); by default the run starts and stops its own.
     """
     t0 = time.monotonic()
     import torch
     torch.set_num_threads(1)  # small problems: extra threads only contend (parallelise across submissions)
-    devices = plugin.resolve_devices(device)
+    devices = resolve_devices(device)
     if 4 in levels and in_process is None:
         _import_in_background("torch.fx.experimental.symbolic_shapes")
-    ctx = plugin.GradingContext(submission_dir, levels, seed, devices, limits, in_process, zygote)
+    ctx = GradingContext(submission_dir, levels, seed, devices, limits, in_process, pool)
     ctx.want_curves = curves
     ctx.start()
     try:
@@ -107,17 +108,12 @@ def _complete(ctx, levels, stage, devices) -> list[CheckResult]:
             for d in devices:
                 c = by_id.get((spec.id, d))
                 if c is None:
-                    if d == "cuda" and (lv == 1 or not plugin.cuda_available()):
+                    if d == "cuda" and (lv == 1 or not cuda_available()):
                         continue
                     c = CheckResult(spec.id, lv, spec.stage, spec.name, 0.0, spec.points, False,
                                     "grader error: this check did not run", d, error=True)
                 out.append(c)
     return out
-
-
-def default_seed() -> int:
-    from .cli import DEFAULT_SEED
-    return int(os.environ.get("KIT_SEED", DEFAULT_SEED))
 
 
 __all__ = ["grade", "run_checks", "CHECKS", "LEVELS"]

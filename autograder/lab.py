@@ -32,6 +32,7 @@ import tempfile
 from pathlib import Path
 
 from .curriculum import LEVELS
+from .settings import repo_root
 
 #: Set in the kernels' environment unless the user set them (the sandbox's child sets the same).
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
@@ -39,7 +40,6 @@ DEFAULT_PORT = 8888
 
 
 def register(subparsers) -> None:
-    from .cli import repo_root
     p = subparsers.add_parser("lab", help="open the notebooks in JupyterLab, at level 1 (start here)",
                               description="Open JupyterLab on the assignments folder, at level 1's notebook.")
     p.add_argument("--dir", default=str(repo_root() / "assignments"),

@@ -47,18 +47,18 @@ with ``init --seed``). In the notebooks, each test cell of ``source/`` carries a
 """
 from __future__ import annotations
 
-import atexit
 import datetime as _dt
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import curriculum
+from .sandbox import Limits, shared_pool
+from .settings import default_seed, parse_levels
 
 if TYPE_CHECKING:
     import nbformat
@@ -301,7 +301,6 @@ def init_course(course: Path, *, course_id: str = DEFAULT_COURSE_ID, levels: lis
     ``generate`` is False (the gradebook then holds the assignments only)."""
     import nbformat
 
-    from .grading import default_seed
     course = Path(course).resolve()
     levels = sorted(set(levels or curriculum.LEVELS))
     config = course / "nbgrader_config.py"
@@ -509,37 +508,13 @@ class IsolatedGraderError(RuntimeError):
     """The kit's grader failed (not the student): the submission is left ungraded."""
 
 
-_ZYGOTE = None
-_ZYGOTE_LOCK = threading.Lock()
-
-
-def _zygote():
-    """One sandbox zygote per nbgrader process (forking a child from it is cheap)."""
-    global _ZYGOTE
-    with _ZYGOTE_LOCK:
-        if _ZYGOTE is None:
-            from .sandbox import start_pool
-            _ZYGOTE = start_pool()
-            atexit.register(_close_zygote)
-        return _ZYGOTE
-
-
-def _close_zygote() -> None:
-    global _ZYGOTE
-    if _ZYGOTE is not None:
-        try:
-            _ZYGOTE.close()
-        finally:
-            _ZYGOTE = None
-
-
-def grade_notebook_bytes(raw: bytes, level: int, seed: int, device: str = "cpu", limits=None, zygote=None):
+def grade_notebook_bytes(raw: bytes, level: int, seed: int, device: str = "cpu", limits=None, pool=None):
     """The kit's official grade of one level's notebook: ``grade()`` on a directory that holds only
     that notebook, under the kit's submission name (what ``python -m autograder grade`` does)."""
     from .grading import grade
     with tempfile.TemporaryDirectory(prefix="kit-nbgrader-") as tmp:
         (Path(tmp) / notebook_name(level)).write_bytes(raw)
-        return grade(Path(tmp), [level], seed, device, limits, zygote=zygote)
+        return grade(Path(tmp), [level], seed, device, limits, pool=pool)
 
 
 def stage_outputs(report, level: int, stage: str, points: float) -> tuple[list, float]:
@@ -621,8 +596,6 @@ def _preprocessors() -> dict:
             return path if path.is_file() else None
 
         def preprocess(self, nb, resources):
-            from .grading import default_seed
-            from .sandbox import Limits
             info = resources.get("nbgrader", {})
             level = level_of_notebook(info.get("notebook", ""))
             if level is None:
@@ -637,7 +610,7 @@ def _preprocessors() -> dict:
                 raw = nbformat.writes(nb).encode("utf-8")
             seed = default_seed() if self.seed is None else int(self.seed)
             limits = Limits(call_seconds=float(self.call_timeout), submission_seconds=float(self.submission_timeout))
-            report = grade_notebook_bytes(raw, level, seed, self.device, limits, zygote=_zygote())
+            report = grade_notebook_bytes(raw, level, seed, self.device, limits, pool=shared_pool())
             if report.errors:
                 raise IsolatedGraderError(f"the kit's grader failed on {info.get('student')}/{info.get('notebook')}: "
                                           + "; ".join(e.splitlines()[0] for e in report.errors[:3]))
@@ -713,11 +686,10 @@ def __getattr__(name: str):
 # ----------------------------------------------------------------------------------- the CLI
 
 def cmd_init(args) -> int:
-    from .cli import _levels
     settings = {k: v for k, v in (("cell_timeout", args.cell_timeout), ("call_timeout", args.call_timeout),
                                   ("submission_timeout", args.timeout), ("device", args.device)) if v is not None}
     try:
-        written = init_course(Path(args.course_dir), course_id=args.course_id, levels=_levels(args.levels),
+        written = init_course(Path(args.course_dir), course_id=args.course_id, levels=parse_levels(args.levels),
                               seed=args.seed, generate=not args.no_generate, force=args.force, **settings)
     except (FileExistsError, RuntimeError) as exc:
         print(f"autograder: {exc}", file=sys.stderr)

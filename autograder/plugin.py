@@ -10,9 +10,6 @@ from the command-line options).
 """
 from __future__ import annotations
 
-import os
-import tempfile
-import time
 import traceback
 from pathlib import Path
 
@@ -20,146 +17,13 @@ import pytest
 import torch
 
 from .checks.common import CheckFailed
+from .context import GradingContext, cuda_available, resolve_devices
 from .curriculum import CHECKS, LEVELS
 from .proxy import GraderError, LevelUnavailable, StudentCrash, StudentError, StudentTimeout, Submission
 from .report import CheckResult
-from .sandbox import Limits, Spawner, Zygote, start_pool
-from .submission import read_submission
+from .settings import default_seed, repo_root
 
 CTX_KEY = pytest.StashKey["GradingContext"]()
-
-
-def cuda_available() -> bool:
-    return torch.cuda.is_available()
-
-
-def resolve_devices(device: str) -> list[str]:
-    if device == "auto":
-        return ["cuda"] if cuda_available() else ["cpu"]
-    if device == "all":
-        return ["cpu", "cuda"]
-    return [device]
-
-
-class GradingContext:
-    """Everything one grading run shares: the seed, the devices, the submission's processes."""
-
-    def __init__(self, submission_dir: Path | None, levels: list[int], seed: int, devices: list[str],
-                 limits: Limits | None = None, in_process: dict | None = None, zygote: Zygote | Spawner | None = None):
-        self.submission_dir = Path(submission_dir) if submission_dir else None
-        self.levels = levels
-        self.seed = seed
-        self.devices = devices
-        self.limits = limits or Limits()
-        self.results: list[CheckResult] = []
-        self.shared: dict = {}
-        self._subs: dict[int, Submission] = {}
-        self._zygote: Zygote | Spawner | None = zygote
-        self._own_zygote = zygote is None
-        self._tmp: tempfile.TemporaryDirectory | None = None
-        self._in_process = in_process  # level -> namespace, for the notebook self-check
-        self.sources = read_submission(self.submission_dir, levels) if self.submission_dir else {}
-        self.started = time.monotonic()
-        self.stage: str | None = None  # grade only this stage (the notebook's per-stage cells)
-        self.protections: dict = {}  # what the sandbox could apply, as the child reported it
-        self.want_curves = False  # record loss curves (student against reference) for the HTML report
-        self.converging: dict = {}  # (level, device) -> a started convergence run
-        self.child_peak_rss = 0
-        self.curves: dict = {}
-
-    def start(self) -> None:
-        """Start the zygote early: it imports torch while the grader collects its checks."""
-        if self._in_process is None and self._zygote is None:
-            self._zygote = start_pool(levels=self.levels)
-
-    def submission(self, level: int, lane: str = "main") -> Submission:
-        """The level's proxy. Each lane is its own child process: the "converge" lane runs the long
-        convergence training while the main lane answers the other checks (two cores, both busy)."""
-        if (level, lane) not in self._subs:
-            self._subs[(level, lane)] = self._make_submission(level, lane)
-        return self._subs[(level, lane)]
-
-    def start_convergence_runs(self, levels: list[int]) -> None:
-        from .checks.loops import start_convergence
-        if self._in_process is not None:
-            return
-        device = self.devices[0]
-        if device == "cuda" and not cuda_available():
-            return
-        for level in levels:
-            sub = self.submission(level, "converge")
-            sub.device = device
-            try:
-                sub.load()
-            except LevelUnavailable as exc:  # the main lane must not pay for the same failure again
-                self.submission(level).unavailable = str(exc)
-                continue
-            self.converging[(level, device)] = start_convergence(sub, level, self.seed)
-
-    def _make_submission(self, level: int, lane: str = "main") -> Submission:
-        module = LEVELS[level].module
-        if self._in_process is not None:
-            from .child_runtime import Runtime
-            from .sandbox import InProcessChannel
-            namespace = self._in_process.get(level)
-            runtime = Runtime()
-            if namespace is not None:
-                runtime.adopt(module, namespace)
-            return Submission(module, None, "<notebook>", lambda: InProcessChannel(runtime),
-                              unavailable=None if namespace is not None else f"level {level} was not given")
-        src = self.sources[level]
-        if src.source is None:
-            return Submission(module, None, src.filename, lambda: None, unavailable=src.problem)
-        self.start()
-        if self._tmp is None:
-            self._tmp = tempfile.TemporaryDirectory(prefix="kit-grade-")
-            os.chmod(self._tmp.name, 0o711)  # the sandbox user may pass through to its scratch, not list
-        scratch = Path(self._tmp.name) / f"level{level}"
-
-        def open_channel():
-            scratch.mkdir(parents=True, exist_ok=True)
-            device = "cpu" if self.devices == ["cpu"] else "cuda"
-            channel = self._zygote.fork(scratch, self.limits, hide=self.hidden_paths(), device=device,
-                                        dynamo=LEVELS[level].needs_dynamo(lane))
-            self.protections = dict(channel.protections, start=self._zygote.start_method)
-            return channel
-
-        return Submission(module, src.source, src.filename, open_channel, budget=self.limits.submission_seconds,
-                          deadline=self.started + self.limits.submission_seconds)
-
-    def hidden_paths(self) -> list[str]:
-        """What the child must not see: the grader, the solutions, the tests, other submissions."""
-        import sys
-        package = Path(__file__).resolve().parent
-        root = package.parent
-        keep = [Path(sys.prefix).resolve(), Path(tempfile.gettempdir()).resolve(), Path(torch.__file__).resolve()]
-        candidates = [package, root / "solutions", root / "tests"]
-        if self.submission_dir is not None:
-            candidates.append(self.submission_dir.resolve().parent)
-        out = []
-        for c in candidates:
-            if c.is_dir() and c != Path("/") and not any(k == c or c in k.parents for k in keep):
-                out.append(str(c))
-        return out
-
-    def close(self) -> None:
-        for sub in self._subs.values():  # signal every child first, then wait for all of them together
-            try:
-                sub.close(wait=False)
-            except Exception:  # noqa: BLE001
-                pass
-            self.child_peak_rss = max(self.child_peak_rss, sub.peak_rss)
-        for sub in self._subs.values():
-            try:
-                sub.reap()
-            except Exception:  # noqa: BLE001
-                pass
-        if self._zygote is not None and self._own_zygote:
-            self._zygote.close()
-        self._zygote = None
-        if self._tmp is not None:
-            self._tmp.cleanup()
-            self._tmp = None
 
 
 class ContextProvider:
@@ -190,8 +54,6 @@ def pytest_configure(config):
 
 def get_context(config) -> GradingContext:
     if CTX_KEY not in config.stash:
-        from .cli import repo_root
-        from .grading import default_seed
         sub = config.getoption("--submission") or str(repo_root() / "assignments")
         levels = config.getoption("--ag-level") or sorted(LEVELS)
         seed = config.getoption("--ag-seed")

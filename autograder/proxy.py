@@ -16,6 +16,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from . import codec
 from .sandbox import ChildGone
 
 
@@ -162,8 +163,6 @@ class CallResult:
     python_next: float | None = None
 
 
-_TORCH_DTYPES = {name: getattr(torch, name) for name in
-                 ("float64", "float32", "float16", "bfloat16", "int64", "int32", "int16", "int8", "uint8", "bool")}
 
 
 @dataclass
@@ -306,18 +305,15 @@ class Submission:
                 raise StudentCrash("the student's process was restarted after an earlier failure")
             return {"t": "ref", "h": v.handle}
         if isinstance(v, torch.Tensor) and v.device.type == "meta":  # shapes and devices, no values
-            return {"t": "tensor", "dtype": str(v.dtype).replace("torch.", ""), "shape": list(v.shape), "b": None,
+            return {"t": "tensor", "dtype": codec.dtype_name(v.dtype), "shape": list(v.shape), "b": None,
                     "device": "meta", "requires_grad": bool(v.requires_grad)}
         if isinstance(v, torch.Tensor):
-            data = v.detach().cpu().contiguous()
-            dtype = str(data.dtype).replace("torch.", "")
-            raw = (data.view(torch.int16) if dtype == "bfloat16" else data).numpy().tobytes()
-            buffers.append(raw)
-            return {"t": "tensor", "dtype": dtype, "shape": list(data.shape), "b": len(buffers) - 1,
+            buffers.append(codec.tensor_bytes(v))
+            return {"t": "tensor", "dtype": codec.dtype_name(v.dtype), "shape": list(v.shape), "b": len(buffers) - 1,
                     "device": self.device if v.device.type == "cpu" else str(v.device),
                     "requires_grad": bool(v.requires_grad)}
         if isinstance(v, np.ndarray):
-            buffers.append(np.ascontiguousarray(v).tobytes())
+            buffers.append(codec.array_bytes(v))
             return {"t": "ndarray", "dtype": v.dtype.name, "shape": list(v.shape), "b": len(buffers) - 1}
         if isinstance(v, (list, tuple)):
             return {"t": "list" if isinstance(v, list) else "tuple", "items": [self._enc(x, buffers) for x in v]}
@@ -342,18 +338,12 @@ class Submission:
             return NpScalar(d["dtype"], d["v"])
         remote = Remote(d["h"], self._generation)
         if t == "ndarray":
-            arr = np.frombuffer(buffers[d["b"]], dtype=np.dtype(d["dtype"])).reshape(d["shape"]).copy()
+            arr = codec.array_from_bytes(buffers[d["b"]], d["dtype"], d["shape"])
             return ArrayValue(arr, remote)
         if t == "tensor":
             data = None
             if d.get("b") is not None:
-                dtype = _TORCH_DTYPES[d["dtype"]]
-                raw = bytearray(buffers[d["b"]])
-                if d["dtype"] == "bfloat16":
-                    data = torch.frombuffer(raw, dtype=torch.int16).view(torch.bfloat16) if raw else torch.empty(0, dtype=dtype)
-                else:
-                    data = torch.frombuffer(raw, dtype=dtype) if raw else torch.empty(0, dtype=dtype)
-                data = data.reshape(d["shape"]).clone()
+                data = codec.tensor_from_bytes(buffers[d["b"]], d["dtype"], d["shape"])
             grad = self._dec(d["grad"], buffers) if d.get("grad") else None
             return TensorValue(data, d["dtype"], tuple(d["shape"]), d["device"], d["requires_grad"], d["is_leaf"],
                                d["grad_fn"], d["parameter"], remote, grad)

@@ -1,8 +1,9 @@
 """Processes that run student code, seen from the trusted side.
 
-A ``Zygote`` is a ``python -I`` interpreter that has imported torch and numpy and nothing else;
-``Zygote.fork`` asks it for a fresh child connected to us by its own socket. Where forking is
-unsafe a ``Spawner`` starts a fresh interpreter per child instead (``start_pool`` chooses). A
+A ``ChildPool`` is where children come from, of two kinds. A ``Zygote`` is a ``python -I``
+interpreter that has imported torch and numpy and nothing else; ``Zygote.fork`` asks it for a fresh
+child connected to us by its own socket. Where forking is unsafe a ``Spawner`` starts a fresh
+interpreter per child instead (``start_pool`` chooses; ``shared_pool`` keeps one per process). A
 ``Channel`` sends one request to a child and waits for the reply under a wall-clock limit; when
 the limit passes, or the child dies, the child's whole process group is killed and the channel
 reports why. ``InProcessChannel`` has the same interface over a ``Runtime`` in this very process (the
@@ -10,6 +11,7 @@ notebook self-check).
 """
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import secrets
@@ -19,6 +21,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +29,8 @@ from pathlib import Path
 from . import wire
 from .curriculum import dynamo_first
 
-RUNTIME_PATH = Path(__file__).with_name("child_runtime.py")
+#: The child's entry script, run as ``python -I RUNTIME_PATH --zygote FD`` or ``--child FD``.
+RUNTIME_PATH = Path(__file__).with_name("child") / "entry.py"
 
 
 @dataclass
@@ -124,7 +128,33 @@ def _handshake(ours: socket.socket, pid: int, config: dict, scratch: Path, limit
     return Channel(ours, pid, scratch, limits, uid=protections.get("uid"), protections=protections, proc=proc)
 
 
-class Zygote:
+class ChildPool:
+    """Where sandboxed children come from: a ``Zygote`` (forks them from a warm interpreter) or a
+    ``Spawner`` (starts a fresh interpreter for each). ``start_pool`` picks the kind."""
+
+    start_method = ""  # "fork" or "spawn", reported with the protections
+
+    def fork(self, scratch: Path, limits: Limits, hide: list[str] | None = None, device: str = "cpu",
+             hello_timeout: float = 120.0, dynamo: bool = True) -> "Channel":
+        """A fresh child, confined and bounded by ``limits``, connected by its own channel."""
+        raise NotImplementedError
+
+    def alive(self) -> bool:
+        """Whether the pool can still give children."""
+        raise NotImplementedError
+
+    def set_oom_score_adj(self, value: int) -> None:
+        """Make the kernel's OOM killer pick the children first."""
+        raise NotImplementedError
+
+    def warm_dynamo(self) -> None:
+        """Prepare torch._dynamo ahead of the children that will need it (where that helps)."""
+
+    def close(self) -> None:
+        """End the pool (its children are ended by their channels)."""
+
+
+class Zygote(ChildPool):
     """A warm interpreter (torch imported, no student code) that forks one child per request."""
 
     start_method = "fork"
@@ -183,8 +213,8 @@ class Zygote:
                 _kill_group(pid)
 
 
-class Spawner:
-    """The cold path: a fresh ``python -I child_runtime.py --child`` interpreter for every child.
+class Spawner(ChildPool):
+    """The cold path: a fresh ``python -I child/entry.py --child`` interpreter for every child.
 
     For platforms where a process that has imported torch must not fork (macOS, whose system
     frameworks are not fork-safe; anywhere without os.fork). Each child pays its own ``import
@@ -257,7 +287,7 @@ def start_method(method: str | None = None) -> str:
     return method
 
 
-def start_pool(method: str | None = None, levels: list[int] | None = None):
+def start_pool(method: str | None = None, levels: list[int] | None = None) -> ChildPool:
     """The source of sandboxed children: a ``Zygote`` (fork, warm) where forking is safe, else a
     ``Spawner`` (spawn, cold); see start_method. ``levels``: what the pool will grade, if known
     (the zygote may then prepare for it at once)."""
@@ -265,6 +295,36 @@ def start_pool(method: str | None = None, levels: list[int] | None = None):
     if levels and dynamo_first(levels):
         pool.warm_dynamo()
     return pool
+
+
+_SHARED: dict = {"pool": None, "at_exit": False}
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_pool(oom_score_adj: int | None = None) -> ChildPool:
+    """This process's one pool, for callers that grade many submissions (a batch worker, an nbgrader
+    process, Gradescope's run): started on first use, started again if it ended (a level may manage
+    to end its zygote), closed at exit. ``oom_score_adj``: applied when the pool starts."""
+    with _SHARED_LOCK:
+        pool = _SHARED["pool"]
+        if pool is None or not pool.alive():
+            if pool is not None:
+                pool.close()
+            pool = _SHARED["pool"] = start_pool()
+            if oom_score_adj is not None:
+                pool.set_oom_score_adj(oom_score_adj)
+            if not _SHARED["at_exit"]:
+                atexit.register(close_shared_pool)
+                _SHARED["at_exit"] = True
+        return pool
+
+
+def close_shared_pool() -> None:
+    """End the shared pool now, if there is one (the next shared_pool() starts a fresh one)."""
+    with _SHARED_LOCK:
+        pool, _SHARED["pool"] = _SHARED["pool"], None
+    if pool is not None:
+        pool.close()
 
 
 def _write_oom_score_adj(pid: int, value: int) -> None:

@@ -29,6 +29,7 @@ import re
 
 from .curriculum import LEVELS, STAGES
 from .report import Report
+from .settings import default_seed
 
 #: The stages whose checks run a training loop: the panel shows their loss curve.
 CURVE_STAGES = (None, "train")
@@ -49,7 +50,7 @@ class SelfCheckFailed(AssertionError):
 def run(level: int, stage: str | None = None, namespace: dict | None = None, seed: int | None = None,
         curves: bool = False) -> Report:
     """Grade one level (or one stage of it) on the functions in ``namespace``."""
-    from .grading import default_seed, grade
+    from .grading import grade
     if level not in LEVELS:
         raise ValueError(f"no level {level}")
     if stage is not None and stage not in STAGES:

@@ -2,7 +2,8 @@
 
 A message is a JSON header plus raw byte buffers (tensor and array contents), framed as
 ``<u32 header length><u64 buffers length><header><buffers>``. Nothing is ever pickled: the
-receiving side rebuilds arrays from bytes with a dtype it looks up in a fixed table.
+receiving side rebuilds arrays from bytes with a dtype it looks up in a fixed table (``codec.py``:
+which dtypes may cross, and how values become buffers).
 
 This module is imported by both sides. The child loads it by path (it runs under ``python -I``
 and never imports the ``autograder`` package), so it depends on the standard library only.
@@ -66,7 +67,3 @@ def recv_message(sock: socket.socket) -> tuple[dict, list[bytes]]:
         buffers.append(block[pos:pos + s])
         pos += s
     return header, buffers
-
-
-#: dtypes that may cross the wire, by name; both numpy and torch understand these names.
-DTYPES = ("float64", "float32", "float16", "bfloat16", "int64", "int32", "int16", "int8", "uint8", "bool")

@@ -89,7 +89,7 @@ def reference_ratios(seeds: int) -> tuple[dict, dict]:
 def verdicts(cases, zygote) -> dict:
     out = {}
     for name, level, directory in cases:
-        report = grade(directory, [level], SEED, stage="train", zygote=zygote)
+        report = grade(directory, [level], SEED, stage="train", pool=zygote)
         out[name] = tuple(sorted((c.id, c.passed, c.diagnosis or "") for c in report.checks))
     return out
 

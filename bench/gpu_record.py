@@ -41,7 +41,7 @@ def main(argv=None) -> int:
         for seed in range(args.seeds):
             for device in ("cuda", "cpu"):
                 t0 = time.perf_counter()
-                r = grade(ROOT / "solutions", levels, seed, device, zygote=zygote)
+                r = grade(ROOT / "solutions", levels, seed, device, pool=zygote)
                 wall = time.perf_counter() - t0
                 ran += len(r.checks) if device == "cuda" else 0
                 failures += [(seed, device, c.id, c.message) for c in r.checks if not c.passed]

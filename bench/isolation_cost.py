@@ -40,14 +40,14 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     zygote = Zygote()
     try:
-        grade(ROOT / "solutions", [1], 1, zygote=zygote)  # warm both paths once
+        grade(ROOT / "solutions", [1], 1, pool=zygote)  # warm both paths once
         rows = []
         for level in args.levels:
             ns = namespace(level)
             iso, inproc = [], []
             for _ in range(args.repeat):
                 t0 = time.perf_counter()
-                r1 = grade(ROOT / "solutions", [level], 1, zygote=zygote)
+                r1 = grade(ROOT / "solutions", [level], 1, pool=zygote)
                 iso.append(time.perf_counter() - t0)
                 t0 = time.perf_counter()
                 r2 = grade(None, [level], 1, in_process={level: ns})

@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 import nbformat  # noqa: E402
 
 from autograder import curriculum  # noqa: E402
-from autograder.grading import default_seed  # noqa: E402
+from autograder.settings import default_seed  # noqa: E402
 from autograder.nbgrader_course import (assignment_id, fill_notebook, gradebook_scores, init_course,  # noqa: E402
                                         notebook_name)
 

@@ -87,8 +87,8 @@ def expect_contained(attack, pool, tmp_path, listener):
     limits = Limits(**{"call_seconds": 20.0, "submission_seconds": 120.0, **attack.limits})
     before = set(sandbox_processes())  # (another grader on this machine may have children of its own)
 
-    got = grade(attacked, [attack.level], SEED, limits=limits, zygote=pool)
-    want = grade(base, [attack.level], SEED, limits=limits, zygote=pool)
+    got = grade(attacked, [attack.level], SEED, limits=limits, pool=pool)
+    want = grade(base, [attack.level], SEED, limits=limits, pool=pool)
 
     assert got.errors == [], got.errors  # the grader answered, with a valid report
     assert len(got.checks) == len(want.checks) and all(not c.error for c in got.checks)
@@ -118,13 +118,13 @@ def test_an_attack_does_not_touch_the_other_levels(zygote, tmp_path):
     d.mkdir()
     (d / "level1_numpy.py").write_text("import os\nos._exit(3)\n")
     (d / "level3_autograd.py").write_text((ROOT / "solutions" / "level3_autograd.py").read_text())
-    r = grade(d, [1, 3], SEED, zygote=zygote)
+    r = grade(d, [1, 3], SEED, pool=zygote)
     assert r.level_score(1)[0] == 0.0 and r.level_score(3) == (12.5, 12.5)
     assert all("crashed" in c.message or "import" in c.message for c in r.checks if c.level == 1)
 
 
 def test_the_sandbox_reports_its_protections(zygote):
-    r = grade(ROOT / "solutions", [1], SEED, zygote=zygote)
+    r = grade(ROOT / "solutions", [1], SEED, pool=zygote)
     assert set(r.sandbox) >= {"network", "hidden_paths", "user"}
     if ROOT_USER:
         assert r.sandbox["user"].startswith("uid ") and r.sandbox["network"].startswith("isolated")

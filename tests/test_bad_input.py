@@ -62,7 +62,7 @@ def grade_files(tmp_path: Path, zygote, files: dict[str, str | bytes], levels=(1
             (sub / name).write_bytes(content)
         else:
             (sub / name).write_text(content)
-    report = grade(sub, list(levels), seed=SEED, zygote=zygote)
+    report = grade(sub, list(levels), seed=SEED, pool=zygote)
     checks = {c.id: c for c in report.checks}
     detail = "\n".join(f"  {c.id}: {'pass' if c.passed else 'FAIL'} {c.score}/{c.max_score}"
                        f"{' ERROR' if c.error else ''} {c.message[:2000]}" for c in report.checks)

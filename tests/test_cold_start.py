@@ -49,8 +49,8 @@ def test_the_start_method_can_be_forced_and_a_wrong_one_is_named(monkeypatch):
 
 @pytest.mark.parametrize("level", [1, 4, 8])
 def test_cold_children_grade_exactly_as_forked_ones(level, spawner, zygote):
-    cold = grade(ROOT / "solutions", [level], SEED, zygote=spawner)
-    warm = grade(ROOT / "solutions", [level], SEED, zygote=zygote)
+    cold = grade(ROOT / "solutions", [level], SEED, pool=spawner)
+    warm = grade(ROOT / "solutions", [level], SEED, pool=zygote)
     assert cold.errors == [] and cold.score == cold.max_score == 12.5
     assert [(c.id, c.score, c.message) for c in cold.checks] == [(c.id, c.score, c.message) for c in warm.checks]
     assert cold.sandbox["start"] == "spawn" and warm.sandbox["start"] == "fork"
@@ -59,7 +59,7 @@ def test_cold_children_grade_exactly_as_forked_ones(level, spawner, zygote):
 
 
 def test_cold_stubs_score_zero_with_not_implemented(spawner):
-    r = grade(ROOT / "assignments", [3], SEED, zygote=spawner)
+    r = grade(ROOT / "assignments", [3], SEED, pool=spawner)
     assert r.errors == [] and r.score == 0.0
     assert all("not implemented" in c.message for c in r.checks)
 

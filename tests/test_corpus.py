@@ -127,7 +127,7 @@ def test_every_level_has_a_correct_case_in_another_style():
 @pytest.mark.parametrize("case", list(_params()))
 def test_corpus_case(case, zygote):
     level = case["level"]
-    report = grade(_case_dir(case), [level], seed=SEED, zygote=zygote)
+    report = grade(_case_dir(case), [level], seed=SEED, pool=zygote)
     checks = [c for c in report.checks if c.level == level]
     detail = f"{case['case']} ({case['note']}):\n{_describe(checks)}"
 

@@ -35,7 +35,7 @@ def test_device_mistake_is_caught_on_cpu(zygote, tmp_path, name, level, old, new
     src = (ROOT / "solutions" / f"{module}.py").read_text()
     assert old in src, f"the solution changed: {old!r} not found"
     (tmp_path / f"{module}.py").write_text(src.replace(old, new, 1))
-    r = grade(tmp_path, [level], SEED, zygote=zygote)
+    r = grade(tmp_path, [level], SEED, pool=zygote)
     failed = {c.id for c in r.checks if not c.passed}
     assert failing <= failed, [(c.id, c.message) for c in r.checks if not c.passed]
     assert all(not c.error for c in r.checks)

@@ -35,9 +35,9 @@ def broken_level7(tmp_path: Path) -> Path:
 def reports(zygote, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("fb")
     return {
-        "reference": grade(ROOT / "solutions", [1, 7], SEED, zygote=zygote, curves=True),
-        "stub": grade(ROOT / "assignments", [1, 7], SEED, zygote=zygote, curves=True),
-        "broken": grade(broken_level7(tmp), [7], SEED, zygote=zygote, curves=True),
+        "reference": grade(ROOT / "solutions", [1, 7], SEED, pool=zygote, curves=True),
+        "stub": grade(ROOT / "assignments", [1, 7], SEED, pool=zygote, curves=True),
+        "broken": grade(broken_level7(tmp), [7], SEED, pool=zygote, curves=True),
     }
 
 
@@ -57,7 +57,7 @@ def test_failing_checks_show_expected_against_got(zygote, tmp_path):
                                                                          "grad_y_pred = (y_pred - y)")
     assert "grad_y_pred = (y_pred - y)" in src
     (d / "level1_numpy.py").write_text(src)
-    r = grade(d, [1], SEED, zygote=zygote)
+    r = grade(d, [1], SEED, pool=zygote)
     c = next(c for c in r.checks if c.id == "1.backward.values")
     assert not c.passed
     assert re.search(r"expected \[.*\], got \[.*\]", c.message) and "Hint:" in c.message and "2·(y_pred - y)" in c.message

@@ -17,12 +17,12 @@ SEED = 20240601
 
 @pytest.fixture(scope="module")
 def reference_report(zygote):
-    return grade(ROOT / "solutions", sorted(LEVELS), SEED, zygote=zygote)
+    return grade(ROOT / "solutions", sorted(LEVELS), SEED, pool=zygote)
 
 
 @pytest.fixture(scope="module")
 def stub_report(zygote):
-    return grade(ROOT / "assignments", sorted(LEVELS), SEED, zygote=zygote)
+    return grade(ROOT / "assignments", sorted(LEVELS), SEED, pool=zygote)
 
 
 def test_curriculum_points_add_up():
@@ -67,8 +67,8 @@ def test_json_report_follows_the_contract(zygote, tmp_path):
 
 
 def test_same_seed_same_report_and_seed_changes_inputs(zygote):
-    a = grade(ROOT / "solutions", [1, 8], 7, zygote=zygote).as_json()
-    b = grade(ROOT / "solutions", [1, 8], 7, zygote=zygote).as_json()
+    a = grade(ROOT / "solutions", [1, 8], 7, pool=zygote).as_json()
+    b = grade(ROOT / "solutions", [1, 8], 7, pool=zygote).as_json()
     strip = lambda r: [{k: v for k, v in c.items() if k != "seconds"} for c in r["checks"]]  # noqa: E731
     assert strip(a) == strip(b)
     assert a["submission_sha256"] == b["submission_sha256"] and a["seed"] == 7

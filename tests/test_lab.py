@@ -41,7 +41,8 @@ import pytest
 
 from autograder import curriculum
 from autograder.build import BEGIN_SOLUTION, END_SOLUTION, build_notebook
-from autograder.grading import default_seed, grade
+from autograder.grading import grade
+from autograder.settings import default_seed
 from autograder.lab import NBGRADER_CONFIG, free_port, kernel_env, notebooks
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -404,7 +405,7 @@ def test_students_run_and_self_check_in_jupyterlab(browser_lab, zygote, tmp_path
         submission = tmp_path / f"submission{level}"
         submission.mkdir()
         shutil.copy(nb.path, submission / nb.path.name)
-        report = grade(submission, [level], default_seed(), zygote=zygote)
+        report = grade(submission, [level], default_seed(), pool=zygote)
         assert not report.errors, report.errors
         assert report.score == pytest.approx(total)
         for stage, panel in panels.items():

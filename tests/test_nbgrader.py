@@ -209,7 +209,7 @@ def kit_in_process(notebooks: dict, zygote) -> dict:
     from autograder.nbgrader_course import grade_notebook_bytes
     from autograder.sandbox import Limits
     return {student: {lv: grade_notebook_bytes(nbformat.writes(nb).encode(), lv, SEED, limits=Limits(
-        call_seconds=CALL_TIMEOUT), zygote=zygote).level_score(lv)[0] for lv, nb in nbs.items()}
+        call_seconds=CALL_TIMEOUT), pool=zygote).level_score(lv)[0] for lv, nb in nbs.items()}
         for student, nbs in notebooks.items()}
 
 
@@ -456,7 +456,7 @@ def test_run_grades_a_new_round_in_one_command(course, graded, tmp_path, zygote)
     for student, lv, nb in (("latecomer", 3, late), ("lmsstudent", 1, lms_nb)):
         raw = (course / "submitted" / student / assignment_id(lv) / notebook_name(lv)).read_bytes()
         assert nbformat.reads(raw.decode(), as_version=4).cells[3].source == nb.cells[3].source
-        official = grade_notebook_bytes(raw, lv, SEED, limits=limits, zygote=zygote)
+        official = grade_notebook_bytes(raw, lv, SEED, limits=limits, pool=zygote)
         assert scores[(student, lv)][0] == pytest.approx(official.level_score(lv)[0], abs=1e-6)
         assert 0 < scores[(student, lv)][0] < 12.5
         assert (course / "feedback" / student / assignment_id(lv) / f"{curriculum.LEVELS[lv].module}.html").is_file()

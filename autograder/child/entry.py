@@ -1,0 +1,189 @@
+"""The child's entry points: ``python -I entry.py --zygote FD`` (a warm interpreter that forks a
+fresh child per level) or ``--child FD`` (one cold child per interpreter, where forking is unsafe).
+
+The child never imports the ``autograder`` package, the references, or ``solutions/``. Run as a
+script, this file makes its own folder a package of a private name (``_kit_child``) and imports its
+siblings from there; they load ``wire.py`` and ``codec.py`` by path (``shared.py``). The zygote
+imports torch and numpy once and forks a fresh child per level; each child loads one student
+module and answers requests over a socket in the plain-data wire format. The trusted side holds
+every reference value and decides every score: a child can lie, but it can only answer with data
+that is then checked.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import sys
+
+if __name__ == "__main__" and not __package__:  # run as a script: this folder, as a private package
+    import importlib.util
+
+    _HERE = os.path.dirname(os.path.abspath(__file__))
+    _spec = importlib.util.spec_from_file_location("_kit_child", os.path.join(_HERE, "__init__.py"),
+                                                   submodule_search_locations=[_HERE])
+    _package = importlib.util.module_from_spec(_spec)
+    sys.modules["_kit_child"] = _package
+    _spec.loader.exec_module(_package)
+    __package__ = "_kit_child"
+
+import torch  # noqa: E402
+
+from .confine import confine, die_with_parent  # noqa: E402
+from .runtime import Runtime, _safe_str  # noqa: E402
+from .shared import wire  # noqa: E402
+
+
+def serve(sock: socket.socket, runtime: Runtime) -> None:
+    while True:
+        try:
+            req, buffers = wire.recv_message(sock)
+        except (wire.WireError, OSError):
+            return
+        if req.get("op") == "exit":
+            return
+        reply, out = runtime.handle(req, buffers)
+        try:
+            wire.send_message(sock, reply, out)
+        except (OSError, ValueError, TypeError) as exc:
+            try:
+                wire.send_message(sock, {"error": {"kind": "runtime", "type": type(exc).__name__, "message": _safe_str(exc)}})
+            except OSError:
+                return
+
+
+def child_main(fd: int, config: dict) -> None:
+    """In a freshly forked child: detach, confine, bound, redirect output, then serve requests."""
+    try:
+        os.setsid()
+    except OSError:
+        pass
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writing past the file-size limit fails, not kills
+    sock = socket.socket(fileno=fd)
+    out_path = config.get("output")
+    if out_path:
+        out = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        os.dup2(out, 1)
+        os.dup2(out, 2)
+        os.close(out)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    held = confine(config)
+    scratch = config.get("scratch")
+    if scratch:
+        os.chdir(scratch)
+    limits = dict(config.get("limits") or {})
+    if "uid" not in held:
+        limits.pop("RLIMIT_NPROC", None)  # per-user: only meaningful for a user of our own
+    import resource
+    for name, value in limits.items():
+        try:
+            resource.setrlimit(getattr(resource, name), (value, value))
+        except (ValueError, OSError, AttributeError):
+            held.setdefault("limits_failed", []).append(name)
+    die_with_parent()
+    sys.stdout = open(1, "w", buffering=1, closefd=False)
+    sys.stderr = open(2, "w", buffering=1, closefd=False)
+    runtime = Runtime()
+    wire.send_message(sock, {"hello": config.get("nonce"), "pid": os.getpid(), "protections": held})
+    serve(sock, runtime)
+
+
+def _warm_up() -> None:
+    """Run the cheap kinds of torch work once (a module's forward, backward, autograd.grad), so their
+    lazy set-up happens here rather than in every forked child."""
+    model = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.ReLU(), torch.nn.Linear(2, 1))
+    torch.nn.MSELoss(reduction="sum")(model(torch.ones(4, 3)), torch.zeros(4, 1)).backward()
+    torch.autograd.grad((torch.ones(2, requires_grad=True) * 2).sum(), [torch.ones(1, requires_grad=True)],
+                        allow_unused=True)
+
+
+def _warm_up_dynamo() -> None:
+    """Import torch._dynamo, and step torch.optim's optimizers once. Both the first optimizer and
+    the first operation on the meta device import torch._dynamo (about a second), so this is done
+    only when a child that will need it is asked for: the others are not kept waiting for it."""
+    x = torch.ones(2, 3, device="meta")
+    (x @ torch.ones(3, 1, device="meta", requires_grad=True)).clamp(min=0).sum().backward()
+    model = torch.nn.Linear(3, 1)
+    for opt in (torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9), torch.optim.Adam(model.parameters())):
+        opt.zero_grad()
+        model(torch.ones(2, 3)).sum().backward()
+        opt.step()
+
+
+def zygote_main(ctrl_fd: int) -> None:
+    try:  # orphans of student code become our children, so the grader can find and end them
+        import ctypes
+        ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+    except (OSError, AttributeError):
+        pass
+    die_with_parent()
+    torch.set_num_threads(1)
+    _warm_up()
+    try:
+        torch.set_num_interop_threads(1)
+    except RuntimeError:
+        pass
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # forked children are reaped automatically
+    ctrl = socket.socket(fileno=ctrl_fd)
+    dynamo_warm = False
+    while True:
+        try:
+            msg, fds, _flags, _addr = socket.recv_fds(ctrl, 1 << 16, 1)
+        except OSError:
+            return
+        if not msg:
+            return
+        config = json.loads(msg)
+        if (config.get("dynamo") or config.get("warm") == "dynamo") and not dynamo_warm:
+            _warm_up_dynamo()
+            dynamo_warm = True
+        if not fds:  # a hint ({"warm": "dynamo"}: the grader knows it will need it), not a request
+            continue
+        pid = os.fork()
+        if pid == 0:
+            ctrl.close()
+            code = 0
+            try:
+                child_main(fds[0], config)
+            except BaseException:  # noqa: BLE001
+                code = 70
+            finally:
+                os._exit(code)
+        os.close(fds[0])
+        ctrl.send(json.dumps({"pid": pid}).encode())
+
+
+def spawned_main(fd: int) -> None:
+    """The cold path (``sandbox.Spawner``): this fresh interpreter is the child itself. Its first
+    message is the configuration a zygote would have been sent."""
+    die_with_parent()
+    torch.set_num_threads(1)
+    try:
+        torch.set_num_interop_threads(1)
+    except RuntimeError:
+        pass
+    sock = socket.socket(fileno=fd)
+    sock.settimeout(120)
+    config, _ = wire.recv_message(sock)
+    sock.settimeout(None)
+    code = 0
+    try:
+        child_main(sock.detach(), config)
+    except BaseException:  # noqa: BLE001
+        code = 70
+    finally:
+        os._exit(code)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--zygote":
+        zygote_main(int(sys.argv[2]))
+    elif len(sys.argv) == 3 and sys.argv[1] == "--child":
+        spawned_main(int(sys.argv[2]))
+    else:
+        sys.stderr.write("usage: entry.py --zygote FD | --child FD\n")
+        sys.exit(2)
