@@ -12,7 +12,8 @@ Two subcommands (``python -m autograder nbgrader ...``; the instructor's day is 
 How a grade is decided. ``nbgrader autograde`` still runs every notebook in a Jupyter kernel, as
 nbgrader always does, so the instructor sees the executed notebook, and the test cells print the
 in-kernel self-check. But nothing that happens in that kernel counts: the autograde pipeline
-(``Autograde.autograde_preprocessors``, set in the course's config) has three kit preprocessors.
+(``Autograde.autograde_preprocessors``, set in the course's config) has three kit preprocessors
+(``nbgrader_preprocessors.py``).
 
 - ``IsolatedGrades`` runs first, before the kernel starts: it grades the notebook the student
   *submitted* (``submitted/<student>/<assignment>/<module>.ipynb``, bytes as handed in) with
@@ -47,7 +48,6 @@ with ``init --seed``). In the notebooks, each test cell of ``source/`` carries a
 """
 from __future__ import annotations
 
-import datetime as _dt
 import re
 import shutil
 import subprocess
@@ -57,7 +57,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import curriculum
-from .sandbox import Limits, shared_pool
 from .settings import default_seed, parse_levels
 
 if TYPE_CHECKING:
@@ -207,7 +206,7 @@ from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPrep
 from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearHiddenTests, GetGrades,
                                     IgnorePattern, LimitOutput, SaveAutoGrades)
 
-from autograder.nbgrader_course import IsolatedGrades, SafeExecute, SetOfficialGrades
+from autograder.nbgrader_preprocessors import IsolatedGrades, SafeExecute, SetOfficialGrades
 
 c = get_config()  # noqa: F821 (provided by nbgrader when it loads this file)
 COURSE = os.path.dirname(os.path.abspath(__file__))
@@ -543,146 +542,6 @@ def stage_outputs(report, level: int, stage: str, points: float) -> tuple[list, 
             v4.new_output("execute_result", data={"text/plain": repr(score)}, execution_count=None)], score
 
 
-_PREPROCESSORS: dict = {}
-
-
-def _preprocessors() -> dict:
-    """The nbgrader preprocessors, defined on first use: importing nbgrader and nbconvert takes a
-    second or two, which ``python -m autograder`` should not pay for every command."""
-    if _PREPROCESSORS:
-        return _PREPROCESSORS
-    import nbformat
-    from nbgrader import utils as nbutils
-    from nbgrader.preprocessors import Execute, NbGraderPreprocessor
-    from traitlets import Float, Integer, Unicode
-
-    class SafeExecute(Execute):
-        """nbgrader's ``Execute`` that never fails a submission: a kernel that dies (``os._exit``), or
-        that cannot be interrupted after a timeout, leaves the outputs it produced, and autograding goes
-        on to the official grade (which never depended on the kernel)."""
-
-        def preprocess(self, nb, resources=None, km=None):
-            try:
-                return super().preprocess(nb, resources, km=km)
-            except Exception as exc:  # noqa: BLE001 - DeadKernelError, CellTimeoutError, UnresponsiveKernelError...
-                who = resources.get("nbgrader", {}) if isinstance(resources, dict) else {}
-                self.log.warning("the kernel failed for %s/%s (%s: %s): its notebook keeps the outputs it got; "
-                                 "the grade comes from the isolated grader", who.get("student"),
-                                 who.get("notebook"), type(exc).__name__, str(exc)[:200])
-                return nb, resources
-
-    class IsolatedGrades(NbGraderPreprocessor):
-        """Grades the submitted notebook with the kit's isolated grader, *before* the kernel runs.
-
-        Place it first in ``Autograde.autograde_preprocessors`` (before ``SafeExecute``): the bytes it
-        grades are read before any of this notebook's code has run in a kernel, which runs as the
-        instructor and could otherwise rewrite its own submission (copy someone else's, say) before it
-        was read. The report waits in ``resources``; ``SetOfficialGrades`` writes it into the test
-        cells after execution.
-        """
-
-        seed = Integer(None, allow_none=True,
-                       help="the grading seed (default: the kit's default seed)").tag(config=True)
-        device = Unicode("cpu", help="where the checks run: cpu, cuda, auto, all").tag(config=True)
-        call_timeout = Float(DEFAULT_CALL_TIMEOUT, help="seconds one call of student code may take").tag(config=True)
-        submission_timeout = Float(DEFAULT_SUBMISSION_TIMEOUT, help="seconds a level may take").tag(config=True)
-
-        def _submitted_notebook(self, resources) -> Path | None:
-            from nbgrader.coursedir import CourseDirectory
-            info = resources["nbgrader"]
-            coursedir = CourseDirectory(config=self.config)
-            folder = coursedir.format_path(coursedir.submitted_directory, info["student"], info["assignment"])
-            path = Path(folder) / f"{info['notebook']}.ipynb"
-            return path if path.is_file() else None
-
-        def preprocess(self, nb, resources):
-            info = resources.get("nbgrader", {})
-            level = level_of_notebook(info.get("notebook", ""))
-            if level is None:
-                self.log.warning("%s is not a kit notebook: its grades are nbgrader's own", info.get("notebook"))
-                return nb, resources
-            path = self._submitted_notebook(resources)
-            if path is not None:
-                raw = path.read_bytes()
-            else:  # not laid out as nbgrader's submitted/ folder: grade the sanitized copy (nothing ran yet)
-                self.log.warning("no submitted notebook for %s/%s: grading the sanitized copy", info.get("student"),
-                                 info.get("notebook"))
-                raw = nbformat.writes(nb).encode("utf-8")
-            seed = default_seed() if self.seed is None else int(self.seed)
-            limits = Limits(call_seconds=float(self.call_timeout), submission_seconds=float(self.submission_timeout))
-            report = grade_notebook_bytes(raw, level, seed, self.device, limits, pool=shared_pool())
-            if report.errors:
-                raise IsolatedGraderError(f"the kit's grader failed on {info.get('student')}/{info.get('notebook')}: "
-                                          + "; ".join(e.splitlines()[0] for e in report.errors[:3]))
-            resources[RESOURCE_KEY] = {"level": level, "report": report}
-            self.log.info("official grade of %s/%s: %g / %g", info.get("student"), info.get("notebook"),
-                          report.score, report.max_score)
-            return nb, resources
-
-
-    class SetOfficialGrades(NbGraderPreprocessor):
-        """After execution, replaces every kit test cell's outputs by its stage's official result (a
-        table, then the points as a float), which ``SaveAutoGrades`` then records.
-
-        Place it after ``LimitOutput`` and before ``SaveAutoGrades``; it needs ``IsolatedGrades``
-        earlier in the same list, and fails the submission (never guesses a grade) without it.
-        """
-
-        def preprocess(self, nb, resources):
-            info = resources.get("nbgrader", {})
-            if level_of_notebook(info.get("notebook", "")) is None:
-                return nb, resources
-            official = resources.get(RESOURCE_KEY)
-            if official is None:
-                raise IsolatedGraderError("no official grade: put IsolatedGrades before SafeExecute in "
-                                          "Autograde.autograde_preprocessors (see nbgrader_config.py)")
-            level, report = official["level"], official["report"]
-            done = set()
-            for cell in nb.cells:
-                if cell.cell_type != "code" or not nbutils.is_grade(cell) or nbutils.is_solution(cell):
-                    continue
-                stage = self._stage_of(cell, level)
-                if stage is None:
-                    self.log.warning("test cell %s is not one of the kit's: its grade is nbgrader's own",
-                                     cell.metadata.nbgrader.get("grade_id"))
-                    continue
-                cell.outputs, _ = stage_outputs(report, level, stage, float(cell.metadata.nbgrader["points"]))
-                done.add(stage)
-            missing = [s for s in curriculum.stages_of(level) if s not in done]
-            if missing:
-                self.log.warning("%s/%s has no test cell for stage(s) %s: their points are not recorded",
-                                 info.get("student"), info.get("notebook"), ", ".join(missing))
-            nb.metadata["autograder"] = {"official": {
-                "seed": report.seed, "score": report.score, "max_score": report.max_score,
-                "submission_sha256": report.submission_hash,
-                "graded_at": _dt.datetime.now(_dt.timezone.utc).isoformat()}}
-            return nb, resources
-
-        @staticmethod
-        def _stage_of(cell, level: int) -> str | None:
-            """The stage a test cell grades: named by its hidden region (restored from the gradebook,
-            so the student cannot change it), else by its grade id ``levelN_<stage>``."""
-            match = _OFFICIAL_CALL.search(cell.source)
-            if match and int(match.group(1)) == level and match.group(2) in curriculum.STAGES:
-                return match.group(2)
-            match = _KIT_GRADE_ID.match(cell.metadata.nbgrader.get("grade_id", ""))
-            if match and int(match.group(1)) == level and match.group(2) in curriculum.stages_of(level):
-                return match.group(2)
-            return None
-
-    for cls in (SafeExecute, IsolatedGrades, SetOfficialGrades):
-        cls.__qualname__ = cls.__name__
-        _PREPROCESSORS[cls.__name__] = cls
-    return _PREPROCESSORS
-
-
-def __getattr__(name: str):
-    """``from autograder.nbgrader_course import IsolatedGrades`` (what nbgrader_config.py does)."""
-    if name in ("SafeExecute", "IsolatedGrades", "SetOfficialGrades"):
-        return _preprocessors()[name]
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 # ----------------------------------------------------------------------------------- the CLI
 
 def cmd_init(args) -> int:
@@ -754,6 +613,6 @@ def register(subparsers) -> None:
     r.set_defaults(func=cmd_run)
 
 
-# IsolatedGrades, SafeExecute and SetOfficialGrades are imported from here too (module __getattr__).
+# The preprocessors (IsolatedGrades, SafeExecute, SetOfficialGrades) are in nbgrader_preprocessors.py.
 __all__ = ["init_course", "run_course", "official_grade", "source_notebook", "fill_notebook",
            "grade_notebook_bytes", "gradebook_scores", "register"]
