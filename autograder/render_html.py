@@ -76,7 +76,7 @@ def _result_cell(c) -> str:
 def feedback_page(report: Report, title: str = "Your feedback") -> str:
     from .render_terminal import fix_first
     esc = html.escape
-    parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+    parts = ["<!doctype html><html lang='en'><head><meta charset='utf-8'>",
              "<meta name='viewport' content='width=device-width, initial-scale=1'>",
              f"<title>{esc(title)}</title><style>{STYLE}</style></head><body>",
              f"<h1>{esc(title)}</h1>",

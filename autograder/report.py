@@ -86,7 +86,7 @@ class Report:
         return json.dumps(self.as_json(), indent=2)
 
     @classmethod
-    def from_json(cls, data: dict) -> "Report":
+    def from_json(cls, data: dict) -> Report:
         checks = [CheckResult(**{k: v for k, v in c.items() if k in CheckResult.__dataclass_fields__})
                   for c in data.get("checks", [])]
         levels = sorted(int(k) for k in data.get("levels", {}))

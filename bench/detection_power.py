@@ -32,11 +32,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from autograder.checks import loops  # noqa: E402
-from autograder.curriculum import LEVELS  # noqa: E402
-from autograder.grading import grade  # noqa: E402
-from autograder.problems import SEED_PROBLEM, Sizes  # noqa: E402
-from autograder.sandbox import Zygote  # noqa: E402
+from autograder.checks import loops
+from autograder.curriculum import LEVELS
+from autograder.grading import grade
+from autograder.problems import SEED_PROBLEM, Sizes
+from autograder.sandbox import Zygote
 
 torch.set_num_threads(1)
 SEED = 20240601
@@ -142,7 +142,7 @@ def main(argv=None) -> int:
              "| problem, steps | child s, sum over levels | verdicts changed vs baseline | bounds (levels 1-8) |",
              "|---|---|---|---|"]
     changes = []
-    for name, worst, secs, bounds, found in rows:
+    for name, _worst, secs, bounds, found in rows:
         changed = [n for n in base if found[n] != base[n]]
         changes += [(name, n, found[n]) for n in changed]
         lines.append(f"| {name} | {sum(secs.values()):.2f} | {len(changed)}{': ' + ', '.join(changed) if changed else ''}"

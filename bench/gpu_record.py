@@ -21,9 +21,9 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from autograder.curriculum import LEVELS  # noqa: E402
-from autograder.grading import grade  # noqa: E402
-from autograder.sandbox import Zygote  # noqa: E402
+from autograder.curriculum import LEVELS
+from autograder.grading import grade
+from autograder.sandbox import Zygote
 
 
 def main(argv=None) -> int:
@@ -56,7 +56,7 @@ def main(argv=None) -> int:
              f"CPU checks failed: {sum(1 for f in failures if f[1] == 'cpu')}.", "",
              "| level | GPU s (median over seeds) | CPU s |", "|---|---|---|"]
     for lv in levels:
-        def med(dev):
+        def med(dev, lv=lv):
             vals = sorted(r[3][lv] for r in rows if r[1] == dev)
             return vals[len(vals) // 2]
         lines.append(f"| {lv} | {med('cuda'):.3f} | {med('cpu'):.3f} |")

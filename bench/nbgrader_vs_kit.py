@@ -30,12 +30,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import nbformat  # noqa: E402
+import nbformat
 
-from autograder import curriculum  # noqa: E402
-from autograder.settings import default_seed  # noqa: E402
-from autograder.nbgrader_course import (assignment_id, fill_notebook, gradebook_scores, init_course,  # noqa: E402
-                                        notebook_name)
+from autograder import curriculum
+from autograder.nbgrader_course import assignment_id, fill_notebook, gradebook_scores, init_course, notebook_name
+from autograder.settings import default_seed
 
 
 def submissions(course: Path, level: int, n: int) -> list[tuple[str, nbformat.NotebookNode]]:

@@ -50,7 +50,7 @@ def watch_rechecks(repeat: int, level: int = 3) -> list[float]:
         threading.Thread(target=lambda: [lines.put(x) for x in proc.stdout], daemon=True).start()
 
         def next_total():
-            while not (line := lines.get(timeout=120)).startswith("Total:"):
+            while not lines.get(timeout=120).startswith("Total:"):
                 pass
             return time.perf_counter()
 
@@ -96,7 +96,7 @@ def main(argv=None) -> int:
     rows["(b) check, all eight levels"] = med(lambda: wall(check))
     if args.each_level:
         for level in range(1, 9):
-            rows[f"(b) check, level {level} alone"] = med(lambda: wall(check + [str(level)]))
+            rows[f"(b) check, level {level} alone"] = med(lambda level=level: wall(check + [str(level)]))
     import os
     spawn_env = dict(os.environ, KIT_SANDBOX_START="spawn")
     rows["(b) check, one level (3), cold path (spawn)"] = med(lambda: wall(check + ["3"], env=spawn_env))

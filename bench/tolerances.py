@@ -23,10 +23,10 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from autograder import reference as ref  # noqa: E402
-from autograder.checks import loops  # noqa: E402
-from autograder.checks.by_hand import unit  # noqa: E402
-from autograder.curriculum import LEVELS  # noqa: E402
+from autograder import reference as ref
+from autograder.checks import loops
+from autograder.checks.by_hand import unit
+from autograder.curriculum import LEVELS
 
 torch.set_num_threads(1)
 
@@ -136,11 +136,13 @@ def main(argv=None):
         f"| levels 1-2 values and gradients, float64 vs float64 reference | {worst['float64']:.2g} | 1e-10 |",
         f"| level 2 values and gradients, float32 vs float64 reference | {worst['float32']:.2g} | 1e-5 |",
     ]
-    for level, lock, conv, bound in rows:
+    for level, lock, _conv, _bound in rows:
         lines.append(f"| level {level} lockstep (4 steps, float64), losses and weights | {lock:.2g} | "
                      f"{ref.LOCKSTEP_RTOL:g} |")
-    for level, lock, conv, bound in rows:
-        lines.append(f"| level {level} convergence: final / initial loss (seed problem, {loops.CONVERGENCE_STEPS[level]} steps) | {conv:.3g} | {bound:g} |")
+    for level, _lock, conv, bound in rows:
+        steps = loops.CONVERGENCE_STEPS[level]
+        lines.append(f"| level {level} convergence: final / initial loss (seed problem, {steps} steps) "
+                     f"| {conv:.3g} | {bound:g} |")
     text = "\n".join(lines) + "\n"
     print(text)
     if args.out:

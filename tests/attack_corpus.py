@@ -164,7 +164,8 @@ ATTACKS = [
     """, level=2),
     Attack("pytest_and_shadowing", "conftest.py, pytest.ini, sitecustomize.py and modules named like real ones",
            STUB1, "", extra_files={
-               "conftest.py": "import pytest\n@pytest.hookimpl(hookwrapper=True)\ndef pytest_runtest_makereport(item, call):\n"
+               "conftest.py": "import pytest\n@pytest.hookimpl(hookwrapper=True)\n"
+                              "def pytest_runtest_makereport(item, call):\n"
                               "    outcome = yield\n    outcome.get_result().outcome = 'passed'\n",
                "pytest.ini": "[pytest]\naddopts = -p no:autograder --co\n",
                "sitecustomize.py": "import builtins\nbuiltins.KIT_PWNED = True\n",
@@ -255,7 +256,8 @@ ATTACKS = [
     Attack("network", "connects to a server on the loopback (the test listens there)", ZEROS1, """
         import os, socket
         try:
-            socket.create_connection(("127.0.0.1", int(os.environ.get("KIT_TEST_PORT", "1"))), timeout=2).sendall(b"leak")
+            port = int(os.environ.get("KIT_TEST_PORT", "1"))
+            socket.create_connection(("127.0.0.1", port), timeout=2).sendall(b"leak")
         except OSError:
             pass
         try:

@@ -115,7 +115,7 @@ def test_selfcheck_panel_shows_failures_with_expected_got_and_hint():
     ns = runpy.run_path(str(ROOT / "solutions" / "level1_numpy.py"), run_name="student")
     src = (ROOT / "solutions" / "level1_numpy.py").read_text()
     broken = dict(ns)
-    exec(compile(src.replace("grad_y_pred = 2.0 * (y_pred - y)", "grad_y_pred = (y_pred - y)"),  # noqa: S102
+    exec(compile(src.replace("grad_y_pred = 2.0 * (y_pred - y)", "grad_y_pred = (y_pred - y)"),
                  "broken", "exec"), broken)
     report = selfcheck.run(1, "backward", broken)
     panel = selfcheck.html_panel(report, "backward")
@@ -193,7 +193,7 @@ class Lab:
         if os.geteuid() == 0:
             cmd.append("--allow-root")
         self.log_path = tmp / "jupyterlab.log"
-        self._log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
+        self._log = open(self.log_path, "w")  # closed in stop()
         self.proc = subprocess.Popen(cmd, cwd=self.cwd, env=env, stdout=self._log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, start_new_session=True)
         _wait_for("JupyterLab to answer", self._up, 90)
@@ -281,7 +281,8 @@ class Notebook:
 
     def errors(self) -> list[str]:
         return self.page.evaluate("""() => Array.from(document.querySelectorAll(
-            '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]'))
+            '.jp-NotebookPanel:not(.lm-mod-hidden) '
+            + '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]'))
             .map(e => e.innerText)""")
 
     def screenshot(self, index: int, name: str) -> Path:
@@ -388,7 +389,7 @@ def test_students_run_and_self_check_in_jupyterlab(browser_lab, zygote, tmp_path
         # 3. Restart and run all: full marks, stage by stage, the loss curve, no error anywhere.
         nb.menu("Kernel", "Restart Kernel and Run All Cells…")
         page.locator(".jp-Dialog .jp-mod-accept").click()  # "Restart"
-        _wait_for("every self-check to show", lambda: len(nb.panels()) == len(nb.grade_cells)
+        _wait_for("every self-check to show", lambda nb=nb: len(nb.panels()) == len(nb.grade_cells)
                   and nb.cell(nb.last_code_cell).locator(".jp-InputPrompt").inner_text().strip() not in ("[ ]:", "[*]:"),
                   180, interval=1)
         nb.wait_idle(120)

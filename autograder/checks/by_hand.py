@@ -15,8 +15,16 @@ import torch
 from .. import reference as ref
 from ..problems import generator, randn, unit_sizes, with_negatives
 from ..proxy import StudentError, TensorValue
-from .common import (CheckFailed, as_float, data_of, describe_value, expect_array, expect_close,
-                     expect_meta_outputs, expect_tensor)
+from .common import (
+    CheckFailed,
+    as_float,
+    data_of,
+    describe_value,
+    expect_array,
+    expect_close,
+    expect_meta_outputs,
+    expect_tensor,
+)
 
 RTOL64 = 1e-10  # float64 values against float64 references; worst seen 4e-16 (bench/tolerances.py)
 RTOL32 = 1e-5  # float32 results against float64 references; worst seen 3e-7

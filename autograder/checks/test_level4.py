@@ -6,8 +6,7 @@ from ..problems import generator, with_negatives
 from ..proxy import Leaf
 from . import autograd_units as units
 from .by_hand import RTOL32, RTOL64, observe, unit
-from .common import CheckFailed, data_of, expect_close, expect_meta_outputs, expect_tensor
-from .common import check
+from .common import CheckFailed, check, data_of, expect_close, expect_meta_outputs, expect_tensor
 from .loops import expect_convergence, expect_lockstep
 
 LEVEL = 4
