@@ -23,6 +23,7 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .curriculum import LEVELS, checks_for
 from .report import CheckResult, Report, write_atomic
@@ -52,7 +53,8 @@ def find_students(paths: list[Path]) -> list[Student]:
         dirs = sorted(p for p in paths[0].iterdir() if p.is_dir() and not p.name.startswith("."))
     else:
         dirs = list(paths)
-    students, seen = [], Counter()
+    students: list[Student] = []
+    seen: Counter[str] = Counter()
     for d in dirs:
         name = safe_name(d.name)
         seen[name] += 1
@@ -153,7 +155,10 @@ def grade_class(paths: list[Path], out: Path, levels: list[int], seed: int, devi
 
 
 def summarize(students: list[Student], reports_dir: Path, levels: list[int]) -> dict:
-    rows, failing, errors, diagnosed = [], Counter(), [], Counter()
+    rows: list[dict[str, Any]] = []
+    errors: list[str] = []
+    failing: Counter[tuple[str, str]] = Counter()
+    diagnosed: Counter[str] = Counter()
     for s in students:
         try:
             data = json.loads((reports_dir / f"{s.name}.json").read_text())

@@ -230,13 +230,13 @@ def _make_region(path, lines, functions, begin: int, end: int) -> Region:
 
     # The innermost function whose body holds the TODO line; its docstring stays in the stub.
     owners = [(name, node) for name, node in functions
-              if node.lineno < begin <= node.end_lineno]
+              if node.lineno < begin <= (node.end_lineno or node.lineno)]
     if not owners:
         raise BuildError(f"{where}: solution regions must sit inside a function or method body")
     owner, node = max(owners, key=lambda item: item[1].lineno)
     doc = node.body[0]
     if (isinstance(doc, ast.Expr) and isinstance(doc.value, ast.Constant)
-            and isinstance(doc.value.value, str) and begin <= doc.end_lineno):
+            and isinstance(doc.value.value, str) and begin <= (doc.end_lineno or doc.lineno)):
         raise BuildError(f"{where}: the region of {owner} must start after its docstring")
     return Region(begin=begin, end=end, indent=indent, todo=todo, owner=owner)
 
@@ -266,13 +266,13 @@ def _find_segments(path: Path, lines: tuple[str, ...], tree: ast.Module) -> list
     of the imports) is an error rather than silently missing from the notebook.
     """
     segments: list[Segment] = []
-    previous_end = tree.body[0].end_lineno  # the docstring
+    previous_end = tree.body[0].end_lineno or 1  # the docstring (the parser always sets end_lineno)
     for node in tree.body[1:]:
         start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])]) - 1
         comment_start = start
         while comment_start > previous_end and lines[comment_start - 1].lstrip().startswith("#"):
             comment_start -= 1
-        end = _extend_over_trailing_comments(lines, node.end_lineno)
+        end = _extend_over_trailing_comments(lines, node.end_lineno or node.lineno)
         where = f"{path}:{node.lineno}"
 
         if isinstance(node, (ast.Import, ast.ImportFrom)):

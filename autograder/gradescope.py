@@ -35,6 +35,7 @@ import traceback
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from .curriculum import LEVELS, checks_for
 from .report import CheckResult, write_atomic
@@ -342,7 +343,7 @@ def run(root: Path, config: dict, log=print) -> int:
     levels = config["levels"]
     writer = ResultsWriter(root / "results" / "results.json")
     lock = threading.Lock()
-    state = {"checks": [], "found": None, "problems": [], "notes": {}}
+    state: dict[str, Any] = {"checks": [], "found": None, "problems": [], "notes": {}}
 
     def snapshot(extra_reason: str | None = None) -> dict:
         with lock:

@@ -26,6 +26,7 @@ import html
 import inspect
 import io
 import re
+import sys
 
 from .curriculum import LEVELS, STAGES
 from .report import Report
@@ -56,7 +57,7 @@ def run(level: int, stage: str | None = None, namespace: dict | None = None, see
     if stage is not None and stage not in STAGES:
         raise ValueError(f"no stage {stage!r}; stages are {', '.join(STAGES)}")
     if namespace is None:
-        namespace = inspect.currentframe().f_back.f_globals
+        namespace = sys._getframe(1).f_globals  # the caller's: the notebook's globals
     import torch
     from threadpoolctl import threadpool_limits
     threads = torch.get_num_threads()
@@ -78,7 +79,7 @@ def check(level: int, stage: str | None = None, namespace: dict | None = None) -
     the panel rather than the Report's repr (call ``run`` for the Report).
     """
     if namespace is None:
-        namespace = inspect.currentframe().f_back.f_globals
+        namespace = sys._getframe(1).f_globals  # the caller's: the notebook's globals
     # nbgrader fails a grade cell with any output on stderr. The student's own output is already
     # captured by the runtime; whatever else reaches stderr while the checks run (a library's
     # warning) is shown in the panel instead.
@@ -155,10 +156,11 @@ def text_table(report: Report) -> str:
     from rich.console import Console
 
     from .render_terminal import render
-    console = Console(file=io.StringIO(), width=100, color_system=None, force_terminal=False,
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=100, color_system=None, force_terminal=False,
                       force_jupyter=False, highlight=False)
     render(report, console)
-    return console.file.getvalue().rstrip() + "\n"
+    return buffer.getvalue().rstrip() + "\n"
 
 
 # --- the HTML panel -------------------------------------------------------------------------------

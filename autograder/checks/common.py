@@ -118,6 +118,8 @@ def _transpose_hint(got, want) -> str:
 
 def data_of(v) -> torch.Tensor:
     if isinstance(v, TensorValue):
+        if v.data is None:
+            raise TypeError("a tensor on the meta device has no values")
         return v.data.to(torch.float64)
     if isinstance(v, ArrayValue):
         return torch.from_numpy(v.data.astype(np.float64))
