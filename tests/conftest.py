@@ -1,7 +1,20 @@
-"""Shared fixtures: one sandbox zygote for the whole test session (forking a child is cheap)."""
+"""What the kit's tests share: the seed, one sandbox zygote for the whole session (forking a child
+from it is cheap), and a loopback listener that attack tests use to see whether a child got out.
+
+Test modules import the constant (``from conftest import SEED``): pytest puts tests/ on sys.path.
+"""
+from __future__ import annotations
+
+import socket
+import threading
+
 import pytest
 
 from autograder.sandbox import Zygote
+
+#: The seed every grading test runs with: the kit's default seed (autograder.cli.DEFAULT_SEED),
+#: written out so that a change of the default shows up as a deliberate change here.
+SEED = 20240601
 
 
 @pytest.fixture(scope="session")
@@ -9,3 +22,30 @@ def zygote():
     z = Zygote()
     yield z
     z.close()
+
+
+@pytest.fixture
+def listener():
+    """A loopback server that records every connection (there must be none): (port, received bytes)."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(8)
+    srv.settimeout(0.2)
+    seen: list[bytes] = []
+    stop = threading.Event()
+
+    def accept():
+        while not stop.is_set():
+            try:
+                conn, _ = srv.accept()
+            except OSError:
+                continue
+            seen.append(conn.recv(100))
+            conn.close()
+
+    t = threading.Thread(target=accept, daemon=True)
+    t.start()
+    yield srv.getsockname()[1], seen
+    stop.set()
+    t.join()
+    srv.close()

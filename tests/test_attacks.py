@@ -3,10 +3,8 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
@@ -14,37 +12,10 @@ import pytest
 from attack_corpus import ATTACKS, PLANTED, ROOT
 from autograder.grading import grade
 from autograder.sandbox import SANDBOX_UID_BASE, Limits, processes_of
+from conftest import SEED
 
-SEED = 20240601
 ROOT_USER = os.getuid() == 0
 NEEDS_SANDBOX_USER = {"kill_the_grader", "fork_bomb"}  # only safe where the child runs as its own user
-
-
-@pytest.fixture
-def listener():
-    """A loopback server that records every connection (there must be none)."""
-    srv = socket.socket()
-    srv.bind(("127.0.0.1", 0))
-    srv.listen(8)
-    srv.settimeout(0.2)
-    seen: list[bytes] = []
-    stop = threading.Event()
-
-    def accept():
-        while not stop.is_set():
-            try:
-                conn, _ = srv.accept()
-            except OSError:
-                continue
-            seen.append(conn.recv(100))
-            conn.close()
-
-    t = threading.Thread(target=accept, daemon=True)
-    t.start()
-    yield srv.getsockname()[1], seen
-    stop.set()
-    t.join()
-    srv.close()
 
 
 def sandbox_processes() -> list[int]:

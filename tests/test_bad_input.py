@@ -15,21 +15,9 @@ import pytest
 
 from autograder import curriculum
 from autograder.grading import grade
-from autograder.sandbox import Zygote
+from conftest import SEED
 
 ROOT = Path(__file__).resolve().parent.parent
-SEED = 20240601
-
-
-@pytest.fixture(scope="session")
-def zygote(request):
-    """One sandbox zygote for the whole session (shared with tests/test_corpus.py)."""
-    z = getattr(request.config, "_kit_zygote", None)
-    if z is None:
-        z = Zygote()
-        request.config._kit_zygote = z
-        request.config.add_cleanup(z.close)
-    return z
 
 
 def module(level: int) -> str:

@@ -11,9 +11,9 @@ import pytest
 from attack_corpus import ATTACKS, ROOT
 from autograder import sandbox
 from autograder.grading import grade
-from test_attacks import expect_contained, listener  # noqa: F401 - the fixture is used by name
+from conftest import SEED
+from test_attacks import expect_contained
 
-SEED = 20240601
 COLD_ATTACKS = ["os_exit_in_call", "patch_the_grader", "read_the_solution", "write_outside_scratch",
                 "hang_ignoring_signals", "memory_grab", "fork_bomb", "orphans_and_daemons", "network"]
 
@@ -65,7 +65,7 @@ def test_cold_stubs_score_zero_with_not_implemented(spawner):
 
 
 @pytest.mark.parametrize("name", COLD_ATTACKS)
-def test_attacks_are_contained_on_the_cold_path(name, spawner, tmp_path, listener):  # noqa: F811
+def test_attacks_are_contained_on_the_cold_path(name, spawner, tmp_path, listener):
     expect_contained(next(a for a in ATTACKS if a.name == name), spawner, tmp_path, listener)
 
 

@@ -15,10 +15,10 @@ import pytest
 from autograder import curriculum
 from autograder.grading import grade
 from autograder.reference import MISTAKES
-from autograder.sandbox import Zygote
+from conftest import SEED
 
 CORPUS = Path(__file__).with_name("corpus")
-SEED = 20240601
+
 DIAGNOSES = set(MISTAKES)  # the loop mistakes the grader can name (reference.MISTAKES)
 MIN_BROKEN_PER_LEVEL = 8
 
@@ -31,17 +31,6 @@ def _load_manifest():
 
 
 CASES = _load_manifest().CASES
-
-
-@pytest.fixture(scope="session")
-def zygote(request):
-    """One sandbox zygote for the whole session (shared with tests/test_bad_input.py)."""
-    z = getattr(request.config, "_kit_zygote", None)
-    if z is None:
-        z = Zygote()
-        request.config._kit_zygote = z
-        request.config.add_cleanup(z.close)
-    return z
 
 
 def _case_dir(case: dict) -> Path:

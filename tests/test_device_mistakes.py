@@ -7,9 +7,10 @@ import pytest
 
 from autograder.curriculum import LEVELS
 from autograder.grading import grade
+from conftest import SEED
 
 ROOT = Path(__file__).resolve().parent.parent
-SEED = 20240601
+
 
 # (name, level, text in the solution, replacement, checks that must fail, words in the message)
 MISTAKES = [

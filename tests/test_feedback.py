@@ -11,9 +11,10 @@ import pytest
 from autograder.grading import grade
 from autograder.render_html import class_page, feedback_page
 from autograder.render_terminal import fix_first
+from conftest import SEED
 
 ROOT = Path(__file__).resolve().parent.parent
-SEED = 20240601
+
 ARTIFACTS = ROOT / "artifacts" / "feedback"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

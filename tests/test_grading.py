@@ -10,9 +10,9 @@ import pytest
 
 from autograder.curriculum import CHECKS, LEVEL_POINTS, LEVELS, STAGES, checks_for, stages_of
 from autograder.grading import grade
+from conftest import SEED
 
 ROOT = Path(__file__).resolve().parent.parent
-SEED = 20240601
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,31 @@
+# The maintainer's commands. Each is one line of shell: read it to see what CI and pre-commit run.
+PYTHON ?= python3
+
+.PHONY: test test-fast lint format build-check bench
+
+# The README's test command: the whole suite, end-to-end runs included (10+ minutes).
+test:
+	$(PYTHON) -m pytest
+
+# Everything but the end-to-end runs marked slow (nbgrader, Gradescope, the browser, batch): a few minutes.
+test-fast:
+	$(PYTHON) -m pytest -m "not slow"
+
+# What .ci/run and the pre-commit hooks check: lint rules, formatting, types. Writes nothing.
+lint:
+	$(PYTHON) -m ruff check .
+	$(PYTHON) -m ruff format --check .
+	$(PYTHON) -m mypy
+
+# Fix what the linter can fix and reformat (then review the diff).
+format:
+	$(PYTHON) -m ruff check --fix .
+	$(PYTHON) -m ruff format .
+
+# assignments/ must be what `python -m autograder build` makes of solutions/.
+build-check:
+	$(PYTHON) -m autograder build --check
+
+# The figures of docs/speed.md in one run (ratios against `import torch`, measured in the same run).
+bench:
+	$(PYTHON) bench/speed_table.py --repeat 3 --n 8
