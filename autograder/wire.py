@@ -59,7 +59,8 @@ def recv_message(sock: socket.socket) -> tuple[dict, list[bytes]]:
     if not isinstance(header, dict):
         raise WireError("header is not an object")
     sizes = header.get("buffers", [])
-    if not isinstance(sizes, list) or not all(isinstance(s, int) and s >= 0 for s in sizes) or sum(sizes) != blen:
+    # type(s) is int: JSON's true and false are ints to isinstance, and would slice as 1 and 0.
+    if not isinstance(sizes, list) or not all(type(s) is int and s >= 0 for s in sizes) or sum(sizes) != blen:
         raise WireError("buffer sizes do not add up")
     block = _recv_exact(sock, blen) if blen else b""
     buffers, pos = [], 0
