@@ -4,6 +4,7 @@ import torch
 
 from autograder import reference as ref
 from autograder.problems import Sizes, generator, randn
+from conftest import SEED
 
 
 def _params(seed: int, shapes=((5, 3), (3,), (2, 3))):
@@ -84,7 +85,7 @@ def test_grading_never_imports_torch_dynamo_in_the_grader():
     from pathlib import Path
     root = Path(__file__).resolve().parent.parent
     code = ("import sys, torch; from pathlib import Path; from autograder.grading import grade; "
-            "r = grade(Path('solutions'), [1, 2, 3, 4, 5, 6, 7, 8], 20240601, curves=True); "
+            f"r = grade(Path('solutions'), [1, 2, 3, 4, 5, 6, 7, 8], {SEED}, curves=True); "
             "print(r.score, 'torch._dynamo' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=300)
     assert out.stdout.split() == ["100.0", "False"], out.stderr[-2000:]
