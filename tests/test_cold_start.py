@@ -14,6 +14,8 @@ from autograder.grading import grade
 from conftest import SEED
 from test_attacks import expect_contained
 
+# Every test starts cold (spawned) children: 20-70 s each, about 480 s in all (pytest --durations=0).
+pytestmark = pytest.mark.slow
 COLD_ATTACKS = ["os_exit_in_call", "patch_the_grader", "read_the_solution", "write_outside_scratch",
                 "hang_ignoring_signals", "memory_grab", "fork_bomb", "orphans_and_daemons", "network"]
 

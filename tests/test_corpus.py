@@ -18,6 +18,8 @@ from autograder.reference import MISTAKES
 from conftest import SEED
 
 CORPUS = Path(__file__).with_name("corpus")
+# Every case graded end to end: about 250 s of the suite (pytest --durations=0, shared machine).
+pytestmark = pytest.mark.slow
 
 DIAGNOSES = set(MISTAKES)  # the loop mistakes the grader can name (reference.MISTAKES)
 MIN_BROKEN_PER_LEVEL = 8
