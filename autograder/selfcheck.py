@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import html
-import inspect
 import io
 import re
 import sys

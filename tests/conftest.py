@@ -12,7 +12,7 @@ import pytest
 
 from autograder.sandbox import Zygote
 
-#: The seed every grading test runs with: the kit's default seed (autograder.cli.DEFAULT_SEED),
+#: The seed every grading test runs with: the kit's default seed (autograder.settings.DEFAULT_SEED),
 #: written out so that a change of the default shows up as a deliberate change here.
 SEED = 20240601
 

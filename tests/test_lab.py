@@ -42,8 +42,8 @@ import pytest
 from autograder import curriculum
 from autograder.build import BEGIN_SOLUTION, END_SOLUTION, build_notebook
 from autograder.grading import grade
-from autograder.settings import default_seed
 from autograder.lab import NBGRADER_CONFIG, free_port, kernel_env, notebooks
+from autograder.settings import default_seed
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "artifacts" / "lab"

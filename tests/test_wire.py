@@ -21,7 +21,9 @@ import pytest
 import torch
 
 from autograder import wire
-from autograder.child_runtime import Runtime, serve
+from autograder.child.entry import serve
+from autograder.child.runtime import Runtime
+from autograder.codec import DTYPES
 from autograder.proxy import ArrayValue, NpScalar, Submission, TensorValue
 
 TIMEOUT = 5.0  # every receive below is bounded: a bug that makes the reader wait fails, not hangs
@@ -236,11 +238,11 @@ def assert_same_tensor(got: TensorValue, want: torch.Tensor) -> None:
     assert torch.equal(got.data.view(-1).view(torch.uint8), want.contiguous().view(-1).view(torch.uint8)), "bits"
 
 
-TORCH_DTYPES = [getattr(torch, name) for name in wire.DTYPES]
+TORCH_DTYPES = [getattr(torch, name) for name in DTYPES]
 
 
 def test_the_dtype_table_names_what_both_libraries_know():
-    for name in wire.DTYPES:
+    for name in DTYPES:
         assert isinstance(getattr(torch, name), torch.dtype)
         if name != "bfloat16":  # numpy has no bfloat16: the codecs carry it as int16 bits
             assert np.dtype(name).name == name
@@ -274,10 +276,10 @@ def test_tensor_attributes_cross_too(echo):
 
 def test_complex_tensors_are_not_carried():
     """Not in the table, so never rebuilt from bytes: the child hands back a reference instead."""
-    assert "complex64" not in wire.DTYPES and "complex128" not in wire.DTYPES
+    assert "complex64" not in DTYPES and "complex128" not in DTYPES
 
 
-@pytest.mark.parametrize("dtype", [d for d in wire.DTYPES if d != "bfloat16"])
+@pytest.mark.parametrize("dtype", [d for d in DTYPES if d != "bfloat16"])
 @pytest.mark.parametrize("shape", [(3, 4), (), (0, 2)], ids=["2d", "0-dim", "empty"])
 def test_numpy_arrays_round_trip_bit_for_bit(echo, dtype, shape):
     x = _tensor(getattr(torch, dtype), shape).numpy()
