@@ -160,7 +160,7 @@ class Runtime:
             return fn(req, buffers, out), out
         except _StudentFailure as exc:
             return {"error": exc.info}, []
-        except Exception as exc:  # a bad request from the grader, or a value the grader asked for is unusable
+        except Exception as exc:  # noqa: BLE001 - a bad request from the grader, or a value it asked for is unusable
             return {"error": {"kind": "runtime", "type": type(exc).__name__, "message": _safe_str(exc)}}, []
 
     def _run_student(self, fn, *args, **kwargs):
