@@ -104,7 +104,10 @@ def _up_to_date(report_path: Path, student: Student, levels, seed) -> bool:
 
 
 def grade_class(paths: list[Path], out: Path, levels: list[int], seed: int, device: str = "cpu", jobs: int = 2,
-                force: bool = False, limits: Limits | None = None, progress: bool = True, html: bool = False) -> dict:
+                force: bool = False, limits: Limits | None = None, progress: bool = True, html: bool = False,
+                similarity=None, lms=None) -> dict:
+    """``similarity``: a ``similarity.Options`` to write OUT/similarity.{csv,html} after grading;
+    ``lms``: an ``lms.ExportOptions`` (a roster) to write OUT/canvas.csv and OUT/moodle.csv."""
     limits = limits or Limits()
     students = find_students(paths)
     reports_dir = out / "reports"
@@ -144,6 +147,13 @@ def grade_class(paths: list[Path], out: Path, levels: list[int], seed: int, devi
     bar.close()
     summary = summarize(students, reports_dir, levels)
     summary["seconds"] = round(time.monotonic() - started, 2)
+    if similarity is not None:
+        from .similarity import write_report
+        summary["similarity"] = write_report([(s.name, s.path) for s in students], out, levels, similarity)
+    if lms is not None:
+        from .lms import grades_from_class, write_exports
+        summary["lms"] = write_exports(out, lms.roster, grades_from_class(out, students, levels), levels,
+                                       lms.columns, lms.missing)
     write_atomic(out / "grades.csv", class_csv(summary["students"], levels))
     write_atomic(out / "summary.json", json.dumps(summary, indent=2))
     write_atomic(out / "summary.md", summary_markdown(summary))
@@ -225,7 +235,13 @@ class _Progress:
         if not enabled:
             return
         from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+        )
         self.progress = Progress(TextColumn("grading"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                                  TextColumn("{task.fields[last]}"), console=Console(stderr=True))
         self.progress.start()

@@ -120,10 +120,17 @@ def cmd_grade(args) -> int:
 
 
 def cmd_grade_class(args, paths, levels) -> int:
+    from . import lms, similarity
     from .batch import grade_class
     out = Path(args.out or "grades")
+    try:
+        export = lms.options_from(args)  # a bad roster stops before grading, not after
+    except lms.RosterError as exc:
+        print(f"autograder: {exc}", file=sys.stderr)
+        return 2
     summary = grade_class(paths, out, levels, _seed(args), args.device, jobs=args.jobs, force=args.force,
-                          limits=_limits(args), progress=sys.stderr.isatty(), html=bool(args.html))
+                          limits=_limits(args), progress=sys.stderr.isatty(), html=bool(args.html),
+                          similarity=None if args.no_similarity else similarity.options_from(args), lms=export)
     if args.format == "json":
         sys.stdout.write(json.dumps(summary, indent=2) + "\n")
     else:
@@ -132,6 +139,10 @@ def cmd_grade_class(args, paths, levels) -> int:
               f"summary {out}/summary.md")
         for m in summary["most_failed"][:5]:
             print(f"  {m['share']:4.0%} failed {m['check']}: {m['name']}")
+        if "similarity" in summary:
+            print(similarity.describe(summary["similarity"], out))
+        for line in lms.describe(summary["lms"], out) if "lms" in summary else []:
+            print(line)
     if summary["grader_errors"]:
         print(f"autograder: grader errors for {', '.join(summary['grader_errors'])}", file=sys.stderr)
         return 3
@@ -162,7 +173,12 @@ def register(subparsers) -> None:
                    "OUT/feedback/<student>.html and OUT/summary.html (any value)")
     p.add_argument("--format", choices=["json", "table"], default="table")
     p.add_argument("--level", type=int, action="append", help="grade only this level (repeatable)")
+    p.add_argument("--no-similarity", action="store_true", help="class mode: skip the similarity report "
+                   "(OUT/similarity.html and .csv, written by default)")
     _common(p)
+    from . import lms, similarity  # their flags: class mode's similarity report and LMS exports
+    similarity.add_options(p)
+    lms.add_options(p)
     p.set_defaults(func=cmd_grade)
 
 
@@ -200,4 +216,6 @@ COMMAND_MODULES: dict[str, tuple[str, str]] = {
     "gradescope": ("gradescope", "build the Gradescope autograder zip, or run it (run_autograder)"),
     "nbgrader": ("nbgrader_course", "create an nbgrader course, or run generate → autograde → feedback → export"),
     "lab": ("lab", "open JupyterLab on your assignments"),
+    "similarity": ("similarity", "compare every pair of students level by level (OUT/similarity.html and .csv)"),
+    "lms": ("lms", "Canvas and Moodle grade imports (canvas.csv, moodle.csv) from a graded class or nbgrader course"),
 }

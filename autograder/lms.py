@@ -1,0 +1,423 @@
+"""Rosters, and grades in the files that Canvas and Moodle import.
+
+**The roster** says who each submission directory belongs to in the learning-management system.
+Three forms are read (the kind is told by the header):
+
+- the kit's own CSV: ``directory,student_id,name,section`` (optional: ``email``, ``sis_user_id``,
+  ``sis_login_id``, ``first_name``, ``last_name``). ``directory`` is the submission directory's name;
+  where it is empty, the directory may be named by the student id, login or email;
+- Canvas's gradebook export (``Student, ID, SIS User ID, SIS Login ID, Section, <assignments>``, a
+  ``Points Possible`` row under the header): a directory is matched by SIS Login ID, SIS User ID or
+  Canvas ID; the export's own assignment columns (``Name (id)``) are reused when a kit column has
+  the same name, so that Canvas updates that assignment rather than creating another;
+- Moodle's gradebook export (``First name, Last name, ID number, Institution, Department, Email
+  address, <grade items>``; a ``Username`` column is used where present): matched by ID number,
+  email address, the email's part before ``@``, or username.
+
+Matching ignores case. A directory that matches no entry, or several, is *unmatched* and listed with
+the reason, never dropped; a roster entry that two directories match keeps the first (sorted) and
+the second is listed.
+
+**The exports** (:func:`write_exports`) are ``canvas.csv``, in the layout of Canvas's gradebook
+export (which is what its import takes: the identity columns, then one column per level or one
+total column, and the ``Points Possible`` row), ``moodle.csv`` for Moodle's CSV grade import (map
+``ID number`` to ``useridnumber`` or ``Email address`` to ``useremail`` on import, each level column
+to a grade item or a new one), and ``lms_unmatched.csv``. Roster students without a submission get
+an empty cell (the LMS keeps what it had) or, with ``missing="zero"``, a 0. A student whose grading
+failed (a grader error) gets an empty cell and is listed: an error is never a score.
+
+Every text cell goes through :func:`autograder.csv_safe.safe_cell` (no cell starts a formula).
+"""
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .csv_safe import csv_text
+from .curriculum import LEVELS, checks_for
+
+MAX_ROSTER_BYTES = 20 * 1024 * 1024
+TOTAL_COLUMN = "PyTorch kit total"
+CANVAS_IDENTITY = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
+CANVAS_POINTS_ROW = "    Points Possible"  # as Canvas writes it in its own export
+MOODLE_IDENTITY = ["First name", "Last name", "ID number", "Email address"]
+
+
+class RosterError(ValueError):
+    """The roster cannot be used (unreadable, no header that the kit knows)."""
+
+
+@dataclass(frozen=True)
+class RosterEntry:
+    name: str  # as the LMS shows it; Canvas: "Last, First"
+    student_id: str = ""  # Canvas ID / Moodle ID number / the kit roster's student_id
+    section: str = ""
+    directory: str = ""
+    email: str = ""
+    sis_user_id: str = ""
+    sis_login_id: str = ""
+    first_name: str = ""
+    last_name: str = ""
+    username: str = ""
+    keys: tuple[str, ...] = ()  # what a submission directory may be named by (case-folded)
+
+
+@dataclass
+class Roster:
+    kind: str  # "kit", "canvas" or "moodle"
+    entries: list[RosterEntry]
+    canvas_columns: dict[str, str] = field(default_factory=dict)  # assignment name -> "name (id)"
+
+
+@dataclass
+class ExportOptions:
+    """What ``grade CLASS --roster`` passes to the batch grader."""
+    roster: Roster
+    columns: str = "levels"  # or "total"
+    missing: str = "empty"  # or "zero"
+
+
+@dataclass
+class Matching:
+    matched: dict[str, RosterEntry]  # directory -> entry
+    unmatched: list[tuple[str, str]]  # (directory, why)
+    missing: list[RosterEntry]  # roster entries with no directory
+
+
+# ----------------------------------------------------------------------------- reading
+def _norm(header: str) -> str:
+    return re.sub(r"[\s_]+", " ", header.strip().lstrip("\ufeff")).casefold()
+
+
+def _split_name(name: str) -> tuple[str, str]:
+    """(first, last) from "Last, First" or "First Last"."""
+    if "," in name:
+        last, first = (p.strip() for p in name.split(",", 1))
+        return first, last
+    parts = name.split()
+    return (" ".join(parts[:-1]), parts[-1]) if len(parts) > 1 else (name.strip(), "")
+
+
+def _keys(*values: str) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(v.strip().casefold() for v in values if v and v.strip()))
+
+
+def read_roster(path: Path) -> Roster:
+    """Read a roster in any of the three forms (see the module's docstring)."""
+    path = Path(path)
+    try:
+        if path.stat().st_size > MAX_ROSTER_BYTES:
+            raise RosterError(f"{path} is larger than {MAX_ROSTER_BYTES // 2**20} MiB")
+        text = path.read_bytes().decode("utf-8-sig")
+    except OSError as exc:
+        raise RosterError(f"{path} cannot be read: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise RosterError(f"{path} is not UTF-8 text (save it as CSV UTF-8)") from None
+    return parse_roster(text, str(path))
+
+
+def parse_roster(text: str, where: str = "the roster") -> Roster:
+    try:
+        dialect = csv.Sniffer().sniff(text.split("\n", 1)[0], delimiters=",;\t")
+    except csv.Error:
+        dialect = csv.excel
+    rows = [r for r in csv.reader(io.StringIO(text), dialect) if any(c.strip() for c in r)]
+    if not rows:
+        raise RosterError(f"{where} is empty")
+    header = [_norm(h) for h in rows[0]]
+    col = {h: i for i, h in reversed(list(enumerate(header)))}
+
+    def get(row: list[str], *names: str) -> str:
+        for n in names:
+            i = col.get(n)
+            if i is not None and i < len(row) and row[i].strip():
+                return row[i].strip()
+        return ""
+
+    entries = []
+    if "student" in col and "sis login id" in col:
+        canvas_columns = {}
+        for raw in rows[0][len(CANVAS_IDENTITY):]:
+            m = re.fullmatch(r"\s*(.*?)\s*\((\d+)\)\s*", raw)
+            if m:
+                canvas_columns[m.group(1)] = raw.strip()
+        for row in rows[1:]:
+            name = get(row, "student")
+            if name.casefold() in ("points possible", "student, test") and not get(row, "sis login id"):
+                continue  # the points row (and Canvas's test student, who has no login)
+            if not name and not get(row, "id"):
+                continue  # e.g. the "Manual Posting" row of some exports
+            first, last = _split_name(name)
+            e = {"name": name, "student_id": get(row, "id"), "section": get(row, "section"),
+                 "sis_user_id": get(row, "sis user id"), "sis_login_id": get(row, "sis login id"),
+                 "first_name": first, "last_name": last}
+            entries.append(RosterEntry(**e, keys=_keys(e["sis_login_id"], e["sis_user_id"], e["student_id"])))
+        return Roster("canvas", entries, canvas_columns)
+    if "first name" in col and "last name" in col and ("id number" in col or "email address" in col):
+        for row in rows[1:]:
+            first, last = get(row, "first name"), get(row, "last name")
+            email, number, user = get(row, "email address"), get(row, "id number"), get(row, "username")
+            entries.append(RosterEntry(name=f"{first} {last}".strip(), student_id=number, email=email,
+                                       first_name=first, last_name=last, username=user,
+                                       section=get(row, "group", "groups", "department"),
+                                       keys=_keys(number, email, email.split("@")[0] if "@" in email else "", user)))
+        return Roster("moodle", entries)
+    if "directory" in col or "student id" in col:
+        for row in rows[1:]:
+            name = get(row, "name")
+            first, last = get(row, "first name"), get(row, "last name")
+            if not (first or last):
+                first, last = _split_name(name)
+            e = {"name": name or f"{first} {last}".strip(), "student_id": get(row, "student id", "id"),
+                 "section": get(row, "section"), "directory": get(row, "directory"), "email": get(row, "email"),
+                 "sis_user_id": get(row, "sis user id"), "sis_login_id": get(row, "sis login id", "login"),
+                 "first_name": first, "last_name": last}
+            keys = _keys(e["directory"]) if e["directory"] else _keys(
+                e["student_id"], e["sis_login_id"], e["sis_user_id"], e["email"])
+            entries.append(RosterEntry(**e, keys=keys))
+        return Roster("kit", entries)
+    raise RosterError(f"{where}: no header the kit knows (want directory,student_id,name,section; or a Canvas "
+                      f"or Moodle gradebook export); found: {', '.join(rows[0][:8])}")
+
+
+def match(roster: Roster, directories: list[str]) -> Matching:
+    """Pair each submission directory (its name on disk) with a roster entry."""
+    by_key: dict[str, list[int]] = {}
+    for i, e in enumerate(roster.entries):
+        for k in e.keys:
+            by_key.setdefault(k, []).append(i)
+    matched, unmatched, taken = {}, [], {}
+    for d in sorted(directories):
+        hits = sorted(set(by_key.get(d.strip().casefold(), [])))
+        if not hits:
+            unmatched.append((d, "not in the roster"))
+        elif len(hits) > 1:
+            unmatched.append((d, "matches several roster entries: "
+                              + "; ".join(roster.entries[i].name or roster.entries[i].student_id for i in hits)))
+        elif hits[0] in taken:
+            unmatched.append((d, f"its roster entry is already matched by {taken[hits[0]]}"))
+        else:
+            taken[hits[0]] = d
+            matched[d] = roster.entries[hits[0]]
+    missing = [e for i, e in enumerate(roster.entries) if i not in taken]
+    return Matching(matched, unmatched, missing)
+
+
+# ----------------------------------------------------------------------------- grades
+@dataclass
+class Graded:
+    """One submission's grades, as the exports take them."""
+    directory: str  # the directory's name on disk (what the roster maps)
+    levels: dict[int, float]  # level -> score
+    error: bool = False  # a grader error: exported as an empty cell, listed
+
+    @property
+    def total(self) -> float:
+        return round(sum(self.levels.values()), 4)
+
+
+def level_points(level: int) -> float:
+    return sum(spec.points for spec in checks_for(level))
+
+
+def column_names(levels: list[int], columns: str) -> list[tuple[str, list[int]]]:
+    """(column name, the levels it adds up)."""
+    if columns == "total":
+        return [(TOTAL_COLUMN, list(levels))]
+    return [(f"Level {lv}: {LEVELS[lv].title}", [lv]) for lv in levels]
+
+
+def _cells(g: Graded | None, cols, missing: str) -> list:
+    out = []
+    for _, lvs in cols:
+        if g is None:
+            out.append(0 if missing == "zero" else "")
+        elif g.error:
+            out.append("")
+        else:
+            out.append(_number(sum(g.levels.get(lv, 0.0) for lv in lvs)))
+    return out
+
+
+def _number(x: float) -> float | int:
+    x = round(float(x), 4)
+    return int(x) if x == int(x) else x
+
+
+def _canvas_identity(kind: str, e: RosterEntry) -> list[str]:
+    """Student, ID, SIS User ID, SIS Login ID, Section: Canvas's own values from a Canvas roster;
+    otherwise the student id as SIS User ID (Canvas's internal ID is unknown there)."""
+    if kind == "canvas":
+        return [e.name, e.student_id, e.sis_user_id, e.sis_login_id, e.section]
+    name = f"{e.last_name}, {e.first_name}" if e.last_name and e.first_name else e.name
+    return [name, "", e.sis_user_id or e.student_id, e.sis_login_id or e.username, e.section]
+
+
+def _moodle_identity(kind: str, e: RosterEntry) -> list[str]:
+    """First name, Last name, ID number, Email address."""
+    first, last = (e.first_name, e.last_name) if (e.first_name or e.last_name) else _split_name(e.name)
+    number = e.sis_user_id if kind == "canvas" else (e.student_id or e.sis_user_id)
+    return [first, last, number, e.email]
+
+
+def _rows(roster: Roster, matching: Matching, grades: dict[str, Graded], cols, missing: str, identity):
+    by_entry = {id(e): d for d, e in matching.matched.items()}
+    for e in roster.entries:
+        d = by_entry.get(id(e))
+        yield identity(roster.kind, e) + _cells(grades.get(d) if d is not None else None, cols, missing)
+
+
+def canvas_csv(roster: Roster, matching: Matching, grades: dict[str, Graded], levels: list[int],
+               columns: str = "levels", missing: str = "empty") -> str:
+    cols = column_names(levels, columns)
+    headers = [roster.canvas_columns.get(name, name) for name, _ in cols]
+    points = [_number(sum(level_points(lv) for lv in lvs)) for _, lvs in cols]
+    rows = [CANVAS_IDENTITY + headers, [CANVAS_POINTS_ROW, "", "", "", ""] + points]
+    return csv_text(rows + list(_rows(roster, matching, grades, cols, missing, _canvas_identity)))
+
+
+def moodle_csv(roster: Roster, matching: Matching, grades: dict[str, Graded], levels: list[int],
+               columns: str = "levels", missing: str = "empty") -> str:
+    cols = column_names(levels, columns)
+    rows = [MOODLE_IDENTITY + [name for name, _ in cols]]
+    return csv_text(rows + list(_rows(roster, matching, grades, cols, missing, _moodle_identity)))
+
+
+def write_exports(out: Path, roster: Roster, grades: dict[str, Graded], levels: list[int],
+                  columns: str = "levels", missing: str = "empty") -> dict:
+    """OUT/canvas.csv, OUT/moodle.csv and OUT/lms_unmatched.csv; returns what happened."""
+    from .report import write_atomic
+    matching = match(roster, list(grades))
+    out.mkdir(parents=True, exist_ok=True)
+    write_atomic(out / "canvas.csv", canvas_csv(roster, matching, grades, levels, columns, missing))
+    write_atomic(out / "moodle.csv", moodle_csv(roster, matching, grades, levels, columns, missing))
+    errors = sorted(d for d, g in grades.items() if g.error and d in matching.matched)
+    unmatched_rows = [["directory", "why", "total"]] + [
+        [d, why, "" if grades[d].error else _number(grades[d].total)] for d, why in matching.unmatched]
+    write_atomic(out / "lms_unmatched.csv", csv_text(unmatched_rows))
+    return {"roster": roster.kind, "matched": len(matching.matched),
+            "unmatched": [{"directory": d, "why": why} for d, why in matching.unmatched],
+            "missing": [e.name or e.student_id for e in matching.missing], "missing_as": missing,
+            "grader_errors_left_empty": errors, "files": ["canvas.csv", "moodle.csv", "lms_unmatched.csv"]}
+
+
+def terminal_text(text: str, limit: int = 120) -> str:
+    """Student-derived text for a terminal: control characters (escape sequences) shown as ``?``."""
+    text = re.sub(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]", "?", str(text))
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def describe(result: dict, out: Path) -> list[str]:
+    """Lines for the terminal, directory names neutralised."""
+    lines = [(f"LMS exports ({result['roster']} roster): {out}/canvas.csv, {out}/moodle.csv; "
+              f"{result['matched']} students matched")]
+    if result["missing"]:
+        lines.append(f"  {len(result['missing'])} roster students without a submission: "
+                     f"{'0' if result['missing_as'] == 'zero' else 'empty cells'}")
+    if result["unmatched"]:
+        lines.append(f"  {len(result['unmatched'])} submissions not in the roster (see {out}/lms_unmatched.csv): "
+                     + ", ".join(terminal_text(u["directory"], 40) for u in result["unmatched"][:10]))
+    if result["grader_errors_left_empty"]:
+        lines.append("  grader errors, left empty (regrade them): "
+                     + ", ".join(terminal_text(d, 40) for d in result["grader_errors_left_empty"]))
+    return lines
+
+
+# ----------------------------------------------------------------------------- sources of grades
+def grades_from_class(out: Path, students, levels: list[int]) -> dict[str, Graded]:
+    """From a graded class: OUT/reports/<student>.json, keyed by each student's directory name."""
+    import json
+    grades = {}
+    for s in students:
+        try:
+            data = json.loads((Path(out) / "reports" / f"{s.name}.json").read_text())
+        except (OSError, ValueError):
+            grades[Path(s.path).name] = Graded(Path(s.path).name, {}, error=True)
+            continue
+        per_level = data.get("levels", {})
+        grades[Path(s.path).name] = Graded(
+            Path(s.path).name, {lv: float(per_level.get(str(lv), {}).get("score", 0.0)) for lv in levels},
+            error=bool(data.get("errors")))
+    return grades
+
+
+def grades_from_gradebook(course: Path) -> tuple[dict[str, Graded], list[int]]:
+    """From an nbgrader course's gradebook: each student id with a submission, each level's score.
+    A submission that nbgrader could not grade is a grader error (empty, listed), never a 0."""
+    from .nbgrader_course import _course_id, course_levels, gradebook_scores
+    levels = course_levels(Path(course))
+    scores = gradebook_scores(Path(course), _course_id(Path(course)))
+    grades: dict[str, Graded] = {}
+    for (student, assignment), s in scores.items():
+        m = re.fullmatch(r"level(\d+)", assignment)
+        if not m:
+            continue
+        g = grades.setdefault(student, Graded(student, {}))
+        g.levels[int(m.group(1))] = s["score"]
+        if not s["graded"]:
+            g.error = True
+    return grades, levels
+
+
+# ----------------------------------------------------------------------------- the CLI
+def add_options(p, roster_required: bool = False) -> None:
+    p.add_argument("--roster", required=roster_required, default=None, metavar="CSV",
+                   help="map student directories to the LMS and write OUT/canvas.csv and OUT/moodle.csv: the kit's "
+                   "roster (directory,student_id,name,section) or a Canvas or Moodle gradebook export")
+    p.add_argument("--lms-columns", choices=["levels", "total"], default="levels",
+                   help="one column per level (default) or one total column")
+    p.add_argument("--missing", choices=["empty", "zero"], default="empty",
+                   help="roster students without a submission: an empty cell (the LMS keeps its grade; default) "
+                   "or an explicit 0")
+
+
+def options_from(args) -> ExportOptions | None:
+    """The roster and export choices of ``grade``'s flags (raises RosterError); None without --roster."""
+    if not args.roster:
+        return None
+    return ExportOptions(read_roster(Path(args.roster)), args.lms_columns, args.missing)
+
+
+def cmd_lms(args) -> int:
+    import sys
+
+    try:
+        roster = read_roster(Path(args.roster))
+    except RosterError as exc:
+        print(f"autograder: {exc}", file=sys.stderr)
+        return 2
+    source = Path(args.graded)
+    out = Path(args.out) if args.out else source
+    if (source / "nbgrader_config.py").is_file():
+        grades, levels = grades_from_gradebook(source)
+    elif (source / "reports").is_dir():
+        from .batch import Student
+        students = []
+        import json
+        for f in sorted((source / "reports").glob("*.json")):
+            try:
+                data = json.loads(f.read_text())
+            except (OSError, ValueError):
+                continue
+            students.append(Student(f.stem, Path(data.get("submission") or f.stem)))
+        levels = sorted({int(k) for f in (source / "reports").glob("*.json")
+                         for k in json.loads(f.read_text()).get("levels", {})}) or list(LEVELS)
+        grades = grades_from_class(source, students, levels)
+    else:
+        print(f"autograder: {source} is neither a graded class (OUT/reports/) nor an nbgrader course", file=sys.stderr)
+        return 2
+    result = write_exports(out, roster, grades, levels, args.lms_columns, args.missing)
+    for line in describe(result, out):
+        print(line)
+    return 0
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("lms", help="Canvas and Moodle grade imports from a graded class or an nbgrader course")
+    p.add_argument("graded", help="a class graded by `grade CLASS --out OUT` (give OUT), or an nbgrader course")
+    p.add_argument("--out", default=None, help="where canvas.csv and moodle.csv go (default: beside the grades)")
+    add_options(p, roster_required=True)
+    p.set_defaults(func=cmd_lms)

@@ -1,0 +1,392 @@
+"""Similarity across a class: every pair of students compared level by level.
+
+Each student's level (the ``.py``, or a notebook's code cells as grading takes them) is normalised
+(:mod:`autograder.similarity_normalise`: names, comments, formatting, order of independent
+statements and the stub's boilerplate no longer count), then fingerprinted by winnowing with
+``copydetect`` (the algorithm behind MOSS): hashes of every k tokens, of which each window keeps
+its smallest. Two students share a fingerprint when they share k normalised tokens in a row.
+Fingerprints that most of the class shares are what the exercise makes everyone write, and are
+ignored (as MOSS ignores passages found in many files).
+
+A level's score for a pair is the mean of the two shares of their own code (after the stub's
+boilerplate is removed) that the other's fingerprints cover. A pair's score is the mean over the
+levels both wrote code for. A level is flagged when its score reaches the threshold and at least
+``min_tokens`` tokens matched. A high score is a reason to look at the two files, not proof:
+students who follow the same tutorial line by line, or one who shared with another, look alike.
+
+Writes ``OUT/similarity.csv`` (every compared pair and level above ``report_floor``) and
+``OUT/similarity.html`` (:mod:`autograder.similarity_html`).
+"""
+from __future__ import annotations
+
+import ast
+import hashlib
+import os
+import stat
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .curriculum import LEVELS
+from .similarity_normalise import Normalised, boilerplate_texts, normalise
+from .submission import LevelSource, read_level
+
+if TYPE_CHECKING:
+    import numpy as np
+
+#: Default threshold, chosen from measurement on tests/similarity_class.py's class (levels 1-3):
+#: disguised copies score 0.98 to 1.00 at every level; honest pairs, who by construction share the
+#: style of up to two functions a level, at most 0.76 (most below 0.6). Half-way, rounded down to
+#: leave room for copies that were partly rewritten. The README ("find copies") has the figures.
+DEFAULT_THRESHOLD = 0.85
+#: k: tokens a shared passage must have before it counts (about one normalised statement).
+DEFAULT_K = 10
+#: winnowing window: every shared passage of k + window - 1 tokens is guaranteed to be found.
+DEFAULT_WINDOW = 4
+#: a level's own code smaller than this (tokens) is too little to compare; fewer matched tokens
+#: than this never flag a level.
+DEFAULT_MIN_TOKENS = 25
+#: fingerprints found in more than this share of the class's submissions of a level are ignored
+#: (only for classes of at least COMMON_MIN_CLASS students: in a small class a share says little).
+DEFAULT_COMMON = 0.5
+COMMON_MIN_CLASS = 8
+
+
+@dataclass
+class Options:
+    threshold: float = DEFAULT_THRESHOLD
+    k: int = DEFAULT_K
+    window: int = DEFAULT_WINDOW
+    min_tokens: int = DEFAULT_MIN_TOKENS
+    common: float = DEFAULT_COMMON
+    report_floor: float = 0.2  # pairs scoring below this at every level are left out of the CSV
+
+
+@dataclass
+class LevelPrint:
+    """One student's level, ready to compare."""
+    student: str
+    level: int
+    filename: str
+    source: str  # the text shown in the report (a notebook's code cells)
+    norm: Normalised
+    token_units: np.ndarray  # unit index of each token
+    hashes: np.ndarray  # winnowed fingerprint hashes
+    positions: np.ndarray  # token position of each fingerprint
+    problem: str | None = None
+
+    @property
+    def n_tokens(self) -> int:
+        return len(self.token_units)
+
+    def lines_of(self, slices: np.ndarray) -> list[tuple[int, int]]:
+        """Source line ranges covered by token slices (2 x n array of starts and ends)."""
+        ranges = []
+        for start, end in zip(slices[0], slices[1]):
+            units = {int(u) for u in self.token_units[int(start):int(end)]}
+            ranges += [(self.norm.units[u].first_line, self.norm.units[u].last_line) for u in units]
+        return _merge(ranges)
+
+
+@dataclass
+class Match:
+    a: str
+    b: str
+    level: int
+    score: float
+    share_a: float
+    share_b: float
+    matched_tokens: int
+    lines_a: list[tuple[int, int]]
+    lines_b: list[tuple[int, int]]
+    flagged: bool = False
+
+
+@dataclass
+class Result:
+    students: list[str]
+    levels: list[int]
+    options: Options
+    matches: list[Match] = field(default_factory=list)
+    pair_scores: dict[tuple[str, str], float] = field(default_factory=dict)
+    prints: dict[tuple[str, int], LevelPrint] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def flagged(self) -> list[Match]:
+        return [m for m in self.matches if m.flagged]
+
+    def ranked_pairs(self) -> list[tuple[tuple[str, str], float]]:
+        return sorted(self.pair_scores.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+# ----------------------------------------------------------------------------- reading
+def read_student_level(directory: Path, level: int) -> LevelSource:
+    """A level as grading reads it, from the kit's layout (``<module>.py|.ipynb``) or nbgrader's
+    (``levelN/<module>.ipynb``). Links and other non-regular files are refused unread."""
+    module = LEVELS[level].module
+    for folder in (Path(directory), Path(directory) / f"level{level}"):
+        for name in (f"{module}.py", f"{module}.ipynb"):
+            try:
+                st = os.lstat(folder / name)
+            except OSError:
+                continue
+            if not stat.S_ISREG(st.st_mode) or _is_link(folder):
+                return LevelSource(level, module, name, None, f"{name} is a link or not a regular file: not read")
+            return read_level(folder, level)
+    return LevelSource(level, module, f"{module}.py", None, "missing")
+
+
+def _is_link(folder: Path) -> bool:
+    try:
+        return stat.S_ISLNK(os.lstat(folder).st_mode)
+    except OSError:
+        return True
+
+
+@cache
+def stub_boilerplate(level: int) -> tuple[frozenset[str], frozenset[str]]:
+    """(normalised statements every student was given, the contract's names) for ``level``: from
+    the stub that ``build`` makes of solutions/ (the regions outside BEGIN/END SOLUTION) and the
+    released notebook's code cells."""
+    from .submission import notebook_code
+    module = LEVELS[level].module
+    released = Path(__file__).resolve().parent.parent / "assignments"
+    try:  # the committed release (tests/test_build.py keeps it in step with solutions/)
+        stub = (released / f"{module}.py").read_text(encoding="utf-8")
+        notebook = notebook_code((released / f"{module}.ipynb").read_bytes())
+    except (OSError, ValueError):  # an installed kit without assignments/: build them
+        from . import build
+        stub = build.build_stub(level)
+        notebook = notebook_code(build.notebook_bytes(build.build_notebook(level, with_solutions=False)))
+    keep: set[str] = set()
+    for node in ast.parse(stub).body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            keep.add(node.name)
+            keep.update(n.name for n in node.body if isinstance(n, ast.FunctionDef))
+    return frozenset(boilerplate_texts(stub, notebook, keep=keep)), frozenset(keep)
+
+
+# ----------------------------------------------------------------------------- fingerprints
+_MASK = (1 << 64) - 1
+
+
+def _token_hash(token: str) -> int:
+    """A token's hash, the same in every process (Python's own hash() is salted per run)."""
+    return int.from_bytes(hashlib.blake2b(token.encode(), digest_size=8).digest(), "little")
+
+
+_TOKEN_HASHES: dict[str, int] = {}
+
+
+def fingerprint(student: str, source: LevelSource, options: Options) -> LevelPrint:
+    import numpy as np
+    from copydetect.utils import winnow
+    if source.source is None:
+        return LevelPrint(student, source.level, source.filename, "", Normalised(), np.zeros(0, int),
+                          np.zeros(0, np.int64), np.zeros(0, int), source.problem)
+    boilerplate, keep = stub_boilerplate(source.level)
+    norm = normalise(source.source, set(boilerplate), set(keep))
+    tokens = norm.tokens()
+    units = np.array([u for _, u in tokens], dtype=int)
+    ids = np.array([_TOKEN_HASHES.setdefault(t, _token_hash(t)) for t, _ in tokens], dtype=np.uint64)
+    k = options.k
+    if len(ids) < max(k, options.min_tokens):
+        return LevelPrint(student, source.level, source.filename, source.source, norm, units,
+                          np.zeros(0, np.int64), np.zeros(0, int), None)
+    with np.errstate(over="ignore"):
+        kgrams = np.zeros(len(ids) - k + 1, dtype=np.uint64)
+        for j in range(k):  # a polynomial hash of each k tokens, wrapping at 2**64
+            kgrams = kgrams * np.uint64(1099511628211) + ids[j:j + len(kgrams)]
+    hashes, positions = winnow(kgrams.view(np.int64), options.window, remove_duplicates=False)
+    return LevelPrint(student, source.level, source.filename, source.source, norm, units,
+                      np.asarray(hashes), np.asarray(positions), None)
+
+
+# ----------------------------------------------------------------------------- comparing
+def compare(students: list[tuple[str, Path]], levels: list[int], options: Options | None = None) -> Result:
+    """Compare every pair of ``(name, directory)`` at every level."""
+    import numpy as np
+    from copydetect.utils import get_copied_slices
+    options = options or Options()
+    started = time.monotonic()
+    names = [name for name, _ in students]
+    result = Result(names, list(levels), options)
+    per_pair: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for level in levels:
+        prints = []
+        for name, directory in students:
+            p = fingerprint(name, read_student_level(directory, level), options)
+            result.prints[(name, level)] = p
+            if p.problem and p.problem != "missing":
+                result.notes.append(f"{name}, level {level}: {p.problem}")
+            prints.append(p)
+        comparable = [p for p in prints if len(p.hashes)]
+        # who holds each fingerprint; those most of the class holds are ignored
+        holders: dict[int, set[int]] = defaultdict(set)
+        for i, p in enumerate(comparable):
+            for h in set(p.hashes.tolist()):
+                holders[h].add(i)
+        limit = len(comparable) * options.common if len(comparable) >= COMMON_MIN_CLASS else float("inf")
+        ignored = {h for h, who in holders.items() if len(who) > limit}
+        # the tokens only passages the whole class writes cover: left out of each share's denominator
+        commonplace = [_covered(p.positions[np.isin(p.hashes, list(ignored))], options.k, p.n_tokens)
+                       for p in comparable]
+        shared: dict[tuple[int, int], set[int]] = defaultdict(set)
+        for h, who in holders.items():
+            if 1 < len(who) <= limit:
+                ordered = sorted(who)
+                for x in range(len(ordered)):
+                    for y in range(x + 1, len(ordered)):
+                        shared[(ordered[x], ordered[y])].add(h)
+        for x in range(len(comparable)):
+            for y in range(x + 1, len(comparable)):
+                a, b = comparable[x], comparable[y]
+                common = shared.get((x, y))
+                pair = (a.student, b.student)
+                if not common:
+                    per_pair[pair].append(0.0)
+                    continue
+                shared_list = list(common)
+                pos_a, pos_b = a.positions[np.isin(a.hashes, shared_list)], b.positions[np.isin(b.hashes, shared_list)]
+                sa, sb = get_copied_slices(pos_a, options.k), get_copied_slices(pos_b, options.k)
+                hit_a, hit_b = _covered(pos_a, options.k, a.n_tokens), _covered(pos_b, options.k, b.n_tokens)
+                ma, mb = int(hit_a.sum()), int(hit_b.sum())
+                own_a = max(1, a.n_tokens - int((commonplace[x] & ~hit_a).sum()))
+                own_b = max(1, b.n_tokens - int((commonplace[y] & ~hit_b).sum()))
+                share_a, share_b = min(1.0, ma / own_a), min(1.0, mb / own_b)
+                score = round((share_a + share_b) / 2, 4)
+                per_pair[pair].append(score)
+                if score < options.report_floor:
+                    continue
+                flagged = score >= options.threshold and min(ma, mb) >= options.min_tokens
+                result.matches.append(Match(a.student, b.student, level, score, round(share_a, 4),
+                                            round(share_b, 4), min(ma, mb), a.lines_of(sa), b.lines_of(sb), flagged))
+    result.pair_scores = {pair: round(sum(s) / len(s), 4) for pair, s in per_pair.items()}
+    result.matches.sort(key=lambda m: (-m.score, m.a, m.b, m.level))
+    result.seconds = round(time.monotonic() - started, 3)
+    return result
+
+
+def _covered(positions: np.ndarray, k: int, n: int) -> np.ndarray:
+    """The tokens that the k-grams starting at ``positions`` cover, as a mask of length n."""
+    import numpy as np
+    mask = np.zeros(n, dtype=bool)
+    for offset in range(k):
+        idx = positions + offset
+        mask[idx[idx < n]] = True
+    return mask
+
+
+def _merge(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    out: list[list[int]] = []
+    for a, b in sorted(ranges):
+        if out and a <= out[-1][1] + 1:
+            out[-1][1] = max(out[-1][1], b)
+        else:
+            out.append([a, b])
+    return [(a, b) for a, b in out]
+
+
+# ----------------------------------------------------------------------------- writing
+def similarity_csv(result: Result) -> str:
+    """One row per pair and level at or above the report floor, highest score first."""
+    from .csv_safe import csv_text
+    rows = [["student_a", "student_b", "level", "score", "share_a", "share_b", "matched_tokens", "flagged",
+             "lines_a", "lines_b", "pair_score"]]
+    for m in result.matches:
+        rows.append([m.a, m.b, m.level, f"{m.score:.3f}", f"{m.share_a:.3f}", f"{m.share_b:.3f}", m.matched_tokens,
+                     "yes" if m.flagged else "no", _lines_text(m.lines_a), _lines_text(m.lines_b),
+                     f"{result.pair_scores.get((m.a, m.b), 0.0):.3f}"])
+    return csv_text(rows)
+
+
+def _lines_text(ranges: list[tuple[int, int]]) -> str:
+    return " ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in ranges)
+
+
+def summary(result: Result) -> dict:
+    """What the class summary records: counts, the flagged pairs, the time taken."""
+    return {"pairs_compared": len(result.pair_scores), "threshold": result.options.threshold,
+            "flagged": [{"a": m.a, "b": m.b, "level": m.level, "score": m.score} for m in result.flagged],
+            "seconds": result.seconds, "notes": result.notes[:50]}
+
+
+def describe(s: dict, out: Path) -> str:
+    """One line for the terminal (counts only: no student-derived text)."""
+    return (f"similarity: {s['pairs_compared']} pairs compared in {s['seconds']} s; {len(s['flagged'])} level(s) "
+            f"flagged at {s['threshold']:g} (a reason to look, not proof): {out}/similarity.html")
+
+
+def write_report(students: list[tuple[str, Path]], out: Path, levels: list[int],
+                 options: Options | None = None) -> dict:
+    """Compare the class and write OUT/similarity.csv and OUT/similarity.html; return the summary."""
+    from .report import write_atomic
+    from .similarity_html import similarity_page
+    result = compare(students, levels, options)
+    out.mkdir(parents=True, exist_ok=True)
+    write_atomic(out / "similarity.csv", similarity_csv(result))
+    write_atomic(out / "similarity.html", similarity_page(result))
+    return summary(result)
+
+
+# ----------------------------------------------------------------------------- the CLI
+def find_class(paths: list[Path]) -> list[tuple[str, Path]]:
+    """Students as ``grade`` finds them (a directory of student directories, or several); an
+    nbgrader course's ``submitted/`` folder works too."""
+    from .batch import find_students
+    if len(paths) == 1 and (paths[0] / "submitted").is_dir() and (paths[0] / "nbgrader_config.py").is_file():
+        paths = [paths[0] / "submitted"]
+    return [(s.name, s.path) for s in find_students(paths)]
+
+
+def add_options(p) -> None:
+    """The similarity flags, shared by ``similarity`` and ``grade`` (class mode)."""
+    p.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD,
+                   help=f"flag a level when the pair's score reaches this (0 to 1; default {DEFAULT_THRESHOLD}, "
+                   "chosen from measurement: see the README, 'find copies')")
+    p.add_argument("--min-tokens", type=int, default=DEFAULT_MIN_TOKENS,
+                   help=f"fewer matched tokens never flag a level (default {DEFAULT_MIN_TOKENS})")
+    p.add_argument("--common", type=float, default=DEFAULT_COMMON,
+                   help=f"ignore passages that more than this share of the class wrote (default {DEFAULT_COMMON}; "
+                   f"classes of {COMMON_MIN_CLASS} or more)")
+
+
+def options_from(args) -> Options:
+    return Options(threshold=args.threshold, min_tokens=args.min_tokens, common=args.common)
+
+
+def cmd_similarity(args) -> int:
+    import sys
+
+    from .cli import _levels
+    paths = [Path(p) for p in args.dir]
+    missing = [p for p in paths if not p.is_dir()]
+    if missing:
+        print(f"autograder: {missing[0]} is not a directory", file=sys.stderr)
+        return 2
+    students = find_class(paths)
+    if len(students) < 2:
+        print("autograder: a similarity report needs at least two students", file=sys.stderr)
+        return 2
+    out = Path(args.out)
+    s = write_report(students, out, _levels(args.level), options_from(args))
+    print(f"{len(students)} students, {s['pairs_compared']} pairs compared in {s['seconds']} s; "
+          f"{len(s['flagged'])} level(s) flagged at {s['threshold']}. "
+          f"Report: {out}/similarity.html, {out}/similarity.csv. A high score is a reason to look, not proof.")
+    return 0
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("similarity", help="compare every pair of students, level by level: "
+                              "OUT/similarity.html and OUT/similarity.csv")
+    p.add_argument("dir", nargs="+", help="a directory of student directories (or an nbgrader course), or several "
+                   "submission directories")
+    p.add_argument("--out", default="grades", help="where the report goes (default: grades/)")
+    p.add_argument("--level", type=int, action="append", help="compare only this level (repeatable)")
+    add_options(p)
+    p.set_defaults(func=cmd_similarity)

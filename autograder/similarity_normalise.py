@@ -1,0 +1,328 @@
+"""Turning one level's source into the token stream that copy detection fingerprints.
+
+What a copier changes without changing the program must not change the stream, and what every
+student was given must not be in it:
+
+- comments, docstrings, blank lines, formatting and ``print`` calls vanish (the AST has none of the
+  first four; prints are dropped because they decide nothing at this kit's levels);
+- every name the student binds (locals, parameters, helper functions, ``self.<attribute>``) becomes
+  ``V``; names the student did not choose stay (``numpy.maximum``, ``.grad``, ``range``, the
+  contract's own function names), and import aliases become the module's real name
+  (``import numpy as NP`` reads as ``numpy``); numbers become ``N`` and strings ``S``;
+- statements that do not depend on each other are put in one canonical order (a topological sort
+  of the block's read/write dependencies that always picks the smallest ready statement), so
+  swapping independent lines, or whole functions, gives the same stream;
+- statements identical to the stub's (signatures, provided lines, the ``__main__`` demo) are the
+  boilerplate every student received, and are removed.
+
+Source that does not parse falls back to a token stream (pygments), with the same renaming of
+names and dropping of comments but no reordering.
+
+Each token remembers the source lines it came from, so a match can be shown in the original file.
+"""
+from __future__ import annotations
+
+import ast
+import copy
+import re
+from dataclasses import dataclass, field
+
+#: Tokens of a normalised statement: words and single punctuation characters.
+_TOKEN = re.compile(r"\w+|[^\w\s]")
+
+#: Statements after which nothing may move (control leaves the block or a scope is declared).
+_BARRIERS = (ast.Return, ast.Raise, ast.Break, ast.Continue, ast.Global, ast.Nonlocal, ast.Assert, ast.Delete)
+
+
+@dataclass
+class Unit:
+    """One normalised statement (or a compound statement's header line)."""
+    text: str
+    first_line: int  # 1-based, in the source as shown
+    last_line: int
+
+
+@dataclass
+class Normalised:
+    units: list[Unit] = field(default_factory=list)
+    method: str = "ast"  # "ast", or "tokens" when the source did not parse
+
+    def tokens(self) -> list[tuple[str, int]]:
+        """``(token, unit index)`` for the whole stream."""
+        return [(tok, i) for i, u in enumerate(self.units) for tok in _TOKEN.findall(u.text)]
+
+
+# ----------------------------------------------------------------------------- names
+class _Names(ast.NodeVisitor):
+    """What the module binds (renamed), its import aliases, and the student's self-attributes."""
+
+    def __init__(self) -> None:
+        self.bound: set[str] = set()
+        self.aliases: dict[str, str] = {}
+        self.self_attributes: set[str] = set()
+
+    def visit_Import(self, node: ast.Import) -> None:
+        for a in node.names:
+            if a.asname:
+                self.aliases[a.asname] = a.name
+            # `import torch.nn` binds `torch`, which already reads as itself
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        for a in node.names:
+            self.aliases[a.asname or a.name] = f"{node.module or ''}.{a.name}".lstrip(".")
+
+    def visit_Name(self, node: ast.Name) -> None:
+        if isinstance(node.ctx, (ast.Store, ast.Del)):
+            self.bound.add(node.id)
+
+    def visit_arg(self, node: ast.arg) -> None:
+        self.bound.add(node.arg)
+
+    def visit_FunctionDef(self, node) -> None:
+        self.bound.add(node.name)
+        self.generic_visit(node)
+
+    visit_AsyncFunctionDef = visit_FunctionDef
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> None:
+        self.bound.add(node.name)
+        self.generic_visit(node)
+
+    def visit_ExceptHandler(self, node: ast.ExceptHandler) -> None:
+        if node.name:
+            self.bound.add(node.name)
+        self.generic_visit(node)
+
+    def visit_Attribute(self, node: ast.Attribute) -> None:
+        if isinstance(node.ctx, ast.Store) and isinstance(node.value, ast.Name) and node.value.id == "self":
+            self.self_attributes.add(node.attr)
+        self.generic_visit(node)
+
+
+class _Rename(ast.NodeTransformer):
+    def __init__(self, names: _Names, keep: set[str]) -> None:
+        self.names, self.keep = names, keep
+
+    def _name(self, name: str) -> str:
+        if name in self.keep:
+            return name
+        if name in self.names.aliases:
+            return self.names.aliases[name]
+        return "V" if name in self.names.bound else name
+
+    def visit_Name(self, node: ast.Name) -> ast.AST:
+        return ast.copy_location(ast.Name(id=self._name(node.id), ctx=node.ctx), node)
+
+    def visit_arg(self, node: ast.arg) -> ast.AST:
+        node.arg, node.annotation = "V", None
+        return node
+
+    def visit_FunctionDef(self, node):
+        node.name = self._name(node.name)
+        node.returns = None
+        node.decorator_list = [self.visit(d) for d in node.decorator_list]
+        node.args = self.visit(node.args)
+        node.body = [self.visit(s) for s in node.body]
+        return node
+
+    visit_AsyncFunctionDef = visit_FunctionDef
+
+    def visit_ClassDef(self, node: ast.ClassDef):
+        node.name = self._name(node.name)
+        self.generic_visit(node)
+        return node
+
+    def visit_ExceptHandler(self, node: ast.ExceptHandler):
+        if node.name:
+            node.name = "V"
+        self.generic_visit(node)
+        return node
+
+    def visit_Attribute(self, node: ast.Attribute) -> ast.AST:
+        self.generic_visit(node)
+        if node.attr in self.names.self_attributes:
+            node.attr = "V"
+        return node
+
+    def visit_Constant(self, node: ast.Constant) -> ast.AST:
+        if isinstance(node.value, (str, bytes)):
+            return ast.copy_location(ast.Constant("S"), node)
+        if isinstance(node.value, (int, float, complex)) and not isinstance(node.value, bool):
+            return ast.copy_location(ast.Name(id="N", ctx=ast.Load()), node)
+        return node
+
+    def visit_JoinedStr(self, node: ast.JoinedStr) -> ast.AST:
+        return ast.copy_location(ast.Constant("S"), node)
+
+    def visit_Import(self, node):
+        return node
+
+    visit_ImportFrom = visit_Import
+
+
+# ----------------------------------------------------------------------------- dependencies
+def _reads_writes(stmt: ast.stmt) -> tuple[set[str], set[str]]:
+    """Names a statement reads and may change: assignment targets, the base of an assigned attribute
+    or item, the receiver of a method call and every name passed to a call (it may be mutated)."""
+    reads, writes = set(), set()
+    for node in ast.walk(stmt):
+        if isinstance(node, ast.Name):
+            (writes if isinstance(node.ctx, (ast.Store, ast.Del)) else reads).add(node.id)
+        elif isinstance(node, (ast.Attribute, ast.Subscript)) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            writes.update(_base_names(node))
+        elif isinstance(node, ast.Call):
+            if isinstance(node.func, ast.Attribute):
+                writes.update(_base_names(node.func.value))
+            for a in [*node.args, *(k.value for k in node.keywords)]:
+                writes.update(_base_names(a))
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            writes.add(node.name)
+    return reads, writes
+
+
+def _base_names(node: ast.AST) -> set[str]:
+    while isinstance(node, (ast.Attribute, ast.Subscript, ast.Starred)):
+        node = node.value
+    return {node.id} if isinstance(node, ast.Name) else set()
+
+
+def _is_definition(stmt: ast.stmt) -> bool:
+    return isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom))
+
+
+def _depends(a: ast.stmt, b: ast.stmt, rw: dict) -> bool:
+    """Must ``a`` (earlier) stay before ``b``?"""
+    if isinstance(a, _BARRIERS) or isinstance(b, _BARRIERS):
+        return True
+    if _is_definition(a) and _is_definition(b):
+        return False  # definitions only bind their names: functions may come in any order
+    (ra, wa), (rb, wb) = rw[id(a)], rw[id(b)]
+    return bool(wa & (rb | wb) or wb & ra)
+
+
+# ----------------------------------------------------------------------------- rendering
+def _is_dropped(stmt: ast.stmt) -> bool:
+    """Docstrings and other bare constants, ``pass``, ``...`` and ``print(...)`` calls."""
+    if isinstance(stmt, ast.Pass):
+        return True
+    if isinstance(stmt, ast.Expr):
+        v = stmt.value
+        if isinstance(v, (ast.Constant, ast.JoinedStr)):
+            return True
+        if isinstance(v, ast.Call) and isinstance(v.func, ast.Name) and v.func.id == "print":
+            return True
+    return False
+
+
+_BODIES = ("body", "orelse", "handlers", "finalbody")
+
+
+def _one_line(node: ast.AST) -> str:
+    return " ".join(line.strip() for line in ast.unparse(node).splitlines())
+
+
+def _header(node: ast.AST) -> str:
+    """A compound statement's first line, normalised (``for V in range(V):``)."""
+    shell = copy.copy(node)  # shallow: only the bodies are replaced, nothing is changed in place
+    for name in _BODIES:
+        if hasattr(shell, name):
+            setattr(shell, name, [ast.Pass()] if name == "body" else [])
+    return " ".join(line.strip() for line in ast.unparse(shell).splitlines()[:-1])  # drop the `pass`
+
+
+class _Flattener:
+    """Walks the original tree (for dependencies and line numbers) and the renamed tree (for the
+    text) side by side: the renamer changes expressions, never the statements' structure."""
+
+    def __init__(self, boilerplate: set[str]) -> None:
+        self.boilerplate = boilerplate
+        self._cache: dict[int, list[Unit]] = {}
+
+    def expand(self, stmt: ast.stmt, norm: ast.stmt) -> list[Unit]:
+        """The units of one statement, its bodies included (cached: the sort key needs them too)."""
+        key = id(stmt)
+        if key in self._cache:
+            return self._cache[key]
+        bodies = [name for name in _BODIES if getattr(stmt, name, None)]
+        if not bodies or isinstance(stmt, ast.Match):
+            out = [Unit(_one_line(norm), stmt.lineno, stmt.end_lineno or stmt.lineno)]
+        else:
+            first_body = stmt.body[0].lineno if stmt.body else stmt.lineno
+            out = [Unit(_header(norm), stmt.lineno, max(stmt.lineno, first_body - 1))]
+            out += self.block(stmt.body, norm.body)
+            for h, hn in zip(getattr(stmt, "handlers", []), getattr(norm, "handlers", [])):
+                out.append(Unit(_header(hn), h.lineno, h.lineno))
+                out += self.block(h.body, hn.body)
+            for name in ("orelse", "finalbody"):
+                part = getattr(stmt, name, None)
+                if part:
+                    out.append(Unit("else:" if name == "orelse" else "finally:", part[0].lineno, part[0].lineno))
+                    out += self.block(part, getattr(norm, name))
+        self._cache[key] = out
+        return out
+
+    def text(self, stmt: ast.stmt, norm: ast.stmt) -> str:
+        return "\n".join(u.text for u in self.expand(stmt, norm))
+
+    def block(self, block: list[ast.stmt], norm: list[ast.stmt]) -> list[Unit]:
+        """The block's statements in canonical order: Kahn's algorithm over their dependencies,
+        always taking the ready statement whose normalised text is smallest."""
+        pairs = [(s, n) for s, n in zip(block, norm) if not _is_dropped(s)]
+        if len(pairs) > 1:
+            stmts = [s for s, _ in pairs]
+            rw = {id(s): _reads_writes(s) for s in stmts}
+            preds = {i: {j for j in range(i) if _depends(stmts[j], stmts[i], rw)} for i in range(len(stmts))}
+            remaining, ordered = set(range(len(pairs))), []
+            while remaining:
+                ready = [i for i in remaining if not (preds[i] & remaining)]
+                pick = min(ready, key=lambda i: (self.text(*pairs[i]), i))
+                ordered.append(pairs[pick])
+                remaining.discard(pick)
+            pairs = ordered
+        return [u for s, n in pairs for u in self.expand(s, n)]
+
+
+def normalise(source: str, boilerplate: set[str] = frozenset(), keep: set[str] = frozenset()) -> Normalised:
+    """The normalised statements of ``source``, less those in ``boilerplate`` (texts from
+    :func:`boilerplate_texts`). ``keep``: names that stay as written (the contract's names)."""
+    try:
+        tree, renamed = ast.parse(source), ast.parse(source)
+        names = _Names()
+        names.visit(tree)
+        renamed = _Rename(names, set(keep)).visit(renamed)
+        units = _Flattener(set(boilerplate)).block(tree.body, renamed.body)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return _token_fallback(source, boilerplate)
+    return Normalised([u for u in units if u.text not in boilerplate], "ast")
+
+
+def boilerplate_texts(*stub_sources: str, keep: set[str] = frozenset()) -> set[str]:
+    """Every normalised statement of the stubs (and the token-fallback lines), to remove."""
+    texts: set[str] = set()
+    for src in stub_sources:
+        texts.update(u.text for u in normalise(src, keep=keep).units)
+        texts.update(u.text for u in _token_fallback(src, set()).units)
+    return texts
+
+
+def _token_fallback(source: str, boilerplate: set[str]) -> Normalised:
+    """Source that does not parse: pygments tokens, line by line, names as V, comments dropped."""
+    from pygments import token
+    from pygments.lexers import PythonLexer
+    lines: dict[int, list[str]] = {}
+    line = 1
+    for kind, value in PythonLexer().get_tokens(source):
+        if kind in token.Comment or kind in token.Literal.String.Doc:
+            pass
+        elif kind in token.Name and kind not in token.Name.Builtin and kind not in token.Name.Namespace:
+            lines.setdefault(line, []).append("V")
+        elif kind in token.Literal.String:
+            lines.setdefault(line, []).append("S")
+        elif kind in token.Literal.Number:
+            lines.setdefault(line, []).append("N")
+        elif value.strip():
+            lines.setdefault(line, []).append(value.strip())
+        line += value.count("\n")
+    units = [Unit(" ".join(toks), n, n) for n, toks in sorted(lines.items())]
+    units = [u for u in units if u.text not in boilerplate and not u.text.startswith("S")]
+    return Normalised(units, "tokens")

@@ -1,0 +1,154 @@
+"""The similarity report: normalisation, a class with disguised copies, the CSV and the HTML page."""
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from similarity_class import (
+    COPY_PAIRS,
+    FORMULA_NAME,
+    HOSTILE_TEXT,
+    NOTEBOOK,
+    PARTIAL_LEVEL,
+    PARTIAL_PAIR,
+    build_class,
+    disguise,
+    honest_source,
+)
+
+from autograder import similarity
+from autograder.similarity_normalise import normalise
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _stream(source: str, level: int = 1) -> list[str]:
+    boilerplate, keep = similarity.stub_boilerplate(level)
+    return [u.text for u in normalise(source, set(boilerplate), set(keep)).units]
+
+
+# ------------------------------------------------------------------ normalisation
+def test_disguises_do_not_change_the_stream():
+    """Renaming, comments, docstrings, layout, function order and swapped independent statements."""
+    original = honest_source(1, (0, 1, 2, 0, 1))
+    assert _stream(disguise(original, seed=3)) == _stream(original)
+
+
+def test_the_stream_keeps_what_the_program_does():
+    """Changing an operation, or the order of dependent statements, changes the stream."""
+    a = "def forward(x, w1, w2):\n    h = x @ w1\n    y = np.maximum(h, 0) @ w2\n    return y, h\n"
+    b = a.replace("np.maximum(h, 0)", "np.minimum(h, 0)")
+    c = "def forward(x, w1, w2):\n    y = np.maximum(h, 0) @ w2\n    h = x @ w1\n    return y, h\n"
+    assert _stream(a) != _stream(b)
+    assert _stream(a) != _stream(c)
+    swapped = "def forward(p, q, r):\n    # two independent lines, swapped\n    k = 2\n    h = p @ q\n" \
+              "    y = np.maximum(h, 0) @ r * k\n    return y, h\n"
+    original = "def forward(x, w1, w2):\n    h = x @ w1\n    two = 2\n    y = np.maximum(h, 0) @ w2 * two\n" \
+               "    return y, h\n"
+    assert _stream(swapped) == _stream(original)
+
+
+def test_the_stub_is_boilerplate():
+    """What every student was given (the released stub, as .py or notebook) leaves nothing to compare."""
+    stub = (ROOT / "assignments" / "level3_autograd.py").read_text()
+    assert _stream(stub, 3) == []
+    from autograder.submission import notebook_code
+    assert _stream(notebook_code((ROOT / "assignments" / "level3_autograd.ipynb").read_bytes()), 3) == []
+
+
+def test_source_that_does_not_parse_is_still_compared():
+    broken = "def forward(x, w1, w2)\n    h = x @ w1  # no colon above\n    return h @ w2, h\n"
+    norm = normalise(broken)
+    assert norm.method == "tokens"
+    assert [u.text for u in norm.units] == [u.text for u in normalise(broken.replace("w1", "weights")).units]
+
+
+# ------------------------------------------------------------------ the class
+@pytest.fixture(scope="module")
+def klass(tmp_path_factory):
+    root = tmp_path_factory.mktemp("class")
+    build_class(root / "class")
+    students = similarity.find_class([root / "class"])
+    assert len(students) >= 12
+    result = similarity.compare(students, [1, 2, 3], similarity.Options(report_floor=0.0))
+    return root, students, result
+
+
+def test_disguised_pairs_rank_above_every_honest_pair(klass):
+    _, _, result = klass
+    ranked = [pair for pair, _ in result.ranked_pairs()]
+    assert set(ranked[:2]) == COPY_PAIRS, ranked[:5]
+    honest = [s for pair, s in result.pair_scores.items() if pair not in COPY_PAIRS]
+    assert min(result.pair_scores[p] for p in COPY_PAIRS) > max(honest)
+
+
+def test_copies_are_flagged_at_every_level_and_the_partial_copy_on_its_level_only(klass):
+    _, _, result = klass
+    flagged = {(m.a, m.b, m.level) for m in result.flagged}
+    expected = {(a, b, lv) for a, b in COPY_PAIRS for lv in (1, 2, 3)} | {(*PARTIAL_PAIR, PARTIAL_LEVEL)}
+    assert flagged == expected
+    # the notebook copy was compared on its code cells, and its lines point into them
+    m = next(m for m in result.flagged if (m.a, m.level) == NOTEBOOK)
+    assert result.prints[NOTEBOOK].filename.endswith(".ipynb") and m.lines_a
+
+
+def test_stub_only_submissions_are_never_flagged(klass):
+    _, students, result = klass
+    stubs = {name for name, _ in students if "stub" in name}
+    assert len(stubs) == 2
+    assert not [m for m in result.matches if {m.a, m.b} & stubs]
+
+
+def test_the_threshold_separates_the_class(klass):
+    """The default threshold sits between the honest pairs and the copies of this class."""
+    _, _, result = klass
+    copies = [m.score for m in result.matches if (m.a, m.b) in COPY_PAIRS]
+    honest = [m.score for m in result.matches
+              if (m.a, m.b) not in COPY_PAIRS and ((m.a, m.b), m.level) != (PARTIAL_PAIR, PARTIAL_LEVEL)]
+    assert max(honest) < similarity.DEFAULT_THRESHOLD < min(copies)
+
+
+@pytest.mark.slow
+def test_the_command_writes_a_safe_csv_and_a_self_contained_page(klass, tmp_path):
+    root, _, _ = klass
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.run([sys.executable, "-m", "autograder", "similarity", str(root / "class"),
+                           "--out", str(tmp_path)], check=False, capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "reason to look, not proof" in proc.stdout
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "similarity.csv").read_text())))
+    assert {(r["student_a"], r["student_b"], int(r["level"])) for r in rows if r["flagged"] == "yes"} == \
+        {(a, b, lv) for a, b in COPY_PAIRS for lv in (1, 2, 3)} | {(*PARTIAL_PAIR, PARTIAL_LEVEL)}
+    cells = [c for r in csv.reader(io.StringIO((tmp_path / "similarity.csv").read_text())) for c in r]
+    assert not [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r")]
+    assert "'" + FORMULA_NAME in cells
+    page = (tmp_path / "similarity.html").read_text()
+    assert "not proof" in page
+    assert HOSTILE_TEXT not in page and "<script" not in page.lower() and "onerror=alert" not in page.replace(
+        "&lt;img src=x onerror=alert(1)&gt;", "")
+    assert "&lt;/pre&gt;&lt;script&gt;" in page  # shown, escaped
+    for external in ("src=\"http", "src='http", "href=\"http", "href='http", "@import", "url("):
+        assert external not in page
+    assert page.count("class='hit'") + page.count('class="hit"') > 0
+
+
+def test_links_in_a_submission_are_not_read(tmp_path):
+    secret = tmp_path / "secret.py"
+    secret.write_text("TOKEN = 'instructor only'\n")
+    student = tmp_path / "class" / "mallory"
+    student.mkdir(parents=True)
+    (student / "level1_numpy.py").symlink_to(secret)
+    source = similarity.read_student_level(student, 1)
+    assert source.source is None and "link" in source.problem
+
+
+def test_pairs_are_scored_once_and_symmetrically(klass):
+    _, students, result = klass
+    names = sorted(n for n, _ in students if "stub" not in n)
+    assert set(result.pair_scores) == set(itertools.combinations(names, 2))
