@@ -436,7 +436,9 @@ def _digests(folder: Path) -> dict[str, str]:
 
 
 def run_course(course: Path, submissions: Path | None, lms: Path | None = None, *, force: bool = False,
-               csv: Path | None = None, execute: bool = True) -> int:
+               csv: Path | None = None, execute: bool = True, similarity=None, lms_export=None) -> int:
+    """``similarity`` (a ``similarity.Options``) and ``lms_export`` (an ``lms.ExportOptions``): the
+    class's similarity report and the Canvas / Moodle imports, written into the course directory."""
     course = Path(course).resolve()
     if not (course / "nbgrader_config.py").is_file():
         print(f"autograder: {course} is not a course (no nbgrader_config.py): run "
@@ -490,9 +492,27 @@ def run_course(course: Path, submissions: Path | None, lms: Path | None = None, 
         note = "" if s["graded"] else "NOT GRADED: grade by hand or rerun"
         print(f"{student:<24} {a:<10} {s['score']:7g} {s['max_score']:6g}  {note}")
     print(f"grades: {out_csv}; feedback: {course / 'feedback'}", file=sys.stderr)
+    _class_extras(course, levels, similarity, lms_export)
     for f in failures:
         print(f"autograder: nbgrader reported a failure: {f}", file=sys.stderr)
     return 1 if failures else 0
+
+
+def _class_extras(course: Path, levels: list[int], similarity_options, lms_export) -> None:
+    """The similarity report over submitted/ and the LMS imports from the gradebook."""
+    if similarity_options is not None:
+        from . import similarity
+        students = similarity.find_class([course])
+        if len(students) > 1:
+            print(similarity.describe(similarity.write_report(students, course, levels, similarity_options), course),
+                  file=sys.stderr)
+    if lms_export is not None:
+        from . import lms
+        grades, graded_levels = lms.grades_from_gradebook(course)
+        result = lms.write_exports(course, lms_export.roster, grades, graded_levels, lms_export.columns,
+                                   lms_export.missing)
+        for line in lms.describe(result, course):
+            print(line, file=sys.stderr)
 
 
 def _save_log(course: Path, name: str, proc: subprocess.CompletedProcess) -> None:
@@ -569,10 +589,17 @@ def cmd_run(args) -> int:
         if p is not None and not Path(p).is_dir():
             print(f"autograder: {p} is not a directory", file=sys.stderr)
             return 2
+    from . import lms, similarity
+    try:
+        export = lms.options_from(args)
+    except lms.RosterError as exc:
+        print(f"autograder: {exc}", file=sys.stderr)
+        return 2
     try:
         return run_course(Path(args.course_dir), Path(args.submissions) if args.submissions else None,
                           Path(args.lms) if args.lms else None, force=args.force, csv=args.csv,
-                          execute=not args.no_execute)
+                          execute=not args.no_execute, lms_export=export,
+                          similarity=None if args.no_similarity else similarity.options_from(args))
     except RuntimeError as exc:
         print(f"autograder: {exc}", file=sys.stderr)
         return 1
@@ -610,6 +637,11 @@ def register(subparsers) -> None:
     r.add_argument("--force", action="store_true", help="regrade and rebuild feedback for every submission")
     r.add_argument("--no-execute", action="store_true",
                    help="run no kernel: the same grades, from the isolated grader alone (safest on a shared server)")
+    r.add_argument("--no-similarity", action="store_true",
+                   help="skip the similarity report (COURSE_DIR/similarity.html and .csv, written by default)")
+    from . import lms, similarity
+    similarity.add_options(r)
+    lms.add_options(r)  # --roster: COURSE_DIR/canvas.csv and moodle.csv from the gradebook
     r.set_defaults(func=cmd_run)
 
 

@@ -161,11 +161,15 @@ class _Rename(ast.NodeTransformer):
 
 
 # ----------------------------------------------------------------------------- dependencies
-def _reads_writes(stmt: ast.stmt) -> tuple[set[str], set[str]]:
-    """Names a statement reads and may change: assignment targets, the base of an assigned attribute
-    or item, the receiver of a method call and every name passed to a call (it may be mutated)."""
-    reads, writes = set(), set()
-    for node in ast.walk(stmt):
+def reads_writes(tree: ast.AST) -> dict[int, tuple[frozenset[str], frozenset[str]]]:
+    """For every statement of ``tree`` (by id): the names it reads and those it may change:
+    assignment targets, the base of an assigned attribute or item, the receiver of a method call
+    and every name passed to a call (it may be mutated). One pass over the tree, bottom up."""
+    table: dict[int, tuple[frozenset[str], frozenset[str]]] = {}
+
+    def visit(node: ast.AST) -> tuple[set[str], set[str]]:
+        reads: set[str] = set()
+        writes: set[str] = set()
         if isinstance(node, ast.Name):
             (writes if isinstance(node.ctx, (ast.Store, ast.Del)) else reads).add(node.id)
         elif isinstance(node, (ast.Attribute, ast.Subscript)) and isinstance(node.ctx, (ast.Store, ast.Del)):
@@ -177,7 +181,16 @@ def _reads_writes(stmt: ast.stmt) -> tuple[set[str], set[str]]:
                 writes.update(_base_names(a))
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             writes.add(node.name)
-    return reads, writes
+        for child in ast.iter_child_nodes(node):
+            r, w = visit(child)
+            reads |= r
+            writes |= w
+        if isinstance(node, ast.stmt):
+            table[id(node)] = (frozenset(reads), frozenset(writes))
+        return reads, writes
+
+    visit(tree)
+    return table
 
 
 def _base_names(node: ast.AST) -> set[str]:
@@ -234,8 +247,8 @@ class _Flattener:
     """Walks the original tree (for dependencies and line numbers) and the renamed tree (for the
     text) side by side: the renamer changes expressions, never the statements' structure."""
 
-    def __init__(self, boilerplate: set[str]) -> None:
-        self.boilerplate = boilerplate
+    def __init__(self, boilerplate: set[str], rw: dict[int, tuple[frozenset[str], frozenset[str]]]) -> None:
+        self.boilerplate, self.rw = boilerplate, rw
         self._cache: dict[int, list[Unit]] = {}
 
     def expand(self, stmt: ast.stmt, norm: ast.stmt) -> list[Unit]:
@@ -270,8 +283,7 @@ class _Flattener:
         pairs = [(s, n) for s, n in zip(block, norm) if not _is_dropped(s)]
         if len(pairs) > 1:
             stmts = [s for s, _ in pairs]
-            rw = {id(s): _reads_writes(s) for s in stmts}
-            preds = {i: {j for j in range(i) if _depends(stmts[j], stmts[i], rw)} for i in range(len(stmts))}
+            preds = {i: {j for j in range(i) if _depends(stmts[j], stmts[i], self.rw)} for i in range(len(stmts))}
             remaining, ordered = set(range(len(pairs))), []
             while remaining:
                 ready = [i for i in remaining if not (preds[i] & remaining)]
@@ -290,7 +302,7 @@ def normalise(source: str, boilerplate: set[str] = frozenset(), keep: set[str] =
         names = _Names()
         names.visit(tree)
         renamed = _Rename(names, set(keep)).visit(renamed)
-        units = _Flattener(set(boilerplate)).block(tree.body, renamed.body)
+        units = _Flattener(set(boilerplate), reads_writes(tree)).block(tree.body, renamed.body)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return _token_fallback(source, boilerplate)
     return Normalised([u for u in units if u.text not in boilerplate], "ast")

@@ -20,6 +20,7 @@ import ast
 import itertools
 import random
 import re
+from functools import cache
 from pathlib import Path
 
 from autograder.build import build_stub
@@ -49,33 +50,42 @@ def _defs(source: str) -> tuple[dict[str, str], list[str]]:
     return defs, imports
 
 
-def styles(level: int) -> tuple[dict[str, list[str]], list[str]]:
-    """Per function, its honest styles (reference first), and the imports they need."""
+def styles(level: int, style_dirs: list[str] | None = None) -> tuple[dict[str, list[str]], list[str]]:
+    """Per function, its honest styles (reference first), and what they need at the top of the
+    module (imports, and helpers of the corpus files that the reference does not have)."""
     module = LEVELS[level].module
     solution = (ROOT / "solutions" / f"{module}.py").read_text()
     solution = "\n".join(line for line in solution.splitlines()
                          if line.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION"))
     ref, imports = _defs(solution)
     out = {name: [src] for name, src in ref.items()}
-    for d in STYLE_DIRS[level]:
+    for d in style_dirs if style_dirs is not None else STYLE_DIRS[level]:
         defs, more = _defs((CORPUS / d / f"{module}.py").read_text())
         imports += more
         for name, src in defs.items():
-            out[name].append(src)
+            if name in out:
+                out[name].append(src)
+            else:
+                imports.append(src)
     return out, list(dict.fromkeys(imports))
+
+
+@cache
+def stub(level: int) -> str:
+    return build_stub(level)
 
 
 def fill_stub(level: int, chosen: dict[str, str], imports: list[str]) -> str:
     """The stub with each function replaced by the chosen source (imports added at the top)."""
-    stub = build_stub(level)
-    tree = ast.parse(stub)
-    lines = stub.splitlines()
+    text = stub(level)
+    tree = ast.parse(text)
+    lines = text.splitlines()
     for node in sorted((n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))),
                        key=lambda n: -n.lineno):
         if node.name in chosen:
             lines[node.lineno - 1:node.end_lineno] = chosen[node.name].splitlines()
     first_code = next(n.lineno for n in tree.body if not isinstance(n, ast.Expr))
-    present = {ast.get_source_segment(stub, n) for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))}
+    present = {ast.get_source_segment(text, n) for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))}
     lines[first_code - 1:first_code - 1] = [i for i in imports if i not in present]
     return "\n".join(lines) + "\n"
 
@@ -181,7 +191,7 @@ def build_class(root: Path) -> dict[str, Path]:
     files["copy_b"] = {lv: disguise(files["honest_1"][lv], seed=10 + lv) for lv in CLASS_LEVELS}
     files["partial"] = {lv: honest_source(lv, codes[lv][N_HONEST]) for lv in CLASS_LEVELS}
     files["partial"][2] = disguise(files["honest_2"][2], seed=99)
-    stubs = {lv: build_stub(lv) for lv in CLASS_LEVELS}
+    stubs = {lv: stub(lv) for lv in CLASS_LEVELS}
     files["stub_only_1"] = dict(stubs)
     files["-stub=only"] = dict(stubs)
     files["honest_3"][1] = re.sub(r"\n(def train)", f"\n# {HOSTILE_TEXT}\n\\1", files["honest_3"][1], count=1)

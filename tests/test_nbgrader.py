@@ -367,6 +367,32 @@ def test_export_csv_matches_the_gradebook(course, graded):
     assert {(r["student_id"], r["assignment"]) for r in rows} >= {(s, f"level{lv}") for s, lv in graded["gradebook"]}
 
 
+def test_lms_imports_and_similarity_from_the_course(course, graded, tmp_path):
+    """``python -m autograder lms COURSE`` writes the Canvas and Moodle imports from the gradebook
+    (read back by the documented-format parsers), ``similarity COURSE`` compares submitted/."""
+    from lms_import import canvas_import, moodle_import
+    roster = tmp_path / "roster.csv"
+    roster.write_text("directory,student_id,name,section\n"
+                      + "".join(f"{s},{1000 + i},\"{s.title()}, Student\",A\n" for i, s in enumerate(STUDENTS))
+                      + "absent,1999,\"Absent, Student\",A\n")
+    kit("lms", str(course), "--roster", str(roster), "--out", str(tmp_path), "--lms-columns", "total")
+    gradebook_totals = {}
+    for (student, _), (score, _, _) in graded["gradebook"].items():
+        gradebook_totals[student] = gradebook_totals.get(student, 0.0) + score
+    _, canvas = canvas_import((tmp_path / "canvas.csv").read_text())
+    moodle = moodle_import((tmp_path / "moodle.csv").read_text(), "ID number")
+    for i, s in enumerate(STUDENTS):
+        assert canvas[("SIS User ID", str(1000 + i))]["PyTorch kit total"] == pytest.approx(gradebook_totals[s])
+        assert moodle[str(1000 + i)]["PyTorch kit total"] == pytest.approx(gradebook_totals[s])
+    assert canvas[("SIS User ID", "1999")] == {"PyTorch kit total": None}
+
+    kit("similarity", str(course), "--out", str(tmp_path / "sim"))
+    rows = list(csv.DictReader((tmp_path / "sim" / "similarity.csv").open()))
+    assert rows and not [r for r in rows if "stub" in (r["student_a"], r["student_b"])]
+    assert any({r["student_a"], r["student_b"]} == {"reference", "tamper_stderr"} and r["flagged"] == "yes"
+               for r in rows)
+
+
 def _solution_only_lines(level: int) -> set[str]:
     solution = build.load_solution(level)
     inside, in_region = set(), [False] * len(solution.lines)
