@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import itertools
 import os
 import stat
 import time
@@ -28,14 +29,10 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from .curriculum import LEVELS
 from .similarity_normalise import Normalised, boilerplate_texts, normalise
 from .submission import LevelSource, read_level
-
-if TYPE_CHECKING:
-    import numpy as np
 
 #: Default threshold, chosen from measurement on tests/similarity_class.py's class (levels 1-3):
 #: disguised copies score 0.98 to 1.00 at every level; honest pairs, who by construction share the
@@ -73,22 +70,18 @@ class LevelPrint:
     filename: str
     source: str  # the text shown in the report (a notebook's code cells)
     norm: Normalised
-    token_units: np.ndarray  # unit index of each token
-    hashes: np.ndarray  # winnowed fingerprint hashes
-    positions: np.ndarray  # token position of each fingerprint
+    token_units: list[int]  # unit index of each token
+    cover: dict[int, int] = field(default_factory=dict)  # fingerprint -> its k-grams' tokens, as a bitmask
     problem: str | None = None
 
     @property
     def n_tokens(self) -> int:
         return len(self.token_units)
 
-    def lines_of(self, slices: np.ndarray) -> list[tuple[int, int]]:
-        """Source line ranges covered by token slices (2 x n array of starts and ends)."""
-        ranges = []
-        for start, end in zip(slices[0], slices[1]):
-            units = {int(u) for u in self.token_units[int(start):int(end)]}
-            ranges += [(self.norm.units[u].first_line, self.norm.units[u].last_line) for u in units]
-        return _merge(ranges)
+    def lines_of(self, mask: int) -> list[tuple[int, int]]:
+        """Source line ranges of the tokens in ``mask``."""
+        units = {self.token_units[i] for i in range(self.n_tokens) if mask >> i & 1}
+        return _merge([(self.norm.units[u].first_line, self.norm.units[u].last_line) for u in units])
 
 
 @dataclass
@@ -184,38 +177,42 @@ _TOKEN_HASHES: dict[str, int] = {}
 
 
 def fingerprint(student: str, source: LevelSource, options: Options) -> LevelPrint:
+    """Normalise, hash every k tokens, winnow (copydetect), and keep for each fingerprint the
+    tokens its k-grams cover (a Python int as a bitmask: a pair's overlap is then a few ORs)."""
     import numpy as np
     from copydetect.utils import winnow
     if source.source is None:
-        return LevelPrint(student, source.level, source.filename, "", Normalised(), np.zeros(0, int),
-                          np.zeros(0, np.int64), np.zeros(0, int), source.problem)
+        return LevelPrint(student, source.level, source.filename, "", Normalised(), [], {}, source.problem)
     boilerplate, keep = stub_boilerplate(source.level)
-    norm = normalise(source.source, set(boilerplate), set(keep))
+    norm = normalise(source.source, boilerplate, keep)
     tokens = norm.tokens()
-    units = np.array([u for _, u in tokens], dtype=int)
-    ids = np.array([_TOKEN_HASHES.setdefault(t, _token_hash(t)) for t, _ in tokens], dtype=np.uint64)
+    units = [u for _, u in tokens]
     k = options.k
-    if len(ids) < max(k, options.min_tokens):
-        return LevelPrint(student, source.level, source.filename, source.source, norm, units,
-                          np.zeros(0, np.int64), np.zeros(0, int), None)
+    if len(tokens) < max(k, options.min_tokens):
+        return LevelPrint(student, source.level, source.filename, source.source, norm, units)
+    ids = np.array([_TOKEN_HASHES.setdefault(t, _token_hash(t)) for t, _ in tokens], dtype=np.uint64)
     with np.errstate(over="ignore"):
         kgrams = np.zeros(len(ids) - k + 1, dtype=np.uint64)
         for j in range(k):  # a polynomial hash of each k tokens, wrapping at 2**64
             kgrams = kgrams * np.uint64(1099511628211) + ids[j:j + len(kgrams)]
     hashes, positions = winnow(kgrams.view(np.int64), options.window, remove_duplicates=False)
-    return LevelPrint(student, source.level, source.filename, source.source, norm, units,
-                      np.asarray(hashes), np.asarray(positions), None)
+    cover: dict[int, int] = {}
+    span = (1 << k) - 1
+    for h, pos in zip(hashes.tolist(), positions.tolist()):
+        cover[h] = cover.get(h, 0) | span << pos
+    return LevelPrint(student, source.level, source.filename, source.source, norm, units, cover)
 
 
 # ----------------------------------------------------------------------------- comparing
 def compare(students: list[tuple[str, Path]], levels: list[int], options: Options | None = None) -> Result:
-    """Compare every pair of ``(name, directory)`` at every level."""
-    import numpy as np
-    from copydetect.utils import get_copied_slices
+    """Compare every pair of ``(name, directory)`` at every level.
+
+    A pair's overlap in a student's file is the tokens that the shared fingerprints' k-grams cover.
+    Tokens that only passages most of the class wrote cover (the ignored fingerprints) count
+    neither in what matched nor in the student's own code."""
     options = options or Options()
     started = time.monotonic()
-    names = [name for name, _ in students]
-    result = Result(names, list(levels), options)
+    result = Result([name for name, _ in students], list(levels), options)
     per_pair: dict[tuple[str, str], list[float]] = defaultdict(list)
     for level in levels:
         prints = []
@@ -225,61 +222,48 @@ def compare(students: list[tuple[str, Path]], levels: list[int], options: Option
             if p.problem and p.problem != "missing":
                 result.notes.append(f"{name}, level {level}: {p.problem}")
             prints.append(p)
-        comparable = [p for p in prints if len(p.hashes)]
-        # who holds each fingerprint; those most of the class holds are ignored
-        holders: dict[int, set[int]] = defaultdict(set)
+        comparable = [p for p in prints if p.cover]
+        holders: dict[int, list[int]] = defaultdict(list)
         for i, p in enumerate(comparable):
-            for h in set(p.hashes.tolist()):
-                holders[h].add(i)
+            for h in p.cover:
+                holders[h].append(i)
         limit = len(comparable) * options.common if len(comparable) >= COMMON_MIN_CLASS else float("inf")
-        ignored = {h for h, who in holders.items() if len(who) > limit}
-        # the tokens only passages the whole class writes cover: left out of each share's denominator
-        commonplace = [_covered(p.positions[np.isin(p.hashes, list(ignored))], options.k, p.n_tokens)
-                       for p in comparable]
-        shared: dict[tuple[int, int], set[int]] = defaultdict(set)
+        commonplace = [0] * len(comparable)
+        shared: dict[tuple[int, int], list[int]] = defaultdict(list)
         for h, who in holders.items():
-            if 1 < len(who) <= limit:
-                ordered = sorted(who)
-                for x in range(len(ordered)):
-                    for y in range(x + 1, len(ordered)):
-                        shared[(ordered[x], ordered[y])].add(h)
-        for x in range(len(comparable)):
-            for y in range(x + 1, len(comparable)):
-                a, b = comparable[x], comparable[y]
-                common = shared.get((x, y))
-                pair = (a.student, b.student)
-                if not common:
-                    per_pair[pair].append(0.0)
-                    continue
-                shared_list = list(common)
-                pos_a, pos_b = a.positions[np.isin(a.hashes, shared_list)], b.positions[np.isin(b.hashes, shared_list)]
-                sa, sb = get_copied_slices(pos_a, options.k), get_copied_slices(pos_b, options.k)
-                hit_a, hit_b = _covered(pos_a, options.k, a.n_tokens), _covered(pos_b, options.k, b.n_tokens)
-                ma, mb = int(hit_a.sum()), int(hit_b.sum())
-                own_a = max(1, a.n_tokens - int((commonplace[x] & ~hit_a).sum()))
-                own_b = max(1, b.n_tokens - int((commonplace[y] & ~hit_b).sum()))
-                share_a, share_b = min(1.0, ma / own_a), min(1.0, mb / own_b)
-                score = round((share_a + share_b) / 2, 4)
-                per_pair[pair].append(score)
-                if score < options.report_floor:
-                    continue
-                flagged = score >= options.threshold and min(ma, mb) >= options.min_tokens
-                result.matches.append(Match(a.student, b.student, level, score, round(share_a, 4),
-                                            round(share_b, 4), min(ma, mb), a.lines_of(sa), b.lines_of(sb), flagged))
+            if len(who) > limit:
+                for i in who:
+                    commonplace[i] |= comparable[i].cover[h]
+            elif len(who) > 1:
+                for x, y in itertools.combinations(who, 2):
+                    shared[(x, y)].append(h)
+        own = [max(1, p.n_tokens - commonplace[i].bit_count()) for i, p in enumerate(comparable)]
+        for x, y in itertools.combinations(range(len(comparable)), 2):
+            a, b = comparable[x], comparable[y]
+            pair = (a.student, b.student)
+            common = shared.get((x, y))
+            if not common:
+                per_pair[pair].append(0.0)
+                continue
+            hit_a, hit_b = 0, 0
+            for h in common:
+                hit_a |= a.cover[h]
+                hit_b |= b.cover[h]
+            hit_a &= ~commonplace[x]
+            hit_b &= ~commonplace[y]
+            ma, mb = hit_a.bit_count(), hit_b.bit_count()
+            share_a, share_b = min(1.0, ma / own[x]), min(1.0, mb / own[y])
+            score = round((share_a + share_b) / 2, 4)
+            per_pair[pair].append(score)
+            if score < options.report_floor:
+                continue
+            flagged = score >= options.threshold and min(ma, mb) >= options.min_tokens
+            result.matches.append(Match(a.student, b.student, level, score, round(share_a, 4), round(share_b, 4),
+                                        min(ma, mb), a.lines_of(hit_a), b.lines_of(hit_b), flagged))
     result.pair_scores = {pair: round(sum(s) / len(s), 4) for pair, s in per_pair.items()}
     result.matches.sort(key=lambda m: (-m.score, m.a, m.b, m.level))
     result.seconds = round(time.monotonic() - started, 3)
     return result
-
-
-def _covered(positions: np.ndarray, k: int, n: int) -> np.ndarray:
-    """The tokens that the k-grams starting at ``positions`` cover, as a mask of length n."""
-    import numpy as np
-    mask = np.zeros(n, dtype=bool)
-    for offset in range(k):
-        idx = positions + offset
-        mask[idx[idx < n]] = True
-    return mask
 
 
 def _merge(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:

@@ -12,7 +12,8 @@ import html
 from .similarity import Match, Result
 
 #: bounds on what one page shows, whatever the class sends
-MAX_SIDE_BY_SIDE = 80
+MAX_SIDE_BY_SIDE = 80  # flagged levels first
+MAX_UNFLAGGED_SHOWN = 20  # then the closest of the others
 MAX_LINES = 1500
 MAX_RANKED_PAIRS = 100
 
@@ -59,7 +60,8 @@ def _lines(ranges: list[tuple[int, int]]) -> str:
 def similarity_page(result: Result) -> str:
     o = result.options
     flagged = result.flagged
-    shown: list[Match] = (flagged + [m for m in result.matches if not m.flagged])[:MAX_SIDE_BY_SIDE]
+    shown: list[Match] = (flagged + [m for m in result.matches if not m.flagged][:MAX_UNFLAGGED_SHOWN])
+    shown = shown[:MAX_SIDE_BY_SIDE]
     anchor = {id(m): f"m{i}" for i, m in enumerate(shown)}
     parts = [
         ("<!doctype html><html lang='en'><head><meta charset='utf-8'>"

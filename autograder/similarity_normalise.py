@@ -8,7 +8,7 @@ student was given must not be in it:
 - every name the student binds (locals, parameters, helper functions, ``self.<attribute>``) becomes
   ``V``; names the student did not choose stay (``numpy.maximum``, ``.grad``, ``range``, the
   contract's own function names), and import aliases become the module's real name
-  (``import numpy as NP`` reads as ``numpy``); numbers become ``N`` and strings ``S``;
+  (``import numpy as NP`` reads as ``numpy``); numbers become ``0`` and strings ``'S'``;
 - statements that do not depend on each other are put in one canonical order (a topological sort
   of the block's read/write dependencies that always picks the smallest ready statement), so
   swapping independent lines, or whole functions, gives the same stream;
@@ -53,111 +53,75 @@ class Normalised:
 
 
 # ----------------------------------------------------------------------------- names
-class _Names(ast.NodeVisitor):
+@dataclass
+class _Names:
     """What the module binds (renamed), its import aliases, and the student's self-attributes."""
-
-    def __init__(self) -> None:
-        self.bound: set[str] = set()
-        self.aliases: dict[str, str] = {}
-        self.self_attributes: set[str] = set()
-
-    def visit_Import(self, node: ast.Import) -> None:
-        for a in node.names:
-            if a.asname:
-                self.aliases[a.asname] = a.name
-            # `import torch.nn` binds `torch`, which already reads as itself
-
-    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
-        for a in node.names:
-            self.aliases[a.asname or a.name] = f"{node.module or ''}.{a.name}".lstrip(".")
-
-    def visit_Name(self, node: ast.Name) -> None:
-        if isinstance(node.ctx, (ast.Store, ast.Del)):
-            self.bound.add(node.id)
-
-    def visit_arg(self, node: ast.arg) -> None:
-        self.bound.add(node.arg)
-
-    def visit_FunctionDef(self, node) -> None:
-        self.bound.add(node.name)
-        self.generic_visit(node)
-
-    visit_AsyncFunctionDef = visit_FunctionDef
-
-    def visit_ClassDef(self, node: ast.ClassDef) -> None:
-        self.bound.add(node.name)
-        self.generic_visit(node)
-
-    def visit_ExceptHandler(self, node: ast.ExceptHandler) -> None:
-        if node.name:
-            self.bound.add(node.name)
-        self.generic_visit(node)
-
-    def visit_Attribute(self, node: ast.Attribute) -> None:
-        if isinstance(node.ctx, ast.Store) and isinstance(node.value, ast.Name) and node.value.id == "self":
-            self.self_attributes.add(node.attr)
-        self.generic_visit(node)
+    bound: set[str] = field(default_factory=set)
+    aliases: dict[str, str] = field(default_factory=dict)
+    self_attributes: set[str] = field(default_factory=set)
 
 
-class _Rename(ast.NodeTransformer):
-    def __init__(self, names: _Names, keep: set[str]) -> None:
-        self.names, self.keep = names, keep
+def _collect_names(tree: ast.AST) -> _Names:
+    names = _Names()
+    for node in ast.walk(tree):  # one flat pass: much cheaper than a NodeVisitor's dispatch
+        if isinstance(node, ast.Name):
+            if isinstance(node.ctx, (ast.Store, ast.Del)):
+                names.bound.add(node.id)
+        elif isinstance(node, ast.Attribute):
+            if isinstance(node.ctx, ast.Store) and isinstance(node.value, ast.Name) and node.value.id == "self":
+                names.self_attributes.add(node.attr)
+        elif isinstance(node, ast.arg):
+            names.bound.add(node.arg)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.bound.add(node.name)
+        elif isinstance(node, ast.ExceptHandler):
+            if node.name:
+                names.bound.add(node.name)
+        elif isinstance(node, ast.Import):
+            for a in node.names:
+                if a.asname:  # `import torch.nn` binds `torch`, which already reads as itself
+                    names.aliases[a.asname] = a.name
+        elif isinstance(node, ast.ImportFrom):
+            for a in node.names:
+                names.aliases[a.asname or a.name] = f"{node.module or ''}.{a.name}".lstrip(".")
+    return names
 
-    def _name(self, name: str) -> str:
-        if name in self.keep:
+
+def _rename_in_place(tree: ast.AST, names: _Names, keep: set[str] | frozenset[str]) -> None:
+    """Names the student chose -> ``V`` (aliases -> the module's name), strings -> ``'S'``, numbers
+    -> ``0``, annotations dropped. Only attributes change, so the statements keep their shape."""
+
+    def new(name: str) -> str:
+        if name in keep:
             return name
-        if name in self.names.aliases:
-            return self.names.aliases[name]
-        return "V" if name in self.names.bound else name
+        if name in names.aliases:
+            return names.aliases[name]
+        return "V" if name in names.bound else name
 
-    def visit_Name(self, node: ast.Name) -> ast.AST:
-        return ast.copy_location(ast.Name(id=self._name(node.id), ctx=node.ctx), node)
-
-    def visit_arg(self, node: ast.arg) -> ast.AST:
-        node.arg, node.annotation = "V", None
-        return node
-
-    def visit_FunctionDef(self, node):
-        node.name = self._name(node.name)
-        node.returns = None
-        node.decorator_list = [self.visit(d) for d in node.decorator_list]
-        node.args = self.visit(node.args)
-        node.body = [self.visit(s) for s in node.body]
-        return node
-
-    visit_AsyncFunctionDef = visit_FunctionDef
-
-    def visit_ClassDef(self, node: ast.ClassDef):
-        node.name = self._name(node.name)
-        self.generic_visit(node)
-        return node
-
-    def visit_ExceptHandler(self, node: ast.ExceptHandler):
-        if node.name:
-            node.name = "V"
-        self.generic_visit(node)
-        return node
-
-    def visit_Attribute(self, node: ast.Attribute) -> ast.AST:
-        self.generic_visit(node)
-        if node.attr in self.names.self_attributes:
-            node.attr = "V"
-        return node
-
-    def visit_Constant(self, node: ast.Constant) -> ast.AST:
-        if isinstance(node.value, (str, bytes)):
-            return ast.copy_location(ast.Constant("S"), node)
-        if isinstance(node.value, (int, float, complex)) and not isinstance(node.value, bool):
-            return ast.copy_location(ast.Name(id="N", ctx=ast.Load()), node)
-        return node
-
-    def visit_JoinedStr(self, node: ast.JoinedStr) -> ast.AST:
-        return ast.copy_location(ast.Constant("S"), node)
-
-    def visit_Import(self, node):
-        return node
-
-    visit_ImportFrom = visit_Import
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            node.id = new(node.id)
+        elif isinstance(node, ast.Attribute):
+            if node.attr in names.self_attributes:
+                node.attr = "V"
+        elif isinstance(node, ast.Constant):
+            if isinstance(node.value, (str, bytes)):
+                node.value = "S"
+            elif isinstance(node.value, (int, float, complex)) and not isinstance(node.value, bool):
+                node.value = 0
+        elif isinstance(node, ast.JoinedStr):
+            node.values = [ast.Constant("S")]
+        elif isinstance(node, ast.arg):
+            node.arg, node.annotation = "V", None
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            node.name, node.returns = new(node.name), None
+        elif isinstance(node, ast.ClassDef):
+            node.name = new(node.name)
+        elif isinstance(node, ast.ExceptHandler):
+            if node.name:
+                node.name = "V"
+        elif isinstance(node, ast.AnnAssign):
+            node.annotation = ast.Name("V", ast.Load())
 
 
 # ----------------------------------------------------------------------------- dependencies
@@ -247,7 +211,7 @@ class _Flattener:
     """Walks the original tree (for dependencies and line numbers) and the renamed tree (for the
     text) side by side: the renamer changes expressions, never the statements' structure."""
 
-    def __init__(self, boilerplate: set[str], rw: dict[int, tuple[frozenset[str], frozenset[str]]]) -> None:
+    def __init__(self, boilerplate: set[str] | frozenset[str], rw: dict[int, tuple[frozenset[str], frozenset[str]]]) -> None:
         self.boilerplate, self.rw = boilerplate, rw
         self._cache: dict[int, list[Unit]] = {}
 
@@ -299,10 +263,8 @@ def normalise(source: str, boilerplate: set[str] = frozenset(), keep: set[str] =
     :func:`boilerplate_texts`). ``keep``: names that stay as written (the contract's names)."""
     try:
         tree, renamed = ast.parse(source), ast.parse(source)
-        names = _Names()
-        names.visit(tree)
-        renamed = _Rename(names, set(keep)).visit(renamed)
-        units = _Flattener(set(boilerplate), reads_writes(tree)).block(tree.body, renamed.body)
+        _rename_in_place(renamed, _collect_names(tree), keep)
+        units = _Flattener(boilerplate, reads_writes(tree)).block(tree.body, renamed.body)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return _token_fallback(source, boilerplate)
     return Normalised([u for u in units if u.text not in boilerplate], "ast")
