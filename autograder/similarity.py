@@ -35,9 +35,9 @@ from .similarity_normalise import Normalised, boilerplate_texts, normalise
 from .submission import LevelSource, read_level
 
 #: Default threshold, chosen from measurement on tests/similarity_class.py's class (levels 1-3):
-#: disguised copies score 0.98 to 1.00 at every level; honest pairs, who by construction share the
-#: style of up to two functions a level, at most 0.76 (most below 0.6). Half-way, rounded down to
-#: leave room for copies that were partly rewritten. The README ("find copies") has the figures.
+#: disguised copies score 0.96 to 1.00 at every level, the one-level copy 0.97; honest pairs, who by
+#: construction share the style of up to two functions a level, at most 0.69 (median 0.28). 0.85
+#: leaves room on both sides: for copies partly rewritten, and for honest work that converges.
 DEFAULT_THRESHOLD = 0.85
 #: k: tokens a shared passage must have before it counts (about one normalised statement).
 DEFAULT_K = 10
@@ -50,6 +50,9 @@ DEFAULT_MIN_TOKENS = 25
 #: (only for classes of at least COMMON_MIN_CLASS students: in a small class a share says little).
 DEFAULT_COMMON = 0.5
 COMMON_MIN_CLASS = 8
+#: a level's code longer than this is not compared (normalising it would take seconds; a solution
+#: is a few KiB): the report lists it under "not compared"
+MAX_COMPARED_CHARS = 256 * 1024
 
 
 @dataclass
@@ -165,9 +168,6 @@ def stub_boilerplate(level: int) -> tuple[frozenset[str], frozenset[str]]:
 
 
 # ----------------------------------------------------------------------------- fingerprints
-_MASK = (1 << 64) - 1
-
-
 def _token_hash(token: str) -> int:
     """A token's hash, the same in every process (Python's own hash() is salted per run)."""
     return int.from_bytes(hashlib.blake2b(token.encode(), digest_size=8).digest(), "little")
@@ -183,6 +183,10 @@ def fingerprint(student: str, source: LevelSource, options: Options) -> LevelPri
     from copydetect.utils import winnow
     if source.source is None:
         return LevelPrint(student, source.level, source.filename, "", Normalised(), [], {}, source.problem)
+    if len(source.source) > MAX_COMPARED_CHARS:
+        return LevelPrint(student, source.level, source.filename, "", Normalised(), [], {},
+                          f"{source.filename} is {len(source.source) // 1024} KiB of code: too large to compare "
+                          f"(the limit is {MAX_COMPARED_CHARS // 1024} KiB; a level's solution is a few)")
     boilerplate, keep = stub_boilerplate(source.level)
     norm = normalise(source.source, boilerplate, keep)
     tokens = norm.tokens()

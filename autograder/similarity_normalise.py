@@ -30,6 +30,9 @@ from dataclasses import dataclass, field
 #: Tokens of a normalised statement: words and single punctuation characters.
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 
+#: A block longer than this keeps its order (the ordering is quadratic; no level needs so many).
+MAX_REORDERED = 200
+
 #: Statements after which nothing may move (control leaves the block or a scope is declared).
 _BARRIERS = (ast.Return, ast.Raise, ast.Break, ast.Continue, ast.Global, ast.Nonlocal, ast.Assert, ast.Delete)
 
@@ -245,7 +248,7 @@ class _Flattener:
         """The block's statements in canonical order: Kahn's algorithm over their dependencies,
         always taking the ready statement whose normalised text is smallest."""
         pairs = [(s, n) for s, n in zip(block, norm) if not _is_dropped(s)]
-        if len(pairs) > 1:
+        if 1 < len(pairs) <= MAX_REORDERED:
             stmts = [s for s, _ in pairs]
             preds = {i: {j for j in range(i) if _depends(stmts[j], stmts[i], self.rw)} for i in range(len(stmts))}
             remaining, ordered = set(range(len(pairs))), []

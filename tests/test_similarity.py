@@ -152,3 +152,14 @@ def test_pairs_are_scored_once_and_symmetrically(klass):
     _, students, result = klass
     names = sorted(n for n, _ in students if "stub" not in n)
     assert set(result.pair_scores) == set(itertools.combinations(names, 2))
+
+
+def test_a_huge_or_pathological_file_is_bounded(tmp_path):
+    """A file of 200,000 statements is listed as too large, not normalised for minutes; deeply
+    nested code falls back to tokens instead of crashing."""
+    for name, text in (("huge", "x = 1\n" * 200_000), ("deep", "y = " + "(" * 5000 + ")" * 5000 + "\n")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "level1_numpy.py").write_text(text)
+    result = similarity.compare([("huge", tmp_path / "huge"), ("deep", tmp_path / "deep")], [1])
+    assert any("too large to compare" in n for n in result.notes)
+    assert result.prints[("deep", 1)].norm.method == "tokens"
