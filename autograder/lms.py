@@ -1,22 +1,7 @@
 """Rosters, and grades in the files that Canvas and Moodle import.
 
-**The roster** says who each submission directory belongs to in the learning-management system.
-Three forms are read (the kind is told by the header):
-
-- the kit's own CSV: ``directory,student_id,name,section`` (optional: ``email``, ``sis_user_id``,
-  ``sis_login_id``, ``first_name``, ``last_name``). ``directory`` is the submission directory's name;
-  where it is empty, the directory may be named by the student id, login or email;
-- Canvas's gradebook export (``Student, ID, SIS User ID, SIS Login ID, Section, <assignments>``, a
-  ``Points Possible`` row under the header): a directory is matched by SIS Login ID, SIS User ID or
-  Canvas ID; the export's own assignment columns (``Name (id)``) are reused when a kit column has
-  the same name, so that Canvas updates that assignment rather than creating another;
-- Moodle's gradebook export (``First name, Last name, ID number, Institution, Department, Email
-  address, <grade items>``; a ``Username`` column is used where present): matched by ID number,
-  email address, the email's part before ``@``, or username.
-
-Matching ignores case. A directory that matches no entry, or several, is *unmatched* and listed with
-the reason, never dropped; a roster entry that two directories match keeps the first (sorted) and
-the second is listed.
+The roster (:mod:`autograder.roster`: the kit's CSV, or the Canvas or Moodle gradebook export)
+says who each submission directory is in the LMS.
 
 **The exports** (:func:`write_exports`) are ``canvas.csv``, in the layout of Canvas's gradebook
 export (which is what its import takes: the identity columns, then one column per level or one
@@ -30,46 +15,26 @@ Every text cell goes through :func:`autograder.csv_safe.safe_cell` (no cell star
 """
 from __future__ import annotations
 
-import csv
-import io
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from .csv_safe import csv_text
 from .curriculum import LEVELS, checks_for
+from .roster import (
+    Matching,
+    Roster,
+    RosterEntry,
+    RosterError,
+    match,
+    read_roster,
+    split_name,
+)
 
-MAX_ROSTER_BYTES = 20 * 1024 * 1024
 TOTAL_COLUMN = "PyTorch kit total"
 CANVAS_IDENTITY = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
 CANVAS_POINTS_ROW = "    Points Possible"  # as Canvas writes it in its own export
 MOODLE_IDENTITY = ["First name", "Last name", "ID number", "Email address"]
-
-
-class RosterError(ValueError):
-    """The roster cannot be used (unreadable, no header that the kit knows)."""
-
-
-@dataclass(frozen=True)
-class RosterEntry:
-    name: str  # as the LMS shows it; Canvas: "Last, First"
-    student_id: str = ""  # Canvas ID / Moodle ID number / the kit roster's student_id
-    section: str = ""
-    directory: str = ""
-    email: str = ""
-    sis_user_id: str = ""
-    sis_login_id: str = ""
-    first_name: str = ""
-    last_name: str = ""
-    username: str = ""
-    keys: tuple[str, ...] = ()  # what a submission directory may be named by (case-folded)
-
-
-@dataclass
-class Roster:
-    kind: str  # "kit", "canvas" or "moodle"
-    entries: list[RosterEntry]
-    canvas_columns: dict[str, str] = field(default_factory=dict)  # assignment name -> "name (id)"
 
 
 @dataclass
@@ -78,132 +43,6 @@ class ExportOptions:
     roster: Roster
     columns: str = "levels"  # or "total"
     missing: str = "empty"  # or "zero"
-
-
-@dataclass
-class Matching:
-    matched: dict[str, RosterEntry]  # directory -> entry
-    unmatched: list[tuple[str, str]]  # (directory, why)
-    missing: list[RosterEntry]  # roster entries with no directory
-
-
-# ----------------------------------------------------------------------------- reading
-def _norm(header: str) -> str:
-    return re.sub(r"[\s_]+", " ", header.strip().lstrip("\ufeff")).casefold()
-
-
-def _split_name(name: str) -> tuple[str, str]:
-    """(first, last) from "Last, First" or "First Last"."""
-    if "," in name:
-        last, first = (p.strip() for p in name.split(",", 1))
-        return first, last
-    parts = name.split()
-    return (" ".join(parts[:-1]), parts[-1]) if len(parts) > 1 else (name.strip(), "")
-
-
-def _keys(*values: str) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(v.strip().casefold() for v in values if v and v.strip()))
-
-
-def read_roster(path: Path) -> Roster:
-    """Read a roster in any of the three forms (see the module's docstring)."""
-    path = Path(path)
-    try:
-        if path.stat().st_size > MAX_ROSTER_BYTES:
-            raise RosterError(f"{path} is larger than {MAX_ROSTER_BYTES // 2**20} MiB")
-        text = path.read_bytes().decode("utf-8-sig")
-    except OSError as exc:
-        raise RosterError(f"{path} cannot be read: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise RosterError(f"{path} is not UTF-8 text (save it as CSV UTF-8)") from None
-    return parse_roster(text, str(path))
-
-
-def parse_roster(text: str, where: str = "the roster") -> Roster:
-    try:
-        dialect = csv.Sniffer().sniff(text.split("\n", 1)[0], delimiters=",;\t")
-    except csv.Error:
-        dialect = csv.excel
-    rows = [r for r in csv.reader(io.StringIO(text), dialect) if any(c.strip() for c in r)]
-    if not rows:
-        raise RosterError(f"{where} is empty")
-    header = [_norm(h) for h in rows[0]]
-    col = {h: i for i, h in reversed(list(enumerate(header)))}
-
-    def get(row: list[str], *names: str) -> str:
-        for n in names:
-            i = col.get(n)
-            if i is not None and i < len(row) and row[i].strip():
-                return row[i].strip()
-        return ""
-
-    entries = []
-    if "student" in col and "sis login id" in col:
-        canvas_columns = {}
-        for raw in rows[0][len(CANVAS_IDENTITY):]:
-            m = re.fullmatch(r"\s*(.*?)\s*\((\d+)\)\s*", raw)
-            if m:
-                canvas_columns[m.group(1)] = raw.strip()
-        for row in rows[1:]:
-            name = get(row, "student")
-            if name.casefold() in ("points possible", "student, test") and not get(row, "sis login id"):
-                continue  # the points row (and Canvas's test student, who has no login)
-            if not name and not get(row, "id"):
-                continue  # e.g. the "Manual Posting" row of some exports
-            first, last = _split_name(name)
-            e = {"name": name, "student_id": get(row, "id"), "section": get(row, "section"),
-                 "sis_user_id": get(row, "sis user id"), "sis_login_id": get(row, "sis login id"),
-                 "first_name": first, "last_name": last}
-            entries.append(RosterEntry(**e, keys=_keys(e["sis_login_id"], e["sis_user_id"], e["student_id"])))
-        return Roster("canvas", entries, canvas_columns)
-    if "first name" in col and "last name" in col and ("id number" in col or "email address" in col):
-        for row in rows[1:]:
-            first, last = get(row, "first name"), get(row, "last name")
-            email, number, user = get(row, "email address"), get(row, "id number"), get(row, "username")
-            entries.append(RosterEntry(name=f"{first} {last}".strip(), student_id=number, email=email,
-                                       first_name=first, last_name=last, username=user,
-                                       section=get(row, "group", "groups", "department"),
-                                       keys=_keys(number, email, email.split("@")[0] if "@" in email else "", user)))
-        return Roster("moodle", entries)
-    if "directory" in col or "student id" in col:
-        for row in rows[1:]:
-            name = get(row, "name")
-            first, last = get(row, "first name"), get(row, "last name")
-            if not (first or last):
-                first, last = _split_name(name)
-            e = {"name": name or f"{first} {last}".strip(), "student_id": get(row, "student id", "id"),
-                 "section": get(row, "section"), "directory": get(row, "directory"), "email": get(row, "email"),
-                 "sis_user_id": get(row, "sis user id"), "sis_login_id": get(row, "sis login id", "login"),
-                 "first_name": first, "last_name": last}
-            keys = _keys(e["directory"]) if e["directory"] else _keys(
-                e["student_id"], e["sis_login_id"], e["sis_user_id"], e["email"])
-            entries.append(RosterEntry(**e, keys=keys))
-        return Roster("kit", entries)
-    raise RosterError(f"{where}: no header the kit knows (want directory,student_id,name,section; or a Canvas "
-                      f"or Moodle gradebook export); found: {', '.join(rows[0][:8])}")
-
-
-def match(roster: Roster, directories: list[str]) -> Matching:
-    """Pair each submission directory (its name on disk) with a roster entry."""
-    by_key: dict[str, list[int]] = {}
-    for i, e in enumerate(roster.entries):
-        for k in e.keys:
-            by_key.setdefault(k, []).append(i)
-    matched, unmatched, taken = {}, [], {}
-    for d in sorted(directories):
-        hits = sorted(set(by_key.get(d.strip().casefold(), [])))
-        if not hits:
-            unmatched.append((d, "not in the roster"))
-        elif len(hits) > 1:
-            unmatched.append((d, "matches several roster entries: "
-                              + "; ".join(roster.entries[i].name or roster.entries[i].student_id for i in hits)))
-        elif hits[0] in taken:
-            unmatched.append((d, f"its roster entry is already matched by {taken[hits[0]]}"))
-        else:
-            taken[hits[0]] = d
-            matched[d] = roster.entries[hits[0]]
-    missing = [e for i, e in enumerate(roster.entries) if i not in taken]
-    return Matching(matched, unmatched, missing)
 
 
 # ----------------------------------------------------------------------------- grades
@@ -258,7 +97,7 @@ def _canvas_identity(kind: str, e: RosterEntry) -> list[str]:
 
 def _moodle_identity(kind: str, e: RosterEntry) -> list[str]:
     """First name, Last name, ID number, Email address."""
-    first, last = (e.first_name, e.last_name) if (e.first_name or e.last_name) else _split_name(e.name)
+    first, last = (e.first_name, e.last_name) if (e.first_name or e.last_name) else split_name(e.name)
     number = e.sis_user_id if kind == "canvas" else (e.student_id or e.sis_user_id)
     return [first, last, number, e.email]
 

