@@ -216,6 +216,6 @@ COMMAND_MODULES: dict[str, tuple[str, str]] = {
     "gradescope": ("gradescope", "build the Gradescope autograder zip, or run it (run_autograder)"),
     "nbgrader": ("nbgrader_course", "create an nbgrader course, or run generate → autograde → feedback → export"),
     "lab": ("lab", "open JupyterLab on your assignments"),
-    "similarity": ("similarity", "compare every pair of students level by level (OUT/similarity.html and .csv)"),
-    "lms": ("lms", "Canvas and Moodle grade imports (canvas.csv, moodle.csv) from a graded class or nbgrader course"),
+    "similarity": ("similarity_command", "compare every pair of students level by level (similarity.html, .csv)"),
+    "lms": ("lms_command", "Canvas and Moodle grade imports (canvas.csv, moodle.csv) of a graded class or course"),
 }

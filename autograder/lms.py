@@ -21,14 +21,9 @@ from pathlib import Path
 
 from .csv_safe import csv_text
 from .curriculum import LEVELS, checks_for
+from .roster import Matching, Roster, RosterEntry, match, read_roster, split_name
 from .roster import (
-    Matching,
-    Roster,
-    RosterEntry,
-    RosterError,
-    match,
-    read_roster,
-    split_name,
+    RosterError as RosterError,  # what options_from raises, for its callers
 )
 
 TOTAL_COLUMN = "PyTorch kit total"
@@ -183,25 +178,25 @@ def grades_from_class(out: Path, students, levels: list[int]) -> dict[str, Grade
     return grades
 
 
-def grades_from_gradebook(course: Path) -> tuple[dict[str, Graded], list[int]]:
-    """From an nbgrader course's gradebook: each student id with a submission, each level's score.
-    A submission that nbgrader could not grade is a grader error (empty, listed), never a 0."""
-    from .nbgrader_course import _course_id, course_levels, gradebook_scores
-    levels = course_levels(Path(course))
-    scores = gradebook_scores(Path(course), _course_id(Path(course)))
+def grades_from_scores(scores: dict) -> tuple[dict[str, Graded], list[int]]:
+    """From an nbgrader gradebook's scores (``nbgrader_course.gradebook_scores``): each student id
+    with a submission, each level's score. A submission nbgrader could not grade is a grader error
+    (empty, listed), never a 0."""
     grades: dict[str, Graded] = {}
+    levels: set[int] = set()
     for (student, assignment), s in scores.items():
         m = re.fullmatch(r"level(\d+)", assignment)
         if not m:
             continue
         g = grades.setdefault(student, Graded(student, {}))
         g.levels[int(m.group(1))] = s["score"]
+        levels.add(int(m.group(1)))
         if not s["graded"]:
             g.error = True
-    return grades, levels
+    return grades, sorted(levels)
 
 
-# ----------------------------------------------------------------------------- the CLI
+# ----------------------------------------------------------------------------- options
 def add_options(p, roster_required: bool = False) -> None:
     p.add_argument("--roster", required=roster_required, default=None, metavar="CSV",
                    help="map student directories to the LMS and write OUT/canvas.csv and OUT/moodle.csv: the kit's "
@@ -218,45 +213,3 @@ def options_from(args) -> ExportOptions | None:
     if not args.roster:
         return None
     return ExportOptions(read_roster(Path(args.roster)), args.lms_columns, args.missing)
-
-
-def cmd_lms(args) -> int:
-    import sys
-
-    try:
-        roster = read_roster(Path(args.roster))
-    except RosterError as exc:
-        print(f"autograder: {exc}", file=sys.stderr)
-        return 2
-    source = Path(args.graded)
-    out = Path(args.out) if args.out else source
-    if (source / "nbgrader_config.py").is_file():
-        grades, levels = grades_from_gradebook(source)
-    elif (source / "reports").is_dir():
-        from .batch import Student
-        students = []
-        import json
-        for f in sorted((source / "reports").glob("*.json")):
-            try:
-                data = json.loads(f.read_text())
-            except (OSError, ValueError):
-                continue
-            students.append(Student(f.stem, Path(data.get("submission") or f.stem)))
-        levels = sorted({int(k) for f in (source / "reports").glob("*.json")
-                         for k in json.loads(f.read_text()).get("levels", {})}) or list(LEVELS)
-        grades = grades_from_class(source, students, levels)
-    else:
-        print(f"autograder: {source} is neither a graded class (OUT/reports/) nor an nbgrader course", file=sys.stderr)
-        return 2
-    result = write_exports(out, roster, grades, levels, args.lms_columns, args.missing)
-    for line in describe(result, out):
-        print(line)
-    return 0
-
-
-def register(subparsers) -> None:
-    p = subparsers.add_parser("lms", help="Canvas and Moodle grade imports from a graded class or an nbgrader course")
-    p.add_argument("graded", help="a class graded by `grade CLASS --out OUT` (give OUT), or an nbgrader course")
-    p.add_argument("--out", default=None, help="where canvas.csv and moodle.csv go (default: beside the grades)")
-    add_options(p, roster_required=True)
-    p.set_defaults(func=cmd_lms)

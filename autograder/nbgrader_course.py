@@ -502,13 +502,14 @@ def _class_extras(course: Path, levels: list[int], similarity_options, lms_expor
     """The similarity report over submitted/ and the LMS imports from the gradebook."""
     if similarity_options is not None:
         from . import similarity
-        students = similarity.find_class([course])
+        students = [(d.name, d) for d in sorted((course / "submitted").iterdir())
+                    if d.is_dir() and not d.name.startswith(".")] if (course / "submitted").is_dir() else []
         if len(students) > 1:
             print(similarity.describe(similarity.write_report(students, course, levels, similarity_options), course),
                   file=sys.stderr)
     if lms_export is not None:
         from . import lms
-        grades, graded_levels = lms.grades_from_gradebook(course)
+        grades, graded_levels = lms.grades_from_scores(gradebook_scores(course, _course_id(course)))
         result = lms.write_exports(course, lms_export.roster, grades, graded_levels, lms_export.columns,
                                    lms_export.missing)
         for line in lms.describe(result, course):

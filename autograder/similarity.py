@@ -322,16 +322,7 @@ def write_report(students: list[tuple[str, Path]], out: Path, levels: list[int],
     return summary(result)
 
 
-# ----------------------------------------------------------------------------- the CLI
-def find_class(paths: list[Path]) -> list[tuple[str, Path]]:
-    """Students as ``grade`` finds them (a directory of student directories, or several); an
-    nbgrader course's ``submitted/`` folder works too."""
-    from .batch import find_students
-    if len(paths) == 1 and (paths[0] / "submitted").is_dir() and (paths[0] / "nbgrader_config.py").is_file():
-        paths = [paths[0] / "submitted"]
-    return [(s.name, s.path) for s in find_students(paths)]
-
-
+# ----------------------------------------------------------------------------- options
 def add_options(p) -> None:
     """The similarity flags, shared by ``similarity`` and ``grade`` (class mode)."""
     p.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD,
@@ -346,35 +337,3 @@ def add_options(p) -> None:
 
 def options_from(args) -> Options:
     return Options(threshold=args.threshold, min_tokens=args.min_tokens, common=args.common)
-
-
-def cmd_similarity(args) -> int:
-    import sys
-
-    from .cli import _levels
-    paths = [Path(p) for p in args.dir]
-    missing = [p for p in paths if not p.is_dir()]
-    if missing:
-        print(f"autograder: {missing[0]} is not a directory", file=sys.stderr)
-        return 2
-    students = find_class(paths)
-    if len(students) < 2:
-        print("autograder: a similarity report needs at least two students", file=sys.stderr)
-        return 2
-    out = Path(args.out)
-    s = write_report(students, out, _levels(args.level), options_from(args))
-    print(f"{len(students)} students, {s['pairs_compared']} pairs compared in {s['seconds']} s; "
-          f"{len(s['flagged'])} level(s) flagged at {s['threshold']}. "
-          f"Report: {out}/similarity.html, {out}/similarity.csv. A high score is a reason to look, not proof.")
-    return 0
-
-
-def register(subparsers) -> None:
-    p = subparsers.add_parser("similarity", help="compare every pair of students, level by level: "
-                              "OUT/similarity.html and OUT/similarity.csv")
-    p.add_argument("dir", nargs="+", help="a directory of student directories (or an nbgrader course), or several "
-                   "submission directories")
-    p.add_argument("--out", default="grades", help="where the report goes (default: grades/)")
-    p.add_argument("--level", type=int, action="append", help="compare only this level (repeatable)")
-    add_options(p)
-    p.set_defaults(func=cmd_similarity)

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import html
 
-from .similarity import Match, Result
-
 #: bounds on what one page shows, whatever the class sends
 MAX_SIDE_BY_SIDE = 80  # flagged levels first
 MAX_UNFLAGGED_SHOWN = 20  # then the closest of the others
@@ -57,10 +55,11 @@ def _lines(ranges: list[tuple[int, int]]) -> str:
     return ", ".join(f"{a}" if a == b else f"{a}–{b}" for a, b in ranges) or "–"
 
 
-def similarity_page(result: Result) -> str:
+def similarity_page(result) -> str:
+    """The page of a ``similarity.Result`` (not imported here: similarity imports this module)."""
     o = result.options
     flagged = result.flagged
-    shown: list[Match] = (flagged + [m for m in result.matches if not m.flagged][:MAX_UNFLAGGED_SHOWN])
+    shown = (flagged + [m for m in result.matches if not m.flagged][:MAX_UNFLAGGED_SHOWN])
     shown = shown[:MAX_SIDE_BY_SIDE]
     anchor = {id(m): f"m{i}" for i, m in enumerate(shown)}
     parts = [
@@ -94,7 +93,7 @@ def similarity_page(result: Result) -> str:
     parts.append(f"<h2>Pairs ranked (mean score over the levels both wrote; top {MAX_RANKED_PAIRS})</h2>"
                  "<div class='scroll'><table><tr><th>#</th><th>students</th><th>pair score</th>"
                  "<th>levels at or above the report floor</th></tr>")
-    by_pair: dict[tuple[str, str], list[Match]] = {}
+    by_pair: dict[tuple[str, str], list] = {}
     for m in result.matches:
         by_pair.setdefault((m.a, m.b), []).append(m)
     for rank, (pair, score) in enumerate(result.ranked_pairs()[:MAX_RANKED_PAIRS], start=1):

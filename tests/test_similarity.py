@@ -23,6 +23,7 @@ from similarity_class import (
 )
 
 from autograder import similarity
+from autograder.similarity_command import find_class
 from autograder.similarity_normalise import normalise
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,7 +75,7 @@ def test_source_that_does_not_parse_is_still_compared():
 def klass(tmp_path_factory):
     root = tmp_path_factory.mktemp("class")
     build_class(root / "class")
-    students = similarity.find_class([root / "class"])
+    students = find_class([root / "class"])
     assert len(students) >= 12
     result = similarity.compare(students, [1, 2, 3], similarity.Options(report_floor=0.0))
     return root, students, result
