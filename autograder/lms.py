@@ -21,10 +21,7 @@ from pathlib import Path
 
 from .csv_safe import csv_text
 from .curriculum import LEVELS, checks_for
-from .roster import Matching, Roster, RosterEntry, match, read_roster, split_name
-from .roster import (
-    RosterError as RosterError,  # what options_from raises, for its callers
-)
+from .roster import Matching, Roster, RosterEntry, RosterError, match, read_roster, split_name
 
 TOTAL_COLUMN = "PyTorch kit total"
 CANVAS_IDENTITY = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
@@ -213,3 +210,8 @@ def options_from(args) -> ExportOptions | None:
     if not args.roster:
         return None
     return ExportOptions(read_roster(Path(args.roster)), args.lms_columns, args.missing)
+
+
+# RosterError: what options_from raises, for its callers (cli, nbgrader_course)
+__all__ = ["ExportOptions", "Graded", "RosterError", "add_options", "canvas_csv", "describe", "grades_from_class",
+           "grades_from_scores", "moodle_csv", "options_from", "write_exports"]
