@@ -21,7 +21,15 @@ from pathlib import Path
 
 from .csv_safe import csv_text
 from .curriculum import LEVELS, checks_for
-from .roster import Matching, Roster, RosterEntry, RosterError, match, read_roster, split_name
+from .roster import (
+    Matching,
+    Roster,
+    RosterEntry,
+    RosterError,
+    match,
+    read_roster,
+    split_name,
+)
 
 TOTAL_COLUMN = "PyTorch kit total"
 CANVAS_IDENTITY = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
