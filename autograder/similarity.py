@@ -31,6 +31,7 @@ from functools import cache
 from pathlib import Path
 
 from .curriculum import LEVELS
+from .settings import repo_root
 from .similarity_normalise import Normalised, boilerplate_texts, normalise
 from .submission import LevelSource, read_level
 
@@ -151,7 +152,7 @@ def stub_boilerplate(level: int) -> tuple[frozenset[str], frozenset[str]]:
     released notebook's code cells."""
     from .submission import notebook_code
     module = LEVELS[level].module
-    released = Path(__file__).resolve().parent.parent / "assignments"
+    released = repo_root() / "assignments"
     try:  # the committed release (tests/test_build.py keeps it in step with solutions/)
         stub = (released / f"{module}.py").read_text(encoding="utf-8")
         notebook = notebook_code((released / f"{module}.ipynb").read_bytes())

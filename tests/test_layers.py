@@ -18,9 +18,9 @@ PACKAGE = Path(__file__).resolve().parent.parent / "autograder"
 #: The layers, lowest first. A module may import its own layer or those below, never one above.
 LAYERS: list[tuple[str, set[str]]] = [
     ("settings and formats", {"autograder", "autograder.curriculum", "autograder.settings", "autograder.wire",
-                              "autograder.codec"}),
+                              "autograder.codec", "autograder.csv_safe"}),
     ("data and references", {"autograder.report", "autograder.problems", "autograder.reference",
-                             "autograder.submission"}),
+                             "autograder.submission", "autograder.roster", "autograder.similarity_normalise"}),
     ("processes", {"autograder.sandbox", "autograder.proxy"}),
     ("checks", {"autograder.checks"}),  # and every module under it
     ("a grading run", {"autograder.context", "autograder.plugin", "autograder.grading",
@@ -28,7 +28,8 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("front ends", {"autograder.render_terminal", "autograder.render_html", "autograder.batch",
                     "autograder.selfcheck", "autograder.gradescope", "autograder.nbgrader_course",
                     "autograder.nbgrader_preprocessors", "autograder.lab", "autograder.watch",
-                    "autograder.build"}),
+                    "autograder.build", "autograder.similarity", "autograder.similarity_html", "autograder.lms",
+                    "autograder.similarity_command", "autograder.lms_command"}),
     ("command line", {"autograder.cli", "autograder.__main__"}),
 ]
 #: The untrusted side: it runs under ``python -I`` and imports nothing of the package (only its own
