@@ -147,14 +147,8 @@ def grade_class(paths: list[Path], out: Path, levels: list[int], seed: int, devi
     bar.close()
     summary = summarize(students, reports_dir, levels)
     summary["seconds"] = round(time.monotonic() - started, 2)
-    if similarity is not None:
-        from .similarity import write_report
-        summary["similarity"] = write_report([(s.name, s.path) for s in students], out, levels, similarity)
-    if lms is not None:
-        from .lms import grades_from_class, write_exports
-        summary["lms"] = write_exports(out, lms.roster, grades_from_class(out, students, levels), levels,
-                                       lms.columns, lms.missing)
     write_atomic(out / "grades.csv", class_csv(summary["students"], levels))
+    _after_grading(out, students, levels, summary, similarity, lms)
     write_atomic(out / "summary.json", json.dumps(summary, indent=2))
     write_atomic(out / "summary.md", summary_markdown(summary))
     if html:
@@ -162,6 +156,21 @@ def grade_class(paths: list[Path], out: Path, levels: list[int], seed: int, devi
         diagnoses = {tuple(map(lambda v: v, k.split("|", 1))): n for k, n in summary["diagnoses"].items()}
         write_atomic(out / "summary.html", class_page(summary, {(int(a), b): n for (a, b), n in diagnoses.items()}))
     return summary
+
+
+def _after_grading(out: Path, students: list[Student], levels: list[int], summary: dict, similarity, lms) -> None:
+    """The similarity report and the LMS exports. Their failure is the grader's, recorded in the
+    summary: it never costs the grades, which are written before."""
+    try:
+        if similarity is not None:
+            from .similarity import write_report
+            summary["similarity"] = write_report([(s.name, s.path) for s in students], out, levels, similarity)
+        if lms is not None:
+            from .lms import grades_from_class, write_exports
+            summary["lms"] = write_exports(out, lms.roster, grades_from_class(out, students, levels), levels,
+                                           lms.columns, lms.missing)
+    except Exception as exc:  # noqa: BLE001 - reported, and the grades stand
+        summary["after_grading_error"] = f"{type(exc).__name__}: {exc}"
 
 
 def summarize(students: list[Student], reports_dir: Path, levels: list[int]) -> dict:

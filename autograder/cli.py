@@ -143,6 +143,10 @@ def cmd_grade_class(args, paths, levels) -> int:
             print(similarity.describe(summary["similarity"], out))
         for line in lms.describe(summary["lms"], out) if "lms" in summary else []:
             print(line)
+    if "after_grading_error" in summary:
+        print(f"autograder: the similarity report or LMS exports failed: {summary['after_grading_error']}",
+              file=sys.stderr)
+        return 3
     if summary["grader_errors"]:
         print(f"autograder: grader errors for {', '.join(summary['grader_errors'])}", file=sys.stderr)
         return 3
@@ -176,7 +180,8 @@ def register(subparsers) -> None:
     p.add_argument("--no-similarity", action="store_true", help="class mode: skip the similarity report "
                    "(OUT/similarity.html and .csv, written by default)")
     _common(p)
-    from . import lms, similarity  # their flags: class mode's similarity report and LMS exports
+    # class mode's similarity report and LMS exports: their flags
+    from . import lms, similarity
     similarity.add_options(p)
     lms.add_options(p)
     p.set_defaults(func=cmd_grade)
