@@ -20,8 +20,10 @@ Writes ``OUT/similarity.csv`` (every compared pair and level above ``report_floo
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import itertools
+import operator
 import os
 import stat
 import time
@@ -36,9 +38,9 @@ from .similarity_normalise import Normalised, boilerplate_texts, normalise
 from .submission import LevelSource, read_level
 
 #: Default threshold, chosen from measurement on tests/similarity_class.py's class (levels 1-3):
-#: disguised copies score 0.96 to 1.00 at every level, the one-level copy 0.97; honest pairs, who by
-#: construction share the style of up to two functions a level, at most 0.69 (median 0.28). 0.85
-#: leaves room on both sides: for copies partly rewritten, and for honest work that converges.
+#: disguised copies score 1.00 at every level, and so does the one-level copy on its level; honest
+#: pairs, who by construction share the style of up to two functions a level, at most 0.71 (median
+#: 0.28). 0.85 leaves room on both sides: for copies partly rewritten, for honest work that converges.
 DEFAULT_THRESHOLD = 0.85
 #: k: tokens a shared passage must have before it counts (about one normalised statement).
 DEFAULT_K = 10
@@ -242,7 +244,10 @@ def compare(students: list[tuple[str, Path]], levels: list[int], options: Option
             elif len(who) > 1:
                 for x, y in itertools.combinations(who, 2):
                     shared[(x, y)].append(h)
-        own = [max(1, p.n_tokens - commonplace[i].bit_count()) for i, p in enumerate(comparable)]
+        # a student's own code: the tokens their fingerprints cover (copydetect's "token coverage";
+        # winnowing leaves a few at the ends uncovered, so an identical file scores 1), less the commonplace
+        own = [max(1, (functools.reduce(operator.or_, p.cover.values(), 0) & ~commonplace[i]).bit_count())
+               for i, p in enumerate(comparable)]
         for x, y in itertools.combinations(range(len(comparable)), 2):
             a, b = comparable[x], comparable[y]
             pair = (a.student, b.student)
