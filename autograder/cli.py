@@ -101,7 +101,7 @@ def cmd_grade(args) -> int:
         print(f"autograder: {missing[0]} is not a directory", file=sys.stderr)
         return 2
     has_students = any(p.is_dir() and not p.name.startswith(".") for p in paths[0].iterdir())
-    if len(paths) > 1 or args.out or (not is_submission(paths[0]) and has_students):
+    if len(paths) > 1 or args.out or args.roster or (not is_submission(paths[0]) and has_students):
         return cmd_grade_class(args, paths, levels)
     directory = paths[0]
     report = _grade_one(directory, levels, args)
