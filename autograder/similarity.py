@@ -26,6 +26,7 @@ import itertools
 import operator
 import os
 import stat
+import statistics
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -114,6 +115,9 @@ class Result:
     prints: dict[tuple[str, int], LevelPrint] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    #: level -> median share of a student's code that only passages most of the class wrote cover
+    #: (ignored): near 1, the class wrote the same thing and similarity says little at that level
+    commonplace: dict[int, float] = field(default_factory=dict)
 
     @property
     def flagged(self) -> list[Match]:
@@ -246,8 +250,11 @@ def compare(students: list[tuple[str, Path]], levels: list[int], options: Option
                     shared[(x, y)].append(h)
         # a student's own code: the tokens their fingerprints cover (copydetect's "token coverage";
         # winnowing leaves a few at the ends uncovered, so an identical file scores 1), less the commonplace
-        own = [max(1, (functools.reduce(operator.or_, p.cover.values(), 0) & ~commonplace[i]).bit_count())
-               for i, p in enumerate(comparable)]
+        covered = [functools.reduce(operator.or_, p.cover.values(), 0) for p in comparable]
+        own = [max(1, (c & ~commonplace[i]).bit_count()) for i, c in enumerate(covered)]
+        if comparable:
+            result.commonplace[level] = round(statistics.median(
+                (commonplace[i] & c).bit_count() / max(1, c.bit_count()) for i, c in enumerate(covered)), 3)
         for x, y in itertools.combinations(range(len(comparable)), 2):
             a, b = comparable[x], comparable[y]
             pair = (a.student, b.student)
@@ -307,7 +314,8 @@ def summary(result: Result) -> dict:
     """What the class summary records: counts, the flagged pairs, the time taken."""
     return {"pairs_compared": len(result.pair_scores), "threshold": result.options.threshold,
             "flagged": [{"a": m.a, "b": m.b, "level": m.level, "score": m.score} for m in result.flagged],
-            "seconds": result.seconds, "notes": result.notes[:50]}
+            "seconds": result.seconds, "notes": result.notes[:50],
+            "commonplace_share": {str(lv): v for lv, v in result.commonplace.items()}}
 
 
 def describe(s: dict, out: Path) -> str:

@@ -79,6 +79,12 @@ def similarity_page(result) -> str:
          f"{len(result.pair_scores)} pairs compared in {result.seconds:g} s.</p>"),
         f"<h2>Flagged levels ({len(flagged)})</h2>",
     ]
+    crowded = {lv: share for lv, share in result.commonplace.items() if share >= 0.5}
+    if crowded:
+        parts.insert(-1, "<p class='warn'>Most of the class wrote the same code at "
+                     + ", ".join(f"level {lv} ({share:.0%} of a typical submission)" for lv, share in crowded.items())
+                     + ": that code is ignored, so copying there cannot show. Compare those levels by reading, "
+                     "or rerun with a higher <code>--common</code>.</p>")
     if flagged:
         parts.append("<div class='scroll'><table><tr><th>students</th><th>level</th><th>score</th>"
                      "<th>shares</th><th>matched lines</th></tr>")

@@ -164,3 +164,19 @@ def test_a_huge_or_pathological_file_is_bounded(tmp_path):
     result = similarity.compare([("huge", tmp_path / "huge"), ("deep", tmp_path / "deep")], [1])
     assert any("too large to compare" in n for n in result.notes)
     assert result.prints[("deep", 1)].norm.method == "tokens"
+
+
+def test_a_class_that_all_wrote_the_same_is_told_so(tmp_path):
+    """Nine identical reference solutions: what most of the class wrote is ignored (nothing is
+    flagged) and the page says so; with --common 1 every pair is flagged."""
+    students = []
+    for i in range(9):
+        (tmp_path / f"s{i}").mkdir()
+        (tmp_path / f"s{i}" / "level1_numpy.py").write_text((ROOT / "solutions" / "level1_numpy.py").read_text())
+        students.append((f"s{i}", tmp_path / f"s{i}"))
+    result = similarity.compare(students, [1])
+    assert result.flagged == [] and result.commonplace[1] == 1.0
+    from autograder.similarity_html import similarity_page
+    assert "Most of the class wrote the same code at level 1" in similarity_page(result)
+    everything = similarity.compare(students, [1], similarity.Options(common=1.0))
+    assert len(everything.flagged) == 36 and {m.score for m in everything.flagged} == {1.0}
