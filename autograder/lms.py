@@ -70,7 +70,7 @@ def column_names(levels: list[int], columns: str) -> list[tuple[str, list[int]]]
 
 
 def _cells(g: Graded | None, cols, missing: str) -> list:
-    out = []
+    out: list[str | float] = []
     for _, lvs in cols:
         if g is None:
             out.append(0 if missing == "zero" else "")
@@ -114,7 +114,7 @@ def canvas_csv(roster: Roster, matching: Matching, grades: dict[str, Graded], le
     cols = column_names(levels, columns)
     headers = [roster.canvas_columns.get(name, name) for name, _ in cols]
     points = [_number(sum(level_points(lv) for lv in lvs)) for _, lvs in cols]
-    rows = [CANVAS_IDENTITY + headers, [CANVAS_POINTS_ROW, "", "", "", ""] + points]
+    rows: list[list] = [CANVAS_IDENTITY + headers, [CANVAS_POINTS_ROW, "", "", "", "", *points]]
     return csv_text(rows + list(_rows(roster, matching, grades, cols, missing, _canvas_identity)))
 
 

@@ -17,7 +17,8 @@ from .roster import RosterError, read_roster
 
 def class_grades(out: Path) -> tuple[dict[str, lms.Graded], list[int]]:
     """The grades of a class graded into ``out``, keyed by each student's directory name."""
-    students, levels = [], set()
+    students: list[Student] = []
+    levels: set[int] = set()
     for f in sorted((out / "reports").glob("*.json")):
         try:
             data = json.loads(f.read_text())

@@ -172,7 +172,9 @@ def match(roster: Roster, directories: list[str]) -> Matching:
     for i, e in enumerate(roster.entries):
         for k in e.keys:
             by_key.setdefault(k, []).append(i)
-    matched, unmatched, taken = {}, [], {}
+    matched: dict[str, RosterEntry] = {}
+    unmatched: list[tuple[str, str]] = []
+    taken: dict[int, str] = {}
     for d in sorted(directories):
         hits = sorted(set(by_key.get(d.strip().casefold(), [])))
         if not hits:

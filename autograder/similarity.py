@@ -297,7 +297,7 @@ def _merge(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
 def similarity_csv(result: Result) -> str:
     """One row per pair and level at or above the report floor, highest score first."""
     from .csv_safe import csv_text
-    rows = [["student_a", "student_b", "level", "score", "share_a", "share_b", "matched_tokens", "flagged",
+    rows: list[list] = [["student_a", "student_b", "level", "score", "share_a", "share_b", "matched_tokens", "flagged",
              "lines_a", "lines_b", "pair_score"]]
     for m in result.matches:
         rows.append([m.a, m.b, m.level, f"{m.score:.3f}", f"{m.share_a:.3f}", f"{m.share_b:.3f}", m.matched_tokens,

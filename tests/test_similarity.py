@@ -10,6 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from autograder import similarity
+from autograder.similarity_command import find_class
+from autograder.similarity_normalise import normalise
 from similarity_class import (
     COPY_PAIRS,
     FORMULA_NAME,
@@ -21,10 +25,6 @@ from similarity_class import (
     disguise,
     honest_source,
 )
-
-from autograder import similarity
-from autograder.similarity_command import find_class
-from autograder.similarity_normalise import normalise
 
 ROOT = Path(__file__).resolve().parent.parent
 
