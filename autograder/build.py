@@ -53,26 +53,6 @@ TODO_PREFIX = "# TODO:"
 YOUR_CODE_HERE = "# YOUR CODE HERE"
 BUILD_COMMAND = "python -m autograder build"
 
-#: Where each stage's grade cell goes: right after the cell of the definition that the stage
-#: mainly tests. Stages not listed (those spread over several definitions) go at the end of
-#: the notebook, after every definition, so that all the code they need has been run.
-GRADE_CELL_AFTER: dict[int, dict[str, str]] = {
-    1: {"forward": "forward", "loss": "loss_fn", "backward": "backward", "step": "sgd_step",
-        "train": "train"},
-    2: {"forward": "forward", "loss": "loss_fn", "backward": "backward", "step": "sgd_step",
-        "train": "train"},
-    3: {"forward": "forward", "loss": "loss_fn", "backward": "backward", "step": "sgd_step",
-        "zero_grad": "zero_grad", "train": "train"},
-    # MyReLU's backward is checked on its own; "forward" covers MyReLU.forward and forward().
-    4: {"backward": "MyReLU", "forward": "forward", "train": "train"},
-    5: {"forward": "build_model", "loss": "build_loss", "zero_grad": "zero_grad",
-        "step": "sgd_step", "train": "train"},
-    # "step" checks build_optimizer and train together; all of level 6 is graded after train.
-    6: {},
-    7: {"forward": "TwoLayerNet"},
-    8: {"forward": "DynamicNet"},
-}
-
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 
 
@@ -369,13 +349,13 @@ def _check_solution(solution: Solution) -> None:
     for region in solution.regions:
         if not any(s.start <= region.begin < s.end for s in definitions.values()):
             raise BuildError(f"{path}:{region.begin + 1}: region outside a top-level definition")
-    anchors = GRADE_CELL_AFTER[solution.level.number]
+    anchors = solution.level.grade_cells_after
     stages = curriculum.stages_of(solution.level.number)
     for stage, name in anchors.items():
         if stage not in stages:
-            raise BuildError(f"GRADE_CELL_AFTER[{solution.level.number}]: level has no stage {stage!r}")
+            raise BuildError(f"level {solution.level.number}'s grade_cells_after: it has no stage {stage!r}")
         if name not in definitions:
-            raise BuildError(f"GRADE_CELL_AFTER[{solution.level.number}]: {path} defines no {name}")
+            raise BuildError(f"level {solution.level.number}'s grade_cells_after: {path} defines no {name}")
 
 
 def _indent(line: str) -> str:
@@ -432,7 +412,7 @@ def build_notebook(level: int, with_solutions: bool) -> nbformat.NotebookNode:
               "points": curriculum.stage_points(number, stage),
               "grade_id": f"level{number}_{stage}"})
 
-    anchors = GRADE_CELL_AFTER[number]
+    anchors = solution.level.grade_cells_after
     stages = curriculum.stages_of(number)
     markdown(_introduction(solution))
     for segment in solution.segments:

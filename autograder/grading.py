@@ -11,12 +11,10 @@ import pytest
 
 from . import plugin
 from .context import GradingContext, cuda_available, resolve_devices
-from .curriculum import CHECKS, LEVELS, checks_for
+from .curriculum import CHECKS, CHECKS_DIR, LEVELS, checks_for
 from .report import CheckResult, Report, versions
 from .sandbox import ChildPool, Limits
 from .submission import submission_hash
-
-CHECKS_DIR = Path(__file__).with_name("checks")
 
 #: pytest's own plugins that grading does without. unraisableexception in particular ends every
 #: session with five full garbage collections (0.35 s with torch loaded); student code runs in
@@ -27,7 +25,7 @@ UNUSED_PYTEST_PLUGINS = ("cacheprovider", "terminal", "warnings", "logging", "fa
 
 def run_checks(ctx: GradingContext, stage: str | None = None, keyword: str | None = None) -> int:
     """Run the check modules of ctx.levels through pytest; results land in ctx.results."""
-    files = [str(CHECKS_DIR / f"test_level{lv}.py") for lv in ctx.levels]
+    files = [str(LEVELS[lv].checks_path) for lv in ctx.levels]
     args = [*files, "--noconftest", *(a for p in UNUSED_PYTEST_PLUGINS for a in ("-p", f"no:{p}")),
             "-c", str(CHECKS_DIR / "checks.ini"), "--rootdir", str(CHECKS_DIR)]
     ctx.stage = stage

@@ -12,18 +12,11 @@ from dataclasses import dataclass, field
 
 import torch
 
+from .curriculum import LEVELS, Layer, Model
 from .problems import Sizes, linear_init
 
 # ------------------------------------------------------------------ the networks
-#: parameter names of the model each level's train() receives, in named_parameters() order
-PARAM_NAMES = {
-    1: ("w1", "w2"), 2: ("w1", "w2"), 3: ("w1", "w2"), 4: ("w1", "w2"),
-    5: ("0.weight", "0.bias", "2.weight", "2.bias"),
-    6: ("0.weight", "0.bias", "2.weight", "2.bias"),
-    7: ("linear1.weight", "linear1.bias", "linear2.weight", "linear2.bias"),
-    8: ("input_linear.weight", "input_linear.bias", "middle_linear.weight", "middle_linear.bias",
-        "output_linear.weight", "output_linear.bias"),
-}
+# Each level's network is its record's Model (curriculum.LEVELS): layers, parameter names, depth.
 
 
 def relu(t: torch.Tensor) -> torch.Tensor:
@@ -47,40 +40,41 @@ def grads_nobias(x, w1, w2, y):
     return torch.autograd.grad(sse(y_pred, y), (w1, w2))
 
 
-def _linear(x, p, prefix):
-    return x @ p[prefix + ".weight"].T + p[prefix + ".bias"]
+def _apply(model: Model, layer: Layer, p: dict, x: torch.Tensor) -> torch.Tensor:
+    if model.kind == "weights":
+        return x @ p[layer.name]
+    return x @ p[layer.name + ".weight"].T + p[layer.name + ".bias"]
 
 
-def model_forward(level: int, p: dict, x: torch.Tensor, k: int | None = None) -> torch.Tensor:
-    if level <= 4:
-        return forward_nobias(x, p["w1"], p["w2"])[0]
-    if level in (5, 6):
-        return _linear(relu(_linear(x, p, "0")), p, "2")
-    if level == 7:
-        return _linear(relu(_linear(x, p, "linear1")), p, "linear2")
-    h = relu(_linear(x, p, "input_linear"))
-    for _ in range(k or 0):
-        h = relu(_linear(h, p, "middle_linear"))
-    return _linear(h, p, "output_linear")
+def model_forward(level: int, p: dict, x: torch.Tensor, k: int | None = None, with_relu: bool = True) -> torch.Tensor:
+    """The level's network on parameters ``p``: a ReLU after every layer but the last, a repeated
+    layer applied ``k`` times. ``with_relu=False``: the same without the ReLUs (a common mistake)."""
+    model = LEVELS[level].model
+    *hidden, last = model.layers
+    for layer in hidden:
+        for _ in range((k or 0) if layer.repeated else 1):
+            x = _apply(model, layer, p, x)
+            x = relu(x) if with_relu else x
+    return _apply(model, last, p, x)
 
 
 def init_params(level: int, s: Sizes, gen: torch.Generator, dtype=torch.float64) -> dict:
-    if level <= 4:
-        return {"w1": torch.randn(s.D_in, s.H, generator=gen, dtype=torch.float64).to(dtype),
-                "w2": torch.randn(s.H, s.D_out, generator=gen, dtype=torch.float64).to(dtype)}
-    shapes = {5: (("0", s.D_in, s.H), ("2", s.H, s.D_out)), 6: (("0", s.D_in, s.H), ("2", s.H, s.D_out)),
-              7: (("linear1", s.D_in, s.H), ("linear2", s.H, s.D_out)),
-              8: (("input_linear", s.D_in, s.H), ("middle_linear", s.H, s.H), ("output_linear", s.H, s.D_out))}
+    """Initial weights from ``gen``: standard normal for bare weights, nn.Linear's default otherwise."""
+    model = LEVELS[level].model
     p = {}
-    for prefix, fan_in, fan_out in shapes[level]:
-        p[prefix + ".weight"], p[prefix + ".bias"] = linear_init(gen, fan_in, fan_out, dtype)
+    for layer in model.layers:
+        fan_in, fan_out = getattr(s, layer.fan_in), getattr(s, layer.fan_out)
+        if model.kind == "weights":
+            p[layer.name] = torch.randn(fan_in, fan_out, generator=gen, dtype=torch.float64).to(dtype)
+        else:
+            p[layer.name + ".weight"], p[layer.name + ".bias"] = linear_init(gen, fan_in, fan_out, dtype)
     return p
 
 
-def depths(python_seed: int, n: int) -> list[int]:
+def depths(python_seed: int, n: int, max_depth: int = 3) -> list[int]:
     """The k of each forward call when Python's random is seeded with python_seed."""
     rnd = random.Random(python_seed)
-    return [rnd.randint(0, 3) for _ in range(n)]
+    return [rnd.randint(0, max_depth) for _ in range(n)]
 
 
 # ------------------------------------------------------------------ trajectories
@@ -195,7 +189,7 @@ def loss_of(level, p, x, y, k=None):
 def simulate(level: int, params0: dict, x, y, opt: Optim, steps: int, variant: str = "correct",
              ks: list[int] | None = None, zero_to_none: bool = False, dtype=torch.float64) -> Trajectory:
     """Replay a training loop from params0 (in float64 unless told), correctly or with one named mistake."""
-    names = PARAM_NAMES[level]
+    names = LEVELS[level].param_names
     p = {n: params0[n].detach().clone().to(dtype).requires_grad_(True) for n in names}
     x, y = x.to(dtype), y.to(dtype)
     plist = [p[n] for n in names]

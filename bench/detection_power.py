@@ -11,7 +11,7 @@ steps S (the baseline: the seed's size and schedule, 500 steps):
 2. every corpus case (tests/corpus: broken and correct), the reference solutions and the stubs are
    graded (train stage only: lockstep and convergence) with that size, length and bound;
 3. each verdict (which train checks fail, and the diagnosis) is compared with the baseline's.
-A last row grades with what the checks ship (loops.CONVERGENCE_STEPS and CONVERGENCE_RATIO).
+A last row grades with what the checks ship (each level's record: curriculum.LEVELS[lv].convergence).
 
 A size "keeps the detection power" when no verdict changes. Also reported: the child time of the
 convergence runs (the reference's train for S steps, summed over the levels) — what shrinking saves.
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import importlib.util
 import statistics
 import sys
@@ -55,16 +56,17 @@ def corpus_cases() -> list[tuple[str, int, Path]]:
 @contextlib.contextmanager
 def configured(size: Sizes, steps: int, bounds: dict | None = None):
     """The convergence check with another problem size, length and bounds, for the duration."""
-    saved = loops.SEED_PROBLEM, dict(loops.CONVERGENCE_STEPS), dict(loops.CONVERGENCE_RATIO)
+    saved = loops.SEED_PROBLEM, dict(LEVELS)
     loops.SEED_PROBLEM = size
-    loops.CONVERGENCE_STEPS.update({lv: steps for lv in LEVELS})
-    loops.CONVERGENCE_RATIO.update(bounds or {})
+    for lv, level in saved[1].items():
+        ratio = (bounds or {}).get(lv, level.convergence.ratio)
+        LEVELS[lv] = dataclasses.replace(level, convergence=dataclasses.replace(level.convergence, steps=steps,
+                                                                                  ratio=ratio))
     try:
         yield
     finally:
         loops.SEED_PROBLEM = saved[0]
-        loops.CONVERGENCE_STEPS.update(saved[1])
-        loops.CONVERGENCE_RATIO.update(saved[2])
+        LEVELS.update(saved[1])
 
 
 def reference_ratios(seeds: int) -> tuple[dict, dict]:
@@ -115,7 +117,8 @@ def main(argv=None) -> int:
     baseline = (SEED_PROBLEM, 500)
     configs = [baseline] + [(z, s) for z in args.sizes for s in sorted(set(args.steps))
                             if (z, s) != baseline]
-    shipped_steps = loops.CONVERGENCE_STEPS[1]
+    shipped_steps = LEVELS[1].convergence.steps
+    shipped_bounds = {lv: level.convergence.ratio for lv, level in LEVELS.items()}
     cases = corpus_cases()
     zygote = Zygote()
     rows = []  # (label, worst, secs, bounds, verdicts)
@@ -129,10 +132,10 @@ def main(argv=None) -> int:
                 found = verdicts(cases, zygote)
             rows.append((label(size, steps), worst, secs, bounds, found))
             print(f"{rows[-1][0]}: graded {len(cases)} cases in {time.perf_counter() - t0:.0f} s", flush=True)
-        with configured(SEED_PROBLEM, shipped_steps, loops.CONVERGENCE_RATIO):
+        with configured(SEED_PROBLEM, shipped_steps, shipped_bounds):
             worst, secs = reference_ratios(args.seeds)
             rows.append((label(SEED_PROBLEM, shipped_steps) + ", as shipped", worst, secs,
-                         dict(loops.CONVERGENCE_RATIO), verdicts(cases, zygote)))
+                         shipped_bounds, verdicts(cases, zygote)))
     finally:
         zygote.close()
     base = rows[0][4]

@@ -57,7 +57,7 @@ def value_errors(seed):
 
 def run_train(level, mod, p, dtype):
     """Call the solution's train the way the grader does, return (losses, params)."""
-    names = ref.PARAM_NAMES[level]
+    names = LEVELS[level].param_names
     x, y = p["x"].to(dtype), p["y"].to(dtype)
     opt = p["opt"]
     if "python_seed" in p and level == 8:
@@ -123,7 +123,7 @@ def main(argv=None):
             start = loops.trusted_loss(level, c["params0"], c["x"], c["y"])
             end = loops.trusted_loss(level, params, c["x"], c["y"])
             conv = max(conv, end / start)
-        rows.append((level, lock, conv, loops.CONVERGENCE_RATIO[level]))
+        rows.append((level, lock, conv, LEVELS[level].convergence.ratio))
         print(f"level {level}: lockstep worst {lock:.2g}, convergence worst ratio {conv:.3g}", flush=True)
     lines = [
         "# Measured tolerances",
@@ -140,7 +140,7 @@ def main(argv=None):
         lines.append(f"| level {level} lockstep (4 steps, float64), losses and weights | {lock:.2g} | "
                      f"{ref.LOCKSTEP_RTOL:g} |")
     for level, _lock, conv, bound in rows:
-        steps = loops.CONVERGENCE_STEPS[level]
+        steps = LEVELS[level].convergence.steps
         lines.append(f"| level {level} convergence: final / initial loss (seed problem, {steps} steps) "
                      f"| {conv:.3g} | {bound:g} |")
     text = "\n".join(lines) + "\n"

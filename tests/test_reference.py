@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from autograder import reference as ref
+from autograder.curriculum import LEVELS
 from autograder.problems import Sizes, generator, randn
 from conftest import SEED
 
@@ -61,7 +62,7 @@ def test_simulate_equals_a_torch_optim_loop(level, opt, to_none):
     params0 = ref.init_params(level, s, gen)
     ks = ref.depths(11, 30) if level == 8 else None
     got = ref.simulate(level, params0, x, y, opt, 30, ks=ks, zero_to_none=to_none)
-    names = ref.PARAM_NAMES[level]
+    names = LEVELS[level].param_names
     p = {n: params0[n].clone().requires_grad_(True) for n in names}
     optimizer = (torch.optim.Adam(p.values(), lr=opt.lr) if opt.kind == "adam"
                  else torch.optim.SGD(p.values(), lr=opt.lr, momentum=opt.momentum))

@@ -6,8 +6,11 @@ and final weights are matched against the reference trajectory and against the t
 the common mistakes (``reference.diagnose``). One run serves every stage check that reads it.
 
 The convergence run is the seed document's problem (N=64, D_in=1000, H=100, D_out=10, the seed's
-learning rate) for CONVERGENCE_STEPS steps in float32; the trusted side recomputes the loss
-from the weights the student's loop leaves behind, never from what it printed or returned.
+learning rate) for the level's ``Convergence.steps`` in float32; the trusted side recomputes the
+loss from the weights the student's loop leaves behind, never from what it printed or returned.
+
+Everything about a level (its network, how train is called, its optimizer, schedule and bound)
+comes from its record in ``curriculum.LEVELS``.
 """
 from __future__ import annotations
 
@@ -17,102 +20,110 @@ import numpy as np
 import torch
 
 from .. import reference as ref
-from ..curriculum import SEED_SCHEDULE
-from ..problems import SEED_PROBLEM, generator, python_seed, randn, unit_sizes
+from ..curriculum import LEVELS
+from ..problems import SEED_PROBLEM, Sizes, generator, python_seed, randn, unit_sizes
 from ..proxy import Leaf, Make, StudentCrash, StudentError, StudentTimeout
 from .common import CheckFailed, data_of, expect_array, expect_losses, expect_tensor, preview
 
 LOCKSTEP_STEPS = 4
 
-#: Convergence: 300 steps of the seed's problem and learning rate (its schedule runs 500). Measured
-#: by bench/detection_power.py (docs/speed.md): over the broken corpus, the reference and the stubs,
-#: 300 and 200 steps change no verdict of the 500-step check and 100 steps change four; 300 keeps
-#: every level deep in convergence (level 8 excepted, by design) for 54% of the compute.
-CONVERGENCE_STEPS = {level: 300 for level in SEED_SCHEDULE}
-
-#: Convergence: the trusted loss of the final weights must fall below this fraction of the
-#: initial loss. Measured with bench/tolerances.py (reference solutions, many seeds, float32):
-#: see docs/tolerances.md for the worst ratio seen at each level (40 seeds, 300 steps: levels 1-4
-#: below 5e-8, levels 5-7 below 5e-5, level 8 0.025); each bound is 40 times the worst or more,
-#: level 8's (whose depth is random) 6 times.
-CONVERGENCE_RATIO = {1: 1e-5, 2: 1e-5, 3: 1e-5, 4: 1e-5, 5: 2e-3, 6: 2e-3, 7: 2e-3, 8: 0.15}
-
 
 def optim_for(level: int, lr: float) -> ref.Optim:
-    if level == 6:
-        return ref.Optim("adam", lr)
-    if level == 8:
-        return ref.Optim("sgd", lr, SEED_SCHEDULE[8]["momentum"])
-    return ref.Optim("sgd", lr)
+    lv = LEVELS[level]
+    return ref.Optim(lv.optimizer, lr, lv.schedule.momentum)
+
+
+def depths_for(level: int, python_seed: int, n: int) -> list[int] | None:
+    """The depth of each of n forward calls, for a level whose depth is random (else None)."""
+    model = LEVELS[level].model
+    return ref.depths(python_seed, n, model.max_depth) if model.dynamic else None
 
 
 def lockstep_problem(level: int, seed: int) -> dict:
+    lv = LEVELS[level]
     s = unit_sizes(seed, level, "lockstep")
     gen = generator(seed, level, "lockstep")
     x, y = randn(gen, s.N, s.D_in), randn(gen, s.N, s.D_out)
     params0 = ref.init_params(level, s, gen)
     pseed = python_seed(seed, level, "lockstep")
-    ks = ref.depths(pseed, LOCKSTEP_STEPS) if level == 8 else None
+    ks = depths_for(level, pseed, LOCKSTEP_STEPS)
     # a learning rate that moves the loss by ~20% in one step, so every mistake shows
     p = {k: v.clone().requires_grad_(True) for k, v in params0.items()}
     loss = ref.loss_of(level, p, x, y, ks[0] if ks else None)
     grads = torch.autograd.grad(loss, list(p.values()), allow_unused=True)
     gnorm2 = sum(float((g ** 2).sum()) for g in grads if g is not None)
     lr = float(f"{0.2 * float(loss.detach()) / gnorm2:.2g}")
-    if level == 6:
-        lr = 0.02
-    if level == 8:
-        lr = float(f"{lr / 4:.2g}")
+    if lv.lockstep_lr is not None:
+        lr = lv.lockstep_lr
+    elif lv.lockstep_lr_scale != 1.0:
+        lr = float(f"{lr * lv.lockstep_lr_scale:.2g}")
     return dict(sizes=s, x=x, y=y, params0=params0, opt=optim_for(level, lr), steps=LOCKSTEP_STEPS,
                 python_seed=pseed, ks=ks)
+
+
+def sizes_of(level: int, x, y, params: dict) -> Sizes:
+    """The problem's sizes, read off its data and the shapes of its parameters."""
+    model = LEVELS[level].model
+    found = {"N": x.shape[0], "D_in": x.shape[1], "D_out": y.shape[1]}
+    for layer in model.layers:
+        if model.kind == "weights":
+            found[layer.fan_in], found[layer.fan_out] = params[layer.name].shape
+        else:
+            found[layer.fan_out], found[layer.fan_in] = params[layer.name + ".weight"].shape
+    return Sizes(**{k: int(v) for k, v in found.items()})
 
 
 def run_train(sub, level: int, x, y, params0: dict, opt: ref.Optim, steps: int, dtype: torch.dtype,
               python_seed: int | None = None, watch: bool = False, background: bool = False):
     """Call the student's train() on objects the grader built; return (value, final params, observations).
 
-    With background=True the call is only started: the return value is a function that waits for
-    it and returns that same triple (the grader does other checks meanwhile).
+    What train is handed, in which order, follows the level's record (``Level.train_args``): the
+    bare weights themselves (levels 1-4), or a model the student's process builds from the record's
+    spec, with the grader's weights. With background=True the call is only started: the return
+    value is a function that waits for it and returns that same triple (the grader does other
+    checks meanwhile).
     """
-    names = ref.PARAM_NAMES[level]
+    lv = LEVELS[level]
+    names = lv.param_names
     kw = dict(background=background)
-    if level == 1:
-        xa, ya = x.numpy().astype(np.float64), y.numpy().astype(np.float64)
-        w1, w2 = (params0[n].numpy().astype(np.float64) for n in names)
-        r = sub.call("train", xa, ya, w1, w2, opt.lr, steps, return_args=True, **kw)
-    elif level <= 4:
+    model = None
+    if lv.numpy:
+        xs, ys = x.numpy().astype(np.float64), y.numpy().astype(np.float64)
+        weights = {n: params0[n].numpy().astype(np.float64) for n in names}
+    elif lv.model.kind == "weights":
         xs, ys = x.to(dtype), y.to(dtype)
-        w = [params0[n].to(dtype) for n in names] if level == 2 else [Leaf(params0[n].to(dtype)) for n in names]
-        r = sub.call("train", xs, ys, *w, opt.lr, steps, return_args=True, **kw)
+        weights = {n: Leaf(params0[n].to(dtype)) if lv.autograd else params0[n].to(dtype) for n in names}
     else:
-        s = (x.shape[1], params0[names[0]].shape[0], y.shape[1])
-        kind = {5: "two_layer_sequential", 6: "two_layer_sequential", 7: "two_layer_module", 8: "dynamic_module"}[level]
-        model = sub.make(kind, *s, dtype=str(dtype).replace("torch.", ""), device=sub.device)
+        model = sub.make("model", *lv.model.spec(sizes_of(level, x, y, params0)),
+                         dtype=str(dtype).replace("torch.", ""), device=sub.device)
         sub.set_params(model, {n: params0[n].to(dtype) for n in names})
-        xs, ys = x.to(dtype), y.to(dtype)
-        w = model if watch else None
-        if level == 5:
-            r = sub.call("train", model, Make("mse_sum"), xs, ys, opt.lr, steps, watch=w, **kw)
-        elif level == 6:
-            optimizer = sub.make("adam", model, lr=opt.lr)
-            r = sub.call("train", model, Make("mse_sum"), optimizer, xs, ys, steps, watch=w, **kw)
-        elif level == 7:
-            r = sub.call("train", model, xs, ys, opt.lr, steps, watch=w, **kw)
-        else:
-            r = sub.call("train", model, xs, ys, opt.lr, opt.momentum, steps, watch=w, python_seed=python_seed, **kw)
+        xs, ys, weights = x.to(dtype), y.to(dtype), {}
+    given = dict(x=xs, y=ys, lr=opt.lr, steps=steps, momentum=opt.momentum, model=model,
+                 loss_fn=Make("mse_sum"), **weights)
+    args = []
+    for name in lv.train_args:
+        if name == "optimizer":  # the grader's own torch.optim optimizer, built in the student's process
+            hyper = dict(lr=opt.lr, **({"momentum": opt.momentum} if opt.momentum else {}))
+            given[name] = sub.make(opt.kind, model, **hyper)
+        args.append(given[name])
+    if model is None:
+        r = sub.call("train", *args, return_args=True, **kw)
+    else:
+        r = sub.call("train", *args, watch=model if watch else None,
+                     python_seed=python_seed if lv.model.dynamic else None, **kw)
 
     def collect(r=r):
         if background:
             r = sub.finish(r)
-        if level == 1:
-            after = [expect_array(a, f"{n} after train", params0[n].shape) for a, n in zip(r.args_after[2:4], names)]
-            return r.value, {n: data_of(a) for n, a in zip(names, after)}, r.observations
-        if level <= 4:
-            after = [expect_tensor(a, f"{n} after train", tuple(params0[n].shape))
-                     for a, n in zip(r.args_after[2:4], names)]
-            return r.value, {n: data_of(a) for n, a in zip(names, after)}, r.observations
-        params = sub.params(model)
-        return r.value, {n: data_of(params[n]) for n in names}, r.observations
+        if model is not None:
+            params = sub.params(model)
+            return r.value, {n: data_of(params[n]) for n in names}, r.observations
+        after = [r.args_after[lv.train_args.index(n)] for n in names]
+        if lv.numpy:
+            after = [expect_array(a, f"{n} after train", params0[n].shape) for a, n in zip(after, names)]
+        else:
+            after = [expect_tensor(a, f"{n} after train", tuple(params0[n].shape)) for a, n in zip(after, names)]
+        return r.value, {n: data_of(a) for n, a in zip(names, after)}, r.observations
 
     return collect if background else collect()
 
@@ -131,15 +142,18 @@ def lockstep(sub, shared: dict, level: int, seed: int) -> dict:
 
 
 def _lockstep(sub, level, seed):
+    lv = LEVELS[level]
     p = lockstep_problem(level, seed)
     value, params, obs = run_train(sub, level, p["x"], p["y"], p["params0"], p["opt"], p["steps"], torch.float64,
-                                   python_seed=p["python_seed"], watch=(level == 6))
+                                   python_seed=p["python_seed"], watch=lv.lockstep_watch)
     try:
         losses, losses_problem = expect_losses(value, p["steps"]), None
     except CheckFailed as exc:  # the train check fails on it; the stages are judged from the weights alone
         losses, losses_problem = None, exc
+    # A layer a call skips (a random depth of 0) gets no gradient: zeroing to None or to zeros then
+    # differ under momentum, and both are correct (CONTRACT.md).
     match = ref.diagnose(level, p["params0"], p["x"], p["y"], p["opt"], p["steps"], losses, params, ks=p["ks"],
-                         accept_none_variant=(level == 8))
+                         accept_none_variant=lv.model.dynamic)
     return dict(problem=p, losses=losses, params=params, observations=obs, match=refine(match, obs),
                 losses_problem=losses_problem)
 
@@ -187,21 +201,22 @@ def convergence_problem(level: int, seed: int, dtype=torch.float32) -> dict:
     gen = generator(seed, level, "converge")
     x, y = randn(gen, s.N, s.D_in, dtype=dtype), randn(gen, s.N, s.D_out, dtype=dtype)
     params0 = {k: v.to(dtype) for k, v in ref.init_params(level, s, gen).items()}
-    sched = SEED_SCHEDULE[level]
-    return dict(x=x, y=y, params0=params0, opt=optim_for(level, sched["lr"]), steps=CONVERGENCE_STEPS[level],
+    lv = LEVELS[level]
+    return dict(x=x, y=y, params0=params0, opt=optim_for(level, lv.schedule.lr), steps=lv.convergence.steps,
                 python_seed=python_seed(seed, level, "converge"))
 
 
 def trusted_loss(level, params, x, y) -> float:
     p = {k: v.to(torch.float64) for k, v in params.items()}
     x, y = x.to(torch.float64), y.to(torch.float64)
-    if level == 8:  # the depth is random: judge the mean over every depth
-        return sum(float(ref.loss_of(level, p, x, y, k)) for k in range(4)) / 4
+    model = LEVELS[level].model
+    if model.dynamic:  # the depth is random: judge the mean over every depth
+        return sum(float(ref.loss_of(level, p, x, y, k)) for k in range(model.max_depth + 1)) / (model.max_depth + 1)
     return float(ref.loss_of(level, p, x, y))
 
 
 def _convergence_problem_for(level, seed):
-    return convergence_problem(level, seed, torch.float64 if level == 1 else torch.float32)
+    return convergence_problem(level, seed, torch.float64 if LEVELS[level].numpy else torch.float32)
 
 
 def start_convergence(sub, level: int, seed: int):
@@ -225,7 +240,7 @@ def expect_convergence(sub, level: int, seed: int, curves: dict | None = None, s
     p = _convergence_problem_for(level, seed)
     if curves is not None:
         ref_run = ref.simulate(level, p["params0"], p["x"], p["y"], p["opt"], p["steps"],
-                               ks=ref.depths(p["python_seed"], p["steps"]) if level == 8 else None,
+                               ks=depths_for(level, p["python_seed"], p["steps"]),
                                dtype=p["x"].dtype)  # the run's own precision, so the curves compare
         curves[level] = {"reference": ref_run.losses, "student": None}
     if isinstance(started, Exception):
@@ -240,7 +255,7 @@ def expect_convergence(sub, level: int, seed: int, curves: dict | None = None, s
         curves[level]["student"] = losses
     start = trusted_loss(level, p["params0"], p["x"], p["y"])
     end = trusted_loss(level, params, p["x"], p["y"])
-    bound = CONVERGENCE_RATIO[level]
+    bound = LEVELS[level].convergence.ratio
     where = f"({SEED_PROBLEM}, lr={p['opt'].lr:g}, {p['steps']} steps)"
     if not math.isfinite(end):
         raise CheckFailed(f"after training on the seed's problem {where} the weights give a non-finite loss: "
@@ -252,10 +267,10 @@ def expect_convergence(sub, level: int, seed: int, curves: dict | None = None, s
         raise CheckFailed(f"the loss did not fall enough on the seed's problem {where}: from {start:.4g} to "
                           f"{end:.4g} (a factor {start / max(end, 1e-300):.3g}; at least {1 / bound:.0g} expected)")
     first = losses[0]
-    if level == 8:  # the first loss is at the depth of the first call
-        k0 = ref.depths(p["python_seed"], 1)[0]
-        start = float(ref.loss_of(8, {k: v.to(torch.float64) for k, v in p["params0"].items()},
-                                  p["x"].to(torch.float64), p["y"].to(torch.float64), k0))
+    first_depth = depths_for(level, p["python_seed"], 1)
+    if first_depth:  # the first loss is at the depth of the first call
+        start = float(ref.loss_of(level, {k: v.to(torch.float64) for k, v in p["params0"].items()},
+                                  p["x"].to(torch.float64), p["y"].to(torch.float64), first_depth[0]))
     if not (math.isfinite(first) and abs(first - start) <= 1e-3 * abs(start) + 1e-6):
         raise CheckFailed(f"the first loss train returned ({first:.6g}) is not the loss of the initial weights "
                           f"({start:.6g}): record each iteration's loss before its update")

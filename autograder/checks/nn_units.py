@@ -9,17 +9,12 @@ import random
 import torch
 
 from .. import reference as ref
+from ..curriculum import LEVELS
 from ..problems import generator, randn, unit_sizes, with_negatives
 from ..proxy import ObjectValue, StudentError
 from .by_hand import RTOL32, RTOL64
 from .common import CheckFailed, data_of, describe_value, expect_close, expect_meta_outputs, expect_tensor
 from .loops import lockstep
-
-LINEAR_LAYOUT = {
-    5: (("0", "D_in", "H"), ("2", "H", "D_out")),
-    7: (("linear1", "D_in", "H"), ("linear2", "H", "D_out")),
-    8: (("input_linear", "D_in", "H"), ("middle_linear", "H", "H"), ("output_linear", "H", "D_out")),
-}
 
 
 def sizes_and_data(seed, level, purpose="unit"):
@@ -36,11 +31,14 @@ def expect_object(v, what) -> ObjectValue:
 
 
 def expect_linears(desc: dict, level: int, s, what: str) -> None:
+    """The module ``desc`` holds the level's layers (its record's Model): nn.Linear, sized, with bias."""
     children = {c["name"]: c for c in desc.get("children", [])}
-    for name, fan_in, fan_out in LINEAR_LAYOUT[level]:
+    model = LEVELS[level].model
+    for layer in model.layers:
+        name, fan_in, fan_out = layer.name, layer.fan_in, layer.fan_out
         want_in, want_out = getattr(s, fan_in), getattr(s, fan_out)
         c = children.get(name)
-        label = f"{what}[{name}]" if level == 5 else f"{what}.{name}"
+        label = f"{what}[{name}]" if model.kind == "sequential" else f"{what}.{name}"
         if c is None:
             raise CheckFailed(f"{label} is missing: expected nn.Linear({fan_in}, {fan_out}) there"
                               + (f"; found children {', '.join(children) or 'none'}" if children else ""))
@@ -81,11 +79,16 @@ def build_loss(sub, seed):
                             "MSELoss(reduction='sum')": want / y.numel()})
 
 
+def grader_model(sub, level, s, **kwargs) -> ObjectValue:
+    """The level's network, built by the grader (from its record's spec) in the student's process."""
+    return sub.make("model", *LEVELS[level].model.spec(s), **kwargs)
+
+
 def _model_with_grads(sub, seed, level=5):
     s, x, y, params = sizes_and_data(seed, level, "step")
     gen = generator(seed, level, "grads")
     grads = {k: randn(gen, *v.shape) for k, v in params.items()}
-    model = sub.make("two_layer_sequential", s.D_in, s.H, s.D_out, dtype="float64", device=sub.device)
+    model = grader_model(sub, level, s, dtype="float64", device=sub.device)
     sub.set_params(model, params, grads)
     return model, params, grads
 
@@ -164,7 +167,7 @@ def no_optim(sub, shared, seed):
 
 def build_optimizer(sub, seed):
     s, x, y, params = sizes_and_data(seed, 6)
-    model = sub.make("two_layer_sequential", s.D_in, s.H, s.D_out)
+    model = grader_model(sub, 6, s)
     lr = 0.0123
     opt = expect_object(sub.call("build_optimizer", model, lr).value, "build_optimizer's result")
     d = sub.describe(opt)
@@ -198,7 +201,7 @@ def module_init(sub, seed, level, cls):
     if "Module" not in d["mro"]:
         raise CheckFailed(f"{cls} is not a torch.nn.Module subclass")
     expect_linears(d, level, s, "self")
-    want = len(LINEAR_LAYOUT[level]) * 2
+    want = len(LEVELS[level].param_names)
     if len(d["parameters"]) != want:
         names = ", ".join(n for n, _ in d["parameters"])
         raise CheckFailed(f"{cls} has {len(d['parameters'])} parameter tensors ({names}), expected {want}: create "
@@ -220,10 +223,9 @@ def module_forward(sub, seed, level, cls):
         s, x, y, params, model = _student_model(sub, seed, level, cls, dtype)
         out = sub.call((model, None), x.to(getattr(torch, dtype))).value
         t = expect_tensor(out, f"model(x) ({dtype})", (s.N, s.D_out), dtype, sub.device)
-        h = x @ params["linear1.weight"].T + params["linear1.bias"]
         expect_close(t, ref.model_forward(level, params, x), "model(x) with the grader's weights", rtol, f"x of {s}",
-                     hints={"the ReLU is missing between the layers": h @ params["linear2.weight"].T
-                            + params["linear2.bias"]})
+                     hints={"the ReLU is missing between the layers": ref.model_forward(level, params, x,
+                                                                                        with_relu=False)})
     meta_forward(sub, model, x, s)
 
 

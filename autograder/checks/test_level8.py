@@ -1,5 +1,5 @@
 """Level 8 — a dynamic network: a random depth per call, one middle layer reused (weight sharing)."""
-from ..curriculum import SEED_SCHEDULE
+from ..curriculum import LEVELS
 from . import nn_units as units
 from .common import check
 from .loops import expect_convergence, expect_lockstep, expect_stage_in_loop
@@ -54,4 +54,4 @@ def test_train_converges(sub, seed, curves, converging):
 
 @check("8.discipline.sgd_momentum")
 def test_uses_sgd_momentum(sub, shared, seed):
-    units.loop_optimizer(sub, shared, seed, LEVEL, momentum=SEED_SCHEDULE[8]["momentum"])
+    units.loop_optimizer(sub, shared, seed, LEVEL, momentum=LEVELS[LEVEL].schedule.momentum)
