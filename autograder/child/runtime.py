@@ -14,6 +14,7 @@ import types
 import numpy as np
 import torch
 
+from .models import build_model
 from .shared import codec
 from .spies import _SPIES, Observations, install_spies
 
@@ -130,13 +131,8 @@ class Runtime:
         nn = torch.nn
         if "dtype" in kwargs:
             kwargs["dtype"] = getattr(torch, kwargs["dtype"])
-        if kind == "two_layer_sequential":
-            d_in, h, d_out = args
-            return nn.Sequential(nn.Linear(d_in, h), nn.ReLU(), nn.Linear(h, d_out)).to(**kwargs)
-        if kind == "two_layer_module":
-            return _TwoLayerNet(*args).to(**kwargs)
-        if kind == "dynamic_module":
-            return _DynamicNet(*args).to(**kwargs)
+        if kind == "model":  # a level's network, from its record's spec (curriculum.Model.spec)
+            return build_model(*args).to(**kwargs)
         if kind == "sse_nobias":  # the level-3 loss graph, built without student code
             x, w1, w2, y = args
             return ((x.mm(w1).clamp(min=0).mm(w2) - y) ** 2).sum()
@@ -365,31 +361,3 @@ def describe(obj) -> dict:
     if isinstance(obj, torch.nn.Module):
         d["param_ids"] = [id(p) for p in obj.parameters()]
     return d
-
-
-class _TwoLayerNet(torch.nn.Module):
-    """The grader's own level-7 model, handed to a student's train()."""
-
-    def __init__(self, d_in, h, d_out):
-        super().__init__()
-        self.linear1 = torch.nn.Linear(d_in, h)
-        self.linear2 = torch.nn.Linear(h, d_out)
-
-    def forward(self, x):
-        return self.linear2(self.linear1(x).clamp(min=0))
-
-
-class _DynamicNet(torch.nn.Module):
-    """The grader's own level-8 model: one draw of random.randint(0, 3) per call."""
-
-    def __init__(self, d_in, h, d_out):
-        super().__init__()
-        self.input_linear = torch.nn.Linear(d_in, h)
-        self.middle_linear = torch.nn.Linear(h, h)
-        self.output_linear = torch.nn.Linear(h, d_out)
-
-    def forward(self, x):
-        h = self.input_linear(x).clamp(min=0)
-        for _ in range(random.randint(0, 3)):
-            h = self.middle_linear(h).clamp(min=0)
-        return self.output_linear(h)
