@@ -136,6 +136,10 @@ class Level:
     #: the lockstep run records every change of the model's parameters (checks that judge where
     #: the update happens read it)
     lockstep_watch: bool = False
+    #: what the grader's own checks of the level import on first use, slowly: imported on a thread
+    #: while the children start (level 4's torch.autograd.gradcheck first imports torch.fx's
+    #: symbolic shapes and sympy: 0.3 s)
+    grader_imports: tuple[str, ...] = ()
     #: Where the notebook puts each stage's grade cell (autograder/build.py): right after the
     #: definition that the stage mainly tests. A stage not named (one spread over several
     #: definitions) goes at the end, after every definition, so that all its code has run.
@@ -206,6 +210,7 @@ LEVELS: dict[int, Level] = {
     # MyReLU's backward is checked on its own; "forward" covers MyReLU.forward and forward().
     4: Level(4, "level4_function", "a custom autograd Function", ("MyReLU", "forward", "train"),
              _NOBIAS, _BY_HAND, Schedule(lr=1e-6), Convergence(ratio=1e-5), autograd=True,
+             grader_imports=("torch.fx.experimental.symbolic_shapes",),
              grade_cells_after={"backward": "MyReLU", "forward": "forward", "train": "train"}),
     5: Level(5, "level5_nn", "torch.nn", ("build_model", "build_loss", "zero_grad", "sgd_step", "train"),
              _SEQUENTIAL, ("model", "loss_fn", "x", "y", "lr", "steps"), Schedule(lr=1e-4),

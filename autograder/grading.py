@@ -58,8 +58,9 @@ def grade(submission_dir: Path | None, levels: list[int], seed: int, device: str
     import torch
     torch.set_num_threads(1)  # small problems: extra threads only contend (parallelise across submissions)
     devices = resolve_devices(device)
-    if 4 in levels and in_process is None:
-        _import_in_background("torch.fx.experimental.symbolic_shapes")
+    if in_process is None:
+        for module in dict.fromkeys(m for lv in levels for m in LEVELS[lv].grader_imports):
+            _import_in_background(module)
     ctx = GradingContext(submission_dir, levels, seed, devices, limits, in_process, pool)
     ctx.want_curves = curves
     ctx.start()
@@ -88,8 +89,8 @@ def grade(submission_dir: Path | None, levels: list[int], seed: int, device: str
 
 
 def _import_in_background(module: str) -> None:
-    """Import a module on a thread while the grader waits for its children. Level 4's
-    torch.autograd.gradcheck first imports torch.fx's symbolic shapes and sympy (0.3 s)."""
+    """Import a module on a thread while the grader waits for its children (a level's
+    ``grader_imports``)."""
     import importlib
     import sys
     import threading
@@ -106,7 +107,7 @@ def _complete(ctx, levels, stage, devices) -> list[CheckResult]:
             for d in devices:
                 c = by_id.get((spec.id, d))
                 if c is None:
-                    if d == "cuda" and (lv == 1 or not cuda_available()):
+                    if d == "cuda" and (LEVELS[lv].numpy or not cuda_available()):
                         continue
                     c = CheckResult(spec.id, lv, spec.stage, spec.name, 0.0, spec.points, False,
                                     "grader error: this check did not run", d, error=True)

@@ -69,7 +69,8 @@ def pytest_generate_tests(metafunc):
         ctx = get_context(metafunc.config)
         params = []
         for d in ctx.devices:
-            if d == "cuda" and getattr(metafunc.module, "LEVEL", None) == 1:
+            level = LEVELS.get(getattr(metafunc.module, "LEVEL", None))
+            if d == "cuda" and level is not None and level.numpy:
                 params.append(pytest.param(d, marks=pytest.mark.skip(reason="the numpy level runs on the CPU only"),
                                            id=d))
             elif d == "cuda" and not cuda_available():

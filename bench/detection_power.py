@@ -78,7 +78,7 @@ def reference_ratios(seeds: int) -> tuple[dict, dict]:
         mod = tolerances.load(level)
         ratios, times = [], []
         for seed in range(seeds):
-            c = loops.convergence_problem(level, seed, torch.float64 if level == 1 else torch.float32)
+            c = loops.convergence_problem(level, seed)
             t0 = time.perf_counter()
             _, params = tolerances.run_train(level, mod, c, c["x"].dtype)
             times.append(time.perf_counter() - t0)

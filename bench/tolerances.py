@@ -118,7 +118,7 @@ def main(argv=None):
                                     zero_to_none=to_none)
                 errs.append(max(ref.trajectory_error([float(v) for v in losses], params, want)))
             lock = max(lock, min(errs))
-            c = loops.convergence_problem(level, seed, torch.float64 if level == 1 else torch.float32)
+            c = loops.convergence_problem(level, seed)
             _, params = run_train(level, mod, c, c["x"].dtype)
             start = loops.trusted_loss(level, c["params0"], c["x"], c["y"])
             end = loops.trusted_loss(level, params, c["x"], c["y"])

@@ -196,7 +196,11 @@ def expect_stage_in_loop(sub, shared, level, seed, stage: str) -> None:
         raise CheckFailed(f"in train: {m.hint}", diagnosis=m.variant)
 
 
-def convergence_problem(level: int, seed: int, dtype=torch.float32) -> dict:
+def convergence_problem(level: int, seed: int, dtype: torch.dtype | None = None) -> dict:
+    """The seed's problem for the level's convergence run, in ``dtype`` (default: float64 for a
+    numpy level, float32 for the others)."""
+    if dtype is None:
+        dtype = torch.float64 if LEVELS[level].numpy else torch.float32
     s = SEED_PROBLEM
     gen = generator(seed, level, "converge")
     x, y = randn(gen, s.N, s.D_in, dtype=dtype), randn(gen, s.N, s.D_out, dtype=dtype)
@@ -215,16 +219,12 @@ def trusted_loss(level, params, x, y) -> float:
     return float(ref.loss_of(level, p, x, y))
 
 
-def _convergence_problem_for(level, seed):
-    return convergence_problem(level, seed, torch.float64 if LEVELS[level].numpy else torch.float32)
-
-
 def start_convergence(sub, level: int, seed: int):
     """Start the convergence run in its own process, to be collected by expect_convergence.
 
     Returns a function that waits for the run, or the exception that stopped it from starting.
     """
-    p = _convergence_problem_for(level, seed)
+    p = convergence_problem(level, seed)
     try:
         return run_train(sub, level, p["x"], p["y"], p["params0"], p["opt"], p["steps"], p["x"].dtype,
                          python_seed=p["python_seed"], background=True)
@@ -237,7 +237,7 @@ def expect_convergence(sub, level: int, seed: int, curves: dict | None = None, s
 
     ``started``: what start_convergence returned, when the run was started ahead of time.
     """
-    p = _convergence_problem_for(level, seed)
+    p = convergence_problem(level, seed)
     if curves is not None:
         ref_run = ref.simulate(level, p["params0"], p["x"], p["y"], p["opt"], p["steps"],
                                ks=depths_for(level, p["python_seed"], p["steps"]),
