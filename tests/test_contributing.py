@@ -9,6 +9,7 @@ fails, and only what should) and the stub the build makes of it (nothing earned,
 from __future__ import annotations
 
 import dataclasses
+import random
 import re
 import sys
 import textwrap
@@ -108,7 +109,7 @@ def test_the_toy_level_builds(toy):
 
 @pytest.mark.slow
 def test_the_toy_solution_gets_full_marks(toy, zygote):
-    report = grade(toy["solution"].parent, [toy["number"]], SEED, zygote=zygote)
+    report = grade(toy["solution"].parent, [toy["number"]], SEED, pool=zygote)
     assert report.errors == [], report.errors
     assert len(report.checks) == 7 and all(c.passed for c in report.checks), _describe(report)
     assert report.level_score(toy["number"]) == (12.5, 12.5)
@@ -119,7 +120,7 @@ def test_a_broken_toy_fails_the_stage_of_its_mistake(toy, zygote, tmp_path):
     text = toy["solution"].read_text()
     assert MISTAKE[0] in text
     broken = _submission(tmp_path / "broken", toy["level"].module, text.replace(*MISTAKE))
-    report = grade(broken, [toy["number"]], SEED, zygote=zygote)
+    report = grade(broken, [toy["number"]], SEED, pool=zygote)
     assert report.errors == [] and not any(c.error for c in report.checks), _describe(report)
     # train is handed the grader's own model (CONTRACT.md), so the mistake costs the forward stage alone
     assert {c.id for c in report.checks if not c.passed} == {"9.forward.values"}, _describe(report)
@@ -128,9 +129,28 @@ def test_a_broken_toy_fails_the_stage_of_its_mistake(toy, zygote, tmp_path):
 @pytest.mark.slow
 def test_the_toy_stub_earns_nothing_and_breaks_nothing(toy, zygote, tmp_path):
     stub = _submission(tmp_path / "stub", toy["level"].module, build.build_stub(toy["number"]))
-    report = grade(stub, [toy["number"]], SEED, zygote=zygote)
+    report = grade(stub, [toy["number"]], SEED, pool=zygote)
     assert report.errors == [] and not any(c.error for c in report.checks), _describe(report)
     assert report.level_score(toy["number"]) == (0.0, 12.5), _describe(report)
+
+
+@pytest.mark.parametrize("number", [n for n, lv in sorted(curriculum.LEVELS.items()) if lv.model.kind != "weights"])
+def test_the_childs_model_is_the_records(number):
+    """The model the student's process builds from a record's plain-data spec is the reference's network."""
+    from autograder.child.models import build_model
+    level, s = curriculum.LEVELS[number], Sizes(N=4, D_in=5, H=3, D_out=2)
+    params = ref.init_params(number, s, generator(SEED, "spec"))
+    model = build_model(*level.model.spec(s)).double()
+    assert [n for n, _ in model.named_parameters()] == list(level.param_names)
+    with torch.no_grad():
+        for n, p in model.named_parameters():
+            p.copy_(params[n])
+    x = torch.randn(4, 5, generator=generator(SEED, "x"), dtype=torch.float64)
+    for python_seed in range(3):
+        random.seed(python_seed)
+        got = model(x)
+        k = ref.depths(python_seed, 1, level.model.max_depth)[0] if level.model.dynamic else None
+        torch.testing.assert_close(got, ref.model_forward(number, params, x, k), rtol=1e-12, atol=1e-12)
 
 
 def test_register_level_refuses_what_does_not_fit():
