@@ -26,6 +26,7 @@ sys.path.insert(0, str(ROOT))
 from autograder import reference as ref
 from autograder.checks import loops
 from autograder.checks.by_hand import unit
+from autograder.child.models import build_model
 from autograder.curriculum import LEVELS
 
 torch.set_num_threads(1)
@@ -56,43 +57,34 @@ def value_errors(seed):
 
 
 def run_train(level, mod, p, dtype):
-    """Call the solution's train the way the grader does, return (losses, params)."""
-    names = LEVELS[level].param_names
+    """Call the solution's train the way the grader does (checks/loops.run_train, from the level's
+    record), in this process; return (losses, params)."""
+    lv = LEVELS[level]
+    names = lv.param_names
     x, y = p["x"].to(dtype), p["y"].to(dtype)
     opt = p["opt"]
-    if "python_seed" in p and level == 8:
+    if lv.model.dynamic:
         random.seed(p["python_seed"])
-    if level == 1:
-        w = [p["params0"][n].to(dtype).numpy().copy() for n in names]
-        losses = mod.train(x.numpy(), y.numpy(), *w, opt.lr, p["steps"])
-        return losses, {n: torch.from_numpy(a) for n, a in zip(names, w)}
-    if level <= 4:
-        w = [p["params0"][n].to(dtype).clone().requires_grad_(level >= 3) for n in names]
-        losses = mod.train(x, y, *w, opt.lr, p["steps"])
-        return losses, {n: t.detach() for n, t in zip(names, w)}
-    s = (x.shape[1], p["params0"][names[0]].shape[0], y.shape[1])
-    nn = torch.nn
-    if level in (5, 6):
-        model = nn.Sequential(nn.Linear(s[0], s[1]), nn.ReLU(), nn.Linear(s[1], s[2]))
-    elif level == 7:
-        model = mod.TwoLayerNet(*s)
+    model, weights = None, {}
+    if lv.numpy:
+        x, y = x.numpy(), y.numpy()
+        weights = {n: p["params0"][n].to(dtype).numpy().copy() for n in names}
+    elif lv.model.kind == "weights":
+        weights = {n: p["params0"][n].to(dtype).clone().requires_grad_(lv.autograd) for n in names}
     else:
-        model = mod.DynamicNet(*s)
-    model = model.to(dtype)
-    with torch.no_grad():
-        for n, prm in model.named_parameters():
-            prm.copy_(p["params0"][n].to(dtype))
-    loss = nn.MSELoss(reduction="sum")
-    if level == 5:
-        losses = mod.train(model, loss, x, y, opt.lr, p["steps"])
-    elif level == 6:
-        losses = mod.train(model, loss, torch.optim.Adam(model.parameters(), lr=opt.lr), x, y, p["steps"])
-    elif level == 7:
-        losses = mod.train(model, x, y, opt.lr, p["steps"])
-    else:
-        random.seed(p["python_seed"])
-        losses = mod.train(model, x, y, opt.lr, opt.momentum, p["steps"])
-    return losses, {n: t.detach() for n, t in model.named_parameters()}
+        model = build_model(*lv.model.spec(loops.sizes_of(level, x, y, p["params0"]))).to(dtype)
+        with torch.no_grad():
+            for n, prm in model.named_parameters():
+                prm.copy_(p["params0"][n].to(dtype))
+    given = dict(x=x, y=y, lr=opt.lr, steps=p["steps"], momentum=opt.momentum, model=model,
+                 loss_fn=torch.nn.MSELoss(reduction="sum"), **weights)
+    if "optimizer" in lv.train_args:
+        make = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam}[opt.kind]
+        given["optimizer"] = make(model.parameters(), lr=opt.lr, **({"momentum": opt.momentum} if opt.momentum else {}))
+    losses = mod.train(*(given[a] for a in lv.train_args))
+    if model is not None:
+        return losses, {n: t.detach() for n, t in model.named_parameters()}
+    return losses, {n: torch.from_numpy(w) if lv.numpy else w.detach() for n, w in weights.items()}
 
 
 def main(argv=None):
@@ -113,7 +105,8 @@ def main(argv=None):
             p = loops.lockstep_problem(level, seed)
             losses, params = run_train(level, mod, p, torch.float64)
             errs = []
-            for to_none in ((False, True) if level == 8 else (False,)):  # level 8: zeros and None both correct
+            # a random depth: zeroing to zeros or to None are both correct (loops._lockstep)
+            for to_none in ((False, True) if LEVELS[level].model.dynamic else (False,)):
                 want = ref.simulate(level, p["params0"], p["x"], p["y"], p["opt"], p["steps"], ks=p["ks"],
                                     zero_to_none=to_none)
                 errs.append(max(ref.trajectory_error([float(v) for v in losses], params, want)))
