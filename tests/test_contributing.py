@@ -22,10 +22,10 @@ from autograder import build, curriculum
 from autograder import reference as ref
 from autograder.grading import grade
 from autograder.problems import Sizes, generator
+from conftest import SEED
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "contributing.md"
-SEED = 20240601
 
 SOLUTION = "solutions/level9_deeper.py"
 LEVEL_ENTRY = "autograder/curriculum.py, in LEVELS"
@@ -38,7 +38,7 @@ MISTAKE = ("        h = self.linear2(h).clamp(min=0)\n", "        h = self.linea
 def doc_blocks() -> dict[str, str]:
     """The page's Python blocks whose first line is a comment naming a file, by that name."""
     blocks = {}
-    for indent, body in re.findall(r"^( *)```python\n(.*?)^\1```$", DOC.read_text(encoding="utf-8"), re.M | re.S):
+    for _indent, body in re.findall(r"^( *)```python\n(.*?)^\1```$", DOC.read_text(encoding="utf-8"), re.M | re.S):
         first, _, rest = textwrap.dedent(body).partition("\n")
         if first.startswith("# "):
             blocks[first[2:].strip()] = rest
