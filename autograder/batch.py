@@ -103,18 +103,53 @@ def _up_to_date(report_path: Path, student: Student, levels, seed) -> bool:
     return data.get("submission_sha256") == submission_hash(read_submission(student.path, levels))
 
 
+def students_to_grade(paths: list[Path], out: Path, levels: list[int], seed: int,
+                      force: bool = False) -> tuple[list[Student], list[Student]]:
+    """Every student found, and those still to grade (all of them with ``force``; otherwise those
+    without an up-to-date report in OUT/reports: the resume)."""
+    students = find_students(paths)
+    reports_dir = out / "reports"
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    todo = [s for s in students if force or not _up_to_date(reports_dir / f"{s.name}.json", s, levels, seed)]
+    return students, todo
+
+
+def save_report(out: Path, student: Student, data: dict, html: bool = False) -> None:
+    """One student's report, written atomically (and their feedback page with ``html``)."""
+    data["student"] = student.name
+    write_atomic(out / "reports" / f"{student.name}.json", json.dumps(data, indent=2))
+    if html:
+        from .render_html import feedback_page
+        write_atomic(out / "feedback" / f"{student.name}.html",
+                     feedback_page(Report.from_json(data), f"Feedback for {student.name}"))
+
+
+def finish_class(students: list[Student], out: Path, levels: list[int], started: float, html: bool = False,
+                 similarity=None, lms=None) -> dict:
+    """The class files from the reports on disk: grades.csv, the similarity report and LMS exports
+    (when asked), summary.json/.md (and summary.html)."""
+    summary = summarize(students, out / "reports", levels)
+    summary["seconds"] = round(time.monotonic() - started, 2)
+    write_atomic(out / "grades.csv", class_csv(summary["students"], levels))
+    _after_grading(out, students, levels, summary, similarity, lms)
+    write_atomic(out / "summary.json", json.dumps(summary, indent=2))
+    write_atomic(out / "summary.md", summary_markdown(summary))
+    if html:
+        from .render_html import class_page
+        diagnoses = {tuple(map(lambda v: v, k.split("|", 1))): n for k, n in summary["diagnoses"].items()}
+        write_atomic(out / "summary.html", class_page(summary, {(int(a), b): n for (a, b), n in diagnoses.items()}))
+    return summary
+
+
 def grade_class(paths: list[Path], out: Path, levels: list[int], seed: int, device: str = "cpu", jobs: int = 2,
                 force: bool = False, limits: Limits | None = None, progress: bool = True, html: bool = False,
                 similarity=None, lms=None) -> dict:
     """``similarity``: a ``similarity.Options`` to write OUT/similarity.{csv,html} after grading;
     ``lms``: an ``lms.ExportOptions`` (a roster) to write OUT/canvas.csv and OUT/moodle.csv."""
     limits = limits or Limits()
-    students = find_students(paths)
-    reports_dir = out / "reports"
-    reports_dir.mkdir(parents=True, exist_ok=True)
-    todo = [s for s in students if force or not _up_to_date(reports_dir / f"{s.name}.json", s, levels, seed)]
+    students, todo = students_to_grade(paths, out, levels, seed, force)
     started = time.monotonic()
-    bar = _Progress(len(students), len(students) - len(todo), enabled=progress)
+    bar = Progress(len(students), len(students) - len(todo), enabled=progress)
     attempts: Counter = Counter()
     ctx = multiprocessing.get_context("spawn")  # workers never inherit the parent's state
     while todo:
@@ -135,27 +170,12 @@ def grade_class(paths: list[Path], out: Path, levels: list[int], seed: int, devi
                             todo.append(student)
                             continue
                         data = error_report(student.path, levels, seed, "the grading worker died twice").as_json()
-                    data["student"] = student.name
-                    write_atomic(reports_dir / f"{student.name}.json", json.dumps(data, indent=2))
-                    if html:
-                        from .render_html import feedback_page
-                        write_atomic(out / "feedback" / f"{student.name}.html",
-                                     feedback_page(Report.from_json(data), f"Feedback for {student.name}"))
+                    save_report(out, student, data, html)
                     bar.advance(student.name, data.get("score", 0.0))
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
     bar.close()
-    summary = summarize(students, reports_dir, levels)
-    summary["seconds"] = round(time.monotonic() - started, 2)
-    write_atomic(out / "grades.csv", class_csv(summary["students"], levels))
-    _after_grading(out, students, levels, summary, similarity, lms)
-    write_atomic(out / "summary.json", json.dumps(summary, indent=2))
-    write_atomic(out / "summary.md", summary_markdown(summary))
-    if html:
-        from .render_html import class_page
-        diagnoses = {tuple(map(lambda v: v, k.split("|", 1))): n for k, n in summary["diagnoses"].items()}
-        write_atomic(out / "summary.html", class_page(summary, {(int(a), b): n for (a, b), n in diagnoses.items()}))
-    return summary
+    return finish_class(students, out, levels, started, html, similarity, lms)
 
 
 def _after_grading(out: Path, students: list[Student], levels: list[int], summary: dict, similarity, lms) -> None:
@@ -236,7 +256,7 @@ def summary_markdown(summary: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-class _Progress:
+class Progress:
     """A rich progress bar with ETA on stderr (silent when disabled)."""
 
     def __init__(self, total: int, already: int, enabled: bool):

@@ -101,7 +101,7 @@ def cmd_grade(args) -> int:
         print(f"autograder: {missing[0]} is not a directory", file=sys.stderr)
         return 2
     has_students = any(p.is_dir() and not p.name.startswith(".") for p in paths[0].iterdir())
-    if len(paths) > 1 or args.out or args.roster or (not is_submission(paths[0]) and has_students):
+    if len(paths) > 1 or args.out or args.roster or args.scheduler or (not is_submission(paths[0]) and has_students):
         return cmd_grade_class(args, paths, levels)
     directory = paths[0]
     report = _grade_one(directory, levels, args)
@@ -121,16 +121,24 @@ def cmd_grade(args) -> int:
 
 def cmd_grade_class(args, paths, levels) -> int:
     from . import lms, similarity
-    from .batch import grade_class
     out = Path(args.out or "grades")
     try:
         export = lms.options_from(args)  # a bad roster stops before grading, not after
     except lms.RosterError as exc:
         print(f"autograder: {exc}", file=sys.stderr)
         return 2
-    summary = grade_class(paths, out, levels, _seed(args), args.device, jobs=args.jobs, force=args.force,
-                          limits=_limits(args), progress=sys.stderr.isatty(), html=bool(args.html),
-                          similarity=None if args.no_similarity else similarity.options_from(args), lms=export)
+    similar = None if args.no_similarity else similarity.options_from(args)
+    if args.scheduler:
+        from .cluster import grade_on_cluster_cli
+        summary = grade_on_cluster_cli(args, paths, out, levels, _seed(args), _limits(args), similarity=similar,
+                                       lms=export)
+        if isinstance(summary, int):
+            return summary
+    else:
+        from .batch import grade_class
+        summary = grade_class(paths, out, levels, _seed(args), args.device, jobs=args.jobs, force=args.force,
+                              limits=_limits(args), progress=sys.stderr.isatty(), html=bool(args.html),
+                              similarity=similar, lms=export)
     if args.format == "json":
         sys.stdout.write(json.dumps(summary, indent=2) + "\n")
     else:
@@ -172,6 +180,11 @@ def register(subparsers) -> None:
                    "(default: grades/)")
     p.add_argument("--jobs", type=int, default=2, help="class mode: students graded in parallel")
     p.add_argument("--force", action="store_true", help="class mode: regrade students already graded")
+    p.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                   help="class mode on a Dask cluster: a scheduler address (tcp://host:8786), or local:N for N "
+                   "worker processes here (needs the 'cluster' extra; see docs/cluster.md)")
+    p.add_argument("--cluster-wait", type=float, default=600.0, metavar="SECONDS",
+                   help="with --scheduler: how long to wait while the cluster has no worker before stopping")
     p.add_argument("--html", metavar="DIR", nargs="?", const="html", default=None,
                    help="HTML feedback with loss curves: DIR/feedback.html for one submission; in class mode "
                    "OUT/feedback/<student>.html and OUT/summary.html (any value)")

@@ -1,0 +1,263 @@
+"""Grading a class on a Dask cluster: ``grade CLASS --out OUT --scheduler ADDRESS`` (or ``local:N``).
+
+The client (this process) finds the students and the resume exactly as local grading does
+(``batch.students_to_grade``), reads each student's files and sends them as data, one task per
+student; each Dask worker process grades with its own warm sandbox pool (``cluster_worker``). The
+reports come back as plain dicts and only the client writes: each report atomically as it arrives,
+then grades.csv, the summaries and the pages (``batch.finish_class``), so the output directory
+never needs to be shared with the workers.
+
+Failures: a worker that dies mid-task has its tasks rerun elsewhere by the scheduler; the client
+takes one result per student, and results are deterministic per seed, so nobody is graded twice
+into different results. A student whose task keeps killing workers fails after the scheduler's
+``allowed-failures`` (KilledWorker) and gets an error report; the run goes on. Losing the scheduler
+cancels every task: the run stops with ``SchedulerLost`` (the reports already written stay, so the
+same command finishes it).
+
+``distributed`` is an optional dependency (``pip install 'pytorch-examples-kit[cluster]'``),
+imported only here.
+"""
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from dataclasses import asdict
+from pathlib import Path
+
+from .batch import Progress, Student, error_report, finish_class, save_report, students_to_grade
+from .curriculum import LEVELS
+from .sandbox import Limits
+from .submission import MAX_SOURCE_BYTES, read_submission, submission_hash
+
+#: attempts after which the scheduler gives up on a task whose worker keeps dying (local:N; for a
+#: scheduler of your own, set DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES where it starts)
+ALLOWED_FAILURES = 2
+#: how often the client looks at the cluster while it waits for results
+POLL_SECONDS = 2.0
+
+
+class ClusterError(Exception):
+    """The cluster cannot go on (unreachable, no workers, scheduler lost): stop, keep what is done."""
+
+
+class SchedulerLost(ClusterError):
+    pass
+
+
+def missing_dependency_message() -> str | None:
+    try:
+        import distributed  # noqa: F401
+    except ImportError:
+        return ("grading on a cluster needs Dask's distributed scheduler: "
+                "pip install 'pytorch-examples-kit[cluster]' (or: pip install 'dask[distributed]')")
+    return None
+
+
+def parse_scheduler(address: str) -> tuple[str, int | None]:
+    """("local", N) for ``local:N``, else ("remote", None) for a scheduler address."""
+    m = re.fullmatch(r"local:(\d+)", address.strip())
+    if m:
+        n = int(m[1])
+        if n < 1:
+            raise ValueError("local:N needs at least one worker")
+        return "local", n
+    if address.startswith("local"):
+        raise ValueError(f"{address!r}: a local cluster is local:N (N worker processes)")
+    return "remote", None
+
+
+def connect(address: str, timeout: float):
+    """A Client (and the LocalCluster it owns, or None) for ``--scheduler``."""
+    import dask
+    from distributed import Client, LocalCluster
+    kind, n = parse_scheduler(address)
+    if kind == "remote":
+        try:
+            return Client(address, timeout=timeout, set_as_default=False), None
+        except (OSError, TimeoutError) as exc:
+            raise ClusterError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
+    with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
+        # One thread per worker process: a grading process uses one core (torch pinned to one
+        # thread). No memory limit on the worker itself: the sandbox bounds each child's memory.
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
+                               dashboard_address=None, memory_limit=0)
+    try:
+        return Client(cluster, timeout=timeout, set_as_default=False), cluster
+    except BaseException:
+        cluster.close()
+        raise
+
+
+def make_job(student: Student, levels: list[int], seed: int, device: str, limits: Limits, curves: bool,
+             kit: dict) -> tuple[dict | None, str]:
+    """A student as data: the file local grading would read for each level (its bytes, or only its
+    size when too large to read), and their hash. (None, why) when the client cannot read a file."""
+    sources = read_submission(student.path, levels)
+    files = {}
+    for lv in levels:
+        module = LEVELS[lv].module
+        py, nb = student.path / f"{module}.py", student.path / f"{module}.ipynb"
+        path = py if py.is_file() else nb if nb.is_file() else None
+        if path is None:
+            continue
+        try:
+            size = path.stat().st_size
+            files[path.name] = {"size": size} if size > MAX_SOURCE_BYTES else {"data": path.read_bytes()}
+        except OSError as exc:
+            return None, f"the client cannot read {path.name}: {exc.strerror} (fix its permissions and rerun)"
+    job = {"origin": str(student.path), "files": files, "sha256": submission_hash(sources), "levels": list(levels),
+           "seed": seed, "device": device, "limits": asdict(limits), "curves": curves, "kit": kit}
+    return job, ""
+
+
+def grade_class_on_cluster(paths: list[Path], out: Path, levels: list[int], seed: int, scheduler: str,
+                           device: str = "cpu", force: bool = False, limits: Limits | None = None,
+                           progress: bool = True, html: bool = False, connect_timeout: float = 30.0,
+                           worker_wait: float = 600.0, task=None) -> dict:
+    """Grade a class on the cluster at ``scheduler``; same output as ``batch.grade_class``.
+
+    ``worker_wait``: seconds to wait while the cluster has no worker at all (at the start, or after
+    losing every one) before stopping with ClusterError. ``task``: the function run per student
+    (``cluster_worker.grade_task``; tests pass another to play a student that kills workers).
+    """
+    from distributed import as_completed
+
+    from .cluster_worker import SandboxPools, grade_task, kit_fingerprint
+    limits = limits or Limits()
+    task = task or grade_task
+    students, todo = students_to_grade(paths, out, levels, seed, force)
+    started = time.monotonic()
+    bar = Progress(len(students), len(students) - len(todo), enabled=progress)
+    client, cluster = (None, None)
+    try:
+        if todo:
+            client, cluster = connect(scheduler, connect_timeout)
+            client.register_plugin(SandboxPools(levels), name=SandboxPools.name)
+            _wait_for_a_worker(client, scheduler, worker_wait)
+            kit = kit_fingerprint()
+            futures = {}
+            run = uuid.uuid4().hex[:8]
+            for student in todo:
+                job, problem = make_job(student, levels, seed, device, limits, html, kit)
+                if job is None:
+                    data = error_report(student.path, levels, seed, problem).as_json()
+                    save_report(out, student, data, html)
+                    bar.advance(student.name, 0.0)
+                    continue
+                future = client.submit(task, job, key=f"grade-{student.name}-{run}", pure=False)
+                futures[future] = student
+            _collect(client, futures, as_completed, out, levels, seed, html, bar, scheduler, worker_wait)
+    finally:
+        bar.close()
+        if client is not None:
+            _close(client, cluster)
+    return finish_class(students, out, levels, started, html)
+
+
+def _wait_for_a_worker(client, scheduler: str, seconds: float) -> None:
+    try:
+        client.wait_for_workers(1, timeout=seconds)
+    except TimeoutError:
+        raise ClusterError(f"no Dask worker joined the scheduler at {scheduler} within {seconds:g} s") from None
+
+
+def _collect(client, futures: dict, as_completed, out: Path, levels, seed, html, bar, scheduler, worker_wait):
+    """Write each student's report as their result arrives (once: the first result is the one)."""
+    written = set()
+    health = _Health(client, scheduler, worker_wait)
+    pending = as_completed(futures, with_results=False, loop=client.loop)
+    while not pending.is_empty():
+        if not pending.has_ready():
+            time.sleep(0.1)
+            health.check()
+            continue
+        for future in pending.next_batch(block=False):
+            student = futures[future]
+            if future.status == "cancelled":  # what the client does to every task when it loses the scheduler
+                raise SchedulerLost(f"lost the Dask scheduler at {scheduler}: {len(written)} students were graded "
+                                    "and saved this run; run the same command again to grade the rest")
+            if student.name in written:
+                continue
+            data = _result(future, student, levels, seed)
+            save_report(out, student, data, html)
+            written.add(student.name)
+            bar.advance(student.name, data.get("score", 0.0))
+            future.release()
+
+
+class _Health:
+    """Every POLL_SECONDS: stop when the scheduler is gone, or when no worker has been there for too long."""
+
+    def __init__(self, client, scheduler: str, worker_wait: float):
+        self.client, self.scheduler, self.worker_wait = client, scheduler, worker_wait
+        self.next_check = time.monotonic() + POLL_SECONDS
+        self.no_workers_since: float | None = None
+
+    def check(self) -> None:
+        now = time.monotonic()
+        if now < self.next_check:
+            return
+        self.next_check = now + POLL_SECONDS
+        status = self.client.status
+        if status not in ("running", "connecting"):
+            raise SchedulerLost(f"lost the Dask scheduler at {self.scheduler} (client {status}); "
+                                "run the same command again to grade the rest")
+        if status == "running" and not self.client.scheduler_info().get("workers"):
+            self.no_workers_since = self.no_workers_since or now
+            if now - self.no_workers_since > self.worker_wait:
+                raise ClusterError(f"the cluster at {self.scheduler} has had no worker for {self.worker_wait:g} s; "
+                                   "run the same command again when workers are back")
+        else:
+            self.no_workers_since = None
+
+
+def _result(future, student: Student, levels, seed) -> dict:
+    from distributed import KilledWorker
+    if future.status == "finished":
+        data = future.result()
+        if isinstance(data, dict) and isinstance(data.get("checks"), list):
+            return data
+        return error_report(student.path, levels, seed, "the worker returned something other than a report").as_json()
+    exc = future.exception()
+    if isinstance(exc, KilledWorker):
+        reason = (f"the worker grading this student died {exc.allowed_failures + 1} times (last "
+                  f"{getattr(exc.last_worker, 'address', '?')}): the scheduler gave up on it")
+    else:
+        reason = f"the grading task failed on the cluster: {type(exc).__name__}: {exc}"
+    return error_report(student.path, levels, seed, reason).as_json()
+
+
+def _close(client, cluster) -> None:
+    """Close the client (and the local cluster it owns) without waiting long on a lost scheduler."""
+    try:
+        client.close(timeout=10)
+    except Exception:  # noqa: BLE001 - a lost scheduler: nothing more to say to it
+        pass
+    if cluster is not None:
+        try:
+            cluster.close(timeout=30)
+        except Exception:  # noqa: BLE001
+            pass
+
+
+def grade_on_cluster_cli(args, paths: list[Path], out: Path, levels: list[int], seed: int, limits: Limits):
+    """``grade --scheduler``: the summary, or an exit status with its message printed (2: a bad
+    address or distributed missing; 4: the cluster stopped the run, whose finished reports stay)."""
+    import sys
+    problem = missing_dependency_message()
+    if problem is None:
+        try:
+            parse_scheduler(args.scheduler)
+        except ValueError as exc:
+            problem = str(exc)
+    if problem:
+        print(f"autograder: {problem}", file=sys.stderr)
+        return 2
+    try:
+        return grade_class_on_cluster(paths, out, levels, seed, args.scheduler, args.device, force=args.force,
+                                      limits=limits, progress=sys.stderr.isatty(), html=bool(args.html),
+                                      worker_wait=args.cluster_wait)
+    except ClusterError as exc:
+        print(f"autograder: {exc}", file=sys.stderr)
+        return 4
