@@ -21,11 +21,19 @@ from __future__ import annotations
 
 import re
 import time
+from concurrent.futures import CancelledError
 import uuid
 from dataclasses import asdict
 from pathlib import Path
 
-from .batch import Progress, Student, error_report, finish_class, save_report, students_to_grade
+from .batch import (
+    Progress,
+    Student,
+    error_report,
+    finish_class,
+    save_report,
+    students_to_grade,
+)
 from .curriculum import LEVELS
 from .sandbox import Limits
 from .submission import MAX_SOURCE_BYTES, read_submission, submission_hash
@@ -77,7 +85,10 @@ def connect(address: str, timeout: float):
             return Client(address, timeout=timeout, set_as_default=False), None
         except (OSError, TimeoutError) as exc:
             raise ClusterError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
-    with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
+    # worker-saturation 1.0: a worker holds only the task it runs, so a worker that dies takes no
+    # innocent queued student down with it (each death counts against every task it held).
+    with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES,
+                          "distributed.scheduler.worker-saturation": 1.0}):
         # One thread per worker process: a grading process uses one core (torch pinned to one
         # thread). No memory limit on the worker itself: the sandbox bounds each child's memory.
         cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
@@ -121,8 +132,6 @@ def grade_class_on_cluster(paths: list[Path], out: Path, levels: list[int], seed
     losing every one) before stopping with ClusterError. ``task``: the function run per student
     (``cluster_worker.grade_task``; tests pass another to play a student that kills workers).
     """
-    from distributed import as_completed
-
     from .cluster_worker import SandboxPools, grade_task, kit_fingerprint
     limits = limits or Limits()
     task = task or grade_task
@@ -136,18 +145,16 @@ def grade_class_on_cluster(paths: list[Path], out: Path, levels: list[int], seed
             client.register_plugin(SandboxPools(levels), name=SandboxPools.name)
             _wait_for_a_worker(client, scheduler, worker_wait)
             kit = kit_fingerprint()
-            futures = {}
-            run = uuid.uuid4().hex[:8]
+            jobs = {}
             for student in todo:
                 job, problem = make_job(student, levels, seed, device, limits, html, kit)
                 if job is None:
                     data = error_report(student.path, levels, seed, problem).as_json()
                     save_report(out, student, data, html)
                     bar.advance(student.name, 0.0)
-                    continue
-                future = client.submit(task, job, key=f"grade-{student.name}-{run}", pure=False)
-                futures[future] = student
-            _collect(client, futures, as_completed, out, levels, seed, html, bar, scheduler, worker_wait)
+                else:
+                    jobs[student.name] = (student, job)
+            _collect(client, task, jobs, out, levels, seed, html, bar, scheduler, worker_wait)
     finally:
         bar.close()
         if client is not None:
@@ -162,37 +169,65 @@ def _wait_for_a_worker(client, scheduler: str, seconds: float) -> None:
         raise ClusterError(f"no Dask worker joined the scheduler at {scheduler} within {seconds:g} s") from None
 
 
-def _collect(client, futures: dict, as_completed, out: Path, levels, seed, html, bar, scheduler, worker_wait):
-    """Write each student's report as their result arrives (once: the first result is the one)."""
-    written = set()
+def _collect(client, task, jobs: dict, out: Path, levels, seed, html, bar, scheduler, worker_wait) -> None:
+    """Send the jobs, no more at a time than the cluster has threads; write each student's report as
+    their result arrives (once: the first result is the one).
+
+    Why no more than the threads: a task queued on a worker behind another is lost with that worker
+    and counted against the student, so a student who kills workers would take innocent ones down
+    with them. A student whose task the scheduler gave up on (KilledWorker) is sent once more, as
+    local grading retries a student whose worker died; a second give-up is their error report.
+    """
+    from distributed import as_completed
+    run = uuid.uuid4().hex[:8]
+    waiting = list(jobs)  # names, in the class's order
+    futures: dict = {}  # future -> student name
+    pending = as_completed([], with_results=False, loop=client.loop)
+    written, resent = set(), set()
     health = _Health(client, scheduler, worker_wait)
-    pending = as_completed(futures, with_results=False, loop=client.loop)
-    while not pending.is_empty():
+
+    def send(name: str, key: str) -> None:
+        future = client.submit(task, jobs[name][1], key=key, pure=False)
+        futures[future] = name
+        pending.add(future)
+
+    while waiting or not pending.is_empty():
+        while waiting and pending.count() < health.threads:
+            name = waiting.pop(0)
+            send(name, f"grade-{name}-{run}")
         if not pending.has_ready():
-            time.sleep(0.1)
+            time.sleep(0.05)
             health.check()
             continue
         for future in pending.next_batch(block=False):
-            student = futures[future]
+            name = futures.pop(future)
             if future.status == "cancelled":  # what the client does to every task when it loses the scheduler
                 raise SchedulerLost(f"lost the Dask scheduler at {scheduler}: {len(written)} students were graded "
                                     "and saved this run; run the same command again to grade the rest")
-            if student.name in written:
+            if name in written:
                 continue
-            data = _result(future, student, levels, seed)
-            save_report(out, student, data, html)
-            written.add(student.name)
-            bar.advance(student.name, data.get("score", 0.0))
+            student = jobs[name][0]
+            data, killed = _outcome(future, student, levels, seed)
             future.release()
+            if killed and name not in resent:
+                resent.add(name)
+                send(name, f"grade-{name}-{run}-again")
+                continue
+            save_report(out, student, data, html)
+            written.add(name)
+            bar.advance(name, data.get("score", 0.0))
 
 
 class _Health:
-    """Every POLL_SECONDS: stop when the scheduler is gone, or when no worker has been there for too long."""
+    """Every POLL_SECONDS: the cluster's threads (how many tasks to keep in flight); stop when the
+    scheduler is gone, or when no worker has been there for too long."""
 
     def __init__(self, client, scheduler: str, worker_wait: float):
         self.client, self.scheduler, self.worker_wait = client, scheduler, worker_wait
-        self.next_check = time.monotonic() + POLL_SECONDS
+        self.next_check = 0.0
         self.no_workers_since: float | None = None
+        self.threads = 1
+        self.check()
 
     def check(self) -> None:
         now = time.monotonic()
@@ -203,29 +238,39 @@ class _Health:
         if status not in ("running", "connecting"):
             raise SchedulerLost(f"lost the Dask scheduler at {self.scheduler} (client {status}); "
                                 "run the same command again to grade the rest")
-        if status == "running" and not self.client.scheduler_info().get("workers"):
-            self.no_workers_since = self.no_workers_since or now
-            if now - self.no_workers_since > self.worker_wait:
-                raise ClusterError(f"the cluster at {self.scheduler} has had no worker for {self.worker_wait:g} s; "
-                                   "run the same command again when workers are back")
-        else:
+        if status != "running":
+            return
+        workers = self.client.scheduler_info(n_workers=-1).get("workers", {})
+        self.threads = max(1, sum(w.get("nthreads", 1) for w in workers.values()))
+        if workers:
             self.no_workers_since = None
+            return
+        self.no_workers_since = self.no_workers_since or now
+        if now - self.no_workers_since > self.worker_wait:
+            raise ClusterError(f"the cluster at {self.scheduler} has had no worker for {self.worker_wait:g} s; "
+                               "run the same command again when workers are back")
 
 
-def _result(future, student: Student, levels, seed) -> dict:
+def _outcome(future, student: Student, levels, seed) -> tuple[dict, bool]:
+    """(report, whether the scheduler gave up because its workers died). A result is fetched from the
+    worker that holds it: if that worker has died since, the scheduler reruns the task, and this
+    waits for that (or its failure)."""
     from distributed import KilledWorker
-    if future.status == "finished":
+    try:
         data = future.result()
-        if isinstance(data, dict) and isinstance(data.get("checks"), list):
-            return data
-        return error_report(student.path, levels, seed, "the worker returned something other than a report").as_json()
-    exc = future.exception()
-    if isinstance(exc, KilledWorker):
+    except CancelledError:  # the client lost the scheduler while it waited for this result
+        raise SchedulerLost("lost the Dask scheduler while fetching a result; run the same command again to grade "
+                            "the rest") from None
+    except KilledWorker as exc:
         reason = (f"the worker grading this student died {exc.allowed_failures + 1} times (last "
                   f"{getattr(exc.last_worker, 'address', '?')}): the scheduler gave up on it")
-    else:
+        return error_report(student.path, levels, seed, reason).as_json(), True
+    except Exception as exc:  # noqa: BLE001 - the task failed (not the student): an error report
         reason = f"the grading task failed on the cluster: {type(exc).__name__}: {exc}"
-    return error_report(student.path, levels, seed, reason).as_json()
+        return error_report(student.path, levels, seed, reason).as_json(), False
+    if isinstance(data, dict) and isinstance(data.get("checks"), list):
+        return data, False
+    return error_report(student.path, levels, seed, "the worker returned something other than a report").as_json(), False
 
 
 def _close(client, cluster) -> None:
