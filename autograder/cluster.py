@@ -274,7 +274,14 @@ def _outcome(future, student: Student, levels, seed) -> tuple[dict, bool]:
 
 
 def _close(client, cluster) -> None:
-    """Close the client (and the local cluster it owns) without waiting long on a lost scheduler."""
+    """Close the client (and the local cluster it owns) without waiting long on a lost scheduler. On
+    a cluster that outlives the run, the workers' sandbox pools are closed first (they would sit idle)."""
+    from .cluster_worker import PLUGIN_NAME
+    if cluster is None and client.status == "running":
+        try:
+            client.unregister_worker_plugin(PLUGIN_NAME)
+        except Exception:  # noqa: BLE001 - a worker that cannot close its pool: it ends with the worker
+            pass
     try:
         client.close(timeout=10)
     except Exception:  # noqa: BLE001 - a lost scheduler: nothing more to say to it
