@@ -21,7 +21,7 @@ from pathlib import Path
 from distributed import WorkerPlugin, get_worker
 
 from .curriculum import LEVELS
-from .sandbox import Limits, start_pool
+from .sandbox import ChildPool, Limits, start_pool
 
 PLUGIN_NAME = "autograder-sandbox-pool"
 
@@ -57,19 +57,19 @@ class SandboxPools(WorkerPlugin):
     def __init__(self, levels: list[int] | None = None):
         self.levels = levels
         self.idle: queue.SimpleQueue | None = None
-        self.all: list = []
+        self.all: list[ChildPool] = []
 
     def setup(self, worker) -> None:
         self.idle = queue.SimpleQueue()
         # Start one pool now, so the zygote imports torch while the first task is on its way.
         self.idle.put(self._start())
 
-    def _start(self):
+    def _start(self) -> ChildPool:
         pool = start_pool(levels=self.levels)
         self.all.append(pool)
         return pool
 
-    def take(self):
+    def take(self) -> ChildPool:
         """A pool nobody else is using (a dead one is replaced)."""
         try:
             pool = self.idle.get_nowait()
@@ -81,7 +81,7 @@ class SandboxPools(WorkerPlugin):
         self.all.remove(pool)
         return self._start()
 
-    def give_back(self, pool) -> None:
+    def give_back(self, pool: ChildPool) -> None:
         self.idle.put(pool)
 
     def teardown(self, worker) -> None:
@@ -140,7 +140,7 @@ def grade_task(job: dict) -> dict:
         materialize(job["files"], directory)
         from .grading import grade
         limits = Limits(**job["limits"])
-        data = grade(directory, levels, seed, job["device"], limits, zygote=pool, curves=job["curves"]).as_json()
+        data = grade(directory, levels, seed, job["device"], limits, pool=pool, curves=job["curves"]).as_json()
         data = _replace_text(data, str(directory), origin)
     except Exception as exc:  # noqa: BLE001 - a grader failure: an error for this student, never a score
         data = error_report(origin, levels, seed, f"the grader failed on worker {_worker_name()}: "

@@ -29,7 +29,8 @@ LAYERS: list[tuple[str, set[str]]] = [
                     "autograder.selfcheck", "autograder.gradescope", "autograder.nbgrader_course",
                     "autograder.nbgrader_preprocessors", "autograder.lab", "autograder.watch",
                     "autograder.build", "autograder.similarity", "autograder.similarity_html", "autograder.lms",
-                    "autograder.similarity_command", "autograder.lms_command"}),
+                    "autograder.similarity_command", "autograder.lms_command",
+                    "autograder.cluster", "autograder.cluster_worker"}),
     ("command line", {"autograder.cli", "autograder.__main__"}),
 ]
 #: The untrusted side: it runs under ``python -I`` and imports nothing of the package (only its own
