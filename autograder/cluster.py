@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import re
 import time
-from concurrent.futures import CancelledError
 import uuid
+from concurrent.futures import CancelledError
 from dataclasses import asdict
 from pathlib import Path
 

@@ -48,7 +48,7 @@ def make_class(root: Path, correct: int = 6, broken: int = 6, hostile: list[str]
 
 def grade_cli(cls: Path, out: Path, *extra: str, timeout: float = 600) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "autograder", "grade", str(cls), "--out", str(out), *GRADE, *extra],
-                          cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=_env())
+                          cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=_env(), check=False)
 
 
 def _env() -> dict:
