@@ -66,6 +66,9 @@ class SandboxPools(WorkerPlugin):
 
     def _start(self) -> ChildPool:
         pool = start_pool(levels=self.levels)
+        # Under memory pressure the kernel ends a student's child, not the worker (whose death would
+        # cost its task a rerun elsewhere and the machine a worker restart).
+        pool.set_oom_score_adj(1000)
         self.all.append(pool)
         return pool
 

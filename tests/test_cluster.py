@@ -19,7 +19,7 @@ pytest.importorskip("distributed")
 from attack_corpus import ATTACKS
 
 from autograder.cluster import ClusterError, make_job, parse_scheduler
-from autograder.sandbox import Limits, _alive, _descendants
+from autograder.sandbox import Limits, _alive, _descendants, start_method
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "tests" / "corpus" / "broken"
@@ -181,6 +181,26 @@ def test_the_worker_writes_only_contract_files_and_never_through_a_link(tmp_path
     with pytest.raises(OSError):
         materialize({"level3_autograd.py": {"data": b"owned"}}, link_dir)
     assert target.read_text() == "keep"
+
+
+@pytest.mark.skipif(start_method() != "fork", reason="a Spawner has no process to keep warm")
+def test_a_worker_keeps_its_pool_warm_replaces_a_dead_one_and_closes_them_all():
+    from autograder.cluster_worker import SandboxPools
+    plugin = SandboxPools([1])
+    plugin.setup(worker=None)
+    try:
+        first = plugin.take()
+        assert first.alive()
+        plugin.give_back(first)
+        assert plugin.take() is first  # the same warm pool, task after task
+        first.close()  # as if a level had managed to end it
+        plugin.give_back(first)
+        second = plugin.take()
+        assert second is not first and second.alive()
+        plugin.give_back(second)
+    finally:
+        plugin.teardown(worker=None)
+    assert not second.alive() and plugin.all == []
 
 
 def test_a_worker_with_another_kit_reports_an_error_not_a_grade(tmp_path):
