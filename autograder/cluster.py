@@ -34,7 +34,6 @@ from .batch import (
     save_report,
     students_to_grade,
 )
-from .curriculum import LEVELS
 from .sandbox import Limits
 from .submission import MAX_SOURCE_BYTES, read_submission, submission_hash
 
@@ -102,21 +101,28 @@ def connect(address: str, timeout: float):
 
 def make_job(student: Student, levels: list[int], seed: int, device: str, limits: Limits, curves: bool,
              kit: dict) -> tuple[dict | None, str]:
-    """A student as data: the file local grading would read for each level (its bytes, or only its
-    size when too large to read), and their hash. (None, why) when the client cannot read a file."""
+    """A student as data: for each level the bytes local grading reads (``read_submission``: the
+    same read gives the bytes and their hash), or only the size of a file too large to read. (None,
+    why) when the client cannot read a file: the operator's problem, not the student's."""
     sources = read_submission(student.path, levels)
     files = {}
     for lv in levels:
-        module = LEVELS[lv].module
-        py, nb = student.path / f"{module}.py", student.path / f"{module}.ipynb"
-        path = py if py.is_file() else nb if nb.is_file() else None
-        if path is None:
+        src = sources[lv]
+        if src.raw or src.source is not None:  # read (even when it is not valid Python or JSON)
+            files[src.filename] = {"data": src.raw}
             continue
+        path = student.path / src.filename
+        if not path.is_file():
+            continue  # missing: the worker finds it missing too
         try:
             size = path.stat().st_size
-            files[path.name] = {"size": size} if size > MAX_SOURCE_BYTES else {"data": path.read_bytes()}
         except OSError as exc:
-            return None, f"the client cannot read {path.name}: {exc.strerror} (fix its permissions and rerun)"
+            size, why = None, exc.strerror
+        else:
+            why = src.problem
+        if size is None or size <= MAX_SOURCE_BYTES:
+            return None, f"the client cannot read {src.filename} ({why}): fix its permissions and rerun"
+        files[src.filename] = {"size": size}  # too large: the worker refuses it by its size, as here
     job = {"origin": str(student.path), "files": files, "sha256": submission_hash(sources), "levels": list(levels),
            "seed": seed, "device": device, "limits": asdict(limits), "curves": curves, "kit": kit}
     return job, ""

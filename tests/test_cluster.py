@@ -161,6 +161,34 @@ def test_a_student_travels_as_the_files_local_grading_reads(tmp_path):
     assert job["origin"] == str(d) and job["seed"] == SEED
 
 
+def test_what_the_worker_writes_reads_back_as_the_client_read_it(tmp_path):
+    """Every kind of file a level can be (valid, empty, a broken notebook, binary, too large, missing):
+    written on the worker from the job, it reads back with the same hash and the same complaints."""
+    from autograder.batch import Student
+    from autograder.cluster_worker import materialize
+    from autograder.submission import MAX_SOURCE_BYTES, read_submission, submission_hash
+    d = tmp_path / "bob"
+    d.mkdir()
+    (d / "level1_numpy.py").write_text("x = 1\n")
+    (d / "level2_tensors.py").write_text("")
+    (d / "level3_autograd.ipynb").write_text("not json")
+    (d / "level4_function.py").write_bytes(b"\xff\xfe binary")
+    (d / "level5_nn.py").write_bytes(b"#" * (MAX_SOURCE_BYTES + 10))
+    levels = [1, 2, 3, 4, 5, 6]  # 6: missing
+    job, _ = make_job(Student("bob", d), levels, SEED, "cpu", Limits(), False, {})
+    worker_side = tmp_path / "worker" / "submission"
+    worker_side.mkdir(parents=True)
+    materialize(job["files"], worker_side)
+    here, there = read_submission(d, levels), read_submission(worker_side, levels)
+    assert submission_hash(there) == submission_hash(here) == job["sha256"]
+    for lv in levels:
+        assert (there[lv].source, there[lv].filename) == (here[lv].source, here[lv].filename), lv
+        assert (there[lv].problem or "").replace(str(worker_side), str(d)) == (here[lv].problem or ""), lv
+    assert [("notebook" in here[3].problem), ("UTF-8" in here[4].problem), ("larger than" in here[5].problem),
+            ("missing" in here[6].problem)] == [True] * 4
+    assert here[2].source == "" and "size" in job["files"]["level5_nn.py"]
+
+
 def test_the_worker_writes_only_contract_files_and_never_through_a_link(tmp_path):
     from autograder.cluster_worker import materialize
     from autograder.submission import read_submission
