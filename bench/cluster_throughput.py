@@ -1,9 +1,9 @@
 """Class throughput on a Dask cluster against local grading, measured in the same run.
 
-    python bench/cluster_throughput.py [--n 16] [--level 1] [--json out.json]
+    python bench/cluster_throughput.py [--n 16] [--level 1] [--repeat 1] [--json out.json]
 
-Grades one generated class (correct work and the broken corpus, alternating) four times, each a
-fresh ``python -m autograder grade CLASS --out ...`` process with the same seed:
+Grades one generated class (correct work and the broken corpus, alternating) four ways (each
+``--repeat`` times, in rotating order; medians reported), each a fresh ``python -m autograder grade CLASS --out ...`` process with the same seed:
 
 - local ``--jobs 1`` and ``--jobs 2`` (the baseline: batch.py's process pool),
 - ``--scheduler local:1`` and ``--scheduler local:2`` (a Dask LocalCluster of 1 and 2 worker
@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -77,6 +78,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=16, help="students in the class")
     ap.add_argument("--level", type=int, default=1)
+    ap.add_argument("--repeat", type=int, default=1, help="runs of each configuration (medians are reported)")
     ap.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = ap.parse_args(argv)
     sys.path.insert(0, str(ROOT))
@@ -86,14 +88,20 @@ def main(argv=None) -> int:
         "dask local:1": ["--scheduler", "local:1"],
         "dask local:2": ["--scheduler", "local:2"],
     }
-    results = {}
+    measured: dict[str, list[dict]] = {name: [] for name in runs}
+    load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     with tempfile.TemporaryDirectory(prefix="bench-cluster-") as tmp:
         cls = make_class(Path(tmp), args.n, args.level)
-        for i, (name, extra) in enumerate(runs.items()):
-            results[name] = run(cls, Path(tmp) / f"out{i}", args.level, extra)
-            print(f"{name}: {results[name]['wall_s']} s", file=sys.stderr)
-    reference = results["local --jobs 1"]["checks"]
-    same = all(r.pop("checks") == reference for r in results.values())
+        names = list(runs)
+        for rep in range(args.repeat):
+            for name in names[rep % len(names):] + names[:rep % len(names)]:  # no run always goes first
+                out = Path(tmp) / f"out-{rep}-{names.index(name)}"
+                measured[name].append(run(cls, out, args.level, runs[name]))
+                print(f"{name}: {measured[name][-1]['wall_s']} s", file=sys.stderr)
+    load_after = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    reference = measured["local --jobs 1"][0]["checks"]
+    same = all(r.pop("checks") == reference for rs in measured.values() for r in rs)
+    results = {name: {k: statistics.median(r[k] for r in rs) for k in rs[0]} for name, rs in measured.items()}
 
     def per_student(name):  # seconds per student per worker, steady state
         thr = results[name]["steady_students_per_s"]
@@ -109,7 +117,8 @@ def main(argv=None) -> int:
         "local_scaling_1_to_2_jobs": round(results["local --jobs 2"]["steady_students_per_s"]
                                            / results["local --jobs 1"]["steady_students_per_s"], 3),
     }
-    print(f"{args.n} students, level {args.level}, {os.cpu_count()} cores")
+    print(f"{args.n} students, level {args.level}, {os.cpu_count()} cores, medians of {args.repeat} run(s); "
+          f"load average {load_before} before, {load_after} after")
     print(f"{'run':16} {'wall s':>7} {'start-up s':>10} {'steady st/s':>11} {'class st/s':>10} "
           f"{'grader MB':>9} {'child MB':>8}")
     for name, r in results.items():
@@ -118,7 +127,8 @@ def main(argv=None) -> int:
     for k, v in derived.items():
         print(f"{k}: {v}")
     if args.json:
-        args.json.write_text(json.dumps({"runs": results, **derived}, indent=2))
+        args.json.write_text(json.dumps({"runs": results, "every_run": measured, "load_average": [load_before, load_after],
+                                         **derived}, indent=2))
     return 0 if same else 1
 
 
