@@ -184,32 +184,33 @@ def _collect(client, task, jobs: dict, out: Path, levels, seed, html, bar, sched
     with them. A student whose task the scheduler gave up on (KilledWorker) is sent once more, as
     local grading retries a student whose worker died; a second give-up is their error report.
     """
-    from distributed import as_completed
+    from distributed import wait
     run = uuid.uuid4().hex[:8]
     waiting = list(jobs)  # names, in the class's order
-    futures: dict = {}  # future -> student name
-    pending = as_completed([], with_results=False, loop=client.loop)
+    in_flight: dict = {}  # future -> student name
     written, resent = set(), set()
     health = _Health(client, scheduler, worker_wait)
 
-    def send(name: str, key: str) -> None:
-        future = client.submit(task, jobs[name][1], key=key, pure=False)
-        futures[future] = name
-        pending.add(future)
+    def lost() -> SchedulerLost:
+        return SchedulerLost(f"lost the Dask scheduler at {scheduler}: {len(written)} students were graded and "
+                             "saved this run; run the same command again to grade the rest")
 
-    while waiting or not pending.is_empty():
-        while waiting and pending.count() < health.threads:
+    while waiting or in_flight:
+        while waiting and len(in_flight) < health.threads:
             name = waiting.pop(0)
-            send(name, f"grade-{name}-{run}")
-        if not pending.has_ready():
-            time.sleep(0.05)
-            health.check()
-            continue
-        for future in pending.next_batch(block=False):
-            name = futures.pop(future)
-            if future.status == "cancelled":  # what the client does to every task when it loses the scheduler
-                raise SchedulerLost(f"lost the Dask scheduler at {scheduler}: {len(written)} students were graded "
-                                    "and saved this run; run the same command again to grade the rest")
+            in_flight[client.submit(task, jobs[name][1], key=f"grade-{name}-{run}", pure=False)] = name
+        try:  # woken by the first result, not by polling: a worker waits for its next student only a round trip
+            with client.as_current():  # distributed.wait asks for the current client
+                done, _ = wait(list(in_flight), timeout=POLL_SECONDS, return_when="FIRST_COMPLETED")
+        except TimeoutError:
+            done = set()
+        except CancelledError:  # what the client does to every task when it loses the scheduler
+            raise lost() from None
+        health.check()
+        for future in done:
+            name = in_flight.pop(future)
+            if future.status == "cancelled":
+                raise lost()
             if name in written:
                 continue
             student = jobs[name][0]
@@ -217,7 +218,7 @@ def _collect(client, task, jobs: dict, out: Path, levels, seed, html, bar, sched
             future.release()
             if killed and name not in resent:
                 resent.add(name)
-                send(name, f"grade-{name}-{run}-again")
+                in_flight[client.submit(task, jobs[name][1], key=f"grade-{name}-{run}-again", pure=False)] = name
                 continue
             save_report(out, student, data, html)
             written.add(name)
