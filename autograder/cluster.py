@@ -105,7 +105,7 @@ def make_job(student: Student, levels: list[int], seed: int, device: str, limits
     same read gives the bytes and their hash), or only the size of a file too large to read. (None,
     why) when the client cannot read a file: the operator's problem, not the student's."""
     sources = read_submission(student.path, levels)
-    files = {}
+    files: dict[str, dict] = {}
     for lv in levels:
         src = sources[lv]
         if src.raw or src.source is not None:  # read (even when it is not valid Python or JSON)
@@ -188,7 +188,8 @@ def _collect(client, task, jobs: dict, out: Path, levels, seed, html, bar, sched
     run = uuid.uuid4().hex[:8]
     waiting = list(jobs)  # names, in the class's order
     in_flight: dict = {}  # future -> student name
-    written, resent = set(), set()
+    written: set[str] = set()
+    resent: set[str] = set()
     health = _Health(client, scheduler, worker_wait)
 
     def lost() -> SchedulerLost:
@@ -277,7 +278,8 @@ def _outcome(future, student: Student, levels, seed) -> tuple[dict, bool]:
         return error_report(student.path, levels, seed, reason).as_json(), False
     if isinstance(data, dict) and isinstance(data.get("checks"), list):
         return data, False
-    return error_report(student.path, levels, seed, "the worker returned something other than a report").as_json(), False
+    reason = "the worker returned something other than a report"
+    return error_report(student.path, levels, seed, reason).as_json(), False
 
 
 def _close(client, cluster) -> None:

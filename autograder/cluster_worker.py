@@ -56,7 +56,7 @@ class SandboxPools(WorkerPlugin):
 
     def __init__(self, levels: list[int] | None = None):
         self.levels = levels
-        self.idle: queue.SimpleQueue | None = None
+        self.idle: queue.SimpleQueue[ChildPool]  # made on the worker, in setup (a queue does not pickle)
         self.all: list[ChildPool] = []
 
     def setup(self, worker) -> None:
@@ -135,6 +135,8 @@ def grade_task(job: dict) -> dict:
         return error_report(origin, levels, seed, f"this worker's kit differs from the client's ({differ}): "
                             "install the same kit, torch and numpy on every worker").as_json()
     plugin = get_worker().plugins.get(PLUGIN_NAME)
+    if not isinstance(plugin, SandboxPools):
+        plugin = None
     pool = plugin.take() if plugin is not None else start_pool(levels=levels)
     root = Path(tempfile.mkdtemp(prefix="kit-cluster-"))  # mode 0700: this worker's user only
     try:

@@ -2,8 +2,9 @@
 
     python bench/cluster_throughput.py [--n 16] [--level 1] [--repeat 1] [--json out.json]
 
-Grades one generated class (correct work and the broken corpus, alternating) four ways (each
-``--repeat`` times, in rotating order; medians reported), each a fresh ``python -m autograder grade CLASS --out ...`` process with the same seed:
+Grades one generated class (correct work and the broken corpus, alternating) four ways, each
+``--repeat`` times in rotating order (medians reported), each run a fresh ``python -m autograder
+grade CLASS --out ...`` process with the same seed:
 
 - local ``--jobs 1`` and ``--jobs 2`` (the baseline: batch.py's process pool),
 - ``--scheduler local:1`` and ``--scheduler local:2`` (a Dask LocalCluster of 1 and 2 worker
@@ -127,8 +128,8 @@ def main(argv=None) -> int:
     for k, v in derived.items():
         print(f"{k}: {v}")
     if args.json:
-        args.json.write_text(json.dumps({"runs": results, "every_run": measured, "load_average": [load_before, load_after],
-                                         **derived}, indent=2))
+        figures = {"runs": results, "every_run": measured, "load_average": [load_before, load_after], **derived}
+        args.json.write_text(json.dumps(figures, indent=2))
     return 0 if same else 1
 
 

@@ -17,7 +17,6 @@ import pytest
 pytest.importorskip("distributed")
 
 from attack_corpus import ATTACKS
-
 from autograder.cluster import ClusterError, make_job, parse_scheduler
 from autograder.sandbox import Limits, _alive, _descendants, start_method
 
