@@ -131,12 +131,13 @@ def make_job(student: Student, levels: list[int], seed: int, device: str, limits
 def grade_class_on_cluster(paths: list[Path], out: Path, levels: list[int], seed: int, scheduler: str,
                            device: str = "cpu", force: bool = False, limits: Limits | None = None,
                            progress: bool = True, html: bool = False, connect_timeout: float = 30.0,
-                           worker_wait: float = 600.0, task=None) -> dict:
+                           worker_wait: float = 600.0, task=None, similarity=None, lms=None) -> dict:
     """Grade a class on the cluster at ``scheduler``; same output as ``batch.grade_class``.
 
     ``worker_wait``: seconds to wait while the cluster has no worker at all (at the start, or after
     losing every one) before stopping with ClusterError. ``task``: the function run per student
     (``cluster_worker.grade_task``; tests pass another to play a student that kills workers).
+    ``similarity``, ``lms``: as for ``batch.grade_class`` (run here, on the client, at the end).
     """
     from .cluster_worker import SandboxPools, grade_task, kit_fingerprint
     limits = limits or Limits()
@@ -165,7 +166,7 @@ def grade_class_on_cluster(paths: list[Path], out: Path, levels: list[int], seed
         bar.close()
         if client is not None:
             _close(client, cluster)
-    return finish_class(students, out, levels, started, html)
+    return finish_class(students, out, levels, started, html, similarity, lms)
 
 
 def _wait_for_a_worker(client, scheduler: str, seconds: float) -> None:
@@ -302,7 +303,8 @@ def _close(client, cluster) -> None:
             pass
 
 
-def grade_on_cluster_cli(args, paths: list[Path], out: Path, levels: list[int], seed: int, limits: Limits):
+def grade_on_cluster_cli(args, paths: list[Path], out: Path, levels: list[int], seed: int, limits: Limits,
+                         similarity=None, lms=None):
     """``grade --scheduler``: the summary, or an exit status with its message printed (2: a bad
     address or distributed missing; 4: the cluster stopped the run, whose finished reports stay)."""
     import sys
@@ -318,7 +320,7 @@ def grade_on_cluster_cli(args, paths: list[Path], out: Path, levels: list[int], 
     try:
         return grade_class_on_cluster(paths, out, levels, seed, args.scheduler, args.device, force=args.force,
                                       limits=limits, progress=sys.stderr.isatty(), html=bool(args.html),
-                                      worker_wait=args.cluster_wait)
+                                      worker_wait=args.cluster_wait, similarity=similarity, lms=lms)
     except ClusterError as exc:
         print(f"autograder: {exc}", file=sys.stderr)
         return 4
