@@ -25,7 +25,8 @@ CORPUS = ROOT / "tests" / "corpus" / "broken"
 SEED = 4242  # not the default seed (conftest.SEED): a worker that used its own default would show
 HOSTILE = ["os_exit_in_call", "output_flood", "forged_stdout", "write_outside_scratch", "orphans_and_daemons",
            "always_equal", "exit_at_import", "keyboard_interrupt"]
-GRADE = ["--level", "1", "--seed", str(SEED), "--call-timeout", "4", "--timeout", "30"]
+# Roomy limits: on a loaded machine a 4 s call limit timed out one side only (a different message).
+GRADE = ["--level", "1", "--seed", str(SEED), "--call-timeout", "20", "--timeout", "120"]
 
 
 # --------------------------------------------------------------------------- helpers
@@ -296,7 +297,9 @@ def test_a_class_on_two_dask_workers_survives_a_killed_worker_and_matches_local_
     assert all(not got[n]["errors"] for n in students)
     assert (out / "grades.csv").read_text() == (tmp_path / "local" / "grades.csv").read_text()
     summary, local_summary = (json.loads((d / "summary.json").read_text()) for d in (out, tmp_path / "local"))
-    summary.pop("seconds"), local_summary.pop("seconds")
+    for s in (summary, local_summary):  # timings apart
+        s.pop("seconds")
+        s.get("similarity", {}).pop("seconds", None)
     assert summary == local_summary
 
 
