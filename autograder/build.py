@@ -148,13 +148,13 @@ class Solution:
 # --- parsing the single source -----------------------------------------------------------------
 
 
-def solution_path(level: int) -> Path:
-    return SOLUTIONS_DIR / f"{curriculum.LEVELS[level].module}.py"
+def solution_path(level: int, directory: Path | None = None) -> Path:
+    return (SOLUTIONS_DIR if directory is None else Path(directory)) / f"{curriculum.LEVELS[level].module}.py"
 
 
-def load_solution(level: int) -> Solution:
-    """Parse and validate the reference solution of ``level``."""
-    path = solution_path(level)
+def load_solution(level: int, directory: Path | None = None) -> Solution:
+    """Parse and validate the reference solution of ``level`` (from ``directory``, default solutions/)."""
+    path = solution_path(level, directory)
     if not path.is_file():
         raise BuildError(f"{path}: missing reference solution of level {level}")
     text = path.read_text(encoding="utf-8")

@@ -51,7 +51,7 @@ def append(event: dict, directory: Path | str | None = None) -> bool:
     if len(data) > MAX_LINE:
         return False
     try:
-        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOFOLLOW", 0)
+        flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOFOLLOW", 0)
         fd = os.open(path, flags, 0o644)
     except OSError:
         return False
@@ -68,13 +68,14 @@ def append(event: dict, directory: Path | str | None = None) -> bool:
 
 
 def _ends_with_newline(fd: int) -> bool:
+    """Whether the file ends a line (when unsure: no, and a blank line, which reading skips, is written)."""
     try:
         size = os.fstat(fd).st_size
         if size == 0:
             return True
-        return os.pread(fd, 1, size - 1) == b"\n" if hasattr(os, "pread") else True
+        return os.pread(fd, 1, size - 1) == b"\n" if hasattr(os, "pread") else False
     except OSError:
-        return True
+        return False
 
 
 def read(directory: Path | str | None = None) -> list[dict]:
