@@ -170,7 +170,7 @@ def train(x, y, w1, w2, lr, steps):
     #   it `steps` times and keep every loss.
     # hint train: Record each loss before that iteration's update: it is the loss of the weights
     #   the iteration started from. Return all of them as a list of floats.
-    # hint train: Inside `for t in range(steps):` call forward, append loss_fn's value to a list,
+    # hint train: In a loop over `range(steps)`, call forward, append loss_fn's value to a list,
     #   get both gradients from backward (it takes x, h, w2, y_pred, y), then sgd_step on [w1, w2]
     #   with them.
     # hint train if loss_after_update: The first loss you returned is not the loss of the initial

@@ -159,7 +159,7 @@ def train(x, y, w1, w2, lr, steps):
     #   each loss.
     # hint train: Record the loss before the update, as a Python float: `.item()` turns the 0-dim
     #   tensor into one.
-    # hint train: In `for t in range(steps):` call forward, append loss_fn(...).item(), get both
+    # hint train: In a loop over `range(steps)`, call forward, append loss_fn(...).item(), get both
     #   gradients from backward, then sgd_step on [w1, w2] with them; return the list.
     # hint train if loss_after_update: The first loss you returned is not the loss of the initial
     #   weights: record the loss before calling sgd_step.

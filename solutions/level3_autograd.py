@@ -145,8 +145,8 @@ def zero_grad(params):
     #   to empty `.grad`.
     # hint zero_grad: For each parameter whose `.grad` is not None, reset it: zero it in place with
     #   `.zero_()`, or set `p.grad = None`. A `.grad` that is None needs nothing.
-    # hint zero_grad: A loop over params, an `if p.grad is not None:` test, and one in-place call
-    #   on `p.grad` inside it.
+    # hint zero_grad: A loop over params, a test that skips a `.grad` that is still None, and one
+    #   in-place call on `p.grad`.
     # hint zero_grad if grad_not_reset: After your zero_grad the gradients still held values.
     #   Assigning to a local name changes nothing: reset `p.grad` itself (`p.grad.zero_()` or
     #   `p.grad = None`).
