@@ -211,6 +211,9 @@ from autograder.nbgrader_preprocessors import IsolatedGrades, SafeExecute, SetOf
 
 c = get_config()  # noqa: F821 (provided by nbgrader when it loads this file)
 COURSE = os.path.dirname(os.path.abspath(__file__))
+# The kernels that nbgrader starts (autograde, validate) are no learner: their self-checks keep
+# no self-study record (.kit-history.jsonl) in the course's folders.
+os.environ.setdefault("KIT_HISTORY", "off")
 
 c.CourseDirectory.course_id = {course_id!r}
 c.CourseDirectory.root = COURSE
