@@ -165,7 +165,8 @@ class Lab:
 
     def __init__(self, tmp: Path, marker: str):
         self.root = tmp / "assignments"
-        shutil.copytree(ROOT / "assignments", self.root)
+        # as students receive it: a developer's own self-study record stays behind
+        shutil.copytree(ROOT / "assignments", self.root, ignore=shutil.ignore_patterns(".kit-history.jsonl"))
         self.token = secrets.token_hex(16)
         self.port = free_port(None)
         self.base = f"http://127.0.0.1:{self.port}"
@@ -279,6 +280,41 @@ class Notebook:
                 passed: e.dataset.passed === 'true', text: e.innerText,
                 curve: e.querySelector('img.kit-loss-curve') !== null}]))""")
 
+    def hints(self) -> list[dict]:
+        """The hint outputs shown: their data attributes and text."""
+        return self.page.evaluate("""() => Array.from(document.querySelectorAll(
+            '.jp-NotebookPanel:not(.lm-mod-hidden) .kit-hint')).map(e => ({
+                stage: e.dataset.stage, rung: parseInt(e.dataset.rung), rungs: parseInt(e.dataset.rungs),
+                text: e.innerText}))""")
+
+    def ask_for_hints(self, call: str, times: int) -> list[dict]:
+        """Add a cell at the end, run ``call`` in it ``times`` times (Ctrl+Enter), read each hint, delete
+        the cell again (the saved notebook must hold the student's code alone)."""
+        self.cell(self.n_cells - 1).locator(".jp-InputArea").first.click()
+        self.page.keyboard.press("Escape")
+        self.page.keyboard.press("b")  # a new cell below, as a student adds one
+        _wait_for("the new cell", lambda: self.page.locator(
+            ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Cell").count() == self.n_cells + 1, 10)
+        editor = self.cell(self.n_cells).locator(".cm-content")
+        editor.click()
+        self.page.keyboard.insert_text(call)
+        seen: list[dict] = []
+        for _ in range(times):
+            editor.click()
+            self.page.keyboard.press("Control+Enter")
+
+            def new_hint():  # the output is replaced by the next run: wait until it differs
+                shown = self.hints()
+                return shown[-1] if shown and (not seen or shown[-1] != seen[-1]) else None
+            seen.append(_wait_for("a new hint", new_hint, 60))
+            self.wait_idle(60)
+        self.page.keyboard.press("Escape")
+        self.page.keyboard.press("d")
+        self.page.keyboard.press("d")
+        _wait_for("the cell to go", lambda: self.page.locator(
+            ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Cell").count() == self.n_cells, 10)
+        return seen
+
     def errors(self) -> list[str]:
         return self.page.evaluate("""() => Array.from(document.querySelectorAll(
             '.jp-NotebookPanel:not(.lm-mod-hidden) '
@@ -383,6 +419,16 @@ def test_students_run_and_self_check_in_jupyterlab(browser_lab, zygote, tmp_path
                    and "Traceback" not in e for e in errors), errors
         nb.screenshot(nb.grade_cells[first], f"level{level}-stub-run.png")
 
+        # 1b. Stuck: hint(level, stage) in a new cell, twice: one rung, then the next, from the hints
+        # shipped beside the notebook (the grade cell imported `hint` along with `check`).
+        ladder = json.loads((lab.root / "hints.json").read_text())["levels"][str(level)][first]["ladder"]
+        shown = nb.ask_for_hints(f'hint({level}, "{first}")', 2)
+        assert [(h["stage"], h["rung"], h["rungs"]) for h in shown] == [(first, 1, len(ladder)), (first, 2, len(ladder))]
+        for h, text in zip(shown, ladder):
+            assert " ".join(text.replace("`", "").split()) in " ".join(h["text"].split()), (h, text)
+        record = [json.loads(line) for line in (lab.root / ".kit-history.jsonl").read_text().splitlines()]
+        assert [(e["event"], e.get("rung")) for e in record if e["level"] == level][-2:] == [("hint", 1), ("hint", 2)]
+
         # 2. The reference's code, typed into the stub cells through the notebook editor, and saved.
         nb.type_reference()
 
@@ -400,6 +446,9 @@ def test_students_run_and_self_check_in_jupyterlab(browser_lab, zygote, tmp_path
         assert total == pytest.approx(sum(curriculum.stage_points(level, s) for s in stages))
         assert panels["train"]["curve"], "the train stage shows the loss curve"
         assert nb.errors() == []
+        # the last cell sums up the record: this level at full marks
+        progress = nb.page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .kit-progress").inner_text()
+        assert re.search(rf"^{level}\s+{total:g} / {total:g}\s", progress, re.M), progress
         nb.screenshot(nb.grade_cells["train"], f"level{level}-full-marks.png")
 
         # 4. The isolated grader agrees with the notebook on the file JupyterLab saved.
