@@ -79,7 +79,7 @@ def summarize(events: list[dict]) -> dict[int, LevelProgress]:
 def duration(seconds: float | None) -> str:
     if seconds is None:
         return "—"
-    seconds = int(round(seconds))
+    seconds = round(seconds)
     if seconds < 60:
         return f"{seconds} s"
     minutes, _ = divmod(seconds, 60)
@@ -171,8 +171,8 @@ def render_html(summary: dict[int, LevelProgress], chart: bool = True) -> str:
     full = sum(1 for p in summary.values() if p.full_marks_at is not None)
     parts = [f'<div class="kit-progress" data-levels-done="{full}" style="font-family:system-ui,sans-serif">',
              "<h3 style='margin:.2rem 0'>Your progress</h3>",
-             f'<table style="border-collapse:collapse;font-size:.9rem"><thead><tr>{head}</tr></thead>'
-             f"<tbody>{body}</tbody></table>",
+             (f'<table style="border-collapse:collapse;font-size:.9rem"><thead><tr>{head}</tr></thead>'
+              f"<tbody>{body}</tbody></table>"),
              f"<p>{full} of {len(LEVELS)} levels at full marks.</p>"]
     png = chart_png(summary) if chart else None
     if png:

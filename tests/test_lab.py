@@ -185,6 +185,7 @@ class Lab:
         from autograder.nbgrader_course import DEFAULT_CELL_TIMEOUT
         (self.cwd / "nbgrader_config.py").write_text(NBGRADER_CONFIG.format(timeout=DEFAULT_CELL_TIMEOUT))
         env = kernel_env()
+        env.pop("KIT_HISTORY", None)  # the student's kernels keep their record (conftest.py turns it off)
         env.update({MARKER: marker, "JUPYTER_RUNTIME_DIR": str(tmp / "runtime"), "IPYTHONDIR": str(tmp / "ipython"),
                     "MPLCONFIGDIR": str(tmp / "mpl")})
         cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--ServerApp.token={self.token}",

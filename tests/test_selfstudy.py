@@ -240,8 +240,9 @@ def test_solution_asks_first_and_records_what_it_showed(workdir):
     refused = _kit("solution", "4", "backward", "--dir", str(workdir))
     assert refused.returncode == 1 and secret not in refused.stdout + refused.stderr
     assert "--yes" in refused.stderr and history.read(workdir) == []
-    no = subprocess.run([sys.executable, "-c", "import pty, sys; sys.exit(pty.spawn([sys.executable, '-m', "
-                         f"'autograder', 'solution', '4', 'backward', '--dir', {str(workdir)!r}]))"],
+    driver = ("import pty, sys; sys.exit(pty.spawn([sys.executable, '-m', 'autograder', 'solution', '4', "
+              f"'backward', '--dir', {str(workdir)!r}]))")
+    no = subprocess.run([sys.executable, "-c", driver],
                         input="n\n", capture_output=True, text=True, timeout=120, cwd=ROOT,
                         env={**os.environ, "PYTHONPATH": str(ROOT)}) if sys.platform != "win32" else None
     if no is not None:
