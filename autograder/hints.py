@@ -266,7 +266,8 @@ def since_reset(events: list[dict], level: int, stage: str) -> list[dict]:
         if e.get("level") != level:
             continue
         if e.get("event") == "check":
-            result = (e.get("stages") or {}).get(stage)
+            stages = e.get("stages")
+            result = stages.get(stage) if isinstance(stages, dict) else None
             if isinstance(result, dict) and result.get("passed"):
                 shown = []
         elif e.get("event") == "hint" and e.get("stage") == stage:
@@ -276,7 +277,7 @@ def since_reset(events: list[dict], level: int, stage: str) -> list[dict]:
 
 def choose(table: dict, events: list[dict], level: int, stage: str) -> Hint:
     """The next rung of ``stage`` at ``level`` given what the record holds."""
-    entry = table.get(str(level), {}).get(stage)
+    entry = _level_table(table, level).get(stage)
     if not isinstance(entry, dict) or not entry.get("ladder"):
         raise NoHints(f"there are no hints for level {level}, stage {stage}")
     ladder = [str(t) for t in entry["ladder"]]
@@ -286,7 +287,7 @@ def choose(table: dict, events: list[dict], level: int, stage: str) -> Hint:
     named = latest.get("mistakes", {}) if isinstance(latest.get("mistakes"), dict) else {}
     already = {e.get("mistake") for e in shown}
     for mistake, message in named.items():
-        if mistake in already:
+        if mistake in already or mistake not in MISTAKES:
             continue
         text = mistakes.get(mistake) or _rung_elsewhere(table, level, mistake)
         if text is None:
@@ -301,9 +302,14 @@ def choose(table: dict, events: list[dict], level: int, stage: str) -> Hint:
                 last=position == len(ladder) - 1)
 
 
+def _level_table(table: dict, level: int) -> dict:
+    entry = table.get(str(level))
+    return entry if isinstance(entry, dict) else {}
+
+
 def _rung_elsewhere(table: dict, level: int, mistake: str) -> str | None:
     """A mistake's rung written under another stage of the level (a diagnosis that fails "train")."""
-    for entry in table.get(str(level), {}).values():
+    for entry in _level_table(table, level).values():
         if isinstance(entry, dict) and isinstance(entry.get("mistakes"), dict) and mistake in entry["mistakes"]:
             return str(entry["mistakes"][mistake])
     return None

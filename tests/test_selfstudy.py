@@ -215,6 +215,24 @@ def test_history_keeps_every_line_of_concurrent_writers(workdir):
     assert len(events) == 160 and len((workdir / history.FILE_NAME).read_bytes().splitlines()) == 160
 
 
+def test_a_hostile_record_or_hints_file_changes_nothing_but_the_hint(workdir):
+    """A record edited by hand (or by code): odd types, unknown mistakes, markup in messages."""
+    path = workdir / history.FILE_NAME
+    odd = [{"v": 1, "t": 1, "event": "check", "level": 3, "stages": ["forward"]},
+           {"v": 1, "t": 2, "event": "check", "level": 3, "stages": {"forward": "passed"}},
+           {"v": 1, "t": 3, "event": "check", "level": 3, "stages": {"forward": {
+               "passed": False, "score": "x", "mistakes": {"rm -rf": "boom", "no_relu": "<b>[red]x"}}}},
+           {"v": 1, "t": 4, "event": "hint", "level": 3, "stage": ["forward"], "mistake": {"a": 1}},
+           {"v": 1, "t": "soon", "event": "check", "level": 3}, {"v": 1, "t": 5, "event": "check", "level": "3"}]
+    path.write_text("".join(json.dumps(e) + "\n" for e in odd))
+    h = hints.next_hint(3, None, workdir)
+    assert (h.stage, h.mistake) == ("forward", "no_relu")  # the unknown mistake is ignored
+    assert progress.summarize(history.read(workdir))[3].checks == 2  # the two whose stages are a dict
+    (workdir / "hints.json").write_text(json.dumps({"format": 1, "enabled": True, "levels": {"3": ["x"]}}))
+    with pytest.raises(hints.NoHints, match="no hints for level 3"):
+        hints.next_hint(3, "forward", workdir)
+
+
 def test_history_can_be_switched_off_and_refuses_links(workdir, monkeypatch, tmp_path):
     monkeypatch.setenv("KIT_HISTORY", "off")
     assert not history.append({"event": "hint", "level": 1}, workdir) and history.read(workdir) == []
