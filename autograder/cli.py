@@ -66,7 +66,7 @@ def _check_once(directory: Path, levels: list[int], args, pool=None) -> int:
     render(report, Console(), verbose=args.verbose)
     for note in _notebook_notes(directory, levels):
         print(note, file=sys.stderr)
-    from .history import record_check
+    from .hints import record_check
     record_check(report, directory)  # the self-study record: hints and progress read it
     failing = sorted({c.level for c in report.checks if not c.passed and not c.error})
     if failing:

@@ -100,6 +100,37 @@ def mistakes_of(check) -> list[str]:
     return found
 
 
+# --- recording a check --------------------------------------------------------------------------
+
+
+def check_events(report, stage: str | None = None) -> list[dict]:
+    """The events of one check run: one per level, each stage's result and the mistakes named."""
+    events = []
+    for level in report.levels:
+        stages: dict[str, dict] = {}
+        for c in report.checks:
+            if c.level != level:
+                continue
+            s = stages.setdefault(c.stage, {"score": 0.0, "max": 0.0, "passed": True, "mistakes": {}})
+            s["score"] = round(s["score"] + float(c.score), 4)
+            s["max"] = round(s["max"] + float(c.max_score), 4)
+            s["passed"] = s["passed"] and bool(c.passed)
+            if not c.passed and not c.error:
+                for key in mistakes_of(c):
+                    s["mistakes"].setdefault(key, (c.message or "")[:400])
+        if any(c.error for c in report.checks if c.level == level):
+            continue  # a grader error says nothing about the learner's work
+        events.append({"event": "check", "level": level, "stage": stage, "stages": stages})
+    return events
+
+
+def record_check(report, directory: Path | str | None = None, stage: str | None = None) -> None:
+    """Append the check's events to the record (history.py) of ``directory``."""
+    from . import history
+    for event in check_events(report, stage):
+        history.append(event, directory)
+
+
 # --- the hint blocks of the solution files (read by the build) -----------------------------------
 
 _RUNG = re.compile(r"^#\s*hint\s+(?P<stage>\w+)(?:\s+if\s+(?P<mistake>\w+))?\s*:\s*(?P<text>.*)$")
@@ -203,7 +234,7 @@ def load_table(directory: Path | str | None = None) -> dict:
     A course that switched hints off ships a hints.json that says so: then there are none, even
     where the kit's own copy could be found.
     """
-    from .cli import repo_root
+    from .settings import repo_root
     here = Path(directory) if directory is not None else Path.cwd()
     for path in (here / HINTS_FILE, repo_root() / "assignments" / HINTS_FILE):
         try:
@@ -406,7 +437,6 @@ def hint(level: int, stage: str | None = None) -> Hint | None:
     The record is the kernel's working directory's (the notebook's folder). Returns the Hint outside
     IPython; under IPython it shows it and returns None (no repr under the output).
     """
-    from .selfcheck import _ipython
     shell = _ipython()
     try:
         chosen = next_hint(level, stage)
@@ -429,8 +459,17 @@ def hint(level: int, stage: str | None = None) -> Hint | None:
 # --- the command ------------------------------------------------------------------------------------
 
 
+def _ipython():
+    """The running IPython shell (a Jupyter kernel), or None."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return None
+    return get_ipython()
+
+
 def register(subparsers) -> None:
-    from .cli import repo_root
+    from .settings import repo_root
     p = subparsers.add_parser("hint", help="the next hint for a level's first failing stage (or the one named)",
                               description="Show the next hint, one rung further each time you ask: for the stage "
                               "named, or the first stage of LEVEL that failed your last check. A mistake your check "
@@ -471,13 +510,13 @@ def _check_first(directory: Path, level: int) -> None:
     """No check of the level recorded yet: run one (quietly) to know which stage fails first."""
     import sys
 
-    from . import history
-    from .grading import default_seed, grade
+    from .grading import grade
     from .sandbox import start_pool
+    from .settings import default_seed
     print(f"checking level {level} first, to find the stage that fails...", file=sys.stderr, flush=True)
     pool = start_pool(levels=[level])
     try:
-        report = grade(directory, [level], default_seed(), "cpu", zygote=pool)
+        report = grade(directory, [level], default_seed(), "cpu", pool=pool)
     finally:
         pool.close()
-    history.record_check(report, directory)
+    record_check(report, directory)

@@ -102,30 +102,3 @@ def read(directory: Path | str | None = None) -> list[dict]:
                 and isinstance(event.get("t"), (int, float)) and isinstance(event.get("level"), int):
             events.append(event)
     return events
-
-
-def check_events(report, stage: str | None = None) -> list[dict]:
-    """The events of one check run: one per level, each stage's result and the mistakes named."""
-    from .hints import mistakes_of
-    events = []
-    for level in report.levels:
-        stages: dict[str, dict] = {}
-        for c in report.checks:
-            if c.level != level:
-                continue
-            s = stages.setdefault(c.stage, {"score": 0.0, "max": 0.0, "passed": True, "mistakes": {}})
-            s["score"] = round(s["score"] + float(c.score), 4)
-            s["max"] = round(s["max"] + float(c.max_score), 4)
-            s["passed"] = s["passed"] and bool(c.passed)
-            if not c.passed and not c.error:
-                for key in mistakes_of(c):
-                    s["mistakes"].setdefault(key, (c.message or "")[:400])
-        if any(c.error for c in report.checks if c.level == level):
-            continue  # a grader error says nothing about the learner's work
-        events.append({"event": "check", "level": level, "stage": stage, "stages": stages})
-    return events
-
-
-def record_check(report, directory: Path | str | None = None, stage: str | None = None) -> None:
-    for event in check_events(report, stage):
-        append(event, directory)

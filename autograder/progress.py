@@ -196,7 +196,7 @@ def esc_text(text: str) -> str:
 def show_progress(directory: Path | str | None = None) -> None:
     """The notebooks' last cell: the summary as HTML under IPython, as a table elsewhere."""
     summary = summarize(history.read(directory))
-    from .selfcheck import _ipython
+    from .hints import _ipython
     if _ipython() is None:
         render_terminal(summary)
         return
@@ -205,7 +205,7 @@ def show_progress(directory: Path | str | None = None) -> None:
 
 
 def register(subparsers) -> None:
-    from .cli import repo_root
+    from .settings import repo_root
     p = subparsers.add_parser("progress", help="your progress per level: best score, stages, hints, time to full marks",
                               description="Sum up the record of your checks, hints and solutions, per level.")
     p.add_argument("--dir", default=str(repo_root() / "assignments"),

@@ -90,7 +90,7 @@ def check(level: int, stage: str | None = None, namespace: dict | None = None) -
     # warning) is shown in the panel instead.
     with contextlib.redirect_stderr(io.StringIO()) as err:
         report = run(level, stage, namespace, curves=stage in CURVE_STAGES)
-    from .history import record_check
+    from .hints import record_check
     record_check(report, stage=stage)  # in the kernel's working directory: the notebook's folder
     shell = _ipython()
     show(report, stage, shell=shell, stderr=err.getvalue())

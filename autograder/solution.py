@@ -22,7 +22,7 @@ class NoSolutions(Exception):
 
 
 def solutions_dir() -> Path:
-    from .cli import repo_root
+    from .settings import repo_root
     return repo_root() / "solutions"
 
 
@@ -72,7 +72,7 @@ def cmd_solution(args) -> int:
     from rich.text import Text
 
     from . import history
-    from .cli import repo_root
+    from .settings import repo_root
     err = Console(stderr=True, highlight=False)
     try:
         parts = worked_solution(args.level, args.stage)

@@ -109,7 +109,7 @@ def test_a_mistake_named_by_a_unit_check_gets_its_hint_first(workdir):
     exec(compile(src.replace("grad_y_pred = 2.0 * (y_pred - y)", "grad_y_pred = (y_pred - y)"),  # noqa: S102
                  "broken", "exec"), broken)
     report = selfcheck.run(1, "backward", broken)
-    history.record_check(report, workdir, stage="backward")
+    hints.record_check(report, workdir, stage="backward")
     first = hints.next_hint(1, None, workdir)
     assert (first.stage, first.mistake, first.rung) == ("backward", "half_gradient", 0)
     assert first.text == TABLE["1"]["backward"]["mistakes"]["half_gradient"]
@@ -118,11 +118,11 @@ def test_a_mistake_named_by_a_unit_check_gets_its_hint_first(workdir):
 
 def test_a_stub_is_no_mistake_and_a_passing_level_has_nothing_to_hint(workdir):
     ns = runpy.run_path(str(ROOT / "assignments" / "level1_numpy.py"), run_name="stub")
-    history.record_check(selfcheck.run(1, "loss", ns), workdir, stage="loss")
+    hints.record_check(selfcheck.run(1, "loss", ns), workdir, stage="loss")
     h = hints.next_hint(1, None, workdir)
     assert (h.stage, h.mistake, h.rung) == ("loss", None, 1)
     good = runpy.run_path(str(ROOT / "solutions" / "level1_numpy.py"), run_name="student")
-    history.record_check(selfcheck.run(1, "loss", good), workdir, stage="loss")
+    hints.record_check(selfcheck.run(1, "loss", good), workdir, stage="loss")
     with pytest.raises(hints.NoHints, match="every stage passed"):
         hints.next_hint(1, None, workdir)
 
