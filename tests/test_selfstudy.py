@@ -278,3 +278,24 @@ def test_solution_refuses_where_no_solutions_are_installed(tmp_path):
                     ignore=shutil.ignore_patterns("__pycache__"))
     proc = _kit("solution", "3", "backward", "--yes", cwd=tmp_path, pythonpath=tmp_path / "site")
     assert proc.returncode == 2 and "not here" in proc.stderr and "loss.backward()" not in proc.stdout
+
+
+def test_a_hint_cell_left_in_a_notebook_costs_nothing(tmp_path, zygote):
+    """A student who hands in a notebook with their `hint(...)` cell still gets full marks."""
+    import nbformat
+
+    from autograder.grading import grade
+    from autograder.nbgrader_course import fill_notebook
+    from autograder.settings import default_seed
+    from autograder.submission import notebook_code
+    release = nbformat.read(ROOT / "assignments" / "level1_numpy.ipynb", as_version=4)
+    nb = fill_notebook(release, (ROOT / "solutions" / "level1_numpy.py").read_text())
+    nb.cells.insert(3, nbformat.v4.new_code_cell('from autograder.selfcheck import hint\nhint(1, "forward")\nhint(1)'))
+    nb.cells.append(nbformat.v4.new_code_cell('hint(1, "loss")\nx = 1'))  # real code too: it stays
+    (tmp_path / "level1_numpy.ipynb").write_text(nbformat.writes(nb))
+    code = notebook_code((tmp_path / "level1_numpy.ipynb").read_bytes())
+    assert 'hint(1, "forward")' not in code and 'hint(1, "loss")' in code
+    nb.cells.pop()
+    (tmp_path / "level1_numpy.ipynb").write_text(nbformat.writes(nb))
+    report = grade(tmp_path, [1], default_seed(), pool=zygote)
+    assert report.score == report.max_score == 12.5, [c.message for c in report.checks if not c.passed]
