@@ -404,7 +404,8 @@ def render_terminal(h: Hint, console=None) -> None:
 
 def _printable(text: str) -> str:
     """Drop control characters (escape sequences included) but keep newlines and tabs."""
-    return "".join(ch for ch in text if ch in "\n\t" or (ord(ch) >= 32 and ord(ch) != 127 and not 0x80 <= ord(ch) < 0xA0))
+    return "".join(ch for ch in text
+                   if ch in "\n\t" or (ord(ch) >= 32 and ord(ch) != 127 and not 0x80 <= ord(ch) < 0xA0))
 
 
 _CODE = re.compile(r"`([^`\n]+)`")

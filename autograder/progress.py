@@ -71,8 +71,8 @@ def summarize(events: list[dict]) -> dict[int, LevelProgress]:
             p.hints += 1
         elif kind == "solution" and e.get("stage") in STAGES and e["stage"] not in p.solutions:
             p.solutions.append(e["stage"])
-    for level, stages in done.items():
-        out[level].stages_done = [s for s in stages_of(level) if s in stages]
+    for level, passed in done.items():
+        out[level].stages_done = [s for s in stages_of(level) if s in passed]
     return out
 
 
@@ -131,10 +131,11 @@ def render_terminal(summary: dict[int, LevelProgress], console=None) -> None:
 
 def render_text(summary: dict[int, LevelProgress]) -> str:
     from rich.console import Console
-    console = Console(file=io.StringIO(), width=110, color_system=None, force_terminal=False,
-                      force_jupyter=False, highlight=False)
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=110, color_system=None, force_terminal=False, force_jupyter=False,
+                      highlight=False)
     render_terminal(summary, console)
-    return console.file.getvalue()
+    return buffer.getvalue()
 
 
 def chart_png(summary: dict[int, LevelProgress]) -> bytes | None:

@@ -279,9 +279,9 @@ class Notebook:
         for _ in range(attempts):
             self.menu("Run", "Run All Cells")
             try:
-                _wait_for("a cell to start", lambda: self.page.evaluate("""() => Array.from(document.querySelectorAll(
-                    '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-InputPrompt')).some(p => /\\[[*0-9]+\\]/.test(p.textContent))"""),
-                          20)
+                _wait_for("a cell to start", lambda: self.page.evaluate("""() => Array.from(
+                    document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-InputPrompt'))
+                    .some(p => /\\[[*0-9]+\\]/.test(p.textContent))"""), 20)
                 return
             except AssertionError:
                 continue
@@ -438,7 +438,8 @@ def test_students_run_and_self_check_in_jupyterlab(browser_lab, zygote, tmp_path
         # shipped beside the notebook (the grade cell imported `hint` along with `check`).
         ladder = json.loads((lab.root / "hints.json").read_text())["levels"][str(level)][first]["ladder"]
         shown = nb.ask_for_hints(f'hint({level}, "{first}")', 2)
-        assert [(h["stage"], h["rung"], h["rungs"]) for h in shown] == [(first, 1, len(ladder)), (first, 2, len(ladder))]
+        assert [(h["stage"], h["rung"], h["rungs"]) for h in shown] == [(first, 1, len(ladder)),
+                                                                        (first, 2, len(ladder))]
         for h, text in zip(shown, ladder):
             assert " ".join(text.replace("`", "").split()) in " ".join(h["text"].split()), (h, text)
         record = [json.loads(line) for line in (lab.root / ".kit-history.jsonl").read_text().splitlines()]

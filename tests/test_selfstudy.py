@@ -92,7 +92,7 @@ def test_a_diagnosed_loop_mistake_gets_its_hint_first(workdir, monkeypatch):
     src = (ROOT / "solutions" / "level3_autograd.py").read_text()
     assert "        zero_grad(params)\n" in src
     ns = {"__name__": "student"}
-    exec(compile(src.replace("        zero_grad(params)\n", ""), "student", "exec"), ns)  # noqa: S102
+    exec(compile(src.replace("        zero_grad(params)\n", ""), "student", "exec"), ns)
     with pytest.raises(selfcheck.SelfCheckFailed):
         selfcheck.check(3, "train", ns)  # records the check in the working directory
     first = hints.next_hint(3, None)
@@ -106,7 +106,7 @@ def test_a_mistake_named_by_a_unit_check_gets_its_hint_first(workdir):
     ns = runpy.run_path(str(ROOT / "solutions" / "level1_numpy.py"), run_name="student")
     src = (ROOT / "solutions" / "level1_numpy.py").read_text()
     broken = dict(ns)
-    exec(compile(src.replace("grad_y_pred = 2.0 * (y_pred - y)", "grad_y_pred = (y_pred - y)"),  # noqa: S102
+    exec(compile(src.replace("grad_y_pred = 2.0 * (y_pred - y)", "grad_y_pred = (y_pred - y)"),
                  "broken", "exec"), broken)
     report = selfcheck.run(1, "backward", broken)
     hints.record_check(report, workdir, stage="backward")
