@@ -190,7 +190,7 @@ def validate(level: int, rungs: list[Rung]) -> list[str]:
         ladder = [r for r in rungs if r.stage == stage and r.mistake is None]
         if not MIN_RUNGS <= len(ladder) <= MAX_RUNGS:
             problems.append(f"stage {stage} has {len(ladder)} hint rungs; write {MIN_RUNGS} to {MAX_RUNGS}")
-    for mistake in DIAGNOSES_BY_LEVEL[level]:
+    for mistake in DIAGNOSES_BY_LEVEL.get(level, ()):  # a level added later names its own rungs
         if not any(r.mistake == mistake for r in rungs):
             problems.append(f"no hint for the diagnosed mistake {mistake!r} (write `# hint STAGE if {mistake}: ...`)")
     return problems
