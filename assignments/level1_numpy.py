@@ -36,7 +36,7 @@ def forward(x, w1, w2):
     """
     # TODO: compute h = x @ w1 (the pre-activation) and y_pred = relu(h) @ w2; return (y_pred, h)
     # YOUR CODE HERE
-    raise NotImplementedError("forward: compute h = x @ w1 (the pre-activation) and y_pred = relu(h) @ w2; return (y_pred, h)")
+    raise NotImplementedError("forward: see the TODO; stuck? hint(1, 'forward')")
 
 
 # The loss is the sum of squared errors over every entry of the batch. It is one number, and
@@ -49,7 +49,7 @@ def loss_fn(y_pred, y):
     """
     # TODO: return the sum over all entries of (y_pred - y) ** 2, as a Python float
     # YOUR CODE HERE
-    raise NotImplementedError("loss_fn: return the sum over all entries of (y_pred - y) ** 2, as a Python float")
+    raise NotImplementedError("loss_fn: see the TODO; stuck? hint(1, 'loss')")
 
 
 # The backward pass applies the chain rule from the loss back to each weight. It reuses the
@@ -66,9 +66,9 @@ def backward(x, h, w2, y_pred, y):
     Every call returns new arrays computed from this step's values alone. That is why the numpy
     loop has no "zero the gradients" stage: there is no stored gradient to reset.
     """
-    # TODO: grad_y_pred = 2 * (y_pred - y); derive grad_w2, then grad_h (0 where h < 0), then grad_w1
+    # TODO: grad_y_pred = 2 * (y_pred - y); then grad_w2, grad_h (0 where h < 0), grad_w1
     # YOUR CODE HERE
-    raise NotImplementedError("backward: grad_y_pred = 2 * (y_pred - y); derive grad_w2, then grad_h (0 where h < 0), then grad_w1")
+    raise NotImplementedError("backward: see the TODO; stuck? hint(1, 'backward')")
 
 
 # The step moves each weight a small distance against its gradient: plain gradient descent.
@@ -80,7 +80,7 @@ def sgd_step(params, grads, lr):
     """
     # TODO: for each pair (p, g) of params and grads, update p in place: p -= lr * g
     # YOUR CODE HERE
-    raise NotImplementedError("sgd_step: for each pair (p, g) of params and grads, update p in place: p -= lr * g")
+    raise NotImplementedError("sgd_step: see the TODO; stuck? hint(1, 'step')")
 
 
 # The training loop puts the stages together and repeats them.
@@ -93,7 +93,7 @@ def train(x, y, w1, w2, lr, steps):
     """
     # TODO: repeat `steps` times: forward, record loss_fn, backward, sgd_step; return the losses
     # YOUR CODE HERE
-    raise NotImplementedError("train: repeat `steps` times: forward, record loss_fn, backward, sgd_step; return the losses")
+    raise NotImplementedError("train: see the TODO; stuck? hint(1, 'train')")
 
 
 # Try it: this fits random data at the seed's sizes with the seed's schedule (lr=1e-6, 500

@@ -36,7 +36,7 @@ def forward(x, w1, w2):
     """
     # TODO: compute h = x @ w1 (the pre-activation) and y_pred = relu(h) @ w2; return (y_pred, h)
     # YOUR CODE HERE
-    raise NotImplementedError("forward: compute h = x @ w1 (the pre-activation) and y_pred = relu(h) @ w2; return (y_pred, h)")
+    raise NotImplementedError("forward: see the TODO; stuck? hint(2, 'forward')")
 
 
 # The loss is the sum of squared errors, kept as a tensor. A 0-dim tensor stays on the device
@@ -46,7 +46,7 @@ def loss_fn(y_pred, y):
     """Return the sum of squared errors between `y_pred` and `y`, as a 0-dim tensor."""
     # TODO: return the sum over all entries of (y_pred - y) ** 2, as a 0-dim tensor
     # YOUR CODE HERE
-    raise NotImplementedError("loss_fn: return the sum over all entries of (y_pred - y) ** 2, as a 0-dim tensor")
+    raise NotImplementedError("loss_fn: see the TODO; stuck? hint(2, 'loss')")
 
 
 # The backward pass, by hand: the same chain rule as in level 1, written with tensors.
@@ -58,9 +58,9 @@ def backward(x, h, w2, y_pred, y):
     blocks it where `h < 0`. Clone a tensor before you zero parts of it, so that you do not
     overwrite a value you still need. The results have the dtype and device of the inputs.
     """
-    # TODO: grad_y_pred = 2 * (y_pred - y); derive grad_w2, then grad_h (0 where h < 0), then grad_w1
+    # TODO: grad_y_pred = 2 * (y_pred - y); then grad_w2, grad_h (0 where h < 0), grad_w1
     # YOUR CODE HERE
-    raise NotImplementedError("backward: grad_y_pred = 2 * (y_pred - y); derive grad_w2, then grad_h (0 where h < 0), then grad_w1")
+    raise NotImplementedError("backward: see the TODO; stuck? hint(2, 'backward')")
 
 
 # The step: gradient descent, updating the weight tensors in place.
@@ -72,7 +72,7 @@ def sgd_step(params, grads, lr):
     """
     # TODO: for each pair (p, g) of params and grads, update p in place: p -= lr * g
     # YOUR CODE HERE
-    raise NotImplementedError("sgd_step: for each pair (p, g) of params and grads, update p in place: p -= lr * g")
+    raise NotImplementedError("sgd_step: see the TODO; stuck? hint(2, 'step')")
 
 
 # The training loop: the same stages as in level 1. The loss is recorded as a Python float.
@@ -83,9 +83,9 @@ def train(x, y, w1, w2, lr, steps):
     before that iteration's update. As in level 1, no gradient needs zeroing: `backward`
     returns fresh tensors on every call.
     """
-    # TODO: repeat `steps` times: forward, loss (record .item()), backward, sgd_step; return the losses
+    # TODO: repeat `steps` times: forward, loss (record .item()), backward, sgd_step; return losses
     # YOUR CODE HERE
-    raise NotImplementedError("train: repeat `steps` times: forward, loss (record .item()), backward, sgd_step; return the losses")
+    raise NotImplementedError("train: see the TODO; stuck? hint(2, 'train')")
 
 
 # Try it: this fits random data at the seed's sizes with the seed's schedule (lr=1e-6, 500

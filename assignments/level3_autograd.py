@@ -37,7 +37,7 @@ def forward(x, w1, w2):
     """
     # TODO: return y_pred = relu(x @ w1) @ w2 (use .clamp(min=0) for the ReLU)
     # YOUR CODE HERE
-    raise NotImplementedError("forward: return y_pred = relu(x @ w1) @ w2 (use .clamp(min=0) for the ReLU)")
+    raise NotImplementedError("forward: see the TODO; stuck? hint(3, 'forward')")
 
 
 # The loss: the sum of squared errors. It must stay a tensor in the graph, because
@@ -50,7 +50,7 @@ def loss_fn(y_pred, y):
     """
     # TODO: return the sum over all entries of (y_pred - y) ** 2, as a 0-dim tensor
     # YOUR CODE HERE
-    raise NotImplementedError("loss_fn: return the sum over all entries of (y_pred - y) ** 2, as a 0-dim tensor")
+    raise NotImplementedError("loss_fn: see the TODO; stuck? hint(3, 'loss')")
 
 
 # The backward pass is now one call. Autograd computes the gradient of the loss with respect to
@@ -59,7 +59,7 @@ def backward(loss):
     """Compute the gradients of `loss` with respect to the parameters, into their `.grad`."""
     # TODO: let autograd compute the gradients of loss
     # YOUR CODE HERE
-    raise NotImplementedError("backward: let autograd compute the gradients of loss")
+    raise NotImplementedError("backward: see the TODO; stuck? hint(3, 'backward')")
 
 
 # The step is still written by hand, but it now has to run under `torch.no_grad()`.
@@ -73,7 +73,7 @@ def sgd_step(params, lr):
     """
     # TODO: under torch.no_grad(), update each p in place: p -= lr * p.grad
     # YOUR CODE HERE
-    raise NotImplementedError("sgd_step: under torch.no_grad(), update each p in place: p -= lr * p.grad")
+    raise NotImplementedError("sgd_step: see the TODO; stuck? hint(3, 'step')")
 
 
 # Zeroing the gradients is the stage that autograd makes necessary.
@@ -86,7 +86,7 @@ def zero_grad(params):
     """
     # TODO: for each p whose .grad is not None, reset it (p.grad.zero_() or p.grad = None)
     # YOUR CODE HERE
-    raise NotImplementedError("zero_grad: for each p whose .grad is not None, reset it (p.grad.zero_() or p.grad = None)")
+    raise NotImplementedError("zero_grad: see the TODO; stuck? hint(3, 'zero_grad')")
 
 
 # The training loop: forward, loss, backward, step, and zero the gradients, as the classic
@@ -100,7 +100,7 @@ def train(x, y, w1, w2, lr, steps):
     """
     # TODO: repeat `steps` times: forward, loss (record .item()), backward, sgd_step, zero_grad
     # YOUR CODE HERE
-    raise NotImplementedError("train: repeat `steps` times: forward, loss (record .item()), backward, sgd_step, zero_grad")
+    raise NotImplementedError("train: see the TODO; stuck? hint(3, 'train')")
 
 
 # Try it: this fits random data at the seed's sizes with the seed's schedule (lr=1e-6, 500

@@ -40,7 +40,7 @@ class MyReLU(torch.autograd.Function):
         """
         # TODO: save input with ctx.save_for_backward, then return input clamped at 0
         # YOUR CODE HERE
-        raise NotImplementedError("MyReLU.forward: save input with ctx.save_for_backward, then return input clamped at 0")
+        raise NotImplementedError("MyReLU.forward: see the TODO; stuck? hint(4, 'forward')")
 
     @staticmethod
     def backward(ctx, grad_output):
@@ -52,7 +52,7 @@ class MyReLU(torch.autograd.Function):
         """
         # TODO: read input from ctx.saved_tensors; clone grad_output and set it to 0 where input < 0
         # YOUR CODE HERE
-        raise NotImplementedError("MyReLU.backward: read input from ctx.saved_tensors; clone grad_output and set it to 0 where input < 0")
+        raise NotImplementedError("MyReLU.backward: see the TODO; stuck? hint(4, 'backward')")
 
 
 # The forward pass of the network, with the ReLU replaced by yours.
@@ -64,7 +64,7 @@ def forward(x, w1, w2):
     """
     # TODO: return y_pred = MyReLU.apply(x @ w1) @ w2
     # YOUR CODE HERE
-    raise NotImplementedError("forward: return y_pred = MyReLU.apply(x @ w1) @ w2")
+    raise NotImplementedError("forward: see the TODO; stuck? hint(4, 'forward')")
 
 
 # The training loop of level 3, written out in one function and using the `forward` above.
@@ -75,9 +75,9 @@ def train(x, y, w1, w2, lr, steps):
     iteration's update. The update runs under `torch.no_grad()` so that it is not recorded in
     the graph. The gradients are zeroed after it, because `.backward()` adds to `.grad`.
     """
-    # TODO: repeat `steps` times: forward, loss (record .item()), backward, step under no_grad, zero grads
+    # TODO: repeat `steps` times: forward, loss (record .item()), backward, no_grad step, zero grads
     # YOUR CODE HERE
-    raise NotImplementedError("train: repeat `steps` times: forward, loss (record .item()), backward, step under no_grad, zero grads")
+    raise NotImplementedError("train: see the TODO; stuck? hint(4, 'train')")
 
 
 # Try it: this fits random data at the seed's sizes with the seed's schedule (lr=1e-6, 500

@@ -34,16 +34,16 @@ def build_model(D_in, H, D_out):
     """
     # TODO: return nn.Sequential of Linear(D_in, H), ReLU() and Linear(H, D_out)
     # YOUR CODE HERE
-    raise NotImplementedError("build_model: return nn.Sequential of Linear(D_in, H), ReLU() and Linear(H, D_out)")
+    raise NotImplementedError("build_model: see the TODO; stuck? hint(5, 'forward')")
 
 
 # The loss as a module. `nn.MSELoss` averages by default, so ask it for the sum, which keeps
 # the loss (and so the learning rate) on the same scale as in the earlier levels.
 def build_loss():
-    """Return a loss module that computes the sum of squared errors: `nn.MSELoss(reduction="sum")`."""
+    """Return a loss module computing the sum of squared errors: `nn.MSELoss(reduction="sum")`."""
     # TODO: return nn.MSELoss that sums (not averages) the squared errors
     # YOUR CODE HERE
-    raise NotImplementedError("build_loss: return nn.MSELoss that sums (not averages) the squared errors")
+    raise NotImplementedError("build_loss: see the TODO; stuck? hint(5, 'loss')")
 
 
 # Zero the gradients of the whole model at once.
@@ -56,7 +56,7 @@ def zero_grad(model):
     """
     # TODO: reset the gradients of all of model's parameters
     # YOUR CODE HERE
-    raise NotImplementedError("zero_grad: reset the gradients of all of model's parameters")
+    raise NotImplementedError("zero_grad: see the TODO; stuck? hint(5, 'zero_grad')")
 
 
 # The step by hand, over all of the model's parameters (weights and biases alike).
@@ -68,7 +68,7 @@ def sgd_step(model, lr):
     """
     # TODO: under torch.no_grad(), for each param in model.parameters(): param -= lr * param.grad
     # YOUR CODE HERE
-    raise NotImplementedError("sgd_step: under torch.no_grad(), for each param in model.parameters(): param -= lr * param.grad")
+    raise NotImplementedError("sgd_step: see the TODO; stuck? hint(5, 'step')")
 
 
 # The training loop, with the model and the loss as modules.
@@ -82,7 +82,7 @@ def train(model, loss_fn, x, y, lr, steps):
     """
     # TODO: repeat `steps` times: forward, loss (record .item()), zero_grad, backward, sgd_step
     # YOUR CODE HERE
-    raise NotImplementedError("train: repeat `steps` times: forward, loss (record .item()), zero_grad, backward, sgd_step")
+    raise NotImplementedError("train: see the TODO; stuck? hint(5, 'train')")
 
 
 # Try it: this fits random data at the seed's sizes with the seed's schedule (lr=1e-4, 500

@@ -30,7 +30,7 @@ def build_optimizer(model, lr):
     """
     # TODO: return a torch.optim.Adam optimizer over model.parameters() with learning rate lr
     # YOUR CODE HERE
-    raise NotImplementedError("build_optimizer: return a torch.optim.Adam optimizer over model.parameters() with learning rate lr")
+    raise NotImplementedError("build_optimizer: see the TODO; stuck? hint(6, 'step')")
 
 
 # The training loop, with the update delegated to the optimizer.
@@ -42,9 +42,9 @@ def train(model, loss_fn, optimizer, x, y, steps):
     this step's gradients are not added to the last step's, and call `optimizer.step()` after
     it, so that the update reads this step's gradients.
     """
-    # TODO: repeat `steps` times: forward, loss (record .item()), zero_grad, backward, optimizer.step()
+    # TODO: repeat `steps` times: forward, loss (.item()), zero_grad, backward, optimizer.step()
     # YOUR CODE HERE
-    raise NotImplementedError("train: repeat `steps` times: forward, loss (record .item()), zero_grad, backward, optimizer.step()")
+    raise NotImplementedError("train: see the TODO; stuck? hint(6, 'train')")
 
 
 # Try it: this fits random data at the seed's sizes with the seed's schedule (Adam, lr=1e-4,

@@ -34,7 +34,7 @@ class TwoLayerNet(torch.nn.Module):
         super().__init__()
         # TODO: create self.linear1 = nn.Linear(D_in, H) and self.linear2 = nn.Linear(H, D_out)
         # YOUR CODE HERE
-        raise NotImplementedError("TwoLayerNet.__init__: create self.linear1 = nn.Linear(D_in, H) and self.linear2 = nn.Linear(H, D_out)")
+        raise NotImplementedError("TwoLayerNet.__init__: see the TODO; stuck? hint(7, 'forward')")
 
     def forward(self, x):
         """Return `linear2(relu(linear1(x)))`, shape (N, D_out).
@@ -44,7 +44,7 @@ class TwoLayerNet(torch.nn.Module):
         """
         # TODO: return self.linear2(relu(self.linear1(x)))
         # YOUR CODE HERE
-        raise NotImplementedError("TwoLayerNet.forward: return self.linear2(relu(self.linear1(x)))")
+        raise NotImplementedError("TwoLayerNet.forward: see the TODO; stuck? hint(7, 'forward')")
 
 
 # The training loop, with its own loss and optimizer.
@@ -58,7 +58,7 @@ def train(model, x, y, lr, steps):
     """
     # TODO: build MSELoss(reduction="sum") and SGD(model.parameters(), lr=lr); loop as in level 6
     # YOUR CODE HERE
-    raise NotImplementedError("train: build MSELoss(reduction=\"sum\") and SGD(model.parameters(), lr=lr); loop as in level 6")
+    raise NotImplementedError("train: see the TODO; stuck? hint(7, 'train')")
 
 
 # Try it: this fits random data at the seed's sizes with the seed's schedule (SGD, lr=1e-4,

@@ -36,9 +36,9 @@ class DynamicNet(torch.nn.Module):
         parameters.
         """
         super().__init__()
-        # TODO: create self.input_linear (D_in, H), self.middle_linear (H, H), self.output_linear (H, D_out)
+        # TODO: create self.input_linear (D_in, H), .middle_linear (H, H), .output_linear (H, D_out)
         # YOUR CODE HERE
-        raise NotImplementedError("DynamicNet.__init__: create self.input_linear (D_in, H), self.middle_linear (H, H), self.output_linear (H, D_out)")
+        raise NotImplementedError("DynamicNet.__init__: see the TODO; stuck? hint(8, 'forward')")
 
     def forward(self, x):
         """Return `output_linear(h)`, where `h = relu(input_linear(x))` has then gone through
@@ -47,9 +47,9 @@ class DynamicNet(torch.nn.Module):
         Draw `k` exactly once per call, with Python's `random`. One draw is one choice of depth
         for the whole forward pass, and the grader reproduces it by seeding `random`.
         """
-        # TODO: h = relu(input_linear(x)); k = random.randint(0, 3), once; k times: h = relu(middle_linear(h))
+        # TODO: h = relu(input_linear(x)); k = random.randint(0, 3); k times: relu(middle_linear(h))
         # YOUR CODE HERE
-        raise NotImplementedError("DynamicNet.forward: h = relu(input_linear(x)); k = random.randint(0, 3), once; k times: h = relu(middle_linear(h))")
+        raise NotImplementedError("DynamicNet.forward: see the TODO; stuck? hint(8, 'forward')")
 
 
 # The training loop of level 7, with momentum.
@@ -62,9 +62,9 @@ def train(model, x, y, lr, momentum, steps):
     it. Return the loss of each iteration as a list of Python floats, each computed before that
     iteration's update.
     """
-    # TODO: build MSELoss(reduction="sum") and SGD(..., lr=lr, momentum=momentum); then loop as in level 7
+    # TODO: MSELoss(reduction="sum"), SGD(..., lr=lr, momentum=momentum), then the level-7 loop
     # YOUR CODE HERE
-    raise NotImplementedError("train: build MSELoss(reduction=\"sum\") and SGD(..., lr=lr, momentum=momentum); then loop as in level 7")
+    raise NotImplementedError("train: see the TODO; stuck? hint(8, 'train')")
 
 
 # Try it: this fits random data at the seed's sizes with the seed's schedule (SGD, lr=1e-4,

@@ -13,12 +13,18 @@ delimiters around the parts a student writes::
 From it this module generates, for every level:
 
 - ``assignments/<module>.py``, the stub. Each region is replaced by ``# YOUR CODE HERE`` and a
-  ``raise NotImplementedError("<function>: <TODO text>")``, and everything else is kept.
+  short ``raise NotImplementedError("<function>: see the TODO above; stuck? hint(...)")`` (the
+  TODO comment above it stays and says what to write), and everything else is kept.
 - ``assignments/<module>.ipynb``, the notebook in nbgrader's *release* form. It has a markdown
   introduction (the module docstring), an imports cell, one markdown cell and one solution cell
   per function or class (the comment block above the definition becomes the markdown), locked
-  grade cells worth ``curriculum.stage_points`` that run the self-check for one stage, and the
-  module's demo as a last, optional cell.
+  grade cells worth ``curriculum.stage_points`` that run the self-check for one stage, the
+  module's demo as an optional cell, and a last cell that sums up the learner's progress.
+
+And ``assignments/hints.json``: the hint ladders of every level and stage, parsed from the
+``# hint STAGE: ...`` block that opens each region (``hints.py``). Nothing else of a region leaves
+the build: the stubs and notebooks replace it, and the nbgrader source form keeps its code but
+drops the hint block.
 
 ``build_notebook(level, with_solutions=True)`` gives the nbgrader *source* form of the same
 notebook: the solution regions are kept between their delimiters, which is what an instructor
@@ -42,6 +48,7 @@ import nbformat
 from nbformat import v4
 
 from . import curriculum
+from . import hints as hints_mod
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS_DIR = REPO_ROOT / "solutions"
@@ -69,11 +76,20 @@ class Region:
     indent: str
     todo: str  # the TODO comment's text, without "# TODO:"
     owner: str  # the function it sits in: "forward", "MyReLU.backward"
+    level: int = 0
+    hints: tuple[hints_mod.Rung, ...] = ()  # the hint block at the top of the region
+    code_start: int = 0  # index of the region's first line after its hint block
+
+    @property
+    def stage(self) -> str:
+        """The stage the region's hints start with: the one its stub points ``hint`` at."""
+        return self.hints[0].stage if self.hints else ""
 
     @property
     def message(self) -> str:
-        """The stub's NotImplementedError message: it names the function and says what to do."""
-        return f"{self.owner}: {self.todo}"
+        """The stub's NotImplementedError message: short (the TODO comment above it says what to
+        write), naming the function and where more help is."""
+        return f"{self.owner}: see the TODO; stuck? hint({self.level}, '{self.stage}')"
 
     def stub_lines(self) -> list[str]:
         return [
@@ -116,8 +132,9 @@ class Solution:
             if region is None:
                 out.append(self.lines[i])
                 i += 1
-            elif with_solutions:
-                out.extend(self.lines[region.begin:region.end + 1])
+            elif with_solutions:  # the code, without the hint block (that ships in hints.json)
+                out.append(self.lines[region.begin])
+                out.extend(self.lines[region.code_start:region.end + 1])
                 i = region.end + 1
             else:
                 out.extend(region.stub_lines())
@@ -131,13 +148,13 @@ class Solution:
 # --- parsing the single source -----------------------------------------------------------------
 
 
-def solution_path(level: int) -> Path:
-    return SOLUTIONS_DIR / f"{curriculum.LEVELS[level].module}.py"
+def solution_path(level: int, directory: Path | None = None) -> Path:
+    return (SOLUTIONS_DIR if directory is None else Path(directory)) / f"{curriculum.LEVELS[level].module}.py"
 
 
-def load_solution(level: int) -> Solution:
-    """Parse and validate the reference solution of ``level``."""
-    path = solution_path(level)
+def load_solution(level: int, directory: Path | None = None) -> Solution:
+    """Parse and validate the reference solution of ``level`` (from ``directory``, default solutions/)."""
+    path = solution_path(level, directory)
     if not path.is_file():
         raise BuildError(f"{path}: missing reference solution of level {level}")
     text = path.read_text(encoding="utf-8")
@@ -157,14 +174,14 @@ def load_solution(level: int) -> Solution:
         lines=lines,
         title=title.strip().rstrip("."),
         intro=intro.strip(),
-        regions=tuple(_find_regions(path, lines, tree)),
+        regions=tuple(_find_regions(path, lines, tree, level)),
         segments=tuple(_find_segments(path, lines, tree)),
     )
     _check_solution(solution)
     return solution
 
 
-def _find_regions(path: Path, lines: tuple[str, ...], tree: ast.Module) -> list[Region]:
+def _find_regions(path: Path, lines: tuple[str, ...], tree: ast.Module, level: int) -> list[Region]:
     functions = _functions(tree)
     regions = []
     begin: int | None = None
@@ -183,14 +200,14 @@ def _find_regions(path: Path, lines: tuple[str, ...], tree: ast.Module) -> list[
                 raise BuildError(f"{where}: '{END_SOLUTION}' must stand alone on its line")
             if begin is None:
                 raise BuildError(f"{where}: '{END_SOLUTION}' without a '{BEGIN_SOLUTION}'")
-            regions.append(_make_region(path, lines, functions, begin, i))
+            regions.append(_make_region(path, lines, functions, begin, i, level))
             begin = None
     if begin is not None:
         raise BuildError(f"{path}:{begin + 1}: '{BEGIN_SOLUTION}' is never closed")
     return regions
 
 
-def _make_region(path, lines, functions, begin: int, end: int) -> Region:
+def _make_region(path, lines, functions, begin: int, end: int, level: int) -> Region:
     where = f"{path}:{begin + 1}"
     indent = _indent(lines[begin])
     if _indent(lines[end]) != indent:
@@ -202,7 +219,14 @@ def _make_region(path, lines, functions, begin: int, end: int) -> Region:
     todo = todo_line.strip()[len(TODO_PREFIX):].strip()
     if not todo:
         raise BuildError(f"{path}:{begin}: the TODO comment says nothing")
-    body = [line for line in lines[begin + 1:end] if line.strip()]
+    try:
+        rungs, code_start = hints_mod.parse_block(lines[:end], begin + 1)
+    except hints_mod.HintSyntaxError as exc:
+        raise BuildError(f"{where}: {exc}") from exc
+    if not rungs:
+        raise BuildError(f"{where}: the region starts without hints: write `# hint STAGE: ...` lines right "
+                         f"after '{BEGIN_SOLUTION}' (autograder/hints.py)")
+    body = [line for line in lines[code_start:end] if line.strip()]
     if not body:
         raise BuildError(f"{where}: empty solution region")
     if any(not line.startswith(indent) for line in body):
@@ -218,7 +242,8 @@ def _make_region(path, lines, functions, begin: int, end: int) -> Region:
     if (isinstance(doc, ast.Expr) and isinstance(doc.value, ast.Constant)
             and isinstance(doc.value.value, str) and begin <= (doc.end_lineno or doc.lineno)):
         raise BuildError(f"{where}: the region of {owner} must start after its docstring")
-    return Region(begin=begin, end=end, indent=indent, todo=todo, owner=owner)
+    return Region(begin=begin, end=end, indent=indent, todo=todo, owner=owner, level=level, hints=tuple(rungs),
+                  code_start=code_start)
 
 
 def _functions(tree: ast.Module) -> list[tuple[str, ast.AST]]:
@@ -349,6 +374,9 @@ def _check_solution(solution: Solution) -> None:
     for region in solution.regions:
         if not any(s.start <= region.begin < s.end for s in definitions.values()):
             raise BuildError(f"{path}:{region.begin + 1}: region outside a top-level definition")
+    problems = hints_mod.validate(solution.level.number, [r for region in solution.regions for r in region.hints])
+    if problems:
+        raise BuildError(f"{path}: hints: " + "; ".join(problems))
     anchors = solution.level.grade_cells_after
     stages = curriculum.stages_of(solution.level.number)
     for stage, name in anchors.items():
@@ -407,7 +435,7 @@ def build_notebook(level: int, with_solutions: bool) -> nbformat.NotebookNode:
                                       metadata=nbformat.from_dict(metadata)))
 
     def grade_cell(stage: str) -> None:
-        code(["from autograder.selfcheck import check", f'check({number}, "{stage}")'],
+        code(["from autograder.selfcheck import check, hint", f'check({number}, "{stage}")'],
              {"grade": True, "solution": False, "locked": True,
               "points": curriculum.stage_points(number, stage),
               "grade_id": f"level{number}_{stage}"})
@@ -437,6 +465,8 @@ def build_notebook(level: int, with_solutions: bool) -> nbformat.NotebookNode:
             text = segment.text or "Train the network on random data at the seed's sizes."
             markdown(f"### {segment.heading}\n\n{text}")
             code(solution.render(segment.start, segment.end, with_solutions=with_solutions))
+    markdown(PROGRESS_MARKDOWN)
+    code(PROGRESS_CELL)
 
     nb = v4.new_notebook(cells=cells, metadata={
         "kernelspec": dict(KERNELSPEC),
@@ -475,7 +505,24 @@ the grader uses the `.py` file.
 | stage | points |
 |---|---|
 {table}
-| **total** | **{total:g}** |"""
+| **total** | **{total:g}** |
+
+**Stuck?** In a new cell, `hint({level.number}, "forward")` shows a hint for that stage (any stage
+above), one step further each time you run it; `hint({level.number})` picks the first stage that
+failed. A mistake the check named gets its own hint first."""
+
+
+#: The notebooks' last cell: the learner's record (history.py). Guarded like the demo, because the
+#: grader loads a notebook's code cells as a module, where there is no record to show.
+PROGRESS_MARKDOWN = """\
+### Your progress (optional, not graded)
+
+Every self-check above is recorded in this folder (`.kit-history.jsonl`). This cell sums it up per
+level: the best score, the stages done, the hints and solutions used, and the time from the
+first attempt to full marks."""
+PROGRESS_CELL = ["if __name__ == \"__main__\":",
+                 "    from autograder.progress import show_progress",
+                 "    show_progress()"]
 
 
 def _release(nb: nbformat.NotebookNode) -> None:
@@ -500,12 +547,22 @@ def notebook_bytes(nb: nbformat.NotebookNode) -> bytes:
     return (text if text.endswith("\n") else text + "\n").encode("utf-8")
 
 
+def build_hints(levels=None) -> dict:
+    """hints.json's content for ``levels`` (default: all): the hint ladders, no solution code."""
+    table = {}
+    for number in sorted(levels or curriculum.LEVELS):
+        solution = load_solution(number)
+        table[number] = hints_mod.table_of(number, [r for region in solution.regions for r in region.hints])
+    return hints_mod.hints_document(table)
+
+
 def build_all() -> dict[str, bytes]:
     """Every generated file, by its name inside ``assignments/``, with its exact bytes."""
     outputs: dict[str, bytes] = {}
     for number, level in sorted(curriculum.LEVELS.items()):
         outputs[f"{level.module}.py"] = build_stub(number).encode("utf-8")
         outputs[f"{level.module}.ipynb"] = notebook_bytes(build_notebook(number, False))
+    outputs[hints_mod.HINTS_FILE] = hints_mod.hints_bytes(build_hints())
     return outputs
 
 

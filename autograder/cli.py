@@ -66,6 +66,12 @@ def _check_once(directory: Path, levels: list[int], args, pool=None) -> int:
     render(report, Console(), verbose=args.verbose)
     for note in _notebook_notes(directory, levels):
         print(note, file=sys.stderr)
+    from .hints import record_check
+    record_check(report, directory)  # the self-study record: hints and progress read it
+    failing = sorted({c.level for c in report.checks if not c.passed and not c.error})
+    if failing:
+        print(f"Stuck? python -m autograder hint {failing[0]} gives a hint for its first failing stage.",
+              file=sys.stderr)
     _write_html(report, args.html, "Self-check")
     return 0 if not report.errors else 3
 
@@ -236,4 +242,7 @@ COMMAND_MODULES: dict[str, tuple[str, str]] = {
     "lab": ("lab", "open JupyterLab on your assignments"),
     "similarity": ("similarity_command", "compare every pair of students level by level (similarity.html, .csv)"),
     "lms": ("lms_command", "Canvas and Moodle grade imports (canvas.csv, moodle.csv) of a graded class or course"),
+    "hint": ("hints", "the next hint for a level's first failing stage (or the one named)"),
+    "solution": ("solution", "the worked solution of a stage (self-study; asks first)"),
+    "progress": ("progress", "your progress per level: best score, stages, hints, time to full marks"),
 }

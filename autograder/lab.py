@@ -113,6 +113,7 @@ def welcome(directory: Path, found: list[tuple[int, Path]], url: str | None) -> 
             "what passed and what failed (expected against got, and a hint), and the loss curve of your",
             "training loop. Run > Run All Cells runs from the top and stops at the first stage that does",
             "not pass yet. The Validate button (notebook toolbar) runs the whole notebook in a fresh kernel.",
+            f'Stuck? hint({number}, "forward") in a new cell gives a hint, one step further each time you run it.',
             "The official grade comes from the grader, which runs your code in isolation.",
         ]
     else:

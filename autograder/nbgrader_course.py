@@ -48,6 +48,7 @@ with ``init --seed``). In the notebooks, each test cell of ``source/`` carries a
 """
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -210,6 +211,9 @@ from autograder.nbgrader_preprocessors import IsolatedGrades, SafeExecute, SetOf
 
 c = get_config()  # noqa: F821 (provided by nbgrader when it loads this file)
 COURSE = os.path.dirname(os.path.abspath(__file__))
+# The kernels that nbgrader starts (autograde, validate) are no learner: their self-checks keep
+# no self-study record (.kit-history.jsonl) in the course's folders.
+os.environ.setdefault("KIT_HISTORY", "off")
 
 c.CourseDirectory.course_id = {course_id!r}
 c.CourseDirectory.root = COURSE
@@ -281,7 +285,9 @@ def nbgrader(course: Path, *args: str, check: bool = False, quiet: bool = False)
     cmd = [sys.executable, "-m", "nbgrader", *args]
     if not quiet:
         print("$ nbgrader " + " ".join(_quote(a) for a in args), file=sys.stderr, flush=True)
-    proc = subprocess.run(cmd, cwd=course, capture_output=True, text=True)
+    # An autograde kernel is no learner: its self-checks keep no self-study record (history.py).
+    env = {**os.environ, "KIT_HISTORY": "off"}
+    proc = subprocess.run(cmd, cwd=course, capture_output=True, text=True, env=env)
     if check and proc.returncode != 0:
         sys.stderr.write(proc.stdout[-4000:] + proc.stderr[-4000:])
         raise RuntimeError(f"nbgrader {' '.join(args)} failed with status {proc.returncode}")
@@ -295,9 +301,15 @@ def _quote(arg: str) -> str:
 # ----------------------------------------------------------------------------------- init
 
 def init_course(course: Path, *, course_id: str = DEFAULT_COURSE_ID, levels: list[int] | None = None,
-                seed: int | None = None, generate: bool = True, force: bool = False, **settings) -> list[Path]:
+                seed: int | None = None, generate: bool = True, force: bool = False, hints: bool = True,
+                **settings) -> list[Path]:
     """Create the course directory; return the files written. Runs ``generate_assignment`` unless
-    ``generate`` is False (the gradebook then holds the assignments only)."""
+    ``generate`` is False (the gradebook then holds the assignments only).
+
+    ``hints``: each ``source/levelN/`` gets a ``hints.json`` with that level's hint ladders, which
+    ``generate_assignment`` copies into ``release/`` beside the notebook, where ``hint(...)`` finds
+    it. With ``hints=False`` the file says that hints are off and holds none (so the kit's own copy
+    is not used either)."""
     import nbformat
 
     course = Path(course).resolve()
@@ -313,12 +325,23 @@ def init_course(course: Path, *, course_id: str = DEFAULT_COURSE_ID, levels: lis
         path.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(source_notebook(level), str(path))
         written.append(path)
+        written.append(write_hints(path.parent, level if hints else None))
     _create_gradebook(course, course_id, levels)
     written.append(course / "gradebook.db")
     if generate:
         for level in levels:
             nbgrader(course, "generate_assignment", assignment_id(level), "--force", check=True)
     return written
+
+
+def write_hints(folder: Path, level: int | None) -> Path:
+    """``folder/hints.json``: one level's hints, or (``level=None``) the note that hints are off."""
+    from . import hints as hints_mod
+    from .build import build_hints
+    document = build_hints([level]) if level is not None else hints_mod.hints_document(None)
+    path = folder / hints_mod.HINTS_FILE
+    path.write_bytes(hints_mod.hints_bytes(document))
+    return path
 
 
 def _create_gradebook(course: Path, course_id: str, levels: list[int]) -> None:
@@ -570,13 +593,16 @@ def cmd_init(args) -> int:
                                   ("submission_timeout", args.timeout), ("device", args.device)) if v is not None}
     try:
         written = init_course(Path(args.course_dir), course_id=args.course_id, levels=parse_levels(args.levels),
-                              seed=args.seed, generate=not args.no_generate, force=args.force, **settings)
+                              seed=args.seed, generate=not args.no_generate, force=args.force,
+                              hints=not args.no_hints, **settings)
     except (FileExistsError, RuntimeError) as exc:
         print(f"autograder: {exc}", file=sys.stderr)
         return 2
     course = Path(args.course_dir).resolve()
+    notebooks = sum(1 for p in written if p.suffix == ".ipynb")
     print(f"course {args.course_id!r} in {course}: {len(written)} files (config, gradebook, "
-          f"{len(written) - 2} source notebooks){'' if args.no_generate else ', release/ generated'}")
+          f"{notebooks} source notebooks, hints {'off' if args.no_hints else 'on'})"
+          f"{'' if args.no_generate else ', release/ generated'}")
     print(f"next: cd {course} && nbgrader db student import students.csv; distribute release/; then "
           f"`python -m autograder nbgrader run {course} --submissions DIR`")
     return 0
@@ -626,6 +652,8 @@ def register(subparsers) -> None:
                    help=f"the grader: seconds a level may take (default {DEFAULT_SUBMISSION_TIMEOUT:g})")
     i.add_argument("--no-generate", action="store_true", help="do not run nbgrader generate_assignment")
     i.add_argument("--force", action="store_true", help="rewrite an existing course's config and source/")
+    i.add_argument("--no-hints", action="store_true",
+                   help="release no hints: each level's hints.json then says they are off (default: hints on)")
     i.set_defaults(func=cmd_init)
 
     r = sub.add_parser("run", help="generate, collect, autograde, feedback and export for a folder of submissions")

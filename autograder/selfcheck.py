@@ -35,6 +35,12 @@ from .settings import default_seed
 CURVE_STAGES = (None, "train")
 
 
+def hint(level: int, stage: str | None = None):
+    """The next hint for ``stage`` of ``level`` (or its first failing stage): see ``hints.hint``."""
+    from .hints import hint as show_hint
+    return show_hint(level, stage)
+
+
 class SelfCheckFailed(AssertionError):
     """A self-check found a failing check. IPython shows it as one line (see the table above it)."""
 
@@ -84,6 +90,8 @@ def check(level: int, stage: str | None = None, namespace: dict | None = None) -
     # warning) is shown in the panel instead.
     with contextlib.redirect_stderr(io.StringIO()) as err:
         report = run(level, stage, namespace, curves=stage in CURVE_STAGES)
+    from .hints import record_check
+    record_check(report, stage=stage)  # in the kernel's working directory: the notebook's folder
     shell = _ipython()
     show(report, stage, shell=shell, stderr=err.getvalue())
     failed = [c for c in report.checks if not c.passed]
@@ -254,6 +262,10 @@ def html_panel(report: Report, stage: str | None = None, stderr: str = "") -> st
     elif overall == "todo":
         parts.append('<div class="fix">Replace the <code>raise NotImplementedError(...)</code> line of each '
                      "function named above with your code, run its cell, then run this cell again.</div>")
+    if overall in ("fail", "todo"):
+        call = f'hint({level}, "{stage}")' if stage else f"hint({level})"
+        parts.append(f'<p class="note">Stuck? Run <code>{esc(call)}</code> in a new cell: one hint more each '
+                     "time.</p>")
     parts.append(_curve_html(report, level))
     note = _stderr_note(stderr)
     if note:

@@ -51,6 +51,8 @@ def notebook_code(raw: bytes) -> str:
         lines = []
         if src.lstrip().startswith("%%"):
             continue  # a cell magic: the whole cell is not Python
+        if _asks_for_help(src):
+            continue  # `hint(3, "backward")` left in a cell: a question to the kit, not the student's module
         for line in src.splitlines():
             stripped = line.lstrip()
             if stripped.startswith(("%", "!")) or (stripped.endswith("?") and not stripped.startswith("#")):
@@ -59,6 +61,28 @@ def notebook_code(raw: bytes) -> str:
                 lines.append(line)
         chunks.append(f"# --- cell {i} ---\n" + "\n".join(lines))
     return "\n\n".join(chunks) + "\n"
+
+
+#: The kit's in-notebook helpers: a cell that only calls them (and imports them) is not module code.
+HELPERS = frozenset({"hint", "check", "show_progress"})
+
+
+def _asks_for_help(src: str) -> bool:
+    """Whether a cell holds nothing but calls of the kit's helpers (and their imports from it)."""
+    import ast
+    try:
+        body = ast.parse(src).body
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    if not body:
+        return False
+    for node in body:
+        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "autograder":
+            continue
+        if not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)
+                and isinstance(node.value.func, ast.Name) and node.value.func.id in HELPERS):
+            return False
+    return True
 
 
 def read_level(directory: Path, level: int) -> LevelSource:

@@ -36,6 +36,27 @@ def forward(x, w1, w2):
     """
     # TODO: compute h = x @ w1 (the pre-activation) and y_pred = relu(h) @ w2; return (y_pred, h)
     ### BEGIN SOLUTION
+    # hint forward: Two matrix products with a ReLU between them. Before you write anything, ask
+    #   which of the two intermediate arrays backward will need: the one before the ReLU or the one
+    #   after?
+    # hint forward: `@` multiplies matrices: x (N, D_in) @ w1 (D_in, H) gives h, shape (N, H). The
+    #   ReLU keeps the positive entries and replaces the negative ones by 0; numpy's elementwise
+    #   `np.maximum(array, 0)` does that.
+    # hint forward: Compute h from x and w1; apply the ReLU into a new variable (h itself keeps its
+    #   negative entries); multiply that by w2; return the pair (y_pred, h).
+    # hint forward if no_relu: Your y_pred is what you get without the ReLU: the negative
+    #   pre-activations went straight through. Put `np.maximum(..., 0)` between the two products.
+    # hint forward if h_after_relu: You returned h after the ReLU. backward needs the
+    #   pre-activation to know where the ReLU was flat (where h < 0): return x @ w1 itself, and
+    #   keep its ReLU in a separate variable.
+    # hint forward if transposed: A shape came out reversed. Follow the shapes: (N, D_in) @ (D_in,
+    #   H) is (N, H), and (N, H) @ (H, D_out) is (N, D_out). The forward pass needs no transpose.
+    # hint discipline: This level is about seeing every number with plain arrays, so the module may
+    #   use numpy only: no torch anywhere in it.
+    # hint discipline: Look for `import torch` or `from torch import ...`, also inside functions,
+    #   and replace what you used from torch by numpy (`np.maximum`, `@`, `.sum()`, `.T`).
+    # hint discipline if torch_at_numpy_level: The check found torch in your numpy level. Every
+    #   operation here has a numpy form: remove the torch import and return numpy arrays.
     h = x @ w1
     h_relu = np.maximum(h, 0)
     y_pred = h_relu @ w2
@@ -53,6 +74,14 @@ def loss_fn(y_pred, y):
     """
     # TODO: return the sum over all entries of (y_pred - y) ** 2, as a Python float
     ### BEGIN SOLUTION
+    # hint loss: The loss is one number that says how far y_pred is from y: square every
+    #   difference, then add them all up.
+    # hint loss: Sum, not mean: the tutorial uses the sum of squared errors, and its learning rate
+    #   1e-6 is sized for it. `.sum()` with no axis adds every entry of an array.
+    # hint loss: Return a Python float: wrap the numpy result in `float(...)`, e.g. float of the
+    #   sum of `np.square` of the difference.
+    # hint loss if mean_loss: You averaged the squared errors. The tutorial's loss is their sum;
+    #   the mean divides every gradient by N·D_out too, so the loop would crawl.
     return float(np.square(y_pred - y).sum())
     ### END SOLUTION
 
@@ -71,8 +100,23 @@ def backward(x, h, w2, y_pred, y):
     Every call returns new arrays computed from this step's values alone. That is why the numpy
     loop has no "zero the gradients" stage: there is no stored gradient to reset.
     """
-    # TODO: grad_y_pred = 2 * (y_pred - y); derive grad_w2, then grad_h (0 where h < 0), then grad_w1
+    # TODO: grad_y_pred = 2 * (y_pred - y); then grad_w2, grad_h (0 where h < 0), grad_w1
     ### BEGIN SOLUTION
+    # hint backward: Walk forward's steps in reverse with the chain rule, one at a time: start from
+    #   d loss / d y_pred, then go back through `@ w2`, through the ReLU, and through `x @ w1`.
+    # hint backward: d/dy_pred of (y_pred - y)² is 2·(y_pred - y). For a product `a @ b` with
+    #   upstream gradient g, the gradient for a is `g @ b.T` and for b it is `a.T @ g`. A gradient
+    #   always has the shape of what it differentiates (grad_w1 like w1).
+    # hint backward: The ReLU passes the gradient where its input was positive and blocks it where
+    #   h < 0: copy the gradient of relu(h) and set its entries to 0 where h < 0 (boolean indexing,
+    #   `g[mask] = 0`).
+    # hint backward: In order: grad_y_pred; grad_w2 from relu(h).T and grad_y_pred; the gradient of
+    #   relu(h) from grad_y_pred and w2.T; a copy of it zeroed where h < 0 is grad_h; grad_w1 from
+    #   x.T and grad_h.
+    # hint backward if half_gradient: Your gradients are exactly half the reference: the derivative
+    #   of (y_pred - y)² is 2·(y_pred - y). Keep the 2.
+    # hint backward if transposed: A gradient came out transposed. grad_w1 has w1's shape (D_in, H)
+    #   and grad_w2 has w2's (H, D_out): move the `.T` to the other factor of the product.
     grad_y_pred = 2.0 * (y_pred - y)
     h_relu = np.maximum(h, 0)
     grad_w2 = h_relu.T @ grad_y_pred
@@ -93,6 +137,20 @@ def sgd_step(params, grads, lr):
     """
     # TODO: for each pair (p, g) of params and grads, update p in place: p -= lr * g
     ### BEGIN SOLUTION
+    # hint step: Gradient descent moves each weight a small step against its gradient: new weight =
+    #   old weight - lr × gradient.
+    # hint step: The caller keeps its arrays and reads them after the call, so change them in
+    #   place: `p -= ...` writes into the array, while `p = p - ...` only rebinds your local name.
+    # hint step: Loop over params and grads together with `zip`, and update each p in place by lr
+    #   times its g.
+    # hint step if ascent: Your update went uphill: it added the gradient. Descent subtracts lr ×
+    #   gradient, so the loss falls.
+    # hint step if not_in_place: The arrays the grader gave you did not change: `p = p - lr * g`
+    #   makes a new array and only rebinds a local name. Use an in-place operator such as `-=`.
+    # hint step if no_step: The weights never changed during train: call sgd_step on both weights
+    #   with both gradients in every iteration.
+    # hint step if step_before_backward: Each update used the previous iteration's gradients:
+    #   inside one iteration, compute this iteration's gradients first, then step with them.
     for p, g in zip(params, grads):
         p -= lr * g
     ### END SOLUTION
@@ -108,6 +166,15 @@ def train(x, y, w1, w2, lr, steps):
     """
     # TODO: repeat `steps` times: forward, record loss_fn, backward, sgd_step; return the losses
     ### BEGIN SOLUTION
+    # hint train: One iteration is the four stages in order: forward, loss, backward, step. Repeat
+    #   it `steps` times and keep every loss.
+    # hint train: Record each loss before that iteration's update: it is the loss of the weights
+    #   the iteration started from. Return all of them as a list of floats.
+    # hint train: In a loop over `range(steps)`, call forward, append loss_fn's value to a list,
+    #   get both gradients from backward (it takes x, h, w2, y_pred, y), then sgd_step on [w1, w2]
+    #   with them.
+    # hint train if loss_after_update: The first loss you returned is not the loss of the initial
+    #   weights: compute and record the loss before calling sgd_step.
     losses = []
     for t in range(steps):
         y_pred, h = forward(x, w1, w2)

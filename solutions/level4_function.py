@@ -40,6 +40,13 @@ class MyReLU(torch.autograd.Function):
         """
         # TODO: save input with ctx.save_for_backward, then return input clamped at 0
         ### BEGIN SOLUTION
+        # hint forward: A custom Function has two jobs in forward: compute the output, and keep on
+        #   `ctx` whatever backward will need. What does the ReLU's derivative depend on: its
+        #   input, or its output?
+        # hint forward: Save the input with `ctx.save_for_backward(...)`: backward decides from its
+        #   sign where the gradient passes. The output is the input clamped at 0.
+        # hint forward if relu_passes_negatives: Negative inputs came out unchanged: the ReLU is
+        #   max(input, 0), so clamp at 0 (`.clamp(min=0)`).
         ctx.save_for_backward(input)
         return input.clamp(min=0)
         ### END SOLUTION
@@ -54,6 +61,16 @@ class MyReLU(torch.autograd.Function):
         """
         # TODO: read input from ctx.saved_tensors; clone grad_output and set it to 0 where input < 0
         ### BEGIN SOLUTION
+        # hint backward: backward receives d loss / d output and must return d loss / d input: the
+        #   chain rule through one ReLU. Where the input was positive the ReLU is the identity;
+        #   where it was negative it is flat.
+        # hint backward: Get the input back with `input, = ctx.saved_tensors` (the input, not the
+        #   output: that is why forward saved it). Then pass grad_output through where input > 0
+        #   and 0 elsewhere.
+        # hint backward: Clone grad_output (never change it in place: autograd may use it
+        #   elsewhere), set the clone to 0 where input < 0, and return it.
+        # hint backward if grad_passes_everywhere: Your backward passes the gradient everywhere: it
+        #   must be 0 where the input was negative (`g[input < 0] = 0` on a clone).
         input, = ctx.saved_tensors
         grad_input = grad_output.clone()
         grad_input[input < 0] = 0
@@ -70,6 +87,17 @@ def forward(x, w1, w2):
     """
     # TODO: return y_pred = MyReLU.apply(x @ w1) @ w2
     ### BEGIN SOLUTION
+    # hint forward: The network is the same as at level 3; only the ReLU changes: use your Function
+    #   instead of `.clamp`.
+    # hint forward: A custom Function is called through its `apply` method, never by calling
+    #   forward directly: `MyReLU.apply(tensor)`.
+    # hint forward if no_relu: Your y_pred is what you get without the ReLU: pass x @ w1 through
+    #   `MyReLU.apply` before multiplying by w2.
+    # hint discipline: The point of the level is your own Function: the graph of y_pred must
+    #   contain MyReLU, so that its backward runs.
+    # hint discipline: Replace `.clamp(min=0)` (or `torch.relu`) in forward by `MyReLU.apply(...)`.
+    # hint discipline if not_myrelu: The graph of y_pred holds no MyReLU: forward computed the ReLU
+    #   another way. Call `MyReLU.apply` on x @ w1.
     relu = MyReLU.apply
     y_pred = relu(x @ w1) @ w2
     return y_pred
@@ -84,8 +112,25 @@ def train(x, y, w1, w2, lr, steps):
     iteration's update. The update runs under `torch.no_grad()` so that it is not recorded in
     the graph. The gradients are zeroed after it, because `.backward()` adds to `.grad`.
     """
-    # TODO: repeat `steps` times: forward, loss (record .item()), backward, step under no_grad, zero grads
+    # TODO: repeat `steps` times: forward, loss (record .item()), backward, no_grad step, zero grads
     ### BEGIN SOLUTION
+    # hint train: This is the level-3 loop, written out inline: forward, loss, backward, step under
+    #   no_grad, then zero the gradients.
+    # hint train: The loss is the sum of squared errors (a tensor); record `loss.item()`;
+    #   `loss.backward()` runs your MyReLU.backward along the way.
+    # hint train: After backward, inside `with torch.no_grad():` subtract lr times each weight's
+    #   `.grad` in place and then zero both `.grad` with `.zero_()`.
+    # hint train if no_zero_grad: Each step used the sum of all the gradients so far: `.backward()`
+    #   accumulates into `.grad`. Zero w1.grad and w2.grad every iteration, after the update.
+    # hint train if mean_loss: Your loss is the mean of the squared errors; the tutorial's is their
+    #   sum (`.sum()`), which sets the scale of the learning rate.
+    # hint train if no_step: The weights never changed: after backward, update w1 and w2 in place
+    #   under `torch.no_grad()`.
+    # hint train if ascent: Your update went uphill: subtract lr × grad, do not add it.
+    # hint train if step_before_backward: Each update used the previous iteration's gradients:
+    #   update after this iteration's backward.
+    # hint train if recorded_update: The update was recorded in the graph or refused: do it in
+    #   place inside `with torch.no_grad():`.
     losses = []
     for t in range(steps):
         y_pred = forward(x, w1, w2)

@@ -34,6 +34,14 @@ def build_model(D_in, H, D_out):
     """
     # TODO: return nn.Sequential of Linear(D_in, H), ReLU() and Linear(H, D_out)
     ### BEGIN SOLUTION
+    # hint forward: torch.nn packages layers as modules; `nn.Sequential` chains modules so that the
+    #   output of one feeds the next, in the order you list them.
+    # hint forward: The tutorial's network is three modules: a Linear layer from D_in to H, a ReLU,
+    #   a Linear layer from H to D_out. `nn.Linear` includes its bias by default.
+    # hint forward: Return `torch.nn.Sequential(...)` of `torch.nn.Linear(D_in, H)`,
+    #   `torch.nn.ReLU()` and the second Linear, in that order.
+    # hint forward if no_relu: Your model has no ReLU between the two Linear layers: put
+    #   `torch.nn.ReLU()` at index 1.
     return torch.nn.Sequential(
         torch.nn.Linear(D_in, H),
         torch.nn.ReLU(),
@@ -45,9 +53,16 @@ def build_model(D_in, H, D_out):
 # The loss as a module. `nn.MSELoss` averages by default, so ask it for the sum, which keeps
 # the loss (and so the learning rate) on the same scale as in the earlier levels.
 def build_loss():
-    """Return a loss module that computes the sum of squared errors: `nn.MSELoss(reduction="sum")`."""
+    """Return a loss module computing the sum of squared errors: `nn.MSELoss(reduction="sum")`."""
     # TODO: return nn.MSELoss that sums (not averages) the squared errors
     ### BEGIN SOLUTION
+    # hint loss: torch.nn has the sum-of-squared-errors loss ready made, as a module: which one,
+    #   and how do you stop it from averaging?
+    # hint loss: `nn.MSELoss` averages by default; its `reduction` argument chooses: the tutorial
+    #   wants the sum.
+    # hint loss: Return `torch.nn.MSELoss(...)` with reduction set to "sum".
+    # hint loss if mean_loss: Your loss is the mean (MSELoss's default reduction). Pass
+    #   `reduction="sum"`.
     return torch.nn.MSELoss(reduction="sum")
     ### END SOLUTION
 
@@ -62,6 +77,16 @@ def zero_grad(model):
     """
     # TODO: reset the gradients of all of model's parameters
     ### BEGIN SOLUTION
+    # hint zero_grad: As at level 3, `.backward()` accumulates into every parameter's `.grad`; here
+    #   the parameters live inside the model.
+    # hint zero_grad: Every `nn.Module` can reset the gradients of all its parameters in one call:
+    #   look at the Module's methods.
+    # hint zero_grad: `model.zero_grad()` does it (or loop over `model.parameters()` and reset each
+    #   `.grad`).
+    # hint zero_grad if grad_not_reset: After your zero_grad the gradients still held values: reset
+    #   each parameter's `.grad` (e.g. `model.zero_grad()`).
+    # hint zero_grad if no_zero_grad: Each step moved the weights by the sum of all the gradients
+    #   so far: zero the model's gradients every iteration, before backward.
     model.zero_grad()
     ### END SOLUTION
 
@@ -75,6 +100,27 @@ def sgd_step(model, lr):
     """
     # TODO: under torch.no_grad(), for each param in model.parameters(): param -= lr * param.grad
     ### BEGIN SOLUTION
+    # hint step: The same update as at level 3, for every parameter of the model (weights and
+    #   biases): param minus lr times its gradient, without autograd recording it.
+    # hint step: `model.parameters()` yields every parameter; run the loop inside `with
+    #   torch.no_grad():` and update each in place.
+    # hint step: Under no_grad, for each param in model.parameters(), subtract lr times
+    #   `param.grad` in place with `-=`.
+    # hint step if recorded_update: The update was recorded in the graph (or refused): change the
+    #   parameters in place, inside `with torch.no_grad():`.
+    # hint step if ascent: Your update went uphill: subtract lr × param.grad, do not add it.
+    # hint step if not_in_place: The model's parameters did not change: update each one in place
+    #   (`-=`), do not rebind or replace it.
+    # hint step if no_step: The weights never changed during train: call sgd_step(model, lr) after
+    #   backward in every iteration.
+    # hint step if step_before_backward: Each update used the previous iteration's gradients: step
+    #   after this iteration's backward.
+    # hint discipline: Level 5 is about torch.nn with the update still written by you: torch.optim
+    #   comes at level 6.
+    # hint discipline: Remove any `torch.optim` optimizer and write the step as in sgd_step: a loop
+    #   over `model.parameters()` under no_grad.
+    # hint discipline if optim_too_early: The check saw torch.optim at level 5: write the update by
+    #   hand (sgd_step), the optimizer is level 6's subject.
     with torch.no_grad():
         for param in model.parameters():
             param -= lr * param.grad
@@ -92,6 +138,14 @@ def train(model, loss_fn, x, y, lr, steps):
     """
     # TODO: repeat `steps` times: forward, loss (record .item()), zero_grad, backward, sgd_step
     ### BEGIN SOLUTION
+    # hint train: The loop calls the model like a function (`model(x)` runs its forward), the loss
+    #   module on (y_pred, y), then zero_grad, backward and your sgd_step.
+    # hint train: Record `loss.item()` before the update; zero the gradients before backward (or
+    #   after the step), never between backward and step.
+    # hint train: Each iteration: y_pred = model(x); loss = loss_fn(y_pred, y); append loss.item();
+    #   zero_grad(model); loss.backward(); sgd_step(model, lr).
+    # hint train if loss_after_update: The first loss you returned is not the loss of the initial
+    #   weights: record it before the update.
     losses = []
     for t in range(steps):
         y_pred = model(x)

@@ -30,6 +30,13 @@ def build_optimizer(model, lr):
     """
     # TODO: return a torch.optim.Adam optimizer over model.parameters() with learning rate lr
     ### BEGIN SOLUTION
+    # hint step: An optimizer holds the parameters it updates and its settings, and does the update
+    #   in `step()`. Which parameters, and which learning rate?
+    # hint step: `torch.optim.Adam` takes the parameters as an iterable (`model.parameters()`) and
+    #   the learning rate as `lr=`.
+    # hint step: Return Adam over model.parameters() with lr=lr; nothing else to set.
+    # hint step if optimizer_rebuilt: Adam keeps running averages of the gradients between steps;
+    #   building it anew each iteration throws them away. Build it once, before the loop.
     return torch.optim.Adam(model.parameters(), lr=lr)
     ### END SOLUTION
 
@@ -43,8 +50,38 @@ def train(model, loss_fn, optimizer, x, y, steps):
     this step's gradients are not added to the last step's, and call `optimizer.step()` after
     it, so that the update reads this step's gradients.
     """
-    # TODO: repeat `steps` times: forward, loss (record .item()), zero_grad, backward, optimizer.step()
+    # TODO: repeat `steps` times: forward, loss (.item()), zero_grad, backward, optimizer.step()
     ### BEGIN SOLUTION
+    # hint train: The optimizer now does what sgd_step and zero_grad did: the loop is forward,
+    #   loss, zero the gradients, backward, step.
+    # hint train: Record `loss.item()` first. The gradients are zeroed with `optimizer.zero_grad()`
+    #   before backward; `optimizer.step()` comes after backward.
+    # hint train: Each iteration: y_pred = model(x); loss = loss_fn(y_pred, y); record it;
+    #   optimizer.zero_grad(); loss.backward(); optimizer.step().
+    # hint train if loss_after_update: The first loss you returned is not the loss of the initial
+    #   weights: record it before optimizer.step().
+    # hint train if mean_loss: Use the loss_fn you were given (it sums); a mean changes the scale
+    #   of every gradient.
+    # hint zero_grad: Gradients still accumulate in `.grad` at this level: something must reset
+    #   them every iteration.
+    # hint zero_grad: The optimizer knows its parameters: `optimizer.zero_grad()` resets them all
+    #   (`model.zero_grad()` does too). Call it before `loss.backward()`.
+    # hint zero_grad if no_zero_grad: Each step used the sum of all the gradients so far: call
+    #   `optimizer.zero_grad()` in every iteration, before backward.
+    # hint zero_grad if zeroed_before_step: optimizer.step() ran on gradients that were already
+    #   zeroed: zero them before backward (or after step), never between backward and step.
+    # hint step if no_step: The weights never changed: call `optimizer.step()` after backward in
+    #   every iteration.
+    # hint step if ascent: The weights moved uphill: do not negate the loss or the gradients;
+    #   `optimizer.step()` already descends.
+    # hint step if step_before_backward: Each step used the previous iteration's gradients: call
+    #   `optimizer.step()` after this iteration's backward.
+    # hint discipline: At this level the optimizer does the update: the parameters must change only
+    #   inside `optimizer.step()`.
+    # hint discipline: Remove any update written by hand (`p -= ...`, `p.data = ...`) and let
+    #   `optimizer.step()` do it.
+    # hint discipline if update_outside_optimizer: The parameters changed outside optimizer.step(),
+    #   or step() never ran: remove the update by hand and call `optimizer.step()`.
     losses = []
     for t in range(steps):
         y_pred = model(x)

@@ -34,6 +34,10 @@ class TwoLayerNet(torch.nn.Module):
         super().__init__()
         # TODO: create self.linear1 = nn.Linear(D_in, H) and self.linear2 = nn.Linear(H, D_out)
         ### BEGIN SOLUTION
+        # hint forward: A custom nn.Module declares its layers in `__init__` (after
+        #   `super().__init__()`), as attributes: that is how the module finds their parameters.
+        # hint forward: Two attributes, named as the contract says: `self.linear1`, a Linear from
+        #   D_in to H, and `self.linear2`, a Linear from H to D_out (both with their bias).
         self.linear1 = torch.nn.Linear(D_in, H)
         self.linear2 = torch.nn.Linear(H, D_out)
         ### END SOLUTION
@@ -46,6 +50,12 @@ class TwoLayerNet(torch.nn.Module):
         """
         # TODO: return self.linear2(relu(self.linear1(x)))
         ### BEGIN SOLUTION
+        # hint forward: forward says how the layers connect: the first Linear, a ReLU, the second
+        #   Linear.
+        # hint forward: Call the layers you created as functions (`self.linear1(x)`); the ReLU
+        #   needs no parameters, so `.clamp(min=0)` on the tensor does it.
+        # hint forward if no_relu: Your forward has no ReLU between the layers: clamp the output of
+        #   linear1 at 0.
         h_relu = self.linear1(x).clamp(min=0)
         y_pred = self.linear2(h_relu)
         return y_pred
@@ -63,6 +73,38 @@ def train(model, x, y, lr, steps):
     """
     # TODO: build MSELoss(reduction="sum") and SGD(model.parameters(), lr=lr); loop as in level 6
     ### BEGIN SOLUTION
+    # hint train: train builds its own tools, once, before the loop: the loss module and an SGD
+    #   optimizer over the model's parameters. Then the level-6 loop.
+    # hint train: Build `torch.nn.MSELoss(reduction="sum")` and
+    #   `torch.optim.SGD(model.parameters(), lr=lr)` before the loop.
+    # hint train: Each iteration: y_pred = model(x); loss; record loss.item();
+    #   optimizer.zero_grad(); loss.backward(); optimizer.step().
+    # hint train if loss_after_update: The first loss you returned is not the loss of the initial
+    #   weights: record it before optimizer.step().
+    # hint loss: Which loss does the tutorial use, and what does MSELoss do by default?
+    # hint loss: MSELoss averages unless told otherwise: build it with `reduction="sum"`.
+    # hint loss if mean_loss: Your loss is the mean of the squared errors:
+    #   `torch.nn.MSELoss(reduction="sum")` gives the sum.
+    # hint zero_grad: Gradients accumulate in `.grad` from one backward to the next: reset them
+    #   every iteration.
+    # hint zero_grad: `optimizer.zero_grad()` before `loss.backward()` (or after
+    #   `optimizer.step()`).
+    # hint zero_grad if no_zero_grad: Each step used the sum of all the gradients so far: call
+    #   `optimizer.zero_grad()` every iteration.
+    # hint zero_grad if zeroed_before_step: optimizer.step() ran on gradients already zeroed: zero
+    #   before backward or after step, not between them.
+    # hint step: The optimizer updates the parameters from their `.grad`, so `optimizer.step()`
+    #   comes after `loss.backward()`, once per iteration.
+    # hint step: Order inside the loop: zero_grad, backward, step.
+    # hint step if no_step: The weights never changed: call `optimizer.step()` after backward.
+    # hint step if ascent: The weights moved uphill: `optimizer.step()` already descends; do not
+    #   negate the loss or the gradients.
+    # hint step if step_before_backward: Each step used the previous iteration's gradients: step
+    #   after this iteration's backward.
+    # hint discipline: This level steps through torch.optim.SGD, with the learning rate given to
+    #   train.
+    # hint discipline: Build `torch.optim.SGD(model.parameters(), lr=lr)` once and call its
+    #   `step()`; no update by hand.
     criterion = torch.nn.MSELoss(reduction="sum")
     optimizer = torch.optim.SGD(model.parameters(), lr=lr)
     losses = []

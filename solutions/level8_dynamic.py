@@ -36,8 +36,12 @@ class DynamicNet(torch.nn.Module):
         parameters.
         """
         super().__init__()
-        # TODO: create self.input_linear (D_in, H), self.middle_linear (H, H), self.output_linear (H, D_out)
+        # TODO: create self.input_linear (D_in, H), .middle_linear (H, H), .output_linear (H, D_out)
         ### BEGIN SOLUTION
+        # hint forward: Three layers, created once in `__init__`: an input layer, ONE middle layer
+        #   that forward may use several times, and an output layer.
+        # hint forward: `self.input_linear` maps D_in to H, `self.middle_linear` maps H to H (so it
+        #   can be applied again to its own output), `self.output_linear` maps H to D_out.
         self.input_linear = torch.nn.Linear(D_in, H)
         self.middle_linear = torch.nn.Linear(H, H)
         self.output_linear = torch.nn.Linear(H, D_out)
@@ -50,8 +54,20 @@ class DynamicNet(torch.nn.Module):
         Draw `k` exactly once per call, with Python's `random`. One draw is one choice of depth
         for the whole forward pass, and the grader reproduces it by seeding `random`.
         """
-        # TODO: h = relu(input_linear(x)); k = random.randint(0, 3), once; k times: h = relu(middle_linear(h))
+        # TODO: h = relu(input_linear(x)); k = random.randint(0, 3); k times: relu(middle_linear(h))
         ### BEGIN SOLUTION
+        # hint forward: The graph is built anew at each call, so plain Python decides its shape:
+        #   draw how many times to apply the middle layer, then loop.
+        # hint forward: h = relu(input_linear(x)); draw k = random.randint(0, 3) once; k times, h =
+        #   relu(middle_linear(h)); return output_linear(h).
+        # hint forward if random_draws: Draw from Python's random exactly once per call: k =
+        #   random.randint(0, 3) before the loop, then reuse k.
+        # hint discipline: Weight sharing: the same middle layer is applied k times, so autograd
+        #   adds up its gradient over every use.
+        # hint discipline: Reuse `self.middle_linear` itself inside the loop; do not create layers
+        #   in forward or keep a list of copies.
+        # hint discipline if not_shared: The middle layer is not shared: apply the one
+        #   `self.middle_linear` k times, without creating new layers.
         h_relu = self.input_linear(x).clamp(min=0)
         k = random.randint(0, 3)
         for _ in range(k):
@@ -71,8 +87,43 @@ def train(model, x, y, lr, momentum, steps):
     it. Return the loss of each iteration as a list of Python floats, each computed before that
     iteration's update.
     """
-    # TODO: build MSELoss(reduction="sum") and SGD(..., lr=lr, momentum=momentum); then loop as in level 7
+    # TODO: MSELoss(reduction="sum"), SGD(..., lr=lr, momentum=momentum), then the level-7 loop
     ### BEGIN SOLUTION
+    # hint train: The level-7 loop, with momentum: build the loss and the optimizer once, before
+    #   the loop.
+    # hint train: `torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)` and
+    #   `torch.nn.MSELoss(reduction="sum")`.
+    # hint train: Each iteration: y_pred = model(x) (one call: it draws its own depth); loss;
+    #   record loss.item(); optimizer.zero_grad(); loss.backward(); optimizer.step().
+    # hint train if loss_after_update: The first loss you returned is not the loss of the initial
+    #   weights: record it before optimizer.step().
+    # hint loss: The tutorial's loss sums the squared errors: MSELoss averages unless told
+    #   otherwise.
+    # hint loss: Build `torch.nn.MSELoss(reduction="sum")` once, before the loop.
+    # hint loss if mean_loss: Your loss is the mean: pass `reduction="sum"` to MSELoss.
+    # hint zero_grad: Gradients accumulate from one backward to the next (the shared middle layer
+    #   even accumulates within one): reset them every iteration.
+    # hint zero_grad: `optimizer.zero_grad()` before backward (or after step), never between
+    #   backward and step.
+    # hint zero_grad if no_zero_grad: Each step used the sum of all the gradients so far: call
+    #   `optimizer.zero_grad()` every iteration.
+    # hint zero_grad if zeroed_before_step: optimizer.step() ran on gradients already zeroed: zero
+    #   before backward or after step, not between them.
+    # hint step: Momentum keeps a running velocity inside the optimizer, so the optimizer has to
+    #   live across iterations: build it once, step it every iteration after backward.
+    # hint step: Inside the loop: zero_grad, backward, `optimizer.step()`; the optimizer is built
+    #   before the loop.
+    # hint step if optimizer_rebuilt: The optimizer's momentum was lost every step: you build a new
+    #   SGD inside the loop. Build it once, before the loop.
+    # hint step if no_step: The weights never changed: call `optimizer.step()` after backward.
+    # hint step if ascent: The weights moved uphill: `optimizer.step()` already descends; do not
+    #   negate the loss or the gradients.
+    # hint step if step_before_backward: Each step used the previous iteration's gradients: step
+    #   after this iteration's backward.
+    # hint discipline: train must step through torch.optim.SGD built with the lr and the momentum
+    #   it is given.
+    # hint discipline if no_momentum: Your optimizer has no momentum: pass `momentum=momentum` to
+    #   torch.optim.SGD.
     criterion = torch.nn.MSELoss(reduction="sum")
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
     losses = []

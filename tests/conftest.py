@@ -5,6 +5,7 @@ Test modules import the constant (``from conftest import SEED``): pytest puts te
 """
 from __future__ import annotations
 
+import os
 import socket
 import threading
 
@@ -15,6 +16,10 @@ from autograder.sandbox import Zygote
 #: The seed every grading test runs with: the kit's default seed (autograder.settings.DEFAULT_SEED),
 #: written out so that a change of the default shows up as a deliberate change here.
 SEED = 20240601
+
+# The kit's own tests are no learner: no self-study record (.kit-history.jsonl) in assignments/ or
+# the checkout. The tests of the record itself (test_selfstudy.py, the browser test) clear this.
+os.environ["KIT_HISTORY"] = "off"
 
 
 @pytest.fixture(scope="session")

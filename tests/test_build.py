@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import importlib.util
 import inspect
+import json
 import re
 
 import nbformat
@@ -53,7 +54,7 @@ def _solution_only_lines(level: int) -> set[str]:
     for region in solution.regions:
         for i in range(region.begin, region.end + 1):
             in_region[i] = True
-        inside.update(line.strip() for line in solution.lines[region.begin + 1:region.end])
+        inside.update(line.strip() for line in solution.lines[region.code_start:region.end])  # not its hints
     outside = {line.strip() for line, flag in zip(solution.lines, in_region) if not flag}
     return {line for line in inside - outside if line}
 
@@ -153,6 +154,47 @@ def test_no_solution_code_leaks_into_assignments(level):
         assert not leaked, f"{_module(level)}.ipynb cell {cell.id} contains solution code: {leaked}"
 
 
+@pytest.mark.parametrize("level", LEVELS)
+def test_stub_lines_stay_short_and_point_to_hint(level):
+    stub = (build.ASSIGNMENTS_DIR / f"{_module(level)}.py").read_text(encoding="utf-8")
+    raises = [line for line in stub.splitlines() if "raise NotImplementedError(" in line]
+    assert raises and all(f"hint({level}, '" in line for line in raises), raises
+    too_long = [line for line in stub.splitlines() if len(line) > 100]
+    assert not too_long, too_long
+
+
+def test_hints_json_holds_every_ladder_and_no_solution_code(fresh_outputs):
+    from autograder import hints
+    document = json.loads(fresh_outputs[hints.HINTS_FILE])
+    assert document["enabled"] is True and sorted(map(int, document["levels"])) == LEVELS
+    text = json.dumps(document)
+    for level in LEVELS:
+        assert set(document["levels"][str(level)]) == set(curriculum.stages_of(level))
+        # A last rung may come close to a line ("almost the line") and quote an idiom such as
+        # `with torch.no_grad():`, but it never gives a region away: of the region's lines that the
+        # stub does not already show (its docstrings and TODO quote some), it quotes none of a
+        # one-line region and at most half of a longer one.
+        secret = _solution_only_lines(level)
+        stub = (build.ASSIGNMENTS_DIR / f"{_module(level)}.py").read_text(encoding="utf-8")
+        solution = build.load_solution(level)
+        for region in solution.regions:
+            code = {ln.strip() for ln in solution.lines[region.code_start:region.end]} & secret
+            code = {ln for ln in code if len(ln) >= 8 and ln not in stub}
+            quoted = {ln for ln in code if ln in text}
+            allowed = len(code) / 2 if len(code) > 1 else 0
+            assert len(quoted) <= allowed, f"hints.json gives away {region.owner}: {sorted(quoted)}"
+
+
+@pytest.mark.parametrize("level", LEVELS)
+def test_nothing_of_the_solution_enters_a_notebooks_metadata(level):
+    nb = _release_notebook(level)
+    metadata = json.dumps([nb.metadata] + [c.metadata for c in nb.cells])
+    for line in {ln for ln in _solution_only_lines(level) if len(ln) >= 4} | {"# hint", "hints.json"}:
+        assert line not in metadata, line
+    source = json.dumps(build.build_notebook(level, with_solutions=True).cells)
+    assert "# hint " not in source, "the hint block stays out of the nbgrader source form too"
+
+
 def test_no_solution_delimiters_in_assignments():
     files = sorted(build.ASSIGNMENTS_DIR.iterdir())
     assert files
@@ -193,7 +235,7 @@ def test_grade_cells_carry_the_curriculum_points(level):
     assert len(set(grade_ids)) == len(grade_ids), f"duplicate grade_id in {grade_ids}"
 
     cells = _grade_cells(nb)
-    stages = [re.fullmatch(rf'from autograder\.selfcheck import check\ncheck\({level}, "(\w+)"\)',
+    stages = [re.fullmatch(rf'from autograder\.selfcheck import check, hint\ncheck\({level}, "(\w+)"\)',
                            cell.source) for cell in cells]
     assert all(stages), [cell.source for cell in cells]
     assert sorted(m.group(1) for m in stages) == sorted(curriculum.stages_of(level))

@@ -9,6 +9,7 @@ unpacked onto ``PYTHONPATH``; torch and numpy are this environment's.
 """
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -186,6 +187,41 @@ def test_zip_holds_setup_runner_config_and_a_pinned_wheel(bundle, tmp_path):
     where = subprocess.run([sys.executable, "-c", "import autograder.gradescope as g; print(g.__file__)"],
                            env=env, cwd=tmp_path, capture_output=True, text=True).stdout
     assert where.startswith(str(bundle["site"]))
+
+
+def test_zip_holds_no_solution_and_no_hints(bundle):
+    """Solutions and hints stay out of the bundle, its wheel included (the package alone ships)."""
+    from autograder import build
+    from autograder.hints import HINTS_FILE
+    texts = {}
+    with zipfile.ZipFile(bundle["zip"]) as zf:
+        for name in zf.namelist():
+            data = zf.read(name)
+            if name.endswith(".whl"):
+                with zipfile.ZipFile(io.BytesIO(data)) as wz:
+                    texts.update({f"{name}!{n}": wz.read(n).decode("utf-8", "replace") for n in wz.namelist()})
+            else:
+                texts[name] = data.decode("utf-8", "replace")
+    names = list(texts)
+    assert not [n for n in names if "solutions/" in n or n.endswith(HINTS_FILE) or "assignments/" in n], names
+    # The grader computes its own references, so single idioms (`loss.backward()`) are everywhere in
+    # it; a solution would show as a run of a region's lines, in order.
+    runs = {}
+    for name, text in texts.items():
+        lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+        runs[name] = {tuple(lines[i:i + 3]) for i in range(len(lines) - 2)} | {tuple(lines[i:i + 2])
+                                                                               for i in range(len(lines) - 1)}
+    for level in LEVELS:
+        solution = build.load_solution(level)
+        hint_texts = [h.text for r in solution.regions for h in r.hints if len(h.text) >= 40]
+        for region in solution.regions:
+            code = [ln.strip() for ln in solution.lines[region.code_start:region.end] if ln.strip()]
+            windows = {tuple(code[i:i + min(3, len(code))]) for i in range(max(1, len(code) - 2))} if len(code) > 1 \
+                else set()
+            for name in texts:
+                assert not windows & runs[name], f"{name} holds the solution of level {level}'s {region.owner}"
+        for name, text in texts.items():
+            assert not [h for h in hint_texts if h in text], f"{name} holds level {level}'s hints"
 
 
 # ---------------------------------------------------------------------------- real submissions

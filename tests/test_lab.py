@@ -165,7 +165,8 @@ class Lab:
 
     def __init__(self, tmp: Path, marker: str):
         self.root = tmp / "assignments"
-        shutil.copytree(ROOT / "assignments", self.root)
+        # as students receive it: a developer's own self-study record stays behind
+        shutil.copytree(ROOT / "assignments", self.root, ignore=shutil.ignore_patterns(".kit-history.jsonl"))
         self.token = secrets.token_hex(16)
         self.port = free_port(None)
         self.base = f"http://127.0.0.1:{self.port}"
@@ -184,6 +185,7 @@ class Lab:
         from autograder.nbgrader_course import DEFAULT_CELL_TIMEOUT
         (self.cwd / "nbgrader_config.py").write_text(NBGRADER_CONFIG.format(timeout=DEFAULT_CELL_TIMEOUT))
         env = kernel_env()
+        env.pop("KIT_HISTORY", None)  # the student's kernels keep their record (conftest.py turns it off)
         env.update({MARKER: marker, "JUPYTER_RUNTIME_DIR": str(tmp / "runtime"), "IPYTHONDIR": str(tmp / "ipython"),
                     "MPLCONFIGDIR": str(tmp / "mpl")})
         cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--ServerApp.token={self.token}",
@@ -271,6 +273,20 @@ class Notebook:
         label = self.page.locator(".lm-Menu-itemLabel", has_text=re.compile(rf"^{re.escape(item)}$"))
         self.page.locator(".lm-Menu:not(.lm-mod-hidden) .lm-Menu-item", has=label).click()
 
+    def run_all(self, attempts: int = 3) -> None:
+        """Run > Run All Cells, again if no cell started: on a loaded machine the kernel can report idle
+        before its connection takes requests, and JupyterLab then drops the run silently."""
+        for _ in range(attempts):
+            self.menu("Run", "Run All Cells")
+            try:
+                _wait_for("a cell to start", lambda: self.page.evaluate("""() => Array.from(
+                    document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-InputPrompt'))
+                    .some(p => /\\[[*0-9]+\\]/.test(p.textContent))"""), 20)
+                return
+            except AssertionError:
+                continue
+        raise AssertionError(f"Run All started no cell ({attempts} attempts)")
+
     def panels(self) -> dict[str, dict]:
         """The self-check panels shown, by stage: their data attributes and text."""
         return self.page.evaluate("""() => Object.fromEntries(Array.from(document.querySelectorAll(
@@ -278,6 +294,41 @@ class Notebook:
                 score: parseFloat(e.dataset.score), max: parseFloat(e.dataset.maxScore),
                 passed: e.dataset.passed === 'true', text: e.innerText,
                 curve: e.querySelector('img.kit-loss-curve') !== null}]))""")
+
+    def hints(self) -> list[dict]:
+        """The hint outputs shown: their data attributes and text."""
+        return self.page.evaluate("""() => Array.from(document.querySelectorAll(
+            '.jp-NotebookPanel:not(.lm-mod-hidden) .kit-hint')).map(e => ({
+                stage: e.dataset.stage, rung: parseInt(e.dataset.rung), rungs: parseInt(e.dataset.rungs),
+                text: e.innerText}))""")
+
+    def ask_for_hints(self, call: str, times: int) -> list[dict]:
+        """Add a cell at the end, run ``call`` in it ``times`` times (Ctrl+Enter), read each hint, delete
+        the cell again (the saved notebook must hold the student's code alone)."""
+        self.cell(self.n_cells - 1).locator(".jp-InputArea").first.click()
+        self.page.keyboard.press("Escape")
+        self.page.keyboard.press("b")  # a new cell below, as a student adds one
+        _wait_for("the new cell", lambda: self.page.locator(
+            ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Cell").count() == self.n_cells + 1, 10)
+        editor = self.cell(self.n_cells).locator(".cm-content")
+        editor.click()
+        self.page.keyboard.insert_text(call)
+        seen: list[dict] = []
+        for _ in range(times):
+            editor.click()
+            self.page.keyboard.press("Control+Enter")
+
+            def new_hint():  # the output is replaced by the next run: wait until it differs
+                shown = self.hints()
+                return shown[-1] if shown and (not seen or shown[-1] != seen[-1]) else None
+            seen.append(_wait_for("a new hint", new_hint, 60))
+            self.wait_idle(60)
+        self.page.keyboard.press("Escape")
+        self.page.keyboard.press("d")
+        self.page.keyboard.press("d")
+        _wait_for("the cell to go", lambda: self.page.locator(
+            ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Cell").count() == self.n_cells, 10)
+        return seen
 
     def errors(self) -> list[str]:
         return self.page.evaluate("""() => Array.from(document.querySelectorAll(
@@ -371,7 +422,7 @@ def test_students_run_and_self_check_in_jupyterlab(browser_lab, zygote, tmp_path
         first = min(nb.grade_cells, key=nb.grade_cells.get)  # the first self-check cell of the notebook
 
         # 1. Run All on the stub: the first self-check says "not implemented yet", in one line.
-        nb.menu("Run", "Run All Cells")
+        nb.run_all()
         nb.cell(nb.grade_cells[first]).locator(".kit-selfcheck").wait_for(timeout=120_000)
         nb.wait_idle(120)
         panels = nb.panels()
@@ -382,6 +433,17 @@ def test_students_run_and_self_check_in_jupyterlab(browser_lab, zygote, tmp_path
         assert all(len(e.strip().splitlines()) == 1 and "SelfCheckFailed" in e and "not implemented yet" in e
                    and "Traceback" not in e for e in errors), errors
         nb.screenshot(nb.grade_cells[first], f"level{level}-stub-run.png")
+
+        # 1b. Stuck: hint(level, stage) in a new cell, twice: one rung, then the next, from the hints
+        # shipped beside the notebook (the grade cell imported `hint` along with `check`).
+        ladder = json.loads((lab.root / "hints.json").read_text())["levels"][str(level)][first]["ladder"]
+        shown = nb.ask_for_hints(f'hint({level}, "{first}")', 2)
+        assert [(h["stage"], h["rung"], h["rungs"]) for h in shown] == [(first, 1, len(ladder)),
+                                                                        (first, 2, len(ladder))]
+        for h, text in zip(shown, ladder):
+            assert " ".join(text.replace("`", "").split()) in " ".join(h["text"].split()), (h, text)
+        record = [json.loads(line) for line in (lab.root / ".kit-history.jsonl").read_text().splitlines()]
+        assert [(e["event"], e.get("rung")) for e in record if e["level"] == level][-2:] == [("hint", 1), ("hint", 2)]
 
         # 2. The reference's code, typed into the stub cells through the notebook editor, and saved.
         nb.type_reference()
@@ -400,6 +462,9 @@ def test_students_run_and_self_check_in_jupyterlab(browser_lab, zygote, tmp_path
         assert total == pytest.approx(sum(curriculum.stage_points(level, s) for s in stages))
         assert panels["train"]["curve"], "the train stage shows the loss curve"
         assert nb.errors() == []
+        # the last cell sums up the record: this level at full marks
+        progress = nb.page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .kit-progress").inner_text()
+        assert re.search(rf"^{level}\s+{total:g} / {total:g}\s", progress, re.M), progress
         nb.screenshot(nb.grade_cells["train"], f"level{level}-full-marks.png")
 
         # 4. The isolated grader agrees with the notebook on the file JupyterLab saved.

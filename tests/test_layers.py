@@ -20,7 +20,8 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("settings and formats", {"autograder", "autograder.curriculum", "autograder.settings", "autograder.wire",
                               "autograder.codec", "autograder.csv_safe"}),
     ("data and references", {"autograder.report", "autograder.problems", "autograder.reference",
-                             "autograder.submission", "autograder.roster", "autograder.similarity_normalise"}),
+                             "autograder.submission", "autograder.roster", "autograder.similarity_normalise",
+                             "autograder.history"}),
     ("processes", {"autograder.sandbox", "autograder.proxy"}),
     ("checks", {"autograder.checks"}),  # and every module under it
     ("a grading run", {"autograder.context", "autograder.plugin", "autograder.grading",
@@ -30,7 +31,8 @@ LAYERS: list[tuple[str, set[str]]] = [
                     "autograder.nbgrader_preprocessors", "autograder.lab", "autograder.watch",
                     "autograder.build", "autograder.similarity", "autograder.similarity_html", "autograder.lms",
                     "autograder.similarity_command", "autograder.lms_command",
-                    "autograder.cluster", "autograder.cluster_worker"}),
+                    "autograder.cluster", "autograder.cluster_worker", "autograder.hints",
+                    "autograder.progress", "autograder.solution"}),
     ("command line", {"autograder.cli", "autograder.__main__"}),
 ]
 #: The untrusted side: it runs under ``python -I`` and imports nothing of the package (only its own

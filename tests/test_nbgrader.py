@@ -413,9 +413,20 @@ HIDDEN_MARKERS = ["BEGIN HIDDEN TESTS", "END HIDDEN TESTS", "official_grade(", "
 
 def test_release_and_feedback_hold_no_solutions_nor_hidden_checks(course, graded):
     release = {p: p.read_text(encoding="utf-8") for p in (course / "release").rglob("*") if p.is_file()}
-    release_code = {p: "\n".join(c.source for c in nbformat.reads(t, as_version=4).cells) for p, t in release.items()}
+    release_code = {p: "\n".join(c.source for c in nbformat.reads(t, as_version=4).cells)
+                    for p, t in release.items() if p.suffix == ".ipynb"}
     feedback = {p: _html_text(p) for p in (course / "feedback").rglob("*.html")}
-    assert len(release) == len(LEVELS)
+    assert len(release_code) == len(LEVELS)
+    # each level's hints ship beside its notebook (hints on by default): that level's ladders only
+    hints = {p: json.loads(t) for p, t in release.items() if p.name == "hints.json"}
+    assert sorted(p.parent.name for p in hints) == [assignment_id(lv) for lv in LEVELS]
+    assert len(release) == 2 * len(LEVELS)
+    for path, document in hints.items():
+        lv = int(path.parent.name.removeprefix("level"))
+        assert document["enabled"] is True and list(document["levels"]) == [str(lv)]
+        assert set(document["levels"][str(lv)]) == set(curriculum.stages_of(lv))
+        # the very ladders that tests/test_build.py proves give no region away
+        assert document == build.build_hints([lv]), path
     assert len(feedback) == sum(len(nbs) for nbs in graded["students"].values())
     for texts in (release, feedback):
         for path, text in texts.items():
@@ -433,6 +444,18 @@ def test_release_and_feedback_hold_no_solutions_nor_hidden_checks(course, graded
     assert "BEGIN HIDDEN TESTS" in (course / "autograded" / "stub" / "level1" / "level1_numpy.ipynb").read_text()
     ref_feedback = _html_text(course / "feedback" / "reference" / "level3" / "level3_autograd.html")
     assert "Official grade, level 3 stage train: 3.5 / 3.5" in ref_feedback
+
+
+def test_hints_switched_off_for_a_course_leave_none_in_its_release(tmp_path):
+    from autograder import hints
+    course = tmp_path / "course"
+    kit("nbgrader", "init", str(course), "--levels", "3", "--no-hints", "--seed", str(SEED))
+    released = course / "release" / "level3"
+    assert (released / "level3_autograd.ipynb").is_file()
+    document = json.loads((released / "hints.json").read_text())
+    assert document == {"format": hints.HINTS_FORMAT, "enabled": False, "levels": {}}
+    with pytest.raises(hints.NoHints, match="switched off"):  # not even the kit's own copy
+        hints.next_hint(3, "forward", released, record=False)
 
 
 def test_validate_fails_on_the_stub_and_passes_when_completed(course, tmp_path):

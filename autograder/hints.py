@@ -1,0 +1,523 @@
+"""Progressive hints: one rung more each time the learner asks, for the stage that fails.
+
+Where hints come from. They are written once, with the solutions (``solutions/<module>.py``), as a
+comment block at the top of a solution region, so that nbgrader's own solution stripping removes
+them from anything it releases::
+
+    ### BEGIN SOLUTION
+    # hint backward: what to think about first
+    # hint backward: one step closer
+    #   (a line that does not start with "hint" continues the rung above)
+    # hint backward if half_gradient: the rung shown first when that mistake was diagnosed
+    h = ...
+
+``autograder/build.py`` parses the blocks, checks them (every stage of every level has a ladder of
+2 to 4 rungs, every mistake the loop diagnosis can name at that level has its rung) and writes
+``assignments/hints.json``: the hints, never a line of solution code. An nbgrader course ships a
+level's hints beside its notebook in ``release/`` unless the instructor switches them off.
+
+Which rung. The record (``history.py``) says what the last check of each stage found and which
+rungs were shown since that stage last passed. A mistake the report named (a loop diagnosis, or a
+check's message that names one) gets its own rung first; then the ladder goes on from where it
+stopped; a pass resets it. ``python -m autograder hint LEVEL [STAGE]`` and, in a notebook,
+``hint(level, stage)`` show it.
+"""
+from __future__ import annotations
+
+import html
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from .curriculum import LEVELS, STAGES
+
+HINTS_FILE = "hints.json"
+HINTS_FORMAT = 1
+MIN_RUNGS, MAX_RUNGS = 2, 4
+
+#: Mistakes the loop diagnosis names (``reference.MISTAKES``): the check's ``diagnosis`` field.
+DIAGNOSES = ("no_zero_grad", "mean_loss", "no_step", "ascent", "step_before_backward", "optimizer_rebuilt",
+             "zeroed_before_step", "no_momentum")
+
+#: The diagnoses each level's lockstep run can reach (reference.diagnose and loops.refine): at levels
+#: 1-2 the gradients are computed afresh, so nothing accumulates; optimizer_rebuilt needs an optimizer
+#: with state (Adam, momentum); no_momentum is level 8's. The build requires a rung for each.
+DIAGNOSES_BY_LEVEL: dict[int, tuple[str, ...]] = {
+    1: ("mean_loss", "no_step", "ascent", "step_before_backward"),
+    2: ("mean_loss", "no_step", "ascent", "step_before_backward"),
+    3: ("no_zero_grad", "mean_loss", "no_step", "ascent", "step_before_backward"),
+    4: ("no_zero_grad", "mean_loss", "no_step", "ascent", "step_before_backward"),
+    5: ("no_zero_grad", "mean_loss", "no_step", "ascent", "step_before_backward"),
+    6: ("no_zero_grad", "mean_loss", "no_step", "ascent", "step_before_backward", "optimizer_rebuilt",
+        "zeroed_before_step"),
+    7: ("no_zero_grad", "mean_loss", "no_step", "ascent", "step_before_backward", "zeroed_before_step"),
+    8: ("no_zero_grad", "mean_loss", "no_step", "ascent", "step_before_backward", "optimizer_rebuilt",
+        "zeroed_before_step", "no_momentum"),
+}
+
+#: Mistakes that a check's message names, by a phrase of the kit's own message (autograder/checks).
+MESSAGE_MISTAKES: dict[str, tuple[str, ...]] = {
+    "no_relu": ("the ReLU is missing",),
+    "h_after_relu": ("h is returned after the ReLU",),
+    "mean_loss": ("mean of the squared errors",),
+    "half_gradient": ("is half the reference",),
+    "ascent": ("the step adds the gradient",),
+    "not_in_place": ("unchanged after sgd_step",),
+    "recorded_update": ("recorded in the graph", "while autograd records", "no longer a leaf",
+                        "no longer requires grad"),
+    "not_in_graph": ("not part of the autograd graph", "is cut out of the graph", "returned a Python float"),
+    "grad_not_reset": ("still holds values after zero_grad",),
+    "backward_twice": ("backward ran twice",),
+    "no_backward": (".grad is None after backward", "never called loss.backward()"),
+    "torch_at_numpy_level": ("the numpy level imports", "forward returned torch tensors"),
+    "autograd_by_hand_level": ("autograd is used at the tensors level",),
+    "optim_too_early": ("torch.optim comes at level 6",),
+    "relu_passes_negatives": ("negative inputs pass through",),
+    "grad_passes_everywhere": ("the gradient passes everywhere",),
+    "not_myrelu": ("does not go through MyReLU.apply",),
+    "transposed": ("it looks transposed",),
+    "wrong_device": ("(the inputs' device)", "a tensor was created on another device"),
+    "wrong_dtype": ("(the inputs' dtype)",),
+    "not_shared": ("only one use of middle_linear", "reuse the one middle_linear", "middle_linear got no gradient"),
+    "random_draws": ("drew from Python's random", "another way than one random.randint"),
+    "update_outside_optimizer": ("changed outside optimizer.step()", "optimizer.step() was never called"),
+    "loss_after_update": ("is not the loss of the initial weights",),
+}
+
+MISTAKES = tuple(dict.fromkeys(DIAGNOSES + tuple(MESSAGE_MISTAKES)))
+
+
+def mistakes_of(check) -> list[str]:
+    """The mistakes a failed check names: its loop diagnosis first, then its message's."""
+    found = []
+    if getattr(check, "diagnosis", None) in DIAGNOSES:
+        found.append(check.diagnosis)
+    message = getattr(check, "message", "") or ""
+    for key, phrases in MESSAGE_MISTAKES.items():
+        if key not in found and any(p in message for p in phrases):
+            found.append(key)
+    return found
+
+
+# --- recording a check --------------------------------------------------------------------------
+
+
+def check_events(report, stage: str | None = None) -> list[dict]:
+    """The events of one check run: one per level, each stage's result and the mistakes named."""
+    events = []
+    for level in report.levels:
+        stages: dict[str, dict] = {}
+        for c in report.checks:
+            if c.level != level:
+                continue
+            s = stages.setdefault(c.stage, {"score": 0.0, "max": 0.0, "passed": True, "mistakes": {}})
+            s["score"] = round(s["score"] + float(c.score), 4)
+            s["max"] = round(s["max"] + float(c.max_score), 4)
+            s["passed"] = s["passed"] and bool(c.passed)
+            if not c.passed and not c.error:
+                for key in mistakes_of(c):
+                    s["mistakes"].setdefault(key, (c.message or "")[:400])
+        if any(c.error for c in report.checks if c.level == level):
+            continue  # a grader error says nothing about the learner's work
+        events.append({"event": "check", "level": level, "stage": stage, "stages": stages})
+    return events
+
+
+def record_check(report, directory: Path | str | None = None, stage: str | None = None) -> None:
+    """Append the check's events to the record (history.py) of ``directory``."""
+    from . import history
+    for event in check_events(report, stage):
+        history.append(event, directory)
+
+
+# --- the hint blocks of the solution files (read by the build) -----------------------------------
+
+_RUNG = re.compile(r"^#\s*hint\s+(?P<stage>\w+)(?:\s+if\s+(?P<mistake>\w+))?\s*:\s*(?P<text>.*)$")
+
+
+@dataclass(frozen=True)
+class Rung:
+    stage: str
+    mistake: str | None
+    text: str
+
+
+class HintSyntaxError(ValueError):
+    pass
+
+
+def parse_block(lines, start: int) -> tuple[list[Rung], int]:
+    """The rungs written from ``lines[start]`` on, and the index of the first line after them.
+
+    The block is the run of comment lines that starts with a ``# hint STAGE:`` line; it ends at the
+    first line that is not a comment (code, or a blank line).
+    """
+    rungs: list[dict] = []
+    i = start
+    while i < len(lines):
+        text = lines[i].strip()
+        if not text.startswith("#"):
+            break
+        match = _RUNG.match(text)
+        if match:
+            rungs.append({"stage": match["stage"], "mistake": match["mistake"], "text": [match["text"].strip()]})
+        elif rungs:
+            rungs[-1]["text"].append(text[1:].strip())
+        else:
+            break  # an ordinary comment: no hint block here
+        i += 1
+    out = []
+    for r in rungs:
+        body = " ".join(t for t in r["text"] if t)
+        if not body:
+            raise HintSyntaxError(f"the hint for {r['stage']} at line {start + 1} says nothing")
+        out.append(Rung(r["stage"], r["mistake"], body))
+    return out, i
+
+
+def validate(level: int, rungs: list[Rung]) -> list[str]:
+    """What is wrong with a level's hints (empty when nothing)."""
+    from .curriculum import stages_of
+    problems = []
+    stages = stages_of(level)
+    for r in rungs:
+        if r.stage not in stages:
+            problems.append(f"hint for stage {r.stage!r}: level {level} has no such stage ({', '.join(stages)})")
+        if r.mistake is not None and r.mistake not in MISTAKES:
+            problems.append(f"hint for {r.stage} if {r.mistake}: no such mistake (known: {', '.join(MISTAKES)})")
+    for stage in stages:
+        ladder = [r for r in rungs if r.stage == stage and r.mistake is None]
+        if not MIN_RUNGS <= len(ladder) <= MAX_RUNGS:
+            problems.append(f"stage {stage} has {len(ladder)} hint rungs; write {MIN_RUNGS} to {MAX_RUNGS}")
+    for mistake in DIAGNOSES_BY_LEVEL.get(level, ()):  # a level added later names its own rungs
+        if not any(r.mistake == mistake for r in rungs):
+            problems.append(f"no hint for the diagnosed mistake {mistake!r} (write `# hint STAGE if {mistake}: ...`)")
+    return problems
+
+
+def table_of(level: int, rungs: list[Rung]) -> dict:
+    """A level's entry of hints.json: per stage, its ladder and its mistakes' rungs."""
+    out: dict[str, dict] = {}
+    for r in rungs:
+        entry = out.setdefault(r.stage, {"ladder": [], "mistakes": {}})
+        if r.mistake is None:
+            entry["ladder"].append(r.text)
+        else:
+            entry["mistakes"][r.mistake] = r.text
+    return out
+
+
+def hints_document(levels: dict[int, dict] | None) -> dict:
+    """The content of hints.json; ``None``: hints switched off (the file says so and holds none)."""
+    if levels is None:
+        return {"format": HINTS_FORMAT, "enabled": False, "levels": {}}
+    return {"format": HINTS_FORMAT, "enabled": True, "levels": {str(k): v for k, v in sorted(levels.items())}}
+
+
+def hints_bytes(document: dict) -> bytes:
+    return (json.dumps(document, indent=1, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+# --- finding the hints a learner has ----------------------------------------------------------------
+
+MAX_HINTS_BYTES = 2 * 1024 * 1024
+
+
+class NoHints(Exception):
+    """There are no hints to show here; the message says why."""
+
+
+def load_table(directory: Path | str | None = None) -> dict:
+    """hints.json of the working folder (what the course shipped), else the kit's own assignments/.
+
+    A course that switched hints off ships a hints.json that says so: then there are none, even
+    where the kit's own copy could be found.
+    """
+    from .settings import repo_root
+    here = Path(directory) if directory is not None else Path.cwd()
+    for path in (here / HINTS_FILE, repo_root() / "assignments" / HINTS_FILE):
+        try:
+            if not path.is_file() or path.stat().st_size > MAX_HINTS_BYTES:
+                continue
+            document = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if not isinstance(document, dict) or document.get("format") != HINTS_FORMAT:
+            continue
+        if not document.get("enabled", False):
+            raise NoHints("hints are switched off for this course: ask your instructor or a classmate")
+        levels = document.get("levels")
+        if isinstance(levels, dict):
+            return levels
+    raise NoHints(f"no {HINTS_FILE} was found (it comes with the assignments: run `python -m autograder build`, "
+                  "or ask your instructor)")
+
+
+# --- choosing the rung ------------------------------------------------------------------------------
+
+
+@dataclass
+class Hint:
+    level: int
+    stage: str
+    text: str
+    rung: int  # 1-based position in the ladder, 0 for a mistake's rung
+    rungs: int  # rungs in the ladder
+    mistake: str | None = None
+    note: str = ""  # what the choice was based on
+    last: bool = False  # the ladder is exhausted: this is its last rung
+
+    def event(self) -> dict:
+        return {"event": "hint", "level": self.level, "stage": self.stage, "rung": self.rung,
+                "mistake": self.mistake}
+
+
+def latest_results(events: list[dict], level: int) -> dict[str, dict]:
+    """Each stage's result in the last check that ran it."""
+    latest: dict[str, dict] = {}
+    for e in events:
+        if e.get("event") == "check" and e.get("level") == level and isinstance(e.get("stages"), dict):
+            for stage, result in e["stages"].items():
+                if stage in STAGES and isinstance(result, dict):
+                    latest[stage] = result
+    return latest
+
+
+def first_failing(events: list[dict], level: int) -> str | None:
+    latest = latest_results(events, level)
+    failing = [s for s, r in latest.items() if not r.get("passed")]
+    return min(failing, key=STAGES.index) if failing else None
+
+
+def since_reset(events: list[dict], level: int, stage: str) -> list[dict]:
+    """The hint events of a stage since it last passed a check."""
+    shown: list[dict] = []
+    for e in events:
+        if e.get("level") != level:
+            continue
+        if e.get("event") == "check":
+            stages = e.get("stages")
+            result = stages.get(stage) if isinstance(stages, dict) else None
+            if isinstance(result, dict) and result.get("passed"):
+                shown = []
+        elif e.get("event") == "hint" and e.get("stage") == stage:
+            shown.append(e)
+    return shown
+
+
+def choose(table: dict, events: list[dict], level: int, stage: str) -> Hint:
+    """The next rung of ``stage`` at ``level`` given what the record holds."""
+    entry = _level_table(table, level).get(stage)
+    if not isinstance(entry, dict) or not entry.get("ladder"):
+        raise NoHints(f"there are no hints for level {level}, stage {stage}")
+    ladder = [str(t) for t in entry["ladder"]]
+    mistakes = entry.get("mistakes", {}) if isinstance(entry.get("mistakes"), dict) else {}
+    shown = since_reset(events, level, stage)
+    latest = latest_results(events, level).get(stage, {})
+    named = latest.get("mistakes", {}) if isinstance(latest.get("mistakes"), dict) else {}
+    already = {e.get("mistake") for e in shown}
+    for mistake, message in named.items():
+        if mistake in already or mistake not in MISTAKES:
+            continue
+        text = mistakes.get(mistake) or _rung_elsewhere(table, level, mistake)
+        if text is None:
+            text = f"Your last check said: {message}"
+        return Hint(level, stage, str(text), 0, len(ladder), mistake,
+                    note=f"your last check found a likely mistake ({mistake.replace('_', ' ')})")
+    n = sum(1 for e in shown if e.get("mistake") is None)
+    position = min(n, len(ladder) - 1)
+    note = "this stage passed your last check" if latest.get("passed") else (
+        "from your last check" if latest else "no check of this stage recorded yet")
+    return Hint(level, stage, ladder[position], position + 1, len(ladder), None, note=note,
+                last=position == len(ladder) - 1)
+
+
+def _level_table(table: dict, level: int) -> dict:
+    entry = table.get(str(level))
+    return entry if isinstance(entry, dict) else {}
+
+
+def _rung_elsewhere(table: dict, level: int, mistake: str) -> str | None:
+    """A mistake's rung written under another stage of the level (a diagnosis that fails "train")."""
+    for entry in _level_table(table, level).values():
+        if isinstance(entry, dict) and isinstance(entry.get("mistakes"), dict) and mistake in entry["mistakes"]:
+            return str(entry["mistakes"][mistake])
+    return None
+
+
+def next_hint(level: int, stage: str | None, directory: Path | str | None = None, record: bool = True) -> Hint:
+    """Choose the next rung (for the first failing stage when ``stage`` is None) and record it."""
+    from . import history
+    if level not in LEVELS:
+        raise ValueError(f"no level {level} (levels are 1 to 8)")
+    table = load_table(directory)
+    events = history.read(directory)
+    if stage is None:
+        stage = first_failing(events, level)
+        if stage is None:
+            raise NoHints(f"level {level}: every stage passed your last check, so there is nothing to hint. "
+                          f"Ask for one stage by name, e.g. hint {level} {_stages(level)[0]}"
+                          if latest_results(events, level) else
+                          f"level {level} has no check recorded yet: run its check first, or name a stage "
+                          f"({', '.join(_stages(level))})")
+    elif stage not in _stages(level):
+        raise ValueError(f"level {level} has no stage {stage!r}; its stages are {', '.join(_stages(level))}")
+    chosen = choose(table, events, level, stage)
+    if record:
+        history.append(chosen.event(), directory)
+    return chosen
+
+
+def _stages(level: int) -> list[str]:
+    from .curriculum import stages_of
+    return stages_of(level)
+
+
+def footer(h: Hint, notebook: bool) -> str:
+    again = f'hint({h.level}, "{h.stage}")' if notebook else f"python -m autograder hint {h.level} {h.stage}"
+    if h.last:
+        return (f"That was the last hint for this stage. To see the worked solution (self-study): "
+                f"python -m autograder solution {h.level} {h.stage}")
+    return f"Still stuck? {again} gives the next one."
+
+
+def title(h: Hint) -> str:
+    rung = f"hint {h.rung} of {h.rungs}" if h.rung else "about the mistake your check found"
+    return f"Level {h.level} · {h.stage}: {rung}"
+
+
+# --- showing it ------------------------------------------------------------------------------------
+
+
+def render_terminal(h: Hint, console=None) -> None:
+    """Through rich, as plain Text: nothing in a hint is read as markup or as a control sequence."""
+    from rich.console import Console
+    from rich.panel import Panel
+    from rich.text import Text
+    console = console or Console(highlight=False)
+    body = Text(_printable(h.text))
+    body.append("\n\n" + _printable(footer(h, notebook=False)), style="dim")
+    console.print(Panel(body, title=Text(title(h)), subtitle=Text(f"({h.note})"), title_align="left",
+                        subtitle_align="left", expand=False, width=min(console.width, 100)))
+
+
+def _printable(text: str) -> str:
+    """Drop control characters (escape sequences included) but keep newlines and tabs."""
+    return "".join(ch for ch in text
+                   if ch in "\n\t" or (ord(ch) >= 32 and ord(ch) != 127 and not 0x80 <= ord(ch) < 0xA0))
+
+
+_CODE = re.compile(r"`([^`\n]+)`")
+
+HINT_CSS = (".kit-hint{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;line-height:1.45;"
+            "border-left:4px solid #2563eb;background:#eff6ff;padding:.5rem .8rem;margin:.2rem 0;max-width:56rem;"
+            "color:#1e293b}.kit-hint .kit-hint-head{font-weight:600;margin-bottom:.25rem}"
+            ".kit-hint .kit-hint-note{color:#64748b;font-size:.82rem;margin-top:.35rem}")
+
+
+def render_html(h: Hint) -> str:
+    """A self-contained HTML fragment; every text escaped, then `code` spans marked."""
+    body = _CODE.sub(r"<code>\1</code>", html.escape(_printable(h.text)))
+    return (f'<div class="kit-hint" data-level="{h.level}" data-stage="{html.escape(h.stage)}" '
+            f'data-rung="{h.rung}" data-rungs="{h.rungs}" data-mistake="{html.escape(h.mistake or "")}">'
+            f"<style>{HINT_CSS}</style>"
+            f'<div class="kit-hint-head" style="font-weight:600">💡 {html.escape(title(h))}</div>'
+            f'<div class="kit-hint-text">{body}</div>'
+            f'<div class="kit-hint-note" style="color:#64748b;font-size:.82rem">{html.escape(h.note)}. '
+            f"{html.escape(footer(h, notebook=True))}</div></div>")
+
+
+def render_text(h: Hint, notebook: bool = True) -> str:
+    return f"{title(h)} ({h.note})\n{_printable(h.text)}\n{footer(h, notebook)}\n"
+
+
+def hint(level: int, stage: str | None = None) -> Hint | None:
+    """In a notebook: show the next hint for ``stage`` of ``level`` (or its first failing stage).
+
+    The record is the kernel's working directory's (the notebook's folder). Returns the Hint outside
+    IPython; under IPython it shows it and returns None (no repr under the output).
+    """
+    shell = _ipython()
+    try:
+        chosen = next_hint(level, stage)
+    except (NoHints, ValueError) as exc:
+        if shell is None:
+            print(str(exc))
+            return None
+        from IPython.display import display
+        display({"text/plain": str(exc), "text/html": f'<div class="kit-hint" data-rung="-1">{html.escape(str(exc))}'
+                 "</div>"}, raw=True)
+        return None
+    if shell is None:
+        print(render_text(chosen), end="")
+        return chosen
+    from IPython.display import display
+    display({"text/plain": render_text(chosen), "text/html": render_html(chosen)}, raw=True)
+    return None
+
+
+# --- the command ------------------------------------------------------------------------------------
+
+
+def _ipython():
+    """The running IPython shell (a Jupyter kernel), or None."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return None
+    return get_ipython()
+
+
+def register(subparsers) -> None:
+    from .settings import repo_root
+    p = subparsers.add_parser("hint", help="the next hint for a level's first failing stage (or the one named)",
+                              description="Show the next hint, one rung further each time you ask: for the stage "
+                              "named, or the first stage of LEVEL that failed your last check. A mistake your check "
+                              "named gets its own hint first; the ladder starts again once the stage passes.")
+    p.add_argument("level", type=int)
+    p.add_argument("stage", nargs="?", choices=STAGES, default=None)
+    p.add_argument("--dir", default=str(repo_root() / "assignments"),
+                   help="your work, where the record of your checks is kept (default: assignments/)")
+    p.set_defaults(func=cmd_hint)
+
+
+def cmd_hint(args) -> int:
+    import sys
+
+    from rich.console import Console
+    from rich.text import Text
+    directory = Path(args.dir)
+    if args.level not in LEVELS:
+        print(f"autograder: no level {args.level} (levels are 1 to 8)", file=sys.stderr)
+        return 2
+    if args.stage is None and not latest_results(_read(directory), args.level) and directory.is_dir():
+        _check_first(directory, args.level)
+    try:
+        chosen = next_hint(args.level, args.stage, directory)
+    except (NoHints, ValueError) as exc:
+        Console(stderr=True, highlight=False).print(Text(_printable(str(exc))))
+        return 1 if isinstance(exc, NoHints) else 2
+    render_terminal(chosen)
+    return 0
+
+
+def _read(directory: Path) -> list[dict]:
+    from . import history
+    return history.read(directory)
+
+
+def _check_first(directory: Path, level: int) -> None:
+    """No check of the level recorded yet: run one (quietly) to know which stage fails first."""
+    import sys
+
+    from .grading import grade
+    from .sandbox import start_pool
+    from .settings import default_seed
+    print(f"checking level {level} first, to find the stage that fails...", file=sys.stderr, flush=True)
+    pool = start_pool(levels=[level])
+    try:
+        report = grade(directory, [level], default_seed(), "cpu", pool=pool)
+    finally:
+        pool.close()
+    record_check(report, directory)
