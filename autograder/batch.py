@@ -11,9 +11,11 @@ matches the same files, seed and levels (unless ``force``). At the end come the 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import multiprocessing
+import os
 import re
 import statistics
 import time
@@ -25,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import neutralise
 from .curriculum import LEVELS, checks_for
 from .report import CheckResult, Report, write_atomic
 from .sandbox import Limits, shared_pool
@@ -33,8 +36,12 @@ from .submission import read_submission, submission_hash
 
 @dataclass
 class Student:
+    """One student: ``name`` keys their row, report and page (unique, safe as a file name, derived
+    from the directory alone); ``directory`` is the directory's own name, kept for the CSV."""
+
     name: str
     path: Path
+    directory: str = ""
 
 
 def is_submission(directory: Path) -> bool:
@@ -42,26 +49,52 @@ def is_submission(directory: Path) -> bool:
 
 
 def safe_name(name: str) -> str:
-    """A file name for a student's report: odd characters replaced, never empty, never hidden."""
-    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "student"
+    """A file name for a student's report: odd characters replaced, never empty, never hidden,
+    never starting with a dash (an option to a shell command, a formula to a spreadsheet)."""
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._-") or "student"
     return cleaned[:100]
 
 
+def _tag(path: Path) -> str:
+    """A short tag that depends on the directory's path only (never on the order of anything)."""
+    return hashlib.sha256(os.path.abspath(path).encode("utf-8", "surrogateescape")).hexdigest()[:8]
+
+
+def student_names(dirs: list[Path]) -> list[Student]:
+    """Each directory's unique key. A directory whose name is already safe, and is the only one to
+    claim it (letter case aside: macOS and Windows fold it), keeps it; any other gets its safe name
+    plus a tag of its own path. So ``_alice`` can never take ``alice``'s row, and the keys do not
+    depend on the order directories are listed or finished in."""
+    claims: dict[str, list[Path]] = {}
+    for d in dirs:
+        claims.setdefault(safe_name(d.name).casefold(), []).append(d)
+    students: list[Student] = []
+    for d in dirs:
+        base = safe_name(d.name)
+        exact = [o for o in claims[base.casefold()] if o.name.casefold() == base.casefold()]
+        keep = d.name == base and len(exact) == 1
+        students.append(Student(base if keep else f"{base}-{_tag(d)}", d, d.name))
+    taken = Counter(s.name.casefold() for s in students)
+    if any(n > 1 for n in taken.values()):  # only two equal paths can collide: refuse the repeat
+        seen: set[str] = set()
+        unique: list[Student] = []
+        for s in students:
+            if s.name.casefold() not in seen:
+                seen.add(s.name.casefold())
+                unique.append(s)
+        students = unique
+    return students
+
+
 def find_students(paths: list[Path]) -> list[Student]:
-    """A directory of student directories, or several submission directories."""
+    """A directory of student directories, or several submission directories. Links among the
+    student directories are skipped (a link to a classmate's directory would copy their grade)."""
     if len(paths) == 1 and paths[0].is_dir() and not is_submission(paths[0]):
-        dirs = sorted(p for p in paths[0].iterdir() if p.is_dir() and not p.name.startswith("."))
+        dirs = sorted(p for p in paths[0].iterdir()
+                      if not p.is_symlink() and p.is_dir() and not p.name.startswith("."))
     else:
         dirs = list(paths)
-    students: list[Student] = []
-    seen: Counter[str] = Counter()
-    for d in dirs:
-        name = safe_name(d.name)
-        seen[name] += 1
-        if seen[name] > 1:
-            name = f"{name}-{seen[name]}"
-        students.append(Student(name, d))
-    return students
+    return student_names(dirs)
 
 
 # ----------------------------------------------------------------------- the workers
@@ -117,7 +150,8 @@ def students_to_grade(paths: list[Path], out: Path, levels: list[int], seed: int
 def save_report(out: Path, student: Student, data: dict, html: bool = False) -> None:
     """One student's report, written atomically (and their feedback page with ``html``)."""
     data["student"] = student.name
-    write_atomic(out / "reports" / f"{student.name}.json", json.dumps(data, indent=2))
+    data["directory"] = student.directory
+    write_atomic(out / "reports" / f"{student.name}.json", neutralise.json_dumps(data, indent=2))
     if html:
         from .render_html import feedback_page
         write_atomic(out / "feedback" / f"{student.name}.html",
@@ -132,7 +166,7 @@ def finish_class(students: list[Student], out: Path, levels: list[int], started:
     summary["seconds"] = round(time.monotonic() - started, 2)
     write_atomic(out / "grades.csv", class_csv(summary["students"], levels))
     _after_grading(out, students, levels, summary, similarity, lms)
-    write_atomic(out / "summary.json", json.dumps(summary, indent=2))
+    write_atomic(out / "summary.json", neutralise.json_dumps(summary, indent=2))
     write_atomic(out / "summary.md", summary_markdown(summary))
     if html:
         from .render_html import class_page
@@ -204,7 +238,7 @@ def summarize(students: list[Student], reports_dir: Path, levels: list[int]) -> 
         except (OSError, ValueError):
             data = error_report(s.path, levels, 0, "no report was written").as_json()
         report = Report.from_json(data)
-        row = {"student": s.name, "total": report.score, "max": report.max_score,
+        row = {"student": s.name, "directory": s.directory, "total": report.score, "max": report.max_score,
                "errors": len(report.errors)}
         for lv in levels:
             row[f"level{lv}"] = report.level_score(lv)[0]
@@ -235,11 +269,11 @@ def summarize(students: list[Student], reports_dir: Path, levels: list[int]) -> 
 
 def class_csv(rows: list[dict], levels: list[int]) -> str:
     buf = io.StringIO()
-    fields = ["student", *(f"level{lv}" for lv in levels), "total", "max", "errors"]
+    fields = ["student", "directory", *(f"level{lv}" for lv in levels), "total", "max", "errors"]
     w = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
     w.writeheader()
-    for r in rows:
-        w.writerow({k: r.get(k) for k in fields})
+    for r in rows:  # every cell through the CSV neutraliser: no cell starts a formula
+        w.writerow(neutralise.csv_row({k: r.get(k) for k in fields}))
     return buf.getvalue()
 
 
@@ -250,9 +284,11 @@ def summary_markdown(summary: dict) -> str:
     lines += [f"| {k} | {v} |" for k, v in summary["distribution"].items()]
     lines += ["", "## What the class struggles with (checks failed most often)", "",
               "| check | what it checks | students | share |", "|---|---|---|---|"]
-    lines += [f"| {m['check']} | {m['name']} | {m['students']} | {m['share']:.0%} |" for m in summary["most_failed"]]
+    md = neutralise.markdown
+    lines += [f"| {md(m['check'])} | {md(m['name'])} | {m['students']} | {m['share']:.0%} |"
+              for m in summary["most_failed"]]
     if summary["grader_errors"]:
-        lines += ["", f"Grader errors (regrade these): {', '.join(summary['grader_errors'])}"]
+        lines += ["", f"Grader errors (regrade these): {', '.join(md(n) for n in summary['grader_errors'])}"]
     return "\n".join(lines) + "\n"
 
 
@@ -264,7 +300,13 @@ class Progress:
         if not enabled:
             return
         from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+        )
         self.progress = Progress(TextColumn("grading"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                                  TextColumn("{task.fields[last]}"), console=Console(stderr=True))
         self.progress.start()

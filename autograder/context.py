@@ -35,7 +35,8 @@ class GradingContext:
     """Everything one grading run shares: the seed, the devices, the submission's processes."""
 
     def __init__(self, submission_dir: Path | None, levels: list[int], seed: int, devices: list[str],
-                 limits: Limits | None = None, in_process: dict | None = None, pool: ChildPool | None = None):
+                 limits: Limits | None = None, in_process: dict | None = None, pool: ChildPool | None = None,
+                 sources: dict | None = None):
         self.submission_dir = Path(submission_dir) if submission_dir else None
         self.levels = levels
         self.seed = seed
@@ -48,7 +49,11 @@ class GradingContext:
         self._own_pool = pool is None
         self._tmp: tempfile.TemporaryDirectory | None = None
         self._in_process = in_process  # level -> namespace, for the notebook self-check
-        self.sources = read_submission(self.submission_dir, levels) if self.submission_dir else {}
+        # (sources: levels already read elsewhere, e.g. a refused nbgrader notebook)
+        self.sources = dict(sources or {})
+        if self.submission_dir:
+            self.sources.update({lv: s for lv, s in read_submission(self.submission_dir, levels).items()
+                                 if lv not in self.sources})
         self.started = time.monotonic()
         self.stage: str | None = None  # grade only this stage (the notebook's per-stage cells)
         self.protections: dict = {}  # what the sandbox could apply, as the child reported it

@@ -37,11 +37,12 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from . import neutralise
 from .curriculum import LEVELS, checks_for
 from .report import CheckResult, write_atomic
 from .sandbox import Limits, close_shared_pool, shared_pool
 from .settings import parse_levels, repo_root
-from .submission import MAX_SOURCE_BYTES, read_submission
+from .submission import MAX_SOURCE_BYTES, read_regular, read_submission
 
 CONFIG_NAME = "kit_gradescope.json"
 VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
@@ -130,7 +131,11 @@ def stage_submission(submission: Path, out: Path, levels: list[int]) -> Found:
             continue
         cands.sort(key=lambda c: c[:3])
         _zipped, _depth, rel, (kind, src) = cands[0]
-        data = src if kind == "zip" else _read_file(path=src)
+        try:
+            data = src if kind == "zip" else _read_file(path=src)
+        except OSError as exc:  # swapped for a link or a pipe since the walk: refused
+            notes.append(f"{code(rel)} could not be read ({exc}) and was ignored")
+            continue
         (out / name).write_bytes(data)
         found.graded[name] = rel
         if len(cands) > 1:
@@ -140,9 +145,8 @@ def stage_submission(submission: Path, out: Path, levels: list[int]) -> Found:
 
 
 def _read_file(path: Path) -> bytes:
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-    with os.fdopen(fd, "rb") as f:
-        return _read_capped(f, MAX_SOURCE_BYTES)
+    """Never a link's target, never blocked by a pipe swapped in after the walk (``read_regular``)."""
+    return read_regular(path, MAX_SOURCE_BYTES)
 
 
 def _search_zip(path: Path, rel: str, size: int, names: set[str], candidates: dict, notes: list[str]) -> None:
@@ -177,8 +181,9 @@ def _search_zip(path: Path, rel: str, size: int, names: set[str], candidates: di
 
 # ============================================================================ results.json
 def code(text: str) -> str:
-    """A Markdown code span around a student-chosen name (a backtick cannot close it early)."""
-    return "`" + str(text).replace("`", "'").replace("\n", " ") + "`"
+    """A student-chosen name (a path, a zip member) as Markdown text: no pipe can split a table cell,
+    no tag, code span, link or emphasis forms (``neutralise.markdown``)."""
+    return neutralise.markdown(text)
 
 
 def md_text(text: str) -> str:
@@ -188,7 +193,7 @@ def md_text(text: str) -> str:
     from turning into links, images, HTML or formatting in Gradescope's rendering.
     """
     out = []
-    for i, part in enumerate(re.split(r"(`[^`\n]+`)", text)):
+    for i, part in enumerate(re.split(r"(`[^`\n]+`)", neutralise.visible(text))):
         if i % 2:
             out.append(part)
         else:
@@ -299,7 +304,7 @@ class ResultsWriter:
         with self.lock:
             if self.written:
                 return False
-            write_atomic(self.path, json.dumps(make(), indent=2) + "\n")
+            write_atomic(self.path, neutralise.json_dumps(make(), indent=2) + "\n")
             self.written = True
             return True
 

@@ -59,6 +59,7 @@ from typing import TYPE_CHECKING
 
 from . import curriculum
 from .settings import default_seed, parse_levels
+from .submission import is_regular, read_regular, refusal
 
 if TYPE_CHECKING:
     import nbformat
@@ -361,7 +362,8 @@ def find_submissions(submissions: Path, levels: list[int]) -> tuple[dict, list[s
     (``levelN/<module>.ipynb``), with an optional ``timestamp.txt`` beside the notebook.
     """
     found, notes = {}, []
-    for entry in sorted(p for p in Path(submissions).iterdir() if p.is_dir() and not p.name.startswith(".")):
+    for entry in sorted(p for p in Path(submissions).iterdir()
+                        if not p.is_symlink() and p.is_dir() and not p.name.startswith(".")):
         student = entry.name
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.@-]*", student):
             notes.append(f"{entry}: skipped (not a usable student id)")
@@ -369,9 +371,12 @@ def find_submissions(submissions: Path, levels: list[int]) -> tuple[dict, list[s
         for level in levels:
             for folder in (entry / assignment_id(level), entry):
                 nb = folder / notebook_name(level)
+                if os.path.lexists(nb) and not is_regular(nb):  # a link's target is never read
+                    notes.append(refusal(f"{nb} is not a regular file (a link or a pipe)"))
+                    break
                 if nb.is_file():
                     stamp = folder / "timestamp.txt"
-                    found[(student, level)] = (nb, stamp if stamp.is_file() else None)
+                    found[(student, level)] = (nb, stamp if is_regular(stamp) else None)
                     break
             else:
                 py = entry / f"{curriculum.LEVELS[level].module}.py"
@@ -392,16 +397,21 @@ def place_submissions(course: Path, found: dict) -> list[tuple[str, int]]:
         a = assignment_id(level)
         dest_dir = course / "submitted" / student / a
         dest = dest_dir / notebook_name(level)
-        same = dest.is_file() and dest.read_bytes() == nb.read_bytes()
+        try:  # read without following a link or blocking on a pipe (swapped in since find_submissions)
+            data = read_regular(nb)
+            stamp_data = read_regular(stamp, 4096) if stamp is not None else None
+        except OSError:
+            continue
+        same = is_regular(dest) and dest.read_bytes() == data
         if stamp is not None:
-            same = same and (dest_dir / "timestamp.txt").is_file() and \
-                (dest_dir / "timestamp.txt").read_bytes() == stamp.read_bytes()
+            same = same and is_regular(dest_dir / "timestamp.txt") and \
+                (dest_dir / "timestamp.txt").read_bytes() == stamp_data
         if same:
             continue
         dest_dir.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(nb, dest)
+        dest.write_bytes(data)
         if stamp is not None:
-            shutil.copy2(stamp, dest_dir / "timestamp.txt")
+            (dest_dir / "timestamp.txt").write_bytes(stamp_data)
         for step in ("autograded", "feedback"):
             shutil.rmtree(course / step / student / a, ignore_errors=True)
         changed.append((student, level))
@@ -418,7 +428,7 @@ def collect_lms(course: Path, lms_dir: Path, levels: list[int]) -> list[int]:
         archive = course / "downloaded" / assignment_id(level) / "archive"
         archive.mkdir(parents=True, exist_ok=True)
         for f in sorted(src.iterdir()):
-            if f.is_file():
+            if is_regular(f):  # (never a link's target)
                 shutil.copy2(f, archive / f.name)
         proc = nbgrader(course, "zip_collect", assignment_id(level), "--force")
         if proc.returncode != 0:
@@ -551,11 +561,17 @@ class IsolatedGraderError(RuntimeError):
     """The kit's grader failed (not the student): the submission is left ungraded."""
 
 
-def grade_notebook_bytes(raw: bytes, level: int, seed: int, device: str = "cpu", limits=None, pool=None):
+def grade_notebook_bytes(raw: bytes, level: int, seed: int, device: str = "cpu", limits=None, pool=None,
+                         refused: str | None = None):
     """The kit's official grade of one level's notebook: ``grade()`` on a directory that holds only
-    that notebook, under the kit's submission name (what ``python -m autograder grade`` does)."""
+    that notebook, under the kit's submission name (what ``python -m autograder grade`` does).
+    ``refused``: why the submitted notebook was not read (a link, a pipe): the level scores 0 with it."""
     from .grading import grade
+    from .submission import refused_level
     with tempfile.TemporaryDirectory(prefix="kit-nbgrader-") as tmp:
+        if refused:
+            return grade(Path(tmp), [level], seed, device, limits, pool=pool,
+                         sources={level: refused_level(level, notebook_name(level), refused)})
         (Path(tmp) / notebook_name(level)).write_bytes(raw)
         return grade(Path(tmp), [level], seed, device, limits, pool=pool)
 

@@ -12,6 +12,7 @@ This module imports nbgrader and nbconvert (a second or two), so only nbgrader i
 from __future__ import annotations
 
 import datetime as _dt
+import os
 from pathlib import Path
 
 import nbformat
@@ -21,11 +22,20 @@ from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 from traitlets import Float, Integer, Unicode
 
 from . import curriculum
-from .nbgrader_course import (_KIT_GRADE_ID, _OFFICIAL_CALL, DEFAULT_CALL_TIMEOUT, DEFAULT_SUBMISSION_TIMEOUT,
-                              RESOURCE_KEY, IsolatedGraderError, grade_notebook_bytes, level_of_notebook,
-                              stage_outputs)
+from .nbgrader_course import (
+    _KIT_GRADE_ID,
+    _OFFICIAL_CALL,
+    DEFAULT_CALL_TIMEOUT,
+    DEFAULT_SUBMISSION_TIMEOUT,
+    RESOURCE_KEY,
+    IsolatedGraderError,
+    grade_notebook_bytes,
+    level_of_notebook,
+    stage_outputs,
+)
 from .sandbox import Limits, shared_pool
 from .settings import default_seed
+from .submission import MAX_SOURCE_BYTES, NotRegular, read_regular
 
 
 class SafeExecute(Execute):
@@ -64,7 +74,7 @@ class IsolatedGrades(NbGraderPreprocessor):
         coursedir = CourseDirectory(config=self.config)
         folder = coursedir.format_path(coursedir.submitted_directory, info["student"], info["assignment"])
         path = Path(folder) / f"{info['notebook']}.ipynb"
-        return path if path.is_file() else None
+        return path if os.path.lexists(path) else None
 
     def preprocess(self, nb, resources):
         info = resources.get("nbgrader", {})
@@ -73,15 +83,19 @@ class IsolatedGrades(NbGraderPreprocessor):
             self.log.warning("%s is not a kit notebook: its grades are nbgrader's own", info.get("notebook"))
             return nb, resources
         path = self._submitted_notebook(resources)
+        refused = None
         if path is not None:
-            raw = path.read_bytes()
+            try:  # never a link's target (another student's notebook, source/), never a blocking pipe
+                raw = read_regular(path, MAX_SOURCE_BYTES)
+            except NotRegular as exc:
+                raw, refused = b"", str(exc)
         else:  # not laid out as nbgrader's submitted/ folder: grade the sanitized copy (nothing ran yet)
             self.log.warning("no submitted notebook for %s/%s: grading the sanitized copy", info.get("student"),
                              info.get("notebook"))
             raw = nbformat.writes(nb).encode("utf-8")
         seed = default_seed() if self.seed is None else int(self.seed)
         limits = Limits(call_seconds=float(self.call_timeout), submission_seconds=float(self.submission_timeout))
-        report = grade_notebook_bytes(raw, level, seed, self.device, limits, pool=shared_pool())
+        report = grade_notebook_bytes(raw, level, seed, self.device, limits, pool=shared_pool(), refused=refused)
         if report.errors:
             raise IsolatedGraderError(f"the kit's grader failed on {info.get('student')}/{info.get('notebook')}: "
                                       + "; ".join(e.splitlines()[0] for e in report.errors[:3]))

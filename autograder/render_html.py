@@ -8,10 +8,10 @@ for a class, the score distribution.
 from __future__ import annotations
 
 import base64
-import html
 import io
 import math
 
+from . import neutralise
 from .curriculum import LEVELS, STAGES
 from .report import Report
 
@@ -75,7 +75,7 @@ def _result_cell(c) -> str:
 
 def feedback_page(report: Report, title: str = "Your feedback") -> str:
     from .render_terminal import fix_first
-    esc = html.escape
+    esc = neutralise.html  # student-derived text: escaped, control characters shown
     parts = ["<!doctype html><html lang='en'><head><meta charset='utf-8'>",
              "<meta name='viewport' content='width=device-width, initial-scale=1'>",
              f"<title>{esc(title)}</title><style>{STYLE}</style></head><body>",
@@ -115,7 +115,7 @@ def class_page(summary: dict, diagnoses: dict | None = None) -> str:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    esc = html.escape
+    esc = neutralise.html  # student-derived text: escaped, control characters shown
     fig, ax = plt.subplots(figsize=(6, 3))
     labels = list(summary["distribution"])
     ax.bar(range(len(labels)), [summary["distribution"][k] for k in labels], color="#2563eb")

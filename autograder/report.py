@@ -6,12 +6,13 @@ with ``level``, ``stage``, ``name``, ``score``, ``max_score``, ``passed`` and ``
 """
 from __future__ import annotations
 
-import json
 import os
 import platform
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from . import neutralise
 
 
 @dataclass
@@ -83,7 +84,8 @@ class Report:
         }
 
     def to_json(self) -> str:
-        return json.dumps(self.as_json(), indent=2)
+        """The JSON report: finite numbers only (a NaN becomes null with the reason beside it)."""
+        return neutralise.json_dumps(self.as_json(), indent=2)
 
     @classmethod
     def from_json(cls, data: dict) -> Report:

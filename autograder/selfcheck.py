@@ -22,11 +22,11 @@ notebook.
 from __future__ import annotations
 
 import contextlib
-import html
 import io
 import re
 import sys
 
+from . import neutralise
 from .curriculum import LEVELS, STAGES
 from .report import Report
 from .settings import default_seed
@@ -155,7 +155,7 @@ def _stderr_note(stderr: str) -> str:
         return ""
     if len(stderr) > STDERR_SHOWN:
         stderr = stderr[:STDERR_SHOWN] + " ..."
-    return f"Your code wrote this to stderr while it was checked (allowed; shown here):\n{stderr}"
+    return f"Your code wrote this to stderr while it was checked (allowed; shown here):\n{neutralise.terminal(stderr)}"
 
 
 def text_table(report: Report) -> str:
@@ -222,7 +222,7 @@ def _overall(report: Report) -> str:
 def html_panel(report: Report, stage: str | None = None, stderr: str = "") -> str:
     """The notebook output of one self-check: a self-contained, scoped HTML fragment."""
     from .render_terminal import fix_first
-    esc = html.escape
+    esc = neutralise.html
     level = report.levels[0] if report.levels else 0
     overall = _overall(report)
     symbol = {"pass": "✓", "fail": "✗", "todo": "·", "err": "!"}[overall]
@@ -284,7 +284,7 @@ _HINT = re.compile(r"(Hint:)")
 
 
 def _message_html(message: str) -> str:
-    text = html.escape(message)
+    text = neutralise.html(message)
     return _HINT.sub(r"<b>\1</b>", text)
 
 
@@ -301,5 +301,5 @@ def _curve_html(report: Report, level: int) -> str:
         return ""
     caption = ("your train()'s loss (dashed) against the reference's" if curve.get("student")
                else "the reference's loss: what your train() should do once it is written")
-    return (f'<figure class="curve"><img class="kit-loss-curve" alt="Level {level} loss curve: {html.escape(caption)}" '
-            f'src="{img}"><figcaption class="note">Loss curve: {html.escape(caption)}.</figcaption></figure>')
+    return (f'<figure class="curve"><img class="kit-loss-curve" alt="Level {level} loss curve: {neutralise.html(caption)}" '
+            f'src="{img}"><figcaption class="note">Loss curve: {neutralise.html(caption)}.</figcaption></figure>')

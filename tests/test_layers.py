@@ -18,7 +18,8 @@ PACKAGE = Path(__file__).resolve().parent.parent / "autograder"
 #: The layers, lowest first. A module may import its own layer or those below, never one above.
 LAYERS: list[tuple[str, set[str]]] = [
     ("settings and formats", {"autograder", "autograder.curriculum", "autograder.settings", "autograder.wire",
-                              "autograder.codec", "autograder.csv_safe"}),
+                              "autograder.codec", "autograder.csv_safe",
+                              "autograder.neutralise"}),
     ("data and references", {"autograder.report", "autograder.problems", "autograder.reference",
                              "autograder.submission", "autograder.roster", "autograder.similarity_normalise",
                              "autograder.history"}),
