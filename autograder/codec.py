@@ -34,17 +34,22 @@ def tensor_bytes(t: torch.Tensor) -> bytes:
     return data.numpy().tobytes()
 
 
-def tensor_from_bytes(raw: bytes, name: str, shape) -> torch.Tensor:
-    """A CPU tensor of its own memory, rebuilt from ``tensor_bytes``."""
+def _own_array(raw, name: str, shape) -> np.ndarray:
+    """An array over raw's memory when it is writable and aligned (a block received for this one
+    message: no copy), else over a copy. (numpy spells bfloat16 as the bits of int16.)"""
+    arr = np.frombuffer(raw, dtype=np.dtype("int16" if name == "bfloat16" else name))
+    if not (arr.flags.writeable and arr.flags.aligned):
+        arr = arr.copy()
+    return arr.reshape(shape)
+
+
+def tensor_from_bytes(raw, name: str, shape) -> torch.Tensor:
+    """A CPU tensor rebuilt from ``tensor_bytes`` (a writable received block is used in place)."""
     dtype = torch_dtype(name)
-    buf = bytearray(raw)
-    if not buf:
-        x = torch.empty(0, dtype=dtype)
-    elif dtype == torch.bfloat16:
-        x = torch.frombuffer(buf, dtype=torch.int16).view(torch.bfloat16)
-    else:
-        x = torch.frombuffer(buf, dtype=dtype)
-    return x.reshape(shape).clone()
+    if not len(raw):
+        return torch.empty(0, dtype=dtype).reshape(shape)
+    x = torch.from_numpy(_own_array(raw, name, shape))
+    return x.view(torch.bfloat16) if dtype == torch.bfloat16 else x
 
 
 def array_bytes(a: np.ndarray) -> bytes:
@@ -52,8 +57,8 @@ def array_bytes(a: np.ndarray) -> bytes:
     return np.ascontiguousarray(a).tobytes()
 
 
-def array_from_bytes(raw: bytes, name: str, shape) -> np.ndarray:
-    """An array of its own memory, rebuilt from ``array_bytes``."""
-    if name not in DTYPES:
+def array_from_bytes(raw, name: str, shape) -> np.ndarray:
+    """An array rebuilt from ``array_bytes`` (a writable received block is used in place)."""
+    if name not in DTYPES or name == "bfloat16":
         raise ValueError(f"dtype {name!r} may not cross the wire")
-    return np.frombuffer(raw, dtype=np.dtype(name)).reshape(shape).copy()
+    return _own_array(raw, name, shape)

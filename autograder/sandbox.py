@@ -18,6 +18,7 @@ import secrets
 import select
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -26,8 +27,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import wire
+from . import neutralise, wire
 from .curriculum import dynamo_first
+from .submission import read_regular
 
 #: The child's entry script, run as ``python -I RUNTIME_PATH --zygote FD`` or ``--child FD``.
 RUNTIME_PATH = Path(__file__).with_name("child") / "entry.py"
@@ -47,6 +49,8 @@ class Limits:
     open_files: int = 256
     processes: int = 64  # per sandbox user (threads count)
     output_bytes: int = 256 * 1024
+    reply_bytes: int = 32 * 1024 * 1024  # a reply's buffers beyond 4 x the request's (max_reply_bytes)
+    scratch_bytes: int = 64 * 1024 * 1024  # the child's scratch directory: a tmpfs of this size, where possible
     isolate: bool = True  # network namespace, hidden paths, an unprivileged user when root
 
     def rlimits(self, device: str = "cpu") -> dict:
@@ -62,7 +66,73 @@ class Limits:
         return limits
 
 
-SANDBOX_UID_BASE = 200_000  # children run as uid SANDBOX_UID_BASE + (pid % 100000) when the grader is root
+SANDBOX_UID_BASE = 200_000  # children run as uids SANDBOX_UID_BASE .. + SANDBOX_UID_COUNT when the grader is root
+SANDBOX_UID_COUNT = 100_000
+
+
+class UidLease:
+    """A sandbox uid that no other live child holds, on this host, across grader processes.
+
+    Each uid has a lock file in a root-only directory; the lease holds an exclusive ``flock`` on it
+    until every process of the uid is gone (the kernel drops it if the grader dies). A uid that
+    still has processes (a daemon that outlived a crashed grader) is skipped.
+    """
+
+    def __init__(self, uid: int, fd: int):
+        self.uid, self._fd = uid, fd
+
+    @classmethod
+    def acquire(cls, directory: Path | None = None) -> "UidLease":
+        import fcntl
+        directory = Path(directory or Path(tempfile.gettempdir()) / "kit-sandbox-uids")
+        directory.mkdir(mode=0o700, exist_ok=True)
+        st = os.lstat(directory)
+        if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o022:
+            raise RuntimeError(f"{directory} is not a private directory of the grader's user")
+        start = secrets.randbelow(SANDBOX_UID_COUNT)
+        for i in range(SANDBOX_UID_COUNT):
+            uid = SANDBOX_UID_BASE + (start + i) % SANDBOX_UID_COUNT
+            fd = os.open(directory / str(uid), os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(fd)
+                continue
+            if processes_of(uid=uid):
+                os.close(fd)
+                continue
+            return cls(uid, fd)
+        raise RuntimeError("no free sandbox uid")
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # (closing drops the flock)
+            self._fd = None
+
+
+def max_reply_bytes(header: dict, buffers: list | None, limits: "Limits") -> int:
+    """The most buffer bytes a reply to this request may carry: what was sent (a value comes back at
+    most a few times over) plus a fixed allowance. A child that answers with more is cut off before
+    the grader reads (or allocates) any of it."""
+    sent = sum(len(b) for b in buffers or [])
+    return min(wire.MAX_BUFFER_BYTES, 4 * sent + limits.reply_bytes)
+
+
+def cap_strings(value, limit: int = neutralise.MAX_TEXT):
+    """Every string in a child's reply header cut to ``limit`` characters (type names, messages,
+    frame names, reprs), before anything of it enters a result."""
+    if isinstance(value, str):
+        return neutralise.cap(value, limit)
+    if isinstance(value, dict):
+        return {neutralise.cap(k, 200) if isinstance(k, str) else k: cap_strings(v, limit) for k, v in value.items()}
+    if isinstance(value, list):
+        return [cap_strings(v, limit) for v in value]
+    return value
+
+
+def read_regular_capped(path: Path, limit: int) -> bytes:
+    """At most ``limit`` bytes of a regular file, never through a link, never blocking on a pipe."""
+    return read_regular(path, limit)[:limit]
 
 
 class ChildGone(Exception):
@@ -96,36 +166,49 @@ def clean_env() -> dict:
     return env
 
 
-def _child_config(scratch: Path, limits: Limits, hide, device: str, dynamo: bool) -> dict:
-    (scratch / ".output").touch()
+def _child_config(scratch: Path, limits: Limits, hide, device: str, dynamo: bool) -> tuple[dict, UidLease | None]:
+    """The child's configuration, and the lease of its sandbox uid (root only) that its channel holds."""
+    output = scratch / ".output"
+    if os.path.lexists(output):  # a level restarted: never reuse what a child may have swapped in
+        os.unlink(output)
+    os.close(os.open(output, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600))
     os.chmod(scratch, 0o700)  # (its parent must let the sandbox user pass: see GradingContext)
-    config = {"scratch": str(scratch), "output": str(scratch / ".output"), "nonce": secrets.token_hex(8),
+    config = {"scratch": str(scratch), "output": str(output), "nonce": secrets.token_hex(8),
               "limits": limits.rlimits(device), "isolate": limits.isolate, "hide": list(hide or []),
-              "dynamo": dynamo}
+              "dynamo": dynamo, "scratch_bytes": limits.scratch_bytes}
+    lease = None
     if limits.isolate and hasattr(os, "getuid") and os.getuid() == 0:
-        config["uid"] = SANDBOX_UID_BASE
-    return config
+        lease = UidLease.acquire()
+        config["uid"] = lease.uid
+    return config, lease
 
 
 def _handshake(ours: socket.socket, pid: int, config: dict, scratch: Path, limits: Limits, hello_timeout: float,
-               proc: subprocess.Popen | None = None) -> "Channel":
+               proc: subprocess.Popen | None = None, lease: UidLease | None = None) -> "Channel":
     """Wait for the new child's hello (its nonce, and the protections that held) and wrap it in a Channel."""
     ours.settimeout(hello_timeout)
 
     def fail(why: str):
         _kill_group(pid)
+        if lease is not None:
+            _kill_uid(lease.uid)
+            lease.release()
         if proc is not None:
             proc.wait()
         return RuntimeError(why)
 
     try:
-        hello, _ = wire.recv_message(ours)
+        hello, _ = wire.recv_message(ours, deadline=time.monotonic() + hello_timeout, max_buffers=0)
     except (OSError, wire.WireError) as exc:
         raise fail(f"the sandbox child did not start: {exc}") from None
     if hello.get("hello") != config["nonce"]:
         raise fail("the sandbox child answered with the wrong nonce")
-    protections = hello.get("protections", {})
-    return Channel(ours, pid, scratch, limits, uid=protections.get("uid"), protections=protections, proc=proc)
+    protections = cap_strings(hello.get("protections", {}))
+    uid = protections.get("uid")
+    if lease is not None and uid is None:  # it kept our uid after all (the installation was private)
+        lease.release()
+        lease = None
+    return Channel(ours, pid, scratch, limits, uid=uid, protections=protections, proc=proc, uid_lease=lease)
 
 
 class ChildPool:
@@ -174,16 +257,18 @@ class Zygote(ChildPool):
         use imports torch._dynamo; the zygote does that once, before this child, rather than in
         every child (children that do not need it are not kept waiting for it)."""
         ours, theirs = socket.socketpair()
-        config = _child_config(scratch, limits, hide, device, dynamo)
+        config, lease = _child_config(scratch, limits, hide, device, dynamo)
         try:
             socket.send_fds(self._ctrl, [json.dumps(config).encode()], [theirs.fileno()])
             self._ctrl.settimeout(hello_timeout)
             pid = json.loads(self._ctrl.recv(1 << 16))["pid"]
         except (OSError, ValueError, KeyError) as exc:
+            if lease is not None:
+                lease.release()
             raise RuntimeError(f"the sandbox could not start a child: {exc}") from None
         finally:
             theirs.close()
-        return _handshake(ours, pid, config, scratch, limits, hello_timeout)
+        return _handshake(ours, pid, config, scratch, limits, hello_timeout, lease=lease)
 
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -237,7 +322,7 @@ class Spawner(ChildPool):
     def fork(self, scratch: Path, limits: Limits, hide: list[str] | None = None, device: str = "cpu",
              hello_timeout: float = 120.0, dynamo: bool = True) -> "Channel":
         ours, theirs = socket.socketpair()
-        config = _child_config(scratch, limits, hide, device, dynamo)
+        config, lease = _child_config(scratch, limits, hide, device, dynamo)
         try:
             proc = subprocess.Popen(
                 [sys.executable, "-I", str(RUNTIME_PATH), "--child", str(theirs.fileno())],
@@ -245,6 +330,8 @@ class Spawner(ChildPool):
                 stderr=subprocess.DEVNULL, env=clean_env(), cwd=tempfile.gettempdir(), start_new_session=True,
             )
         except OSError as exc:
+            if lease is not None:
+                lease.release()
             raise RuntimeError(f"the sandbox could not start a child: {exc}") from None
         finally:
             theirs.close()
@@ -256,8 +343,10 @@ class Spawner(ChildPool):
         except OSError as exc:
             _kill_group(proc.pid)
             proc.wait()
+            if lease is not None:
+                lease.release()
             raise RuntimeError(f"the sandbox child did not take its configuration: {exc}") from None
-        return _handshake(ours, proc.pid, config, scratch, limits, hello_timeout, proc=proc)
+        return _handshake(ours, proc.pid, config, scratch, limits, hello_timeout, proc=proc, lease=lease)
 
     def warm_dynamo(self) -> None:
         """Nothing to warm: each child is a fresh interpreter."""
@@ -442,7 +531,9 @@ class Channel:
     spent: float = 0.0
     peak_rss: int = 0
     proc: subprocess.Popen | None = None  # a spawned child (the cold path): ours to reap
+    uid_lease: "UidLease | None" = None  # held until every process of the uid is gone
     _pending: tuple = (0.0, 0.0, 0.0)
+    _max_reply: int = wire.MAX_BUFFER_BYTES
 
     def _members(self) -> list[int]:
         return processes_of(uid=self.uid) if self.uid is not None else processes_of(pgrp=self.pid)
@@ -458,6 +549,7 @@ class Channel:
         timeout = self.limits.call_seconds if timeout is None else timeout
         t0 = time.monotonic()
         self._pending = (t0, t0 + timeout, timeout)
+        self._max_reply = max_reply_bytes(header, buffers, self.limits)
         try:
             self.sock.settimeout(timeout)
             wire.send_message(self.sock, header, buffers)
@@ -483,8 +575,11 @@ class Channel:
                 if self.limits.memory_bytes and rss > self.limits.memory_bytes:
                     self.kill(f"used more than {self.limits.memory_bytes / 2**30:.3g} GiB of memory and was stopped")
                     raise ChildGone(self.dead, "memory")
-            self.sock.settimeout(max(remaining, 1.0))  # the reply has begun: it may not take long
-            reply = wire.recv_message(self.sock)
+            # one deadline for the whole reply (not per read: a byte a second is cut off), and no more
+            # bytes than the request can return (refused before any is read)
+            header, buffers = wire.recv_message(self.sock, deadline=max(deadline, time.monotonic() + 1.0),
+                                                max_buffers=self._max_reply)
+            reply = (cap_strings(header), buffers)
         except socket.timeout:
             self.kill(f"did not finish within {timeout:g} s (wall clock)")
             raise ChildGone(self.dead, "timeout") from None
@@ -502,10 +597,10 @@ class Channel:
         return "the student's process ended abruptly (it exited, was killed, or ran out of a resource)"
 
     def output(self) -> str:
-        """What the student's code printed (capped), for the report."""
+        """What the student's code printed (capped), for the report. Opened without following a link
+        and without blocking (the student may have swapped the file for a named pipe)."""
         try:
-            with open(self.scratch / ".output", "rb") as f:
-                data = f.read(self.limits.output_bytes)
+            data = read_regular_capped(self.scratch / ".output", self.limits.output_bytes)
         except OSError:
             return ""
         return data.decode("utf-8", "replace")
@@ -525,12 +620,19 @@ class Channel:
             pass
         if wait:
             self._wait_proc()
+            if self.uid_lease is not None and not processes_of(uid=self.uid_lease.uid):
+                self.uid_lease.release()
+                self.uid_lease = None
 
     def reap(self) -> None:
-        """Wait (a bounded while, killing again) until no process of the child's sandbox user is left."""
+        """Wait (a bounded while, killing again) until no process of the child's sandbox user is left;
+        then its uid may go to another child."""
         if self.uid is not None:
             _kill_uid(self.uid)
         self._wait_proc()
+        if self.uid_lease is not None and not processes_of(uid=self.uid_lease.uid):
+            self.uid_lease.release()
+            self.uid_lease = None
 
     def _wait_proc(self) -> None:
         if self.proc is not None:

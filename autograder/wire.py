@@ -13,16 +13,22 @@ from __future__ import annotations
 import json
 import socket
 import struct
+import time
 
 _HEAD = struct.Struct("<IQ")
 
-#: Largest header and largest buffer block the trusted side accepts from a child.
-MAX_HEADER_BYTES = 16 * 1024 * 1024
+#: Largest header and largest buffer block the trusted side accepts from a child (a request may
+#: lower the buffer bound to what it can return: ``recv_message(max_buffers=...)``).
+MAX_HEADER_BYTES = 4 * 1024 * 1024
 MAX_BUFFER_BYTES = 512 * 1024 * 1024
 
 
 class WireError(Exception):
     """The peer sent something that is not a well-formed message (or hung up)."""
+
+
+class TooLarge(WireError):
+    """The peer announced more than the receiver accepts (nothing of it was read)."""
 
 
 def send_message(sock: socket.socket, header: dict, buffers: list[bytes] | None = None) -> None:
@@ -36,24 +42,37 @@ def send_message(sock: socket.socket, header: dict, buffers: list[bytes] | None 
             sock.sendall(b)
 
 
-def _recv_exact(sock: socket.socket, n: int) -> bytes:
-    chunks = []
-    while n:
-        chunk = sock.recv(min(n, 1 << 20))
-        if not chunk:
+def _recv_into(sock: socket.socket, view: memoryview, deadline: float | None) -> None:
+    """Fill view from the socket; with a deadline (``time.monotonic()``), the whole fill must end by
+    it (a peer sending a byte a second is cut off, however many reads that takes)."""
+    got = 0
+    while got < len(view):
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise socket.timeout("the message did not arrive in time")
+            sock.settimeout(left)
+        n = sock.recv_into(view[got:], min(len(view) - got, 1 << 20))
+        if not n:
             raise WireError("the peer closed the connection")
-        chunks.append(chunk)
-        n -= len(chunk)
-    return b"".join(chunks)
+        got += n
 
 
-def recv_message(sock: socket.socket) -> tuple[dict, list[bytes]]:
-    raw = _recv_exact(sock, _HEAD.size)
+def recv_message(sock: socket.socket, deadline: float | None = None,
+                 max_buffers: int = MAX_BUFFER_BYTES) -> tuple[dict, list[memoryview]]:
+    """One message. ``deadline``: when the whole message must have arrived (``socket.timeout``
+    after it). ``max_buffers``: the most buffer bytes accepted (``TooLarge`` before any is read).
+    The buffers are views into one block received in place (no copy)."""
+    raw = bytearray(_HEAD.size)
+    _recv_into(sock, memoryview(raw), deadline)
     hlen, blen = _HEAD.unpack(raw)
-    if hlen > MAX_HEADER_BYTES or blen > MAX_BUFFER_BYTES:
-        raise WireError(f"message too large ({hlen} + {blen} bytes)")
+    if hlen > MAX_HEADER_BYTES or blen > min(max_buffers, MAX_BUFFER_BYTES):
+        raise TooLarge(f"message too large ({hlen} + {blen} bytes; at most {MAX_HEADER_BYTES} + "
+                       f"{min(max_buffers, MAX_BUFFER_BYTES)} accepted)")
+    head = bytearray(hlen)
+    _recv_into(sock, memoryview(head), deadline)
     try:
-        header = json.loads(_recv_exact(sock, hlen))
+        header = json.loads(head)
     except ValueError as exc:
         raise WireError(f"unreadable header: {exc}") from None
     if not isinstance(header, dict):
@@ -62,7 +81,9 @@ def recv_message(sock: socket.socket) -> tuple[dict, list[bytes]]:
     # type(s) is int: JSON's true and false are ints to isinstance, and would slice as 1 and 0.
     if not isinstance(sizes, list) or not all(type(s) is int and s >= 0 for s in sizes) or sum(sizes) != blen:
         raise WireError("buffer sizes do not add up")
-    block = _recv_exact(sock, blen) if blen else b""
+    block = memoryview(bytearray(blen))
+    if blen:
+        _recv_into(sock, block, deadline)
     buffers, pos = [], 0
     for s in sizes:
         buffers.append(block[pos:pos + s])

@@ -1,6 +1,14 @@
 """The child's confinement, applied by itself before it runs student code: its own network and
-mount namespaces, private temporary directories, hidden paths, an unprivileged user (each where
-the machine allows; ``confine`` says which held), and death with its parent."""
+mount namespaces, a new root that holds only what is allowed (the Python installation read-only,
+its scratch directory on a size-limited tmpfs, /dev basics, a fresh /proc and private temporary
+directories), an unprivileged user (each where the machine allows; ``confine`` says which held),
+and death with its parent.
+
+Hiding is by allow-list: as root, the child pivots into a root built from nothing, so the checkout,
+its ``.git``, the course directory and the other submissions are not there to be found (nor do they
+appear in ``/proc/self/mountinfo``: the old root is detached). Where that cannot be built, the
+older deny-list (tmpfs over the grader's own directories) is the fallback, and the report says
+"partly hidden (deny-list)"; as an ordinary user nothing can be hidden, and the report says so."""
 from __future__ import annotations
 
 import os
@@ -13,6 +21,12 @@ import torch
 _CLONE_NEWNS = 0x00020000
 _CLONE_NEWNET = 0x40000000
 _MS_NOSUID, _MS_NODEV, _MS_NOEXEC, _MS_BIND, _MS_REC, _MS_PRIVATE = 2, 4, 8, 4096, 0x4000, 1 << 18
+_MS_RDONLY, _MS_REMOUNT = 1, 32
+_MNT_DETACH = 2
+_SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "ppc64le": 203, "s390x": 217}
+#: system directories the interpreter's shared libraries come from (read-only in the new root)
+_SYSTEM_DIRS = ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin")
+_DEVICES = ("null", "zero", "full", "random", "urandom")
 
 
 def _blocked_ancestor(path: str):
@@ -72,6 +86,112 @@ def _private_tmp(libc, scratch) -> bool:
     return bool(ok)
 
 
+def install_paths() -> list[str]:
+    """Where the Python installation lives: the prefixes and the directories torch and numpy were
+    imported from (never a ``sys.path`` entry outside them: an editable install's checkout)."""
+    found = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
+             os.path.dirname(os.path.dirname(torch.__file__)), os.path.dirname(os.path.dirname(np.__file__))}
+    found = {os.path.realpath(p) for p in found if p and os.path.isdir(p)}
+    # the outermost only (a site-packages inside a prefix is already there)
+    return sorted(p for p in found if not any(q != p and p.startswith(q.rstrip(os.sep) + os.sep) for q in found))
+
+
+def _bind(libc, source: str, target: str, read_only: bool) -> bool:
+    if os.path.isdir(source):
+        os.makedirs(target, exist_ok=True)
+    else:
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        if not os.path.exists(target):
+            open(target, "w").close()
+    if libc.mount(source.encode(), target.encode(), None, _MS_BIND | _MS_REC, None) != 0:
+        return False
+    if read_only:  # (a bind mount takes its flags only from a remount)
+        flags = _MS_BIND | _MS_REMOUNT | _MS_RDONLY | _MS_NOSUID | _MS_NODEV
+        return libc.mount(None, target.encode(), None, flags, None) == 0
+    return True
+
+
+def _tmpfs(libc, target: str, options: str, flags: int = _MS_NOSUID | _MS_NODEV) -> bool:
+    os.makedirs(target, exist_ok=True)
+    return libc.mount(b"tmpfs", target.encode(), b"tmpfs", flags, options.encode()) == 0
+
+
+def _pivot(libc, new_root: str) -> bool:
+    """Make new_root the root and detach the old one (chroot where pivot_root is unavailable)."""
+    import platform
+    os.chdir(new_root)
+    number = _SYS_PIVOT_ROOT.get(platform.machine())
+    if number is not None and libc.syscall(number, b".", b".old-root") == 0:
+        os.chdir("/")
+        return libc.umount2(b"/.old-root", _MNT_DETACH) == 0
+    os.chroot(new_root)
+    os.chdir("/")
+    return True
+
+
+def new_root(libc, config: dict, uid: int | None) -> bool:
+    """Build a root holding only what the child may see, and move into it (root, in a private mount
+    namespace). The scratch directory becomes a tmpfs of ``scratch_bytes`` (a write past it fails
+    with ENOSPC, and nothing written there reaches the host's disk)."""
+    root = "/tmp/.kit-root"  # (under the private /tmp tmpfs: gone with the namespace)
+    if not _tmpfs(libc, root, "size=1m,mode=0755"):
+        return False
+    owner = f",uid={uid},gid={uid}" if uid is not None else ""
+    ok = all(_bind(libc, p, root + p, True) for p in install_paths())
+    ok &= all(_bind(libc, p, root + p, True) for p in _SYSTEM_DIRS
+              if os.path.isdir(p) and not os.path.islink(p))
+    for p in _SYSTEM_DIRS:  # /lib -> usr/lib on merged-/usr systems: keep the link
+        if os.path.islink(p) and not os.path.lexists(root + p):
+            os.symlink(os.readlink(p), root + p)
+    ok &= all(_bind(libc, f"/dev/{d}", f"{root}/dev/{d}", False) for d in _DEVICES if os.path.exists(f"/dev/{d}"))
+    gpu = sorted(d for d in os.listdir("/dev") if d.startswith("nvidia"))
+    for d in gpu:  # a GPU's device nodes, and the /sys that CUDA reads, only where there is a GPU
+        ok &= _bind(libc, f"/dev/{d}", f"{root}/dev/{d}", False)
+    if gpu and os.path.isdir("/sys"):
+        ok &= _bind(libc, "/sys", root + "/sys", True)
+    ok &= _tmpfs(libc, root + "/dev/shm", "size=64m,mode=1777")
+    ok &= _tmpfs(libc, root + "/tmp", "size=256m,mode=1777")
+    os.makedirs(root + "/proc", exist_ok=True)
+    proc_flags = _MS_NOSUID | _MS_NODEV | _MS_NOEXEC
+    ok &= (libc.mount(b"proc", (root + "/proc").encode(), b"proc", proc_flags, b"hidepid=2") == 0
+           or libc.mount(b"proc", (root + "/proc").encode(), b"proc", proc_flags, None) == 0)
+    scratch = config.get("scratch")
+    if scratch:
+        size = int(config.get("scratch_bytes") or 64 * 1024 * 1024)
+        ok &= _tmpfs(libc, root + scratch, f"size={size},mode=0700{owner}")
+    for p in config.get("hide", []):  # anything to hide that lies inside what was kept
+        if os.path.isdir(root + p):
+            ok &= _tmpfs(libc, root + p, "size=64k,mode=0555", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC)
+    if not ok:
+        libc.umount2(root.encode(), _MNT_DETACH)
+        return False
+    os.makedirs(root + "/.old-root", exist_ok=True)
+    if not _pivot(libc, root):
+        return False
+    os.rmdir("/.old-root")
+    # the root's own tmpfs read-only: nothing can be added beside what was allowed
+    libc.mount(None, b"/", None, _MS_REMOUNT | _MS_RDONLY | _MS_NOSUID | _MS_NODEV, b"size=1m,mode=0755")
+    return True
+
+
+def _scratch_tmpfs(libc, config: dict, uid: int | None) -> bool:
+    """The scratch directory as a tmpfs of ``scratch_bytes`` (the deny-list fallback's bound)."""
+    scratch = config.get("scratch")
+    if not scratch:
+        return False
+    owner = f",uid={uid},gid={uid}" if uid is not None else ""
+    size = int(config.get("scratch_bytes") or 64 * 1024 * 1024)
+    return _tmpfs(libc, scratch, f"size={size},mode=0700{owner}")
+
+
+def _deny_list(libc, config: dict, held: dict) -> None:
+    """The fallback: tmpfs over each of the grader's own directories (the report says partly)."""
+    hide = [p for p in config.get("hide", []) if os.path.isdir(p)]  # (what was under /tmp is gone already)
+    ok = all(_tmpfs(libc, p, "size=64k,mode=0555", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC) for p in hide)
+    held["hidden_paths"] = ("partly hidden (deny-list: the grader's directories only; the rest of the disk "
+                            "is visible)" if ok else "not hidden (the deny-list could not be applied)")
+
+
 def confine(config: dict) -> dict:
     """Apply the protections the machine allows; say which ones held (the grader reports them)."""
     import ctypes
@@ -86,26 +206,34 @@ def confine(config: dict) -> dict:
             held["network"] = "isolated (empty network namespace)"
         else:
             held["network"] = f"not isolated (unshare: {os.strerror(ctypes.get_errno())})"
+    root = os.getuid() == 0
+    uid = config.get("uid") if root else None
     if private_ns:
         held["temp_dirs"] = "private" if _private_tmp(libc, config.get("scratch")) else "shared"
-    hide = [p for p in config.get("hide", []) if os.path.isdir(p)]  # (what was under /tmp is gone already)
-    if private_ns and config.get("hide") and held.get("temp_dirs") == "private" and not hide:
-        held["hidden_paths"] = "hidden"  # everything to hide lay under the private temporary directories
-    if private_ns and hide:
-        ok = all(libc.mount(b"tmpfs", p.encode(), b"tmpfs", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC,
-                            b"size=64k,mode=0555") == 0 for p in hide)
-        held["hidden_paths"] = "hidden" if ok else "partly hidden"
-    uid = config.get("uid")
-    if uid is not None and os.getuid() == 0:
-        install = {sys.prefix, sys.base_prefix, os.path.dirname(os.path.dirname(torch.__file__)),
-                   os.path.dirname(os.path.dirname(np.__file__))}
-        reachable = all(_blocked_ancestor(p) is None for p in install) or (private_ns and bool(config.get("scratch"))
-                                                                        and _expose(libc, sorted(install), config["scratch"]))
+    if private_ns and root and new_root(libc, config, uid):
+        held["hidden_paths"] = "hidden (allow-list: a new root with the Python installation read-only and the scratch directory)"
+        held["scratch"] = f"tmpfs of {int(config.get('scratch_bytes') or 0) // 2**20} MiB"
+        reachable = True  # the new root holds the installation under world-traversable directories
+    else:
+        if private_ns and config.get("hide"):
+            _deny_list(libc, config, held)
+        elif not root:
+            held["hidden_paths"] = "not hidden (ordinary user: no private mount namespace)"
+        if private_ns:
+            held["scratch"] = (f"tmpfs of {int(config.get('scratch_bytes') or 0) // 2**20} MiB"
+                               if _scratch_tmpfs(libc, config, uid) else "host disk (file-size limit only)")
+        else:
+            held["scratch"] = "host disk (file-size limit only)"
+        install = install_paths()
+        reachable = uid is not None and (all(_blocked_ancestor(p) is None for p in install) or (
+            private_ns and bool(config.get("scratch")) and _expose(libc, install, config["scratch"])))
+    if uid is not None:
         if reachable:
-            uid = int(uid) + os.getpid() % 100_000
-            for path in (config.get("scratch"), config.get("output")):
-                if path and os.path.exists(path):
-                    os.chown(path, uid, uid)
+            uid = int(uid)
+            if config.get("output") and os.path.exists(config["output"]):
+                os.chown(config["output"], uid, uid)
+            if config.get("scratch") and os.path.isdir(config["scratch"]):
+                os.chown(config["scratch"], uid, uid)
             os.setgroups([])
             os.setgid(uid)
             os.setuid(uid)
