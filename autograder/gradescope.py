@@ -218,12 +218,12 @@ def gradescope_test(c: CheckResult, config: dict) -> dict:
     else:
         body = md_text(c.message[:4000] or "failed")
         if c.diagnosis:
-            body += f"\n\nLikely mistake: `{c.diagnosis}`"
+            body += f"\n\nLikely mistake: {code(c.diagnosis)}"
     body += (f"\n\nCheck `{spec_id}` (stage `{c.stage}`); to try it on your own machine: "
              f"`python -m autograder check {c.level}`")
     hidden = is_hidden(spec_id, config.get("hidden", []))
     return {
-        "name": f"Level {c.level} {c.stage}: {c.name}",
+        "name": neutralise.visible(f"Level {c.level} {c.stage}: {c.name}"),  # (shown as plain text)
         "number": _check_number(spec_id, c.level),
         "score": float(c.score),
         "max_score": float(c.max_score),

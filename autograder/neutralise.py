@@ -11,7 +11,7 @@ for its output, here, and nowhere else:
 - ``markdown``: one table cell's worth — pipes, tags, backticks and emphasis escaped, newlines
   folded, control characters shown.
 - ``csv_cell``: a cell never starts with ``=``, ``+``, ``-``, ``@``, tab or carriage return
-  (OWASP's "CSV injection": such a cell is prefixed with ``'``).
+  (OWASP's "CSV injection": such a cell is prefixed with ``'``); control characters shown.
 - ``json_safe`` / ``json_dumps``: finite numbers only; a NaN or an infinity becomes ``null`` with
   the reason beside it (``"<key>_nonfinite": "nan"``), so strict parsers (jq, JavaScript) accept it.
 - ``cap``: a string cut to a length, saying how much was cut (applied on the trusted side before a
@@ -83,7 +83,7 @@ def csv_cell(value: object) -> object:
         return value
     if isinstance(value, (int, float)):
         return value if math.isfinite(value) else ""
-    text = str(value)
+    text = visible(value)  # (a bare carriage return would also split the row for some readers)
     if text.startswith(_CSV_TRIGGERS) or text.lstrip(" ").startswith(_CSV_TRIGGERS):
         text = "'" + text
     return text

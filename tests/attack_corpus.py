@@ -265,4 +265,55 @@ ATTACKS = [
         except OSError:
             pass
     """),
+    # --- issue 16: what the child could see, and what it could stall (each reproduced on the old main)
+    Attack("search_the_disk", "looks for the reference solutions (any checkout, its .git, the mount table, a "
+           "course's source/) and runs what it finds", STUB1, """
+        import glob, os
+        _found = []
+        _roots = {"/", "/work", "/home", "/root", "/srv", "/opt", "/tmp", "/var"}
+        try:
+            for _line in open("/proc/self/mountinfo"):
+                _roots.add(_line.split()[4])
+        except OSError:
+            pass
+        for _r in sorted(_roots):
+            for _pat in ("*/solutions/level1_numpy.py", "*/*/solutions/level1_numpy.py",
+                         "*/*/*/solutions/level1_numpy.py", "*/source/level1/level1_numpy.ipynb"):
+                _found += glob.glob(os.path.join(_r, _pat))
+        for _path in _found:
+            try:
+                _code = open(_path).read()
+                if _path.endswith(".py") and "def forward" in _code:
+                    exec(compile(_code, "stolen", "exec"), globals())
+                    break
+            except (OSError, SyntaxError, ValueError):
+                pass
+    """),
+    Attack("output_is_a_pipe", "replaces its output file with a named pipe (the grader reads it)", ZEROS1, """
+        import os
+        for _p in (".output", os.path.join(os.getcwd(), ".output")):
+            try:
+                os.unlink(_p)
+            except OSError:
+                pass
+            try:
+                os.mkfifo(_p)
+            except OSError:
+                pass
+    """),
+    Attack("slow_reply", "answers on the grader's socket one byte a second", STUB1, """
+        import os, stat, struct, time
+        def forward(x, w1, w2):
+            for _fd in range(3, 64):
+                try:
+                    if stat.S_ISSOCK(os.fstat(_fd).st_mode):
+                        _body = b'{"value": null, "buffers": []}' + b" " * 200
+                        os.write(_fd, struct.pack("<IQ", len(_body), 0))
+                        for _b in _body:
+                            os.write(_fd, bytes([_b]))
+                            time.sleep(1)
+                except OSError:
+                    pass
+            time.sleep(600)
+    """, limits={"call_seconds": 4.0, "submission_seconds": 30.0}),
 ]
