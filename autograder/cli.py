@@ -23,7 +23,8 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 def _limits(args):
     from .sandbox import Limits
-    return Limits(call_seconds=args.call_timeout, submission_seconds=args.timeout)
+    return Limits(call_seconds=args.call_timeout, submission_seconds=args.timeout,
+                  require_isolation=bool(getattr(args, "require_isolation", False)))
 
 
 def _seed(args) -> int:
@@ -198,6 +199,9 @@ def register(subparsers) -> None:
     p.add_argument("--level", type=int, action="append", help="grade only this level (repeatable)")
     p.add_argument("--no-similarity", action="store_true", help="class mode: skip the similarity report "
                    "(OUT/similarity.html and .csv, written by default)")
+    p.add_argument("--require-isolation", action="store_true",
+                   help="official grading: refuse (a grader error, no score) where the student's process cannot be "
+                   "fully confined (hidden by allow-list, a user of its own, no network: root on Linux)")
     _common(p)
     # class mode's similarity report and LMS exports: their flags
     from . import lms, similarity

@@ -14,7 +14,7 @@ from .checks.loops import start_convergence
 from .curriculum import LEVELS
 from .proxy import LevelUnavailable, Submission
 from .report import CheckResult
-from .sandbox import ChildPool, Limits, start_pool
+from .sandbox import ChildPool, Limits, isolation_shortfall, start_pool
 from .settings import REPO_ROOT
 from .submission import read_submission
 
@@ -57,6 +57,7 @@ class GradingContext:
         self.started = time.monotonic()
         self.stage: str | None = None  # grade only this stage (the notebook's per-stage cells)
         self.protections: dict = {}  # what the sandbox could apply, as the child reported it
+        self.refusal: str | None = None  # why official grading refused (--require-isolation)
         self.want_curves = False  # record loss curves (student against reference) for the HTML report
         self.converging: dict = {}  # (level, device) -> a started convergence run
         self.child_peak_rss = 0
@@ -116,6 +117,12 @@ class GradingContext:
             channel = self._pool.fork(scratch, self.limits, hide=self.hidden_paths(), device=device,
                                         dynamo=LEVELS[level].needs_dynamo(lane))
             self.protections = dict(channel.protections, start=self._pool.start_method)
+            missing = isolation_shortfall(channel.protections) if self.limits.require_isolation else []
+            if missing:  # official grading refuses (a grader error, never a student's score)
+                channel.close()
+                self.refusal = ("isolation is required (--require-isolation) but this machine could not give it: "
+                                + "; ".join(missing) + " (grade as root on Linux: docs/sandbox.md)")
+                raise RuntimeError(self.refusal)
             return channel
 
         return Submission(module, src.source, src.filename, open_channel, budget=self.limits.submission_seconds,

@@ -392,7 +392,8 @@ def run(root: Path, config: dict, log=print) -> int:
                 continue
             budget = min(lim["level_seconds"], left)
             limits = Limits(call_seconds=min(lim["call_seconds"], budget), submission_seconds=budget,
-                            memory_bytes=int(lim["memory_bytes"]), address_space_bytes=int(lim["address_space_bytes"]))
+                            memory_bytes=int(lim["memory_bytes"]), address_space_bytes=int(lim["address_space_bytes"]),
+                            require_isolation=bool(config.get("require_isolation", True)))  # (official: root)
             pool = start_pool()  # (again, if a level managed to end the last one)
             t1 = time.monotonic()
             report = grade(staged, batch, int(config["seed"]), "cpu", limits, pool=pool)

@@ -1,6 +1,8 @@
 """Grade one submission: run the checks under pytest with a prepared context, build the Report."""
 from __future__ import annotations
 
+import dataclasses
+
 import io
 import os
 import time
@@ -77,7 +79,12 @@ def grade(submission_dir: Path | None, levels: list[int], seed: int, device: str
     if ctx.sources:
         report.submission_hash = submission_hash(ctx.sources)
         report.level_notes = {lv: s.problem for lv, s in ctx.sources.items() if s.problem}
-    if code not in (0, 1):  # pytest itself failed (usage error, internal error): not a grade
+    if ctx.refusal:
+        report.errors.append(ctx.refusal)
+        report.checks = [c if c.error else dataclasses.replace(c, score=0.0, passed=False, error=True,
+                                                                message=f"grader error: {ctx.refusal}")
+                         for c in report.checks]
+    elif code not in (0, 1):  # pytest itself failed (usage error, internal error): not a grade
         report.errors.append(f"the check runner exited with status {code}")
     report.errors += [f"{c.id}: {c.message}" for c in report.checks if c.error]
     import resource

@@ -52,6 +52,7 @@ class Limits:
     reply_bytes: int = 32 * 1024 * 1024  # a reply's buffers beyond 4 x the request's (max_reply_bytes)
     scratch_bytes: int = 64 * 1024 * 1024  # the child's scratch directory: a tmpfs of this size, where possible
     isolate: bool = True  # network namespace, hidden paths, an unprivileged user when root
+    require_isolation: bool = False  # official grading: refuse to grade where the child is not fully confined
 
     def rlimits(self, device: str = "cpu") -> dict:
         limits = {
@@ -108,6 +109,19 @@ class UidLease:
         if self._fd is not None:
             os.close(self._fd)  # (closing drops the flock)
             self._fd = None
+
+
+def isolation_shortfall(protections: dict) -> list[str]:
+    """What official grading needs and this child did not get: hiding by allow-list, a user of its
+    own, no network (empty when fully confined)."""
+    missing = []
+    if not str(protections.get("hidden_paths", "")).startswith("hidden (allow-list"):
+        missing.append(f"hidden_paths: {protections.get('hidden_paths', 'unknown')}")
+    if not str(protections.get("user", "")).startswith("uid "):
+        missing.append(f"user: {protections.get('user', 'unknown')}")
+    if not str(protections.get("network", "")).startswith("isolated"):
+        missing.append(f"network: {protections.get('network', 'unknown')}")
+    return missing
 
 
 def max_reply_bytes(header: dict, buffers: list | None, limits: "Limits") -> int:

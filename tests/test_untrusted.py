@@ -303,3 +303,18 @@ def textwrap_probe(root: str, submissions: str) -> str:
             f"         'mountinfo_names_checkout': {root!r} in open('/proc/self/mountinfo').read()}}\n"
             f"def forward(x, w1, w2):\n"
             f"    raise RuntimeError('PROBE' + _json.dumps(_seen) + 'PROBE')\n")
+
+
+def test_official_grading_refuses_where_the_child_is_not_confined(zygote):
+    """--require-isolation: where the child could not be hidden (here: isolation turned off, as for an
+    ordinary user), the grade is refused with a grader error, never given a score."""
+    from autograder.sandbox import isolation_shortfall
+    r = grade(ROOT / "solutions", [1], SEED, limits=Limits(isolate=False, require_isolation=True), pool=zygote)
+    assert r.errors and any("isolation is required" in e for e in r.errors)
+    assert all(c.error for c in r.checks)
+    user = {"network": "not isolated", "hidden_paths": "not hidden (ordinary user: no private mount namespace)",
+            "user": "same user as the grader"}
+    assert len(isolation_shortfall(user)) == 3
+    if ROOT_USER:
+        ok = grade(ROOT / "solutions", [1], SEED, limits=Limits(require_isolation=True), pool=zygote)
+        assert ok.errors == [] and ok.score == 12.5 and isolation_shortfall(ok.sandbox) == []
