@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import dataclasses
-
 import io
 import os
 import time

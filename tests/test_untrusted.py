@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from attack_corpus import REF1, ROOT, STUB1
+
 from autograder import neutralise, wire
 from autograder.batch import class_csv, find_students, summary_markdown
 from autograder.grading import grade
@@ -79,7 +79,11 @@ def test_a_relative_link_cannot_copy_a_classmates_grade(tmp_path):
 
 
 def test_nbgrader_refuses_a_linked_notebook(tmp_path, zygote):
-    from autograder.nbgrader_course import find_submissions, grade_notebook_bytes, notebook_name
+    from autograder.nbgrader_course import (
+        find_submissions,
+        grade_notebook_bytes,
+        notebook_name,
+    )
     subs = tmp_path / "submissions"
     (subs / "mallory").mkdir(parents=True)
     (subs / "mallory" / notebook_name(1)).symlink_to(ROOT / "assignments" / notebook_name(1))
