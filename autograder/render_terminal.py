@@ -1,8 +1,9 @@
 """The terminal rendering of a Report: a table per level and stage, a summary, what to fix first.
 
 Uses rich; every student-derived text goes through ``neutralise.terminal`` (escape sequences are
-shown, never interpreted) and into a ``rich.text.Text`` (which never parses markup). Symbols (✓ ✗ !) carry the meaning, so the table also reads without colour, and rich
-falls back to plain text when the output is not a terminal.
+shown, never interpreted) and into a ``rich.text.Text`` (which never parses markup). Symbols
+(✓ ✗ !) carry the meaning, so the table also reads without colour, and rich falls back to plain
+text when the output is not a terminal.
 """
 from __future__ import annotations
 

@@ -83,7 +83,7 @@ class UidLease:
         self.uid, self._fd = uid, fd
 
     @classmethod
-    def acquire(cls, directory: Path | None = None) -> "UidLease":
+    def acquire(cls, directory: Path | None = None) -> UidLease:
         import fcntl
         directory = Path(directory or Path(tempfile.gettempdir()) / "kit-sandbox-uids")
         directory.mkdir(mode=0o700, exist_ok=True)
@@ -124,7 +124,7 @@ def isolation_shortfall(protections: dict) -> list[str]:
     return missing
 
 
-def max_reply_bytes(header: dict, buffers: list | None, limits: "Limits") -> int:
+def max_reply_bytes(header: dict, buffers: list | None, limits: Limits) -> int:
     """The most buffer bytes a reply to this request may carry: what was sent (a value comes back at
     most a few times over) plus a fixed allowance. A child that answers with more is cut off before
     the grader reads (or allocates) any of it."""
@@ -198,7 +198,7 @@ def _child_config(scratch: Path, limits: Limits, hide, device: str, dynamo: bool
 
 
 def _handshake(ours: socket.socket, pid: int, config: dict, scratch: Path, limits: Limits, hello_timeout: float,
-               proc: subprocess.Popen | None = None, lease: UidLease | None = None) -> "Channel":
+               proc: subprocess.Popen | None = None, lease: UidLease | None = None) -> Channel:
     """Wait for the new child's hello (its nonce, and the protections that held) and wrap it in a Channel."""
     ours.settimeout(hello_timeout)
 
@@ -232,7 +232,7 @@ class ChildPool:
     start_method = ""  # "fork" or "spawn", reported with the protections
 
     def fork(self, scratch: Path, limits: Limits, hide: list[str] | None = None, device: str = "cpu",
-             hello_timeout: float = 120.0, dynamo: bool = True) -> "Channel":
+             hello_timeout: float = 120.0, dynamo: bool = True) -> Channel:
         """A fresh child, confined and bounded by ``limits``, connected by its own channel."""
         raise NotImplementedError
 
@@ -266,7 +266,7 @@ class Zygote(ChildPool):
         theirs.close()
 
     def fork(self, scratch: Path, limits: Limits, hide: list[str] | None = None, device: str = "cpu",
-             hello_timeout: float = 120.0, dynamo: bool = True) -> "Channel":
+             hello_timeout: float = 120.0, dynamo: bool = True) -> Channel:
         """A fresh child. ``dynamo``: the child will use torch.optim or the meta device, whose first
         use imports torch._dynamo; the zygote does that once, before this child, rather than in
         every child (children that do not need it are not kept waiting for it)."""
@@ -334,7 +334,7 @@ class Spawner(ChildPool):
         self.oom_score_adj = value
 
     def fork(self, scratch: Path, limits: Limits, hide: list[str] | None = None, device: str = "cpu",
-             hello_timeout: float = 120.0, dynamo: bool = True) -> "Channel":
+             hello_timeout: float = 120.0, dynamo: bool = True) -> Channel:
         ours, theirs = socket.socketpair()
         config, lease = _child_config(scratch, limits, hide, device, dynamo)
         try:
@@ -545,7 +545,7 @@ class Channel:
     spent: float = 0.0
     peak_rss: int = 0
     proc: subprocess.Popen | None = None  # a spawned child (the cold path): ours to reap
-    uid_lease: "UidLease | None" = None  # held until every process of the uid is gone
+    uid_lease: UidLease | None = None  # held until every process of the uid is gone
     _pending: tuple = (0.0, 0.0, 0.0)
     _max_reply: int = wire.MAX_BUFFER_BYTES
 
@@ -567,7 +567,7 @@ class Channel:
         try:
             self.sock.settimeout(timeout)
             wire.send_message(self.sock, header, buffers)
-        except socket.timeout:
+        except TimeoutError:
             self.kill(f"did not take its request within {timeout:g} s")
             raise ChildGone(self.dead, "timeout") from None
         except OSError as exc:
@@ -580,7 +580,7 @@ class Channel:
             while True:  # wait for the reply, watching the clock and the memory
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    raise socket.timeout()
+                    raise TimeoutError()
                 ready, _, _ = select.select([self.sock], [], [], min(0.1, remaining))
                 if ready:
                     break
@@ -594,7 +594,7 @@ class Channel:
             header, buffers = wire.recv_message(self.sock, deadline=max(deadline, time.monotonic() + 1.0),
                                                 max_buffers=self._max_reply)
             reply = (cap_strings(header), buffers)
-        except socket.timeout:
+        except TimeoutError:
             self.kill(f"did not finish within {timeout:g} s (wall clock)")
             raise ChildGone(self.dead, "timeout") from None
         except (OSError, wire.WireError) as exc:

@@ -301,5 +301,6 @@ def _curve_html(report: Report, level: int) -> str:
         return ""
     caption = ("your train()'s loss (dashed) against the reference's" if curve.get("student")
                else "the reference's loss: what your train() should do once it is written")
-    return (f'<figure class="curve"><img class="kit-loss-curve" alt="Level {level} loss curve: {neutralise.html(caption)}" '
-            f'src="{img}"><figcaption class="note">Loss curve: {neutralise.html(caption)}.</figcaption></figure>')
+    caption = neutralise.html(caption)
+    return (f'<figure class="curve"><img class="kit-loss-curve" alt="Level {level} loss curve: {caption}" '
+            f'src="{img}"><figcaption class="note">Loss curve: {caption}.</figcaption></figure>')

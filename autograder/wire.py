@@ -50,7 +50,7 @@ def _recv_into(sock: socket.socket, view: memoryview, deadline: float | None) ->
         if deadline is not None:
             left = deadline - time.monotonic()
             if left <= 0:
-                raise socket.timeout("the message did not arrive in time")
+                raise TimeoutError("the message did not arrive in time")
             sock.settimeout(left)
         n = sock.recv_into(view[got:], min(len(view) - got, 1 << 20))
         if not n:

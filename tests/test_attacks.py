@@ -9,8 +9,8 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from attack_corpus import ATTACKS, PLANTED, ROOT
 
+from attack_corpus import ATTACKS, PLANTED, ROOT
 from autograder.grading import grade
 from autograder.sandbox import SANDBOX_UID_BASE, Limits, processes_of
 from conftest import SEED

@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 
 import pytest
-from attack_corpus import REF1, ROOT, STUB1
 
+from attack_corpus import REF1, ROOT, STUB1
 from autograder import neutralise, wire
 from autograder.batch import class_csv, find_students, summary_markdown
 from autograder.grading import grade

@@ -211,7 +211,8 @@ def confine(config: dict) -> dict:
     if private_ns:
         held["temp_dirs"] = "private" if _private_tmp(libc, config.get("scratch")) else "shared"
     if private_ns and root and new_root(libc, config, uid):
-        held["hidden_paths"] = "hidden (allow-list: a new root with the Python installation read-only and the scratch directory)"
+        held["hidden_paths"] = ("hidden (allow-list: a new root with the Python installation read-only "
+                                "and the scratch directory)")
         held["scratch"] = f"tmpfs of {int(config.get('scratch_bytes') or 0) // 2**20} MiB"
         reachable = True  # the new root holds the installation under world-traversable directories
     else:
