@@ -13,20 +13,19 @@ import csv
 import io
 from collections.abc import Iterable
 
+from .neutralise import csv_cell
+
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def safe_cell(value) -> str | int | float:
+    """One rule for every CSV the kit writes: ``neutralise.csv_cell`` (formula triggers prefixed,
+    control characters shown, non-finite numbers empty), with None as an empty cell."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return str(value)
-    if isinstance(value, (int, float)):
-        return value
-    text = str(value).replace("\x00", "")
-    if text.startswith(FORMULA_STARTS):
-        return "'" + text
-    return text
+    return csv_cell(value)  # type: ignore[return-value]
 
 
 def csv_text(rows: Iterable[Iterable], safe: bool = True) -> str:
