@@ -8,7 +8,6 @@ import signal
 import sys
 
 import numpy as np
-import torch
 
 _CLONE_NEWNS = 0x00020000
 _CLONE_NEWNET = 0x40000000
@@ -97,8 +96,10 @@ def confine(config: dict) -> dict:
         held["hidden_paths"] = "hidden" if ok else "partly hidden"
     uid = config.get("uid")
     if uid is not None and os.getuid() == 0:
-        install = {sys.prefix, sys.base_prefix, os.path.dirname(os.path.dirname(torch.__file__)),
-                   os.path.dirname(os.path.dirname(np.__file__))}
+        install = {sys.prefix, sys.base_prefix, os.path.dirname(os.path.dirname(np.__file__))}
+        torch = sys.modules.get("torch")  # (not in the numpy-only child)
+        if getattr(torch, "__file__", None):
+            install.add(os.path.dirname(os.path.dirname(torch.__file__)))
         reachable = all(_blocked_ancestor(p) is None for p in install) or (private_ns and bool(config.get("scratch"))
                                                                         and _expose(libc, sorted(install), config["scratch"]))
         if reachable:
