@@ -26,7 +26,6 @@ from builtins import (  # noqa: UP029
     isinstance,
     len,
     list,
-    range,
     str,
     tuple,
     type,
