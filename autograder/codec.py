@@ -7,7 +7,11 @@ so it depends on numpy and torch only.
 from __future__ import annotations
 
 import numpy as np
-import torch
+
+try:
+    import torch
+except ImportError:  # the numpy-only child (child/entry.py): arrays only
+    torch = None  # type: ignore[assignment]
 
 #: dtypes that may cross the wire, by name; both numpy and torch understand these names (numpy has
 #: no bfloat16: such a tensor travels as the bit pattern of int16).

@@ -115,7 +115,7 @@ class GradingContext:
             scratch.mkdir(parents=True, exist_ok=True)
             device = "cpu" if self.devices == ["cpu"] else "cuda"
             channel = self._pool.fork(scratch, self.limits, hide=self.hidden_paths(), device=device,
-                                        dynamo=LEVELS[level].needs_dynamo(lane))
+                                        dynamo=LEVELS[level].needs_dynamo(lane), numpy_only=LEVELS[level].numpy)
             self.protections = dict(channel.protections, start=self._pool.start_method)
             missing = isolation_shortfall(channel.protections) if self.limits.require_isolation else []
             if missing:  # official grading refuses (a grader error, never a student's score)

@@ -165,17 +165,17 @@ class Level:
 
     def needs_dynamo(self, lane: str) -> bool:
         """Whether this level's child in ``lane`` ("main": the unit checks, or "converge": the long
-        training run) will import torch._dynamo (a second): the first meta-device operation (the
-        unit checks of every torch level) and the first torch.optim optimizer import it."""
-        return (lane == "main" and not self.numpy) or self.uses_optim
+        training run) will import torch._dynamo (a second): the first torch.optim optimizer imports
+        it. (The simulated GPU of the device checks, child/simdevice.py, does not, where the meta
+        device it replaced did.)"""
+        return self.uses_optim
 
 
 def dynamo_first(levels) -> bool:
-    """Whether the zygote should import torch._dynamo before anything is asked of it. Every torch
-    level needs it, but the convergence runs of levels 1-5 do not: with two or more of those, the
-    zygote forks them first (they keep the second core busy while it imports torch._dynamo); with
-    at most one, importing it at once starts it 0.1-0.15 s earlier (bench/speed_table.py
-    --each-level)."""
+    """Whether the zygote should import torch._dynamo before anything is asked of it. The levels
+    that build optimizers need it, the others do not: with two or more of those, the zygote forks
+    them first (they keep the second core busy while it imports torch._dynamo); with at most one,
+    importing it at once starts it 0.1-0.15 s earlier (bench/speed_table.py --each-level)."""
     chosen = [LEVELS[lv] for lv in levels if lv in LEVELS]
     return any(lv.needs_dynamo("main") for lv in chosen) and sum(not lv.needs_dynamo("converge")
                                                                  for lv in chosen) <= 1
@@ -276,7 +276,8 @@ _CHECKS = [
     # Level 4 — custom autograd Function
     _c(4, "forward", "myrelu", 1.5, "MyReLU.forward computes max(input, 0)"),
     _c(4, "backward", "myrelu", 2.0, "MyReLU.backward passes the gradient only where input > 0"),
-    _c(4, "backward", "gradcheck", 2.0, "MyReLU passes torch.autograd.gradcheck in float64"),
+    _c(4, "backward", "gradcheck", 2.0,
+       "MyReLU works as a Function: several applications alive at once, and gradcheck in float64"),
     _c(4, "forward", "values", 1.5, "forward(x, w1, w2) matches the reference"),
     _c(4, "discipline", "uses_myrelu", 1.0, "forward goes through MyReLU.apply (seen in the graph)"),
     _c(4, "train", "lockstep", 2.5, "train matches the reference loop step by step"),

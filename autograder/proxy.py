@@ -30,6 +30,7 @@ class StudentError(Exception):
         self.raw_message = info.get("message", "")
         self.frames = info.get("frames", [])
         self.what = what
+        self.observations: dict = {}  # what the code did before it failed (spies.Observations)
         super().__init__(self.describe())
 
     @property
@@ -54,12 +55,11 @@ class StudentError(Exception):
         if self.missing:
             return self.raw_message
         hint = ""
-        if "same device" in self.raw_message or "meta tensors" in self.raw_message or (
-                "meta" in self.raw_message and "device" in self.raw_message):
-            hint = (" — a tensor was created on another device than the inputs (the grader passed inputs on another "
-                    "device, 'meta', to see where new tensors go): create tensors with device=x.device, or from the "
-                    "inputs (torch.zeros_like(x), x.new_zeros(...)), and avoid .numpy() or .item() inside the "
-                    "computation")
+        if "the grader simulates a GPU" in self.raw_message:
+            hint = (" — with the inputs on a GPU this code fails: the grader ran it with inputs on a simulated GPU "
+                    "(real values that report device cuda:0), to see where new tensors go. Create tensors with "
+                    "device=x.device, or from the inputs (torch.zeros_like(x), x.new_zeros(...)), and use .numpy() "
+                    "only after .cpu() (printing values with .item() is fine)")
         if "not compiled with CUDA" in self.raw_message or "no NVIDIA driver" in self.raw_message:
             hint = (" — the code asks for 'cuda' by name: use the inputs' device (x.device), so it runs wherever "
                     "the data is")
@@ -165,6 +165,73 @@ class CallResult:
 
 
 
+def _typed(v, kind):
+    """A field of a reply from the student's process, of the type the protocol says (else TypeError)."""
+    if kind is int and isinstance(v, bool) or not isinstance(v, kind):
+        raise TypeError(f"expected {kind.__name__}")
+    return v
+
+
+def _shape(v) -> tuple:
+    if not isinstance(v, list) or len(v) > 32 or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0
+                                                          for n in v):
+        raise TypeError("shape")
+    return tuple(v)
+
+
+def _clean_observations(obs) -> dict:
+    """What the child says the code did (spies.Observations), kept to the shapes the checks read:
+    a reply that breaks them is the student's process misbehaving (TypeError, then StudentError)."""
+    if not isinstance(obs, dict):
+        raise TypeError("observations")
+    out: dict[str, Any] = {}
+    for key in ("imports", "autograd_calls", "autograd_graphs"):
+        if key in obs:
+            if not isinstance(obs[key], list):
+                raise TypeError(key)
+            out[key] = [str(v)[:200] for v in obs[key][:100]]
+    if "optimizers" in obs:
+        opts = obs["optimizers"]
+        if not isinstance(opts, list) or not all(isinstance(o, dict) and isinstance(o.get("type"), str)
+                                                  and isinstance(o.get("module"), str)
+                                                  and isinstance(o.get("defaults", {}), dict) for o in opts):
+            raise TypeError("optimizers")
+        out["optimizers"] = [dict(o, defaults={k: v for k, v in o.get("defaults", {}).items()
+                                               if isinstance(v, (int, float)) and not isinstance(v, bool)})
+                             for o in opts[:50]]
+    for key in ("steps", "changed_outside_step"):
+        if key in obs:
+            if not isinstance(obs[key], int) or isinstance(obs[key], bool):
+                raise TypeError(key)
+            out[key] = obs[key]
+    return out
+
+
+def _checked_description(d) -> dict:
+    """A description from the child (runtime.describe), with the keys and types the checks read."""
+    if not isinstance(d, dict) or not isinstance(d.get("type"), str) or not isinstance(d.get("module"), str) \
+            or not isinstance(d.get("mro"), list):
+        raise TypeError("description")
+    for key in ("children", "parameters", "linear_modules", "param_ids", "param_groups"):
+        if key in d and not isinstance(d[key], list):
+            raise TypeError(key)
+    for c in d.get("children", []):
+        if not isinstance(c, dict) or not isinstance(c.get("name"), str) or not isinstance(c.get("type"), str) \
+                or not isinstance(c.get("module", ""), str):
+            raise TypeError("child")
+        linear_ok = isinstance(c.get("in_features"), int) and isinstance(c.get("out_features"), int) \
+            and isinstance(c.get("bias"), bool)
+        if c["type"] == "Linear" and not linear_ok:
+            raise TypeError("Linear")
+    for g in d.get("param_groups", []):
+        if not isinstance(g, dict) or not isinstance(g.get("param_ids"), list):
+            raise TypeError("param_groups")
+    for item in d.get("parameters", []):
+        if not isinstance(item, list) or len(item) != 2 or not isinstance(item[0], str):
+            raise TypeError("parameters")
+    return d
+
+
 @dataclass
 class _Pending:
     what: str
@@ -213,8 +280,9 @@ class Submission:
         if self.source is not None:
             reply, _ = self._request({"op": "load", "module": self.module, "filename": self.filename,
                                       "source": self.source}, what=f"importing {self.filename}", loading=True)
-            self.names = reply.get("names", {})
-            self.load_observations = reply.get("observations", {})
+            self.names = reply.get("names", {}) if isinstance(reply.get("names"), dict) else {}
+            self.load_observations = self._decoded(lambda: _clean_observations(reply.get("observations", {})),
+                                                   f"importing {self.filename}")
 
     def load(self) -> None:
         """Start the child and import the module; raise LevelUnavailable if it cannot be imported."""
@@ -281,11 +349,25 @@ class Submission:
             if exc.kind == "memory":
                 raise StudentCrash(f"{what or 'the call'} {exc.reason}") from None
             raise StudentCrash(f"{what or 'the call'}: {exc.reason}") from None
-        err = reply.get("error")
+        err = reply.get("error") if isinstance(reply, dict) else {"kind": "runtime", "message": "not a reply"}
         if err:
+            if not isinstance(err, dict):
+                err = {"kind": "runtime", "type": "ValueError", "message": "a malformed error"}
             if err.get("kind") in ("student", "missing"):
-                raise StudentError(err, what)
-            raise GraderError(f"{what}: the grader's request failed: {err.get('type')}: {err.get('message')}")
+                failure = StudentError(err, what)
+                try:
+                    failure.observations = _clean_observations(reply.get("observations", {}))
+                except (TypeError, ValueError, AttributeError):
+                    pass
+                raise failure
+            if err.get("kind") == "protocol" or self.source is None:
+                raise GraderError(f"{what}: the grader's request failed: {err.get('type')}: {err.get('message')}")
+            # The child is the student's process: once it has run their code, what it fails to do
+            # (its runtime's own code may have been changed, builtins rebound) is theirs.
+            raise StudentError({"kind": "student", "type": str(err.get("type", "Error"))[:100],
+                                "message": f"the student's process could not answer the grader's request "
+                                           f"({str(err.get('message', ''))[:500]}): does the code change Python "
+                                           "or torch themselves (builtins, modules)?"}, what)
         return reply, out
 
     def request(self, header, buffers=None, what="", timeout=None):
@@ -336,19 +418,24 @@ class Submission:
             return items if t == "list" else tuple(items)
         if t == "npscalar":
             return NpScalar(d["dtype"], d["v"])
-        remote = Remote(d["h"], self._generation)
+        remote = Remote(_typed(d["h"], int), self._generation)
         if t == "ndarray":
-            arr = codec.array_from_bytes(buffers[d["b"]], d["dtype"], d["shape"])
+            arr = codec.array_from_bytes(buffers[_typed(d["b"], int)], _typed(d["dtype"], str), _shape(d["shape"]))
             return ArrayValue(arr, remote)
         if t == "tensor":
             data = None
+            shape = _shape(d["shape"])
             if d.get("b") is not None:
-                data = codec.tensor_from_bytes(buffers[d["b"]], d["dtype"], d["shape"])
+                data = codec.tensor_from_bytes(buffers[_typed(d["b"], int)], _typed(d["dtype"], str), shape)
             grad = self._dec(d["grad"], buffers) if d.get("grad") else None
-            return TensorValue(data, d["dtype"], tuple(d["shape"]), d["device"], d["requires_grad"], d["is_leaf"],
-                               d["grad_fn"], d["parameter"], remote, grad)
+            if grad is not None and not isinstance(grad, TensorValue):
+                raise TypeError("grad")
+            return TensorValue(data, _typed(d["dtype"], str)[:40], shape, _typed(d["device"], str)[:100],
+                               _typed(d["requires_grad"], bool), _typed(d["is_leaf"], bool),
+                               None if d["grad_fn"] is None else _typed(d["grad_fn"], str)[:200],
+                               _typed(d["parameter"], bool), remote, grad)
         if t == "object":
-            return ObjectValue(d["type"], remote)
+            return ObjectValue(_typed(d["type"], str)[:200], remote)
         raise GraderError(f"unexpected value type {t!r} from the student process")
 
     # -- operations
@@ -357,8 +444,10 @@ class Submission:
         return name in self.names
 
     def call(self, target: str | Any, *args, return_args=False, watch=None, python_seed=None, timeout=None,
-             background=False, **kwargs) -> CallResult:
-        """Call student code. With background=True, return at once; finish(pending) gives the result."""
+             background=False, sim_device=False, watch_autograd=False, **kwargs) -> CallResult:
+        """Call student code. With background=True, return at once; finish(pending) gives the result.
+        ``sim_device``: with the arguments (tensors, models) on the simulated GPU (child/simdevice.py).
+        ``watch_autograd``: note every torch call whose result takes part in an autograd graph."""
         self.load()
         buffers: list[bytes] = []
         if isinstance(target, str):
@@ -373,6 +462,10 @@ class Submission:
             header["watch"] = self._enc(watch, buffers)["h"]
         if python_seed is not None:
             header["python_seed"] = python_seed
+        if sim_device:
+            header["sim_device"] = True
+        if watch_autograd:
+            header["watch_autograd"] = True
         if background:
             return self._request(header, buffers, what=what, timeout=timeout, background=True)
         return self._call_result(*self._request(header, buffers, what=what, timeout=timeout))
@@ -380,15 +473,28 @@ class Submission:
     def finish(self, pending: "_Pending") -> CallResult:
         return self._call_result(*self._finish(pending.what))
 
+    def _decoded(self, build, what: str):
+        """Decode a reply from the student's process: a reply that cannot be read is theirs to lose."""
+        try:
+            return build()
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError, RuntimeError, OverflowError) as exc:
+            raise StudentError({"kind": "student", "type": "MalformedReply",
+                                "message": f"the student's process sent a reply the grader cannot read "
+                                           f"({type(exc).__name__}): does the code change the grader's runtime?"},
+                               what) from None
+
     def _call_result(self, reply, out) -> CallResult:
-        value = self._dec(reply.get("value"), out)
-        after = [self._dec(a, out) for a in reply.get("args_after", [])]
-        return CallResult(value, after, reply.get("observations", {}), reply.get("python_next"))
+        def build():
+            value = self._dec(reply.get("value"), out)
+            after = [self._dec(a, out) for a in reply.get("args_after", [])]
+            obs = _clean_observations(reply.get("observations", {}))
+            return CallResult(value, after, obs, reply.get("python_next"))
+        return self._decoded(build, "a call")
 
     def put(self, value) -> Any:
         buffers: list[bytes] = []
         reply, out = self.request({"op": "put", "value": self._enc(value, buffers)}, buffers, what="sending data")
-        return self._dec(reply["value"], out)
+        return self._decoded(lambda: self._dec(reply["value"], out), "sending data")
 
     def make(self, kind: str, *args, **kwargs) -> ObjectValue:
         return self.put(Make(kind, args, kwargs))
@@ -397,12 +503,13 @@ class Submission:
         buffers: list[bytes] = []
         ref = self._enc(obj, buffers)
         reply, out = self.request({"op": "get", "target": {"ref": ref["h"], "attr": attr}}, what=f"reading {attr}")
-        return self._dec(reply["value"], out)
+        return self._decoded(lambda: self._dec(reply["value"], out), f"reading {attr}")
 
     def params(self, module) -> dict[str, TensorValue]:
         ref = self._enc(module, [])
         reply, out = self.request({"op": "params", "ref": ref["h"]}, what="reading the parameters")
-        return {name: self._dec(enc, out) for name, enc in reply["value"]}
+        return self._decoded(lambda: {str(name): self._dec(enc, out) for name, enc in reply["value"]},
+                             "reading the parameters")
 
     def set_params(self, module, values: dict | None = None, grads: dict | None = None) -> None:
         buffers: list[bytes] = []
@@ -418,11 +525,11 @@ class Submission:
 
     def describe(self, obj) -> dict:
         reply, _ = self.request({"op": "describe", "ref": self._enc(obj, [])["h"]}, what="describing an object")
-        return reply["value"]
+        return self._decoded(lambda: _checked_description(reply["value"]), "describing an object")
 
     def graph(self, tensor) -> list[str]:
         reply, _ = self.request({"op": "graph", "ref": self._enc(tensor, [])["h"]}, what="reading the graph")
-        return reply["value"]
+        return self._decoded(lambda: [str(n)[:200] for n in reply["value"]][:10_000], "reading the graph")
 
     def backward(self, tensor, grad=None) -> None:
         buffers: list[bytes] = []

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import neutralise, wire
-from .curriculum import dynamo_first
+from .curriculum import LEVELS, dynamo_first
 from .submission import read_regular
 
 #: The child's entry script, run as ``python -I RUNTIME_PATH --zygote FD`` or ``--child FD``.
@@ -180,16 +180,30 @@ def clean_env() -> dict:
     return env
 
 
-def _child_config(scratch: Path, limits: Limits, hide, device: str, dynamo: bool) -> tuple[dict, UidLease | None]:
-    """The child's configuration, and the lease of its sandbox uid (root only) that its channel holds."""
+def _torch_dir() -> str | None:
+    """Where torch is installed (hidden from the numpy-only child), found without importing it."""
+    import importlib.util
+    spec = importlib.util.find_spec("torch")
+    return os.path.dirname(spec.origin) if spec is not None and spec.origin else None
+
+
+def _child_config(scratch: Path, limits: Limits, hide, device: str, dynamo: bool,
+                  numpy_only: bool = False) -> tuple[dict, UidLease | None]:
+    """The child's configuration, and the lease of its sandbox uid (root only) that its channel holds.
+    ``numpy_only``: torch's directory is hidden too, a layer under the child's own refusal to import
+    torch (entry.py)."""
     output = scratch / ".output"
     if os.path.lexists(output):  # a level restarted: never reuse what a child may have swapped in
         os.unlink(output)
     os.close(os.open(output, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600))
+    hide = list(hide or [])
+    torch_dir = _torch_dir() if numpy_only else None
+    if torch_dir:
+        hide.append(torch_dir)
     os.chmod(scratch, 0o700)  # (its parent must let the sandbox user pass: see GradingContext)
     config = {"scratch": str(scratch), "output": str(output), "nonce": secrets.token_hex(8),
-              "limits": limits.rlimits(device), "isolate": limits.isolate, "hide": list(hide or []),
-              "dynamo": dynamo, "scratch_bytes": limits.scratch_bytes}
+              "limits": limits.rlimits(device), "isolate": limits.isolate, "hide": hide,
+              "dynamo": dynamo, "scratch_bytes": limits.scratch_bytes, "numpy_only": numpy_only}
     lease = None
     if limits.isolate and hasattr(os, "getuid") and os.getuid() == 0:
         lease = UidLease.acquire()
@@ -232,8 +246,9 @@ class ChildPool:
     start_method = ""  # "fork" or "spawn", reported with the protections
 
     def fork(self, scratch: Path, limits: Limits, hide: list[str] | None = None, device: str = "cpu",
-             hello_timeout: float = 120.0, dynamo: bool = True) -> Channel:
-        """A fresh child, confined and bounded by ``limits``, connected by its own channel."""
+             hello_timeout: float = 120.0, dynamo: bool = True, numpy_only: bool = False) -> Channel:
+        """A fresh child, confined and bounded by ``limits``, connected by its own channel.
+        ``numpy_only``: a child of the numpy-only flavour, where torch cannot be imported."""
         raise NotImplementedError
 
     def alive(self) -> bool:
@@ -256,22 +271,29 @@ class Zygote(ChildPool):
 
     start_method = "fork"
 
-    def __init__(self):
+    def __init__(self, numpy_only: bool = False):
+        self.numpy_only = numpy_only
+        self._numpy: Zygote | None = None  # the numpy-only companion, started when first needed
         self._ctrl, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.proc = subprocess.Popen(
-            [sys.executable, "-I", str(RUNTIME_PATH), "--zygote", str(theirs.fileno())],
+            [sys.executable, "-I", str(RUNTIME_PATH), "--zygote", str(theirs.fileno())]
+            + (["--numpy-only"] if numpy_only else []),
             pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL, env=clean_env(), cwd=tempfile.gettempdir(), start_new_session=True,
         )
         theirs.close()
 
     def fork(self, scratch: Path, limits: Limits, hide: list[str] | None = None, device: str = "cpu",
-             hello_timeout: float = 120.0, dynamo: bool = True) -> Channel:
+             hello_timeout: float = 120.0, dynamo: bool = True, numpy_only: bool = False) -> Channel:
         """A fresh child. ``dynamo``: the child will use torch.optim or the meta device, whose first
         use imports torch._dynamo; the zygote does that once, before this child, rather than in
-        every child (children that do not need it are not kept waiting for it)."""
+        every child (children that do not need it are not kept waiting for it). ``numpy_only``:
+        forked from a second zygote that has imported numpy and never torch."""
+        if numpy_only and not self.numpy_only:
+            self.start_numpy_only()
+            return self._numpy.fork(scratch, limits, hide, device, hello_timeout, dynamo=False, numpy_only=True)
         ours, theirs = socket.socketpair()
-        config, lease = _child_config(scratch, limits, hide, device, dynamo)
+        config, lease = _child_config(scratch, limits, hide, device, dynamo and not self.numpy_only, self.numpy_only)
         try:
             socket.send_fds(self._ctrl, [json.dumps(config).encode()], [theirs.fileno()])
             self._ctrl.settimeout(hello_timeout)
@@ -286,6 +308,13 @@ class Zygote(ChildPool):
 
     def alive(self) -> bool:
         return self.proc.poll() is None
+
+    def start_numpy_only(self) -> None:
+        """Start the numpy-only companion now, ahead of the first numpy-level child."""
+        if not self.numpy_only and (self._numpy is None or not self._numpy.alive()):
+            if self._numpy is not None:
+                self._numpy.close()
+            self._numpy = Zygote(numpy_only=True)
 
     def set_oom_score_adj(self, value: int) -> None:
         """Make the kernel's OOM killer pick the children first (they inherit it from the zygote)."""
@@ -302,6 +331,8 @@ class Zygote(ChildPool):
     def close(self) -> None:
         """End the zygote at once (it holds no state worth a graceful exit: its children are ended by
         their channels), then any orphan of student code that was reparented to it (a subreaper)."""
+        if self._numpy is not None:
+            self._numpy.close()
         orphans = _descendants(self.proc.pid)
         try:
             self._ctrl.close()
@@ -334,12 +365,13 @@ class Spawner(ChildPool):
         self.oom_score_adj = value
 
     def fork(self, scratch: Path, limits: Limits, hide: list[str] | None = None, device: str = "cpu",
-             hello_timeout: float = 120.0, dynamo: bool = True) -> Channel:
+             hello_timeout: float = 120.0, dynamo: bool = True, numpy_only: bool = False) -> Channel:
         ours, theirs = socket.socketpair()
-        config, lease = _child_config(scratch, limits, hide, device, dynamo)
+        config, lease = _child_config(scratch, limits, hide, device, dynamo, numpy_only)
         try:
             proc = subprocess.Popen(
-                [sys.executable, "-I", str(RUNTIME_PATH), "--child", str(theirs.fileno())],
+                [sys.executable, "-I", str(RUNTIME_PATH), "--child", str(theirs.fileno())]
+                + (["--numpy-only"] if numpy_only else []),
                 pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL, env=clean_env(), cwd=tempfile.gettempdir(), start_new_session=True,
             )
@@ -397,6 +429,8 @@ def start_pool(method: str | None = None, levels: list[int] | None = None) -> Ch
     pool = Zygote() if start_method(method) == "fork" else Spawner()
     if levels and dynamo_first(levels):
         pool.warm_dynamo()
+    if levels and any(LEVELS[lv].numpy for lv in levels if lv in LEVELS) and isinstance(pool, Zygote):
+        pool.start_numpy_only()  # its start (numpy only: a fraction of torch's) overlaps the grader's
     return pool
 
 

@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 STUB1 = (ROOT / "assignments" / "level1_numpy.py").read_text()
 REF1 = (ROOT / "solutions" / "level1_numpy.py").read_text()
 STUB2 = (ROOT / "assignments" / "level2_tensors.py").read_text()
+REF7 = (ROOT / "solutions" / "level7_module.py").read_text()
 
 # A level-1 answer that is wrong everywhere but never raises: zeros of the right shapes.
 ZEROS1 = textwrap.dedent('''
@@ -316,4 +317,31 @@ ATTACKS = [
                     pass
             time.sleep(600)
     """, limits={"call_seconds": 4.0, "submission_seconds": 30.0}),
+    # The student's own failures must stay theirs: none of these may make a "grader error".
+    Attack("model_left_on_meta", "train leaves the model on the meta device (no values to read back)", REF7, """
+        _train = train
+
+        def train(model, *args, **kwargs):
+            losses = _train(model, *args, **kwargs)
+            model.to("meta")
+            return losses
+    """, level=7),
+    Attack("runtime_tampered", "replaces the child runtime's describe and encoders with liars", REF7, """
+        import sys as _sys
+        for _name, _mod in list(_sys.modules.items()):
+            if _name.endswith(".runtime") and hasattr(_mod, "describe"):
+                _mod.describe = lambda obj: {"type": 3, "children": "all"}
+                _mod.device_of = lambda t, s: ["cuda"]
+                _mod.Runtime._encode_tensor = lambda self, v, buffers, with_grad=True: {"t": "tensor", "h": "x"}
+    """, level=7),
+    Attack("builtins_rebound", "rebinds isinstance, len and type in builtins once its work is done", REF7, """
+        import builtins as _builtins
+        _train = train
+
+        def train(model, *args, **kwargs):
+            losses = _train(model, *args, **kwargs)
+            _builtins.isinstance = lambda *a: False
+            _builtins.len = lambda *a: -1
+            return losses
+    """, level=7),
 ]

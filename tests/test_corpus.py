@@ -148,3 +148,23 @@ def test_corpus_case(case, zygote):
         diagnosed = {c.diagnosis for c in checks if not c.passed}
         assert case["diagnosis"] in diagnosed, \
             f"expected a failing check diagnosed {case['diagnosis']!r}, got {diagnosed or 'none'}\n{detail}"
+
+
+# ------------------------------------------------------------------ correct styles over several seeds
+#: Five more seeds (test_corpus_case grades SEED): hidden sizes, data and depths change with the seed,
+#: a correct style must get full marks with every one of them.
+MORE_SEEDS = [SEED + 1, SEED + 17, SEED + 123, 7, 424242]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", [c for c in CASES if c["kind"] == "correct"] + [
+    dict(case="solutions", kind="correct", level=None, note="the reference solutions, every level")],
+    ids=lambda c: c["case"])
+def test_correct_style_gets_full_marks_over_five_seeds(case, zygote):
+    directory = CORPUS.parent.parent / "solutions" if case["case"] == "solutions" else _case_dir(case)
+    levels = sorted(curriculum.LEVELS) if case["level"] is None else [case["level"]]
+    for seed in MORE_SEEDS:
+        report = grade(directory, levels, seed=seed, pool=zygote)
+        lost = [(c.id, c.message[:300]) for c in report.checks if not c.passed]
+        assert not lost and not report.errors, f"{case['case']}, seed {seed}: {lost or report.errors}"
+        assert report.score == pytest.approx(curriculum.LEVEL_POINTS * len(levels))

@@ -1,4 +1,5 @@
-"""Device mistakes are caught on a machine without a GPU (through the meta device and dtype checks)."""
+"""Device mistakes are caught on a machine without a GPU (through the simulated GPU of
+child/simdevice.py, and the dtype checks)."""
 from __future__ import annotations
 
 from pathlib import Path

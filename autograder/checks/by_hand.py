@@ -22,7 +22,7 @@ from .common import (
     describe_value,
     expect_array,
     expect_close,
-    expect_meta_outputs,
+    expect_sim_outputs,
     expect_tensor,
 )
 
@@ -71,7 +71,7 @@ def forward_shapes(sub, seed, fl: Flavor):
         fl.expect(y_pred, f"y_pred (with {name} inputs)", (s.N, s.D_out), name, sub.device)
         fl.expect(h, f"h (with {name} inputs)", (s.N, s.H), name, sub.device)
     if not fl.numpy:
-        expect_meta_outputs(sub, "forward", [t.to("meta") for t in (x, w1, w2)],
+        expect_sim_outputs(sub, "forward", [x, w1, w2],
                             [("y_pred", (s.N, s.D_out)), ("h", (s.N, s.H))])
 
 
@@ -115,7 +115,7 @@ def loss_value(sub, seed, fl: Flavor):
         expect_close(got, want, "the loss", RTOL64 if dt == torch.float64 else RTOL32,
                      f"y_pred and y of shape ({s.N}, {s.D_out}) ({name})", hints=hints)
     if not fl.numpy:
-        expect_meta_outputs(sub, "loss_fn", [y_pred.to("meta"), y.to("meta")], [("the loss", ())])
+        expect_sim_outputs(sub, "loss_fn", [y_pred, y], [("the loss", ())])
 
 
 def _reference_grads(x, w1, w2, y):
@@ -139,7 +139,7 @@ def backward_shapes(sub, seed, fl: Flavor):
     if not fl.numpy:
         s, x, w1, w2, y = unit(seed, fl.level)
         y_pred, h = ref.forward_nobias(x, w1, w2)
-        expect_meta_outputs(sub, "backward", [t.to("meta") for t in (x, h, w2, y_pred, y)],
+        expect_sim_outputs(sub, "backward", [x, h, w2, y_pred, y],
                             [("grad_w1", (s.D_in, s.H)), ("grad_w2", (s.H, s.D_out))])
 
 
@@ -185,14 +185,17 @@ def step(sub, seed, fl: Flavor, times: int):
                                 "only the first step took effect": w - lr * g})
 
 
-def observe(sub, target, *args, **kwargs):
+def observe(sub, target, *args, seen: list | None = None, **kwargs):
     """Call a unit to watch what it does: 'not implemented' fails the check; other faults belong to
-    the unit's own checks, so they only leave nothing to observe (None)."""
+    the unit's own checks, so they only leave nothing to observe (None), except what the code was
+    seen doing before it failed (appended to ``seen``)."""
     try:
         return sub.call(target, *args, **kwargs)
     except StudentError as exc:
         if exc.not_implemented or exc.missing:
             raise
+        if seen is not None:
+            seen.append(exc.observations)
         return None
 
 
@@ -222,11 +225,12 @@ def no_torch(sub, seed):
     static = imported_modules(sub.source or "")
     ran = {n.split(".")[0] for n in sub.load_observations.get("imports", [])}
     s, x, w1, w2, y = unit(seed, 1)
-    r = observe(sub, "forward", x.numpy(), w1.numpy(), w2.numpy())
-    r2 = observe(sub, "train", x.numpy(), y.numpy(), w1.numpy(), w2.numpy(), 1e-4, 2)
-    for res in (r, r2):
-        if res is not None:
-            ran |= {n.split(".")[0] for n in res.observations.get("imports", [])}
+    seen: list[dict] = []
+    r = observe(sub, "forward", x.numpy(), w1.numpy(), w2.numpy(), seen=seen)
+    r2 = observe(sub, "train", x.numpy(), y.numpy(), w1.numpy(), w2.numpy(), 1e-4, 2, seen=seen)
+    seen += [res.observations for res in (r, r2) if res is not None]
+    for obs in seen:  # (in the numpy-only child, torch reached through sys.modules counts as imported)
+        ran |= {n.split(".")[0] for n in obs.get("imports", [])}
     found = sorted(n for n in static | ran if n == "torch" or n.startswith("torch"))
     if found:
         raise CheckFailed(f"the numpy level imports {', '.join(found)}: write it with numpy only "
@@ -259,12 +263,15 @@ def no_autograd(sub, seed):
     static = autograd_uses(sub.source or "")
     s, x, w1, w2, y = unit(seed, 2)
     y_pred, h, _, _ = _reference_grads(x, w1, w2, y)
-    calls = []
-    r = observe(sub, "backward", x, h, w2, y_pred, y)
-    r2 = observe(sub, "train", x, y, w1.clone(), w2.clone(), 1e-4, 2)
-    for res in (r, r2):
-        if res is not None:
-            calls += res.observations.get("autograd_calls", [])
+    calls, seen = [], []
+    r = observe(sub, "backward", x, h, w2, y_pred, y, watch_autograd=True, seen=seen)
+    r2 = observe(sub, "train", x, y, w1.clone(), w2.clone(), 1e-4, 2, watch_autograd=True, seen=seen)
+    seen += [res.observations for res in (r, r2) if res is not None]
+    for obs in seen:
+        calls += obs.get("autograd_calls", [])
+        graphs = obs.get("autograd_graphs") or []
+        if graphs:  # what autograd did, however it was reached
+            calls.append(f"an autograd graph built (by {graphs[0][:80]})")
     value = r.value if r is not None else ()
     outs = [v for v in (value if isinstance(value, (tuple, list)) else ()) if isinstance(v, TensorValue)]
     if any(v.requires_grad for v in outs):

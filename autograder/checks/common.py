@@ -116,16 +116,24 @@ def _transpose_hint(got, want) -> str:
     return ""
 
 
-def data_of(v) -> torch.Tensor:
+def data_of(v, what: str = "a value the code returned") -> torch.Tensor:
+    """The values of what came back, as float64 (CheckFailed when there are none to read)."""
     if isinstance(v, TensorValue):
         if v.data is None:
-            raise TypeError("a tensor on the meta device has no values")
+            raise CheckFailed(f"{what} holds no values the grader can read ({v!r}): keep tensors on the "
+                              "inputs' device (not 'meta'), with a numeric dtype")
         return v.data.to(torch.float64)
     if isinstance(v, ArrayValue):
-        return torch.from_numpy(v.data.astype(np.float64))
+        try:
+            return torch.from_numpy(v.data.astype(np.float64))
+        except (TypeError, ValueError) as exc:
+            raise CheckFailed(f"{what} cannot be read as numbers ({exc})") from None
     if isinstance(v, torch.Tensor):
         return v.to(torch.float64)
-    return torch.as_tensor(np.asarray(v, dtype=np.float64))
+    try:
+        return torch.as_tensor(np.asarray(v, dtype=np.float64))
+    except (TypeError, ValueError, OverflowError):
+        raise CheckFailed(f"{what} should hold numbers, got {describe_value(v)}") from None
 
 
 def expect_close(got, want: torch.Tensor, what: str, rtol: float, inputs: str = "",
@@ -159,13 +167,32 @@ def as_float(v, what: str, allow_tensor: bool = False) -> float:
     if isinstance(v, bool):
         raise CheckFailed(f"{what} should be a number, got a bool")
     if isinstance(v, (int, float)):
-        return float(v)
+        return _finite_number(float(v), what)
     if isinstance(v, NpScalar) and isinstance(v.value, (int, float)) and not isinstance(v.value, bool):
-        return float(v.value)
+        return _finite_number(float(v.value), what)
     if allow_tensor and isinstance(v, TensorValue) and v.data is not None and v.data.numel() == 1:
-        return float(v.data.reshape(()))
+        return _finite_number(float(v.data.reshape(())), what)
     raise CheckFailed(f"{what} should be a Python float, got {describe_value(v)}"
                       + (": use loss.item() to turn a 0-dim tensor into a float" if isinstance(v, TensorValue) else ""))
+
+
+def _finite_number(x: float, what: str) -> float:
+    if not math.isfinite(x):
+        raise CheckFailed(f"{what} is {x} (NaN or infinite): every value must be a finite number")
+    return x
+
+
+def expect_zero_grad(grad, what: str) -> None:
+    """A gradient after zeroing: None, or all zeros (NaN and inf are not zero)."""
+    if grad is None:
+        return
+    g = data_of(grad, what)
+    if not bool(torch.isfinite(g).all()):
+        bad = int((~torch.isfinite(g)).sum())
+        raise CheckFailed(f"{what} holds {bad} NaN or infinite value(s) after zero_grad: got {preview(g)}; reset it "
+                          "with p.grad.zero_() or p.grad = None")
+    if bool((g != 0).any()):
+        raise CheckFailed(f"{what} still holds values after zero_grad: reset it with p.grad.zero_() or p.grad = None")
 
 
 def expect_losses(v, steps: int, what: str = "train's return value") -> list[float]:
@@ -183,19 +210,29 @@ def finite(x: float) -> bool:
     return math.isfinite(x)
 
 
-META_NOTE = "with inputs on the 'meta' device (how the grader sees, without a GPU, where new tensors are created)"
+SIM_NOTE = ("with the inputs on a simulated GPU (real values that report device cuda:0: how the grader sees, "
+            "without a GPU, where new tensors are created)")
+SIM_DEVICE = "cuda:0 (simulated)"
 
 
-def expect_meta_outputs(sub, target, args, outputs, **call_kwargs):
-    """Call a unit with inputs on the meta device: every output must stay there, with its shape.
+def expect_sim_outputs(sub, target, args, outputs, **call_kwargs):
+    """Call a unit with its inputs (and the model it belongs to) on the simulated GPU of
+    child/simdevice.py: every output must be there too, with its shape.
 
-    A tensor created on the CPU inside the computation (torch.zeros(n, m) without device=...) ends
-    up on the CPU or makes the call fail, exactly as it would with inputs on a GPU.
+    A tensor created on the CPU inside the computation (torch.zeros(n, m) without device=...) makes
+    the call fail, or ends up on the CPU, exactly as with inputs on a real GPU; printing values
+    (.item(), float(), .tolist()) works, as it does there. An output whose device the simulation
+    cannot tell (made by the autograd engine, say) passes.
     """
-    r = sub.call(target, *args, **call_kwargs)
+    if sub.device != "cpu":  # a real GPU: the checks' own runs put the inputs there, a simulation adds nothing
+        return None
+    r = sub.call(target, *args, sim_device=True, **call_kwargs)
     values = list(r.value) if isinstance(r.value, (tuple, list)) else [r.value]
     if len(values) < len(outputs):
-        raise CheckFailed(f"{target} returned {len(values)} value(s) {META_NOTE}, expected {len(outputs)}")
+        raise CheckFailed(f"{target} returned {len(values)} value(s) {SIM_NOTE}, expected {len(outputs)}")
     for v, (what, shape) in zip(values, outputs):
-        expect_tensor(v, f"{what} ({META_NOTE})", shape, None, "meta")
+        t = expect_tensor(v, f"{what} ({SIM_NOTE})", shape)
+        if t.device == "cpu":
+            raise CheckFailed(f"{what} is on the CPU while the inputs were on a GPU ({SIM_NOTE}): create new "
+                              "tensors with device=x.device, or from the inputs (torch.zeros_like(x), x.new_zeros)")
     return r

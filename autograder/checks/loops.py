@@ -117,7 +117,12 @@ def run_train(sub, level: int, x, y, params0: dict, opt: ref.Optim, steps: int, 
             r = sub.finish(r)
         if model is not None:
             params = sub.params(model)
-            return r.value, {n: data_of(params[n]) for n in names}, r.observations
+            missing = [n for n in names if n not in params]
+            if missing:
+                raise CheckFailed(f"after train the model has no parameter {missing[0]}: train must keep the model "
+                                  "it was given (and its layers)")
+            return r.value, {n: data_of(expect_tensor(params[n], f"{n} after train", tuple(params0[n].shape)),
+                                        f"{n} after train") for n in names}, r.observations
         after = [r.args_after[lv.train_args.index(n)] for n in names]
         if lv.numpy:
             after = [expect_array(a, f"{n} after train", params0[n].shape) for a, n in zip(after, names)]

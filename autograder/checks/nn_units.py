@@ -13,7 +13,15 @@ from ..curriculum import LEVELS
 from ..problems import generator, randn, unit_sizes, with_negatives
 from ..proxy import ObjectValue, StudentError
 from .by_hand import RTOL32, RTOL64
-from .common import CheckFailed, data_of, describe_value, expect_close, expect_meta_outputs, expect_tensor
+from .common import (
+    CheckFailed,
+    data_of,
+    describe_value,
+    expect_close,
+    expect_sim_outputs,
+    expect_tensor,
+    expect_zero_grad,
+)
 from .loops import lockstep
 
 
@@ -98,10 +106,8 @@ def zero_grad(sub, seed):
     sub.call("zero_grad", model)
     after = sub.params(model)
     for name, p in after.items():
-        if p.grad is not None and bool(p.grad.data.abs().max() > 0):
-            raise CheckFailed(f"the gradient of {name} still holds values after zero_grad(model): use model.zero_grad() "
-                              "or reset every parameter's .grad")
-        if not torch.equal(data_of(p), params[name]):
+        expect_zero_grad(p.grad, f"the gradient of {name}")
+        if not torch.equal(data_of(p, name), params[name]):
             raise CheckFailed(f"zero_grad changed the parameter {name} itself: reset only the gradients")
 
 
@@ -226,13 +232,12 @@ def module_forward(sub, seed, level, cls):
         expect_close(t, ref.model_forward(level, params, x), "model(x) with the grader's weights", rtol, f"x of {s}",
                      hints={"the ReLU is missing between the layers": ref.model_forward(level, params, x,
                                                                                         with_relu=False)})
-    meta_forward(sub, model, x, s)
+    sim_forward(sub, model, x.to(torch.float32), s)
 
 
-def meta_forward(sub, model, x, s, **call_kwargs):
-    """The model moved to the meta device must keep its output there (no tensor created on the CPU)."""
-    sub.call((model, "to"), "meta")
-    expect_meta_outputs(sub, (model, None), [x.to("meta")], [("model(x)", (s.N, s.D_out))], **call_kwargs)
+def sim_forward(sub, model, x, s, **call_kwargs):
+    """The model on the simulated GPU must keep its output there (no tensor created on the CPU)."""
+    expect_sim_outputs(sub, (model, None), [x], [("model(x)", (s.N, s.D_out))], **call_kwargs)
 
 
 def seed_for_depth(k: int, start: int) -> int:
@@ -254,7 +259,7 @@ def dynamic_forward(sub, seed):
                       for j in range(4) if j != k}
             expect_close(t, ref.model_forward(8, params, x, k), f"model(x) at depth k={k}", rtol, f"x of {s}",
                          hints=others)
-    meta_forward(sub, model, x, s, python_seed=seed_for_depth(3, seed))
+    sim_forward(sub, model, x.to(torch.float32), s, python_seed=seed_for_depth(3, seed))
 
 
 def one_draw(sub, seed):

@@ -16,7 +16,6 @@ import signal
 import sys
 
 import numpy as np
-import torch
 
 _CLONE_NEWNS = 0x00020000
 _CLONE_NEWNET = 0x40000000
@@ -90,7 +89,10 @@ def install_paths() -> list[str]:
     """Where the Python installation lives: the prefixes and the directories torch and numpy were
     imported from (never a ``sys.path`` entry outside them: an editable install's checkout)."""
     found = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
-             os.path.dirname(os.path.dirname(torch.__file__)), os.path.dirname(os.path.dirname(np.__file__))}
+             os.path.dirname(os.path.dirname(np.__file__))}
+    torch = sys.modules.get("torch")  # (not in the numpy-only child)
+    if getattr(torch, "__file__", None):
+        found.add(os.path.dirname(os.path.dirname(torch.__file__)))
     found = {os.path.realpath(p) for p in found if p and os.path.isdir(p)}
     # the outermost only (a site-packages inside a prefix is already there)
     return sorted(p for p in found if not any(q != p and p.startswith(q.rstrip(os.sep) + os.sep) for q in found))

@@ -16,6 +16,7 @@ import os
 import signal
 import socket
 import sys
+import types
 
 if __name__ == "__main__" and not __package__:  # run as a script: this folder, as a private package
     import importlib.util
@@ -28,11 +29,50 @@ if __name__ == "__main__" and not __package__:  # run as a script: this folder, 
     _spec.loader.exec_module(_package)
     __package__ = "_kit_child"
 
-import torch  # noqa: E402
+#: The numpy-only flavour (the numpy level): torch is never imported, and cannot be (``block_torch``).
+NUMPY_ONLY = "--numpy-only" in sys.argv[3:]
+TORCH_BLOCKED = "the numpy level runs without torch: torch cannot be imported here (write it with numpy only)"
+
+
+class _NoTorch:
+    """A meta-path finder that refuses torch and its submodules, whatever sys.modules holds."""
+
+    @staticmethod
+    def find_spec(name, path=None, target=None):
+        if name == "torch" or name.startswith("torch."):
+            raise ModuleNotFoundError(TORCH_BLOCKED, name=name)
+        return None
+
+
+def block_torch() -> None:
+    sys.meta_path.insert(0, _NoTorch)
+    sys.modules["torch"] = None  # `import torch` fails at once, also for the runtime's own imports
+
+
+if NUMPY_ONLY:
+    block_torch()
 
 from .confine import confine, die_with_parent  # noqa: E402
-from .runtime import Runtime, _safe_str  # noqa: E402
+from .runtime import Runtime, _safe_str, torch  # noqa: E402
 from .shared import wire  # noqa: E402
+from .spies import _SPIES  # noqa: E402
+
+
+class _TorchStub(types.ModuleType):
+    """What ``import torch`` gives in the numpy-only child: a module with nothing in it, so that a
+    leftover import costs the discipline check only, while any use of torch fails with the reason."""
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        rt = _SPIES.get("runtime")
+        if rt is not None and rt.student_running:  # reached without an import: through sys.modules
+            rt.obs.imports.append("torch")
+        raise ImportError(TORCH_BLOCKED)
+
+
+if NUMPY_ONLY:
+    sys.modules["torch"] = _TorchStub("torch")
 
 
 def serve(sock: socket.socket, runtime: Runtime) -> None:
@@ -123,12 +163,13 @@ def zygote_main(ctrl_fd: int) -> None:
     except (OSError, AttributeError):
         pass
     die_with_parent()
-    torch.set_num_threads(1)
-    _warm_up()
-    try:
-        torch.set_num_interop_threads(1)
-    except RuntimeError:
-        pass
+    if torch is not None:
+        torch.set_num_threads(1)
+        _warm_up()
+        try:
+            torch.set_num_interop_threads(1)
+        except RuntimeError:
+            pass
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # forked children are reaped automatically
     ctrl = socket.socket(fileno=ctrl_fd)
     dynamo_warm = False
@@ -140,7 +181,7 @@ def zygote_main(ctrl_fd: int) -> None:
         if not msg:
             return
         config = json.loads(msg)
-        if (config.get("dynamo") or config.get("warm") == "dynamo") and not dynamo_warm:
+        if (config.get("dynamo") or config.get("warm") == "dynamo") and not dynamo_warm and torch is not None:
             _warm_up_dynamo()
             dynamo_warm = True
         if not fds:  # a hint ({"warm": "dynamo"}: the grader knows it will need it), not a request
@@ -163,11 +204,12 @@ def spawned_main(fd: int) -> None:
     """The cold path (``sandbox.Spawner``): this fresh interpreter is the child itself. Its first
     message is the configuration a zygote would have been sent."""
     die_with_parent()
-    torch.set_num_threads(1)
-    try:
-        torch.set_num_interop_threads(1)
-    except RuntimeError:
-        pass
+    if torch is not None:
+        torch.set_num_threads(1)
+        try:
+            torch.set_num_interop_threads(1)
+        except RuntimeError:
+            pass
     sock = socket.socket(fileno=fd)
     sock.settimeout(120)
     config, _ = wire.recv_message(sock)
@@ -182,10 +224,10 @@ def spawned_main(fd: int) -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] == "--zygote":
+    if len(sys.argv) in (3, 4) and sys.argv[1] == "--zygote":
         zygote_main(int(sys.argv[2]))
-    elif len(sys.argv) == 3 and sys.argv[1] == "--child":
+    elif len(sys.argv) in (3, 4) and sys.argv[1] == "--child":
         spawned_main(int(sys.argv[2]))
     else:
-        sys.stderr.write("usage: entry.py --zygote FD | --child FD\n")
+        sys.stderr.write("usage: entry.py --zygote FD [--numpy-only] | --child FD [--numpy-only]\n")
         sys.exit(2)

@@ -5,18 +5,45 @@ plain data for the wire. It runs in a sandboxed child (``entry.py``), or in-proc
 convenience matters more than isolation."""
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import sys
 import traceback
 import types
 
-import numpy as np
-import torch
+# The runtime's own references to the builtins it uses: student code that rebinds them in the
+# builtins module (isinstance, type, len, ...) changes its own behaviour, not the runtime's.
+from builtins import (  # noqa: UP029
+    BaseException,
+    Exception,
+    bool,
+    callable,
+    dict,
+    float,
+    getattr,
+    int,
+    isinstance,
+    len,
+    list,
+    str,
+    tuple,
+    type,
+)
 
-from .models import build_model
+import numpy as np
+
+try:
+    import torch
+except ImportError:  # the numpy-only child: torch cannot be reached there (entry.py)
+    torch = None
+
 from .shared import codec
-from .spies import _SPIES, Observations, install_spies
+from .spies import _SPIES, AutogradWatch, Observations, install_spies
+
+if torch is not None:  # (models.py needs torch: not in the numpy-only child)
+    from .models import build_model
+    from .simdevice import SIM, SimulatedDevice, device_of, mark, mark_module
 
 MAX_ITEMS = 100_000  # longest list a child may return
 MAX_DEPTH = 6
@@ -30,8 +57,10 @@ class Runtime:
         self.filename = ""
         self.student_running = False
         self.obs = Observations()
-        torch.backends.cuda.matmul.allow_tf32 = False  # tolerances assume true float32 matmuls on GPUs too
-        torch.backends.cudnn.allow_tf32 = False
+        self.simulated = False  # encoding the reply of a call on the simulated device (simdevice.py)
+        if torch is not None:
+            torch.backends.cuda.matmul.allow_tf32 = False  # tolerances assume true float32 matmuls on GPUs too
+            torch.backends.cudnn.allow_tf32 = False
         _SPIES["runtime"] = self
         if not _SPIES["installed"]:
             install_spies()
@@ -68,7 +97,7 @@ class Runtime:
                 return {"t": "object", "h": self._keep(v), "type": f"numpy.ndarray[{v.dtype}]"}
             buffers.append(codec.array_bytes(v))
             return {"t": "ndarray", "h": self._keep(v), "dtype": v.dtype.name, "shape": list(v.shape), "b": len(buffers) - 1}
-        if t is torch.Tensor or t is torch.nn.Parameter:
+        if torch is not None and (t is torch.Tensor or t is torch.nn.Parameter):
             return self._encode_tensor(v, buffers, with_grad)
         if t in (list, tuple) and depth < MAX_DEPTH:
             if len(v) > MAX_ITEMS:
@@ -80,7 +109,7 @@ class Runtime:
         dtype = codec.dtype_name(v.dtype)
         out = {
             "t": "tensor", "h": self._keep(v), "dtype": dtype, "shape": list(v.shape),
-            "device": str(v.device), "requires_grad": bool(v.requires_grad), "is_leaf": bool(v.is_leaf),
+            "device": device_of(v, self.simulated), "requires_grad": bool(v.requires_grad), "is_leaf": bool(v.is_leaf),
             "grad_fn": type(v.grad_fn).__name__ if v.grad_fn is not None else None,
             "parameter": type(v) is torch.nn.Parameter, "b": None,
         }
@@ -136,6 +165,8 @@ class Runtime:
         if kind == "sse_nobias":  # the level-3 loss graph, built without student code
             x, w1, w2, y = args
             return ((x.mm(w1).clamp(min=0).mm(w2) - y) ** 2).sum()
+        if kind == "weighted_sum":  # one scalar from several outputs: sum_i (t_i * g_i).sum()
+            return sum((t * g).sum() for t, g in zip(args[::2], args[1::2]))
         if kind == "mse_sum":
             return nn.MSELoss(reduction="sum")
         if kind == "sgd":
@@ -154,15 +185,19 @@ class Runtime:
             return {"error": {"kind": "protocol", "type": "ValueError", "message": f"unknown op {op!r}"}}, out
         try:
             return fn(req, buffers, out), out
-        except _StudentFailure as exc:
-            return {"error": exc.info}, []
+        except _StudentFailure as exc:  # what the code did before it failed comes back too
+            return {"error": exc.info, "observations": self.obs.as_json()}, []
         except Exception as exc:  # noqa: BLE001 - a bad request from the grader, or a value it asked for is unusable
             return {"error": {"kind": "runtime", "type": type(exc).__name__, "message": _safe_str(exc)}}, []
 
-    def _run_student(self, fn, *args, **kwargs):
+    def _run_student(self, fn, *args, _modes=(), **kwargs):
         self.student_running = True
         try:
-            with torch.enable_grad():  # the default state, also when called in-process from a no_grad region
+            with contextlib.ExitStack() as stack:
+                if torch is not None:  # the default state, also when called in-process from a no_grad region
+                    stack.enter_context(torch.enable_grad())
+                for mode in _modes:
+                    stack.enter_context(mode)
                 return fn(*args, **kwargs)
         except BaseException as exc:  # noqa: BLE001 - SystemExit and KeyboardInterrupt are student faults too
             raise _StudentFailure(self._describe_exception(exc)) from None
@@ -241,12 +276,23 @@ class Runtime:
         if not callable(fn):
             raise _StudentFailure({"kind": "student", "type": "TypeError",
                                    "message": f"{req['target'].get('name', 'the target')} is not callable", "frames": []})
-        value = self._run_student(fn, *args, **kwargs)
+        modes = []
+        if req.get("sim_device"):  # the inputs, and the models among them, on the simulated GPU
+            for a in [fn, *args, *kwargs.values()]:
+                _mark_simulated(a)
+            modes.append(SimulatedDevice())
+        if req.get("watch_autograd"):
+            modes.append(AutogradWatch(self.obs))
+        value = self._run_student(fn, *args, _modes=modes, **kwargs)
         if self.obs.watch is not None and self.obs._snapshot is not None and self.obs.steps and self._params_changed():
             self.obs.changed_outside_step += 1
-        reply = {"value": self.encode(value, out), "observations": self.obs.as_json()}
-        if req.get("return_args"):
-            reply["args_after"] = [self.encode(a, out) for a in args]
+        self.simulated = bool(req.get("sim_device"))
+        try:
+            reply = {"value": self.encode(value, out), "observations": self.obs.as_json()}
+            if req.get("return_args"):
+                reply["args_after"] = [self.encode(a, out) for a in args]
+        finally:
+            self.simulated = False
         if req.get("python_seed") is not None:
             reply["python_next"] = random.random()
         self.obs.watch = None
@@ -322,6 +368,22 @@ class Runtime:
         return {"ok": True}
 
 
+def _mark_simulated(v, depth=0) -> None:
+    """Put a value the grader passes to a simulated call on the simulated GPU (tensors, models)."""
+    if depth > 4:
+        return
+    if isinstance(v, torch.Tensor):
+        mark(v, SIM)
+        mark(v.grad, SIM)
+    elif isinstance(v, torch.nn.Module):
+        mark_module(v)
+    elif isinstance(v, (list, tuple)):
+        for x in v:
+            _mark_simulated(x, depth + 1)
+    elif isinstance(getattr(v, "__self__", None), torch.nn.Module):  # a bound method of a model
+        mark_module(v.__self__)
+
+
 class _StudentFailure(Exception):
     def __init__(self, info):
         super().__init__(info.get("message", ""))
@@ -339,6 +401,8 @@ def describe(obj) -> dict:
     """A plain description of a module or optimizer: its class, children, sizes and settings."""
     t = type(obj)
     d = {"type": t.__name__, "module": t.__module__, "mro": [c.__name__ for c in t.__mro__][:12]}
+    if torch is None:
+        return d
     if isinstance(obj, torch.nn.Module):
         children = []
         for name, child in obj.named_children():

@@ -6,7 +6,12 @@ from __future__ import annotations
 import builtins
 import importlib
 
-import torch
+try:
+    import torch
+    from torch.overrides import TorchFunctionMode
+except ImportError:  # the numpy-only child (entry.py)
+    torch = None
+    TorchFunctionMode = object
 
 
 class Observations:
@@ -24,6 +29,7 @@ class Observations:
         self.autograd_calls: list[str] = []
         self.optimizers: list[dict] = []
         self.steps = 0
+        self.graphs: list[str] = []  # torch calls that produced a tensor in an autograd graph (AutogradWatch)
         self.changed_outside_step = 0
         self.watch: list | None = None
         self._snapshot = None
@@ -34,6 +40,7 @@ class Observations:
             "autograd_calls": self.autograd_calls[:50],
             "optimizers": self.optimizers[:50],
             "steps": self.steps,
+            "autograd_graphs": self.graphs[:20],
             "changed_outside_step": self.changed_outside_step,
         }
 
@@ -46,6 +53,42 @@ class _Active:
 
     def __getattr__(self, name):
         return getattr(_SPIES["runtime"], name)
+
+
+class AutogradWatch(TorchFunctionMode):
+    """Sees every torch call of a student call and notes those whose result takes part in autograd
+    (requires grad, or has a grad_fn): however autograd was reached, a graph is what it builds."""
+
+    def __init__(self, obs: Observations):
+        super().__init__()
+        self.obs = obs
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        if len(self.obs.graphs) < 20:
+            for o in (out if isinstance(out, (tuple, list)) else (out,)):
+                if isinstance(o, torch.Tensor) and (o.requires_grad or o.grad_fn is not None):
+                    name = getattr(func, "__qualname__", None) or getattr(func, "__name__", "a torch call")
+                    self.obs.graphs.append(str(name))
+                    break
+        return out
+
+
+class _CountingEngine:
+    """The autograd engine, seen through a counter: every backward pass runs through
+    ``run_backward``, whichever way it was reached (Tensor.backward, torch.autograd, getattr)."""
+
+    def __init__(self, real, rt):
+        self._real = real
+        self._rt = rt
+
+    def run_backward(self, *args, **kwargs):
+        if self._rt.student_running:
+            self._rt.obs.autograd_calls.append("the autograd engine")
+        return self._real.run_backward(*args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._real, name)
 
 
 def install_spies():
@@ -69,7 +112,11 @@ def install_spies():
         return real_import_module(name, package)
 
     importlib.import_module = spy_import_module
+    if torch is not None:
+        _install_torch_spies(rt)
 
+
+def _install_torch_spies(rt):
     def wrap_autograd(owner, attr, label):
         real = getattr(owner, attr)
 
@@ -86,6 +133,8 @@ def install_spies():
     wrap_autograd(torch.Tensor, "requires_grad_", "Tensor.requires_grad_")
     wrap_autograd(torch.autograd, "backward", "torch.autograd.backward")
     wrap_autograd(torch.autograd, "grad", "torch.autograd.grad")
+    from torch.autograd.variable import Variable
+    Variable._execution_engine = _CountingEngine(Variable._execution_engine, rt)
 
     real_opt_init = torch.optim.Optimizer.__init__
 
