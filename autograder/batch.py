@@ -45,7 +45,15 @@ class Student:
 
 
 def is_submission(directory: Path) -> bool:
+    """Level files at the top of ``directory`` (a student's folder, not a folder of students)."""
     return any((directory / f"{lv.module}{ext}").is_file() for lv in LEVELS.values() for ext in (".py", ".ipynb"))
+
+
+def student_entries(directory: Path) -> list[Path]:
+    """The students of a class folder: each visible folder, and each ``.zip`` (a student's download)."""
+    return sorted(p for p in directory.iterdir() if not p.name.startswith(".") and p.name != "__MACOSX"
+                  and not p.is_symlink()  # a link to a classmate's folder would copy their grade
+                  and (p.is_dir() or (p.is_file() and p.suffix.lower() == ".zip")))
 
 
 def safe_name(name: str) -> str:
@@ -60,6 +68,11 @@ def _tag(path: Path) -> str:
     return hashlib.sha256(os.path.abspath(path).encode("utf-8", "surrogateescape")).hexdigest()[:8]
 
 
+def _label(d: Path) -> str:
+    """A student's name on disk: the folder's, or a zip's without ``.zip``."""
+    return d.stem if d.suffix.lower() == ".zip" and d.is_file() else d.name
+
+
 def student_names(dirs: list[Path]) -> list[Student]:
     """Each directory's unique key. A directory whose name is already safe, and is the only one to
     claim it (letter case aside: macOS and Windows fold it), keeps it; any other gets its safe name
@@ -67,12 +80,12 @@ def student_names(dirs: list[Path]) -> list[Student]:
     depend on the order directories are listed or finished in."""
     claims: dict[str, list[Path]] = {}
     for d in dirs:
-        claims.setdefault(safe_name(d.name).casefold(), []).append(d)
+        claims.setdefault(safe_name(_label(d)).casefold(), []).append(d)
     students: list[Student] = []
     for d in dirs:
-        base = safe_name(d.name)
-        exact = [o for o in claims[base.casefold()] if o.name.casefold() == base.casefold()]
-        keep = d.name == base and len(exact) == 1
+        base = safe_name(_label(d))
+        exact = [o for o in claims[base.casefold()] if _label(o).casefold() == base.casefold()]
+        keep = _label(d) == base and len(exact) == 1
         students.append(Student(base if keep else f"{base}-{_tag(d)}", d, d.name))
     taken = Counter(s.name.casefold() for s in students)
     if any(n > 1 for n in taken.values()):  # only two equal paths can collide: refuse the repeat
@@ -90,8 +103,7 @@ def find_students(paths: list[Path]) -> list[Student]:
     """A directory of student directories, or several submission directories. Links among the
     student directories are skipped (a link to a classmate's directory would copy their grade)."""
     if len(paths) == 1 and paths[0].is_dir() and not is_submission(paths[0]):
-        dirs = sorted(p for p in paths[0].iterdir()
-                      if not p.is_symlink() and p.is_dir() and not p.name.startswith("."))
+        dirs = student_entries(paths[0])
     else:
         dirs = list(paths)
     return student_names(dirs)
@@ -159,12 +171,15 @@ def save_report(out: Path, student: Student, data: dict, html: bool = False) -> 
 
 
 def finish_class(students: list[Student], out: Path, levels: list[int], started: float, html: bool = False,
-                 similarity=None, lms=None) -> dict:
+                 similarity=None, lms=None, *, seed: int | None = None, graded_now: int | None = None) -> dict:
     """The class files from the reports on disk: grades.csv, the similarity report and LMS exports
-    (when asked), summary.json/.md (and summary.html)."""
-    summary = summarize(students, out / "reports", levels)
+    (when asked), summary.json/.md (and summary.html). ``seed`` goes in grades.csv and the summary
+    (the instructor's files); ``graded_now``: how many students this run graded (0: nothing changed)."""
+    summary = summarize(students, out / "reports", levels, seed)
     summary["seconds"] = round(time.monotonic() - started, 2)
-    write_atomic(out / "grades.csv", class_csv(summary["students"], levels))
+    if graded_now is not None:
+        summary["graded_now"] = graded_now
+    write_atomic(out / "grades.csv", class_csv(summary["students"], levels, seed))
     _after_grading(out, students, levels, summary, similarity, lms)
     write_atomic(out / "summary.json", neutralise.json_dumps(summary, indent=2))
     write_atomic(out / "summary.md", summary_markdown(summary))
@@ -182,6 +197,7 @@ def grade_class(paths: list[Path], out: Path, levels: list[int], seed: int, devi
     ``lms``: an ``lms.ExportOptions`` (a roster) to write OUT/canvas.csv and OUT/moodle.csv."""
     limits = limits or Limits()
     students, todo = students_to_grade(paths, out, levels, seed, force)
+    graded_now = len(todo)
     started = time.monotonic()
     bar = Progress(len(students), len(students) - len(todo), enabled=progress)
     attempts: Counter = Counter()
@@ -209,7 +225,7 @@ def grade_class(paths: list[Path], out: Path, levels: list[int], seed: int, devi
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
     bar.close()
-    return finish_class(students, out, levels, started, html, similarity, lms)
+    return finish_class(students, out, levels, started, html, similarity, lms, seed=seed, graded_now=graded_now)
 
 
 def _after_grading(out: Path, students: list[Student], levels: list[int], summary: dict, similarity, lms) -> None:
@@ -227,11 +243,22 @@ def _after_grading(out: Path, students: list[Student], levels: list[int], summar
         summary["after_grading_error"] = f"{type(exc).__name__}: {exc}"
 
 
-def summarize(students: list[Student], reports_dir: Path, levels: list[int]) -> dict:
+def not_implemented(check: CheckResult) -> bool:
+    """A check that met the stub's ``raise NotImplementedError``: not attempted, not failed."""
+    return not check.passed and check.message.startswith("not implemented")
+
+
+def summarize(students: list[Student], reports_dir: Path, levels: list[int], seed: int | None = None) -> dict:
+    """The class's figures, over attempted work: a check counts for a student who handed in the
+    level's file and wrote the code it checks; missing files and untouched stubs are counted apart
+    (per level), never as failures of the checks."""
     rows: list[dict[str, Any]] = []
     errors: list[str] = []
-    failing: Counter[tuple[str, str]] = Counter()
+    failing: Counter[tuple[str, str, int]] = Counter()
+    attempted: Counter[str] = Counter()
     diagnosed: Counter[str] = Counter()
+    per_level = {lv: {"handed_in": 0, "missing": 0, "stub_only": 0, "attempted": 0, "full_marks": 0}
+                 for lv in levels}
     for s in students:
         try:
             data = json.loads((reports_dir / f"{s.name}.json").read_text())
@@ -245,9 +272,26 @@ def summarize(students: list[Student], reports_dir: Path, levels: list[int]) -> 
         rows.append(row)
         if report.errors:
             errors.append(s.name)
-        for c in report.checks:
-            if not c.passed and not c.error:
-                failing[(c.id, c.name)] += 1
+            continue
+        for lv in levels:
+            checks = [c for c in report.checks if c.level == lv]
+            stats = per_level[lv]
+            if lv in report.level_notes:
+                stats["missing"] += 1
+                continue
+            stats["handed_in"] += 1
+            if checks and all(not_implemented(c) for c in checks):
+                stats["stub_only"] += 1
+                continue
+            stats["attempted"] += 1
+            got, out_of = report.level_score(lv)
+            stats["full_marks"] += int(out_of > 0 and got >= out_of)
+            for c in checks:
+                if c.error or not_implemented(c):
+                    continue
+                attempted[c.id] += 1
+                if not c.passed:
+                    failing[(c.id, c.name, c.level)] += 1
         for lv, mistake in {(c.level, c.diagnosis) for c in report.checks if c.diagnosis}:
             diagnosed[f"{lv}|{mistake}"] += 1
     totals = [r["total"] for r in rows if not r["errors"]]
@@ -256,37 +300,52 @@ def summarize(students: list[Student], reports_dir: Path, levels: list[int]) -> 
     return {
         "n_students": n,
         "levels": levels,
+        **({"seed": seed} if seed is not None else {}),
         "mean": round(statistics.fmean(totals), 2) if totals else None,
         "median": round(statistics.median(totals), 2) if totals else None,
         "distribution": {f"{b}-{b + 10 if b < 90 else 100}": bins.get(b, 0) for b in range(0, 100, 10)},
-        "most_failed": [{"check": cid, "name": name, "students": k, "share": round(k / n, 3)}
-                        for (cid, name), k in failing.most_common(15)],
+        "per_level": {str(lv): v for lv, v in per_level.items()},
+        "most_failed": [{"check": cid, "name": name, "level": lv, "students": k, "attempted": attempted[cid],
+                         "share": round(k / attempted[cid], 3)}
+                        for (cid, name, lv), k in sorted(failing.items(),
+                                                         key=lambda kv: (-kv[1] / attempted[kv[0][0]], kv[0]))[:15]],
         "grader_errors": errors,
         "diagnoses": dict(diagnosed.most_common()),  # "level|mistake" -> students
         "students": rows,
     }
 
 
-def class_csv(rows: list[dict], levels: list[int]) -> str:
+def class_csv(rows: list[dict], levels: list[int], seed: int | None = None) -> str:
+    """One row per student; the seed (the instructor's secret) in its own column, so a CSV says how
+    its grades were made."""
     buf = io.StringIO()
-    fields = ["student", "directory", *(f"level{lv}" for lv in levels), "total", "max", "errors"]
+    fields = ["student", "directory", *(f"level{lv}" for lv in levels), "total", "max", "errors", "seed"]
     w = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
     w.writeheader()
     for r in rows:  # every cell through the CSV neutraliser: no cell starts a formula
-        w.writerow(neutralise.csv_row({k: r.get(k) for k in fields}))
+        w.writerow(neutralise.csv_row({**{k: r.get(k) for k in fields}, "seed": seed}))
     return buf.getvalue()
 
 
 def summary_markdown(summary: dict) -> str:
+    """summary.md: the same content as summary.json and summary.html (figures, levels, checks, diagnoses)."""
     lines = [f"# Class summary ({summary['n_students']} students)", "",
-             f"Mean {summary['mean']}, median {summary['median']} (out of the levels graded).", "",
+             f"Mean {summary['mean']}, median {summary['median']} (out of the levels graded)"
+             + (f"; seed {summary['seed']}." if "seed" in summary else "."), "",
              "## Score distribution", "", "| score | students |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in summary["distribution"].items()]
-    lines += ["", "## What the class struggles with (checks failed most often)", "",
-              "| check | what it checks | students | share |", "|---|---|---|---|"]
     md = neutralise.markdown
-    lines += [f"| {md(m['check'])} | {md(m['name'])} | {m['students']} | {m['share']:.0%} |"
+    lines += ["", "## Who handed in what, per level", "",
+              "| level | attempted | full marks | stub only | missing |", "|---|---|---|---|---|"]
+    lines += [f"| {lv} | {v['attempted']} | {v['full_marks']} | {v['stub_only']} | {v['missing']} |"
+              for lv, v in summary["per_level"].items()]
+    lines += ["", "## What the class struggles with (checks failed most often, among those who attempted them)", "",
+              "| check | what it checks | failed | attempted | share |", "|---|---|---|---|---|"]
+    lines += [f"| {md(m['check'])} | {md(m['name'])} | {m['students']} | {m['attempted']} | {m['share']:.0%} |"
               for m in summary["most_failed"]]
+    lines += ["", "## Diagnosed mistakes, by level", "", "| level | mistake | students |", "|---|---|---|"]
+    lines += [f"| {k.split('|', 1)[0]} | {md(k.split('|', 1)[1].replace('_', ' '))} | {v} |"
+              for k, v in summary["diagnoses"].items()] or ["| — | none diagnosed | 0 |"]
     if summary["grader_errors"]:
         lines += ["", f"Grader errors (regrade these): {', '.join(md(n) for n in summary['grader_errors'])}"]
     return "\n".join(lines) + "\n"

@@ -14,21 +14,33 @@ from .settings import DEFAULT_SEED, default_seed, parse_levels, repo_root
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=None, help=f"the run's seed (default {DEFAULT_SEED} or $KIT_SEED)")
-    p.add_argument("--device", choices=["cpu", "cuda", "auto", "all"], default="cpu",
-                   help="where the checks run (auto: cuda when present; all: every device, cuda skipped without one)")
-    p.add_argument("--call-timeout", type=float, default=60.0, help="seconds one call of student code may take")
-    p.add_argument("--timeout", type=float, default=600.0, help="seconds a whole submission may take (wall clock, "
-                   "every level together)")
+    p.add_argument("--device", choices=["cpu", "cuda", "auto", "all"], default=None,
+                   help="where the checks run (default cpu; auto: cuda when present; all: every device, cuda "
+                   "skipped without one)")
+    p.add_argument("--call-timeout", type=float, default=None,
+                   help=f"seconds one call of student code may take (default {DEFAULTS['call_timeout']:g})")
+    p.add_argument("--timeout", type=float, default=None,
+                   help=f"seconds one student's whole submission may take, every level together (wall clock; "
+                   f"default {DEFAULTS['timeout']:g})")
+
+
+#: the defaults of the options a class remembers (autograder/course_file.py)
+DEFAULTS = {"device": "cpu", "call_timeout": 60.0, "timeout": 600.0}
 
 
 def _limits(args):
     from .sandbox import Limits
-    return Limits(call_seconds=args.call_timeout, submission_seconds=args.timeout,
+    return Limits(call_seconds=args.call_timeout if args.call_timeout is not None else DEFAULTS["call_timeout"],
+                  submission_seconds=args.timeout if args.timeout is not None else DEFAULTS["timeout"],
                   require_isolation=bool(getattr(args, "require_isolation", False)))
 
 
 def _seed(args) -> int:
     return args.seed if args.seed is not None else default_seed()
+
+
+def _device(args) -> str:
+    return args.device or DEFAULTS["device"]
 
 
 def _grade_one(directory: Path, levels: list[int], args, pool=None):
@@ -40,7 +52,7 @@ def _grade_one(directory: Path, levels: list[int], args, pool=None):
     pool = start_pool(levels=levels) if own else pool
     try:
         from .grading import grade
-        return grade(directory, levels, _seed(args), args.device, _limits(args), curves=bool(args.html),
+        return grade(directory, levels, _seed(args), _device(args), _limits(args), curves=bool(args.html),
                      pool=pool)
     finally:
         if own:
@@ -100,15 +112,13 @@ def _write_html(report, directory, title) -> None:
 
 
 def cmd_grade(args) -> int:
-    from .batch import is_submission
     levels = parse_levels(args.level)
     paths = [Path(p) for p in args.dir]
-    missing = [p for p in paths if not p.is_dir()]
+    missing = [p for p in paths if not (p.is_dir() or (p.is_file() and p.suffix.lower() == ".zip"))]
     if missing:
-        print(f"autograder: {missing[0]} is not a directory", file=sys.stderr)
+        print(f"autograder: {missing[0]} is not a directory (nor a .zip)", file=sys.stderr)
         return 2
-    has_students = any(p.is_dir() and not p.name.startswith(".") for p in paths[0].iterdir())
-    if len(paths) > 1 or args.out or args.roster or args.scheduler or (not is_submission(paths[0]) and has_students):
+    if len(paths) > 1 or args.out or args.roster or args.scheduler or is_class(paths[0]):
         return cmd_grade_class(args, paths, levels)
     directory = paths[0]
     report = _grade_one(directory, levels, args)
@@ -126,34 +136,75 @@ def cmd_grade(args) -> int:
     return 0
 
 
+def is_class(path: Path) -> bool:
+    """A folder of students rather than one submission: no level file at its top, and more than one
+    of its folders (or zips) holds level files. One folder alone is one student's work in a subfolder
+    (the layout of a Gradescope download), graded as one submission, as Gradescope does."""
+    from .batch import is_submission, student_entries
+    from .submission import has_level_files
+    if not path.is_dir() or is_submission(path):
+        return False
+    holding = [p for p in student_entries(path) if has_level_files(p)]
+    if len(holding) == 1:
+        print(f"autograder: grading {path} as one submission (its files are under {holding[0].name}); "
+              "for a class, give --out", file=sys.stderr)
+    return len(holding) > 1
+
+
 def cmd_grade_class(args, paths, levels) -> int:
-    from . import lms, similarity
+    import os
+
+    from . import course_file, lms, similarity
     out = Path(args.out or "grades")
     try:
         export = lms.options_from(args)  # a bad roster stops before grading, not after
     except lms.RosterError as exc:
         print(f"autograder: {exc}", file=sys.stderr)
         return 2
+    given = {"seed": args.seed if args.seed is not None else
+             (int(os.environ["KIT_SEED"]) if os.environ.get("KIT_SEED") else None),
+             "levels": levels if args.level else None, "device": args.device,
+             "call_timeout": args.call_timeout, "timeout": args.timeout}
+    try:
+        settings, notes = course_file.settle(out, given, {"seed": default_seed(), "levels": levels, **DEFAULTS},
+                                             force=args.force)
+    except course_file.SeedChanged as exc:
+        print(f"autograder: {exc}", file=sys.stderr)
+        return 2
+    for note in notes:
+        print(f"autograder: {note}", file=sys.stderr)
+    args.call_timeout, args.timeout, args.device = settings["call_timeout"], settings["timeout"], settings["device"]
+    levels, seed = list(settings["levels"]), int(settings["seed"])
     similar = None if args.no_similarity else similarity.options_from(args)
     if args.scheduler:
         from .cluster import grade_on_cluster_cli
-        summary = grade_on_cluster_cli(args, paths, out, levels, _seed(args), _limits(args), similarity=similar,
+        summary = grade_on_cluster_cli(args, paths, out, levels, seed, _limits(args), similarity=similar,
                                        lms=export)
         if isinstance(summary, int):
             return summary
     else:
         from .batch import grade_class
-        summary = grade_class(paths, out, levels, _seed(args), args.device, jobs=args.jobs, force=args.force,
+        summary = grade_class(paths, out, levels, seed, settings["device"], jobs=args.jobs, force=args.force,
                               limits=_limits(args), progress=sys.stderr.isatty(), html=bool(args.html),
                               similarity=similar, lms=export)
     if args.format == "json":
         sys.stdout.write(json.dumps(summary, indent=2) + "\n")
     else:
-        print(f"{summary['n_students']} students graded in {summary['seconds']} s; mean {summary['mean']}, "
-              f"median {summary['median']}. Reports in {out}/reports/, class CSV {out}/grades.csv, "
-              f"summary {out}/summary.md")
+        if summary.get("graded_now", summary["n_students"]) == 0:
+            print(f"Nothing changed since the last run: {summary['n_students']} students' reports are up to date "
+                  f"(same files, seed and levels; --force regrades). Mean {summary['mean']}, median "
+                  f"{summary['median']}. Class CSV {out}/grades.csv, summary {out}/summary.md")
+        else:
+            print(f"{summary['graded_now']} of {summary['n_students']} students graded in {summary['seconds']} s "
+                  f"(the others were up to date); mean {summary['mean']}, median {summary['median']}. Reports in "
+                  f"{out}/reports/, class CSV {out}/grades.csv, summary {out}/summary.md"
+                  if summary.get("graded_now", summary["n_students"]) < summary["n_students"] else
+                  f"{summary['n_students']} students graded in {summary['seconds']} s; mean {summary['mean']}, "
+                  f"median {summary['median']}. Reports in {out}/reports/, class CSV {out}/grades.csv, "
+                  f"summary {out}/summary.md")
         for m in summary["most_failed"][:5]:
-            print(f"  {m['share']:4.0%} failed {m['check']}: {m['name']}")
+            print(f"  {m['share']:4.0%} of those who attempted level {m['level']} failed {m['check']}: "
+                  f"{m['name']}")
         if "similarity" in summary:
             print(similarity.describe(summary["similarity"], out))
         for line in lms.describe(summary["lms"], out) if "lms" in summary else []:

@@ -143,6 +143,7 @@ def grade_class_on_cluster(paths: list[Path], out: Path, levels: list[int], seed
     limits = limits or Limits()
     task = task or grade_task
     students, todo = students_to_grade(paths, out, levels, seed, force)
+    graded_now = len(todo)
     started = time.monotonic()
     bar = Progress(len(students), len(students) - len(todo), enabled=progress)
     client, cluster = (None, None)
@@ -166,7 +167,7 @@ def grade_class_on_cluster(paths: list[Path], out: Path, levels: list[int], seed
         bar.close()
         if client is not None:
             _close(client, cluster)
-    return finish_class(students, out, levels, started, html, similarity, lms)
+    return finish_class(students, out, levels, started, html, similarity, lms, seed=seed, graded_now=graded_now)
 
 
 def _wait_for_a_worker(client, scheduler: str, seconds: float) -> None:

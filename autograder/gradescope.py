@@ -34,7 +34,7 @@ import time
 import traceback
 import zipfile
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from . import neutralise
@@ -42,7 +42,7 @@ from .curriculum import LEVELS, checks_for
 from .report import CheckResult, write_atomic
 from .sandbox import Limits, close_shared_pool, shared_pool
 from .settings import parse_levels, repo_root
-from .submission import MAX_SOURCE_BYTES, read_regular, read_submission
+from .submission import locate, read_submission
 
 CONFIG_NAME = "kit_gradescope.json"
 VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
@@ -62,13 +62,6 @@ DEFAULT_LIMITS = {
     "address_space_bytes": 2 * 1024**3,  # a huge allocation fails at once (a child maps ~660 MB at rest)
 }
 
-#: caps on what is read from a submission (a hostile zip must not fill the disk or the memory)
-MAX_WALK_ENTRIES = 20_000
-MAX_ZIP_BYTES = 64 * 1024**2
-MAX_ZIP_MEMBERS = 20_000
-MAX_ZIP_READ = 64 * 1024**2
-
-
 # ============================================================================ finding the files
 @dataclass
 class Found:
@@ -77,106 +70,25 @@ class Found:
     directory: Path
     graded: dict[str, str] = field(default_factory=dict)  # file name -> where it came from
     notes: list[str] = field(default_factory=list)
-
-
-def wanted_names(levels: list[int]) -> set[str]:
-    return {f"{LEVELS[lv].module}{ext}" for lv in levels for ext in (".py", ".ipynb")}
-
-
-def _read_capped(f, cap: int) -> bytes:
-    """At most cap + 1 bytes: enough for the reader to see that a file is too large."""
-    return f.read(cap + 1)
+    problems: dict[int, str] = field(default_factory=dict)  # level -> why it was not graded (ambiguous)
 
 
 def stage_submission(submission: Path, out: Path, levels: list[int]) -> Found:
     """Copy the contract's files from the student's own layout into one flat directory.
 
-    Files are matched by name at any depth; symbolic links are never followed (a link could point
-    at the grader's files); a ``.zip`` is searched too, by member name only, so no member path is
-    ever used on disk (no traversal) and every read is capped. When a name occurs more than once,
-    a loose file beats a zipped one, then the shallowest path wins, then the alphabetical first.
+    The files are found by ``submission.locate``, the same search as every other entry point
+    (``grade DIR``, class mode, nbgrader): by name at any depth or inside a ``.zip``, links never
+    followed, reads capped; two different files equally well placed are ambiguous and not graded.
     """
-    names = wanted_names(levels)
-    candidates: dict[str, list[tuple]] = {n: [] for n in names}
-    notes: list[str] = []
-    entries = 0
-    for dirpath, dirnames, filenames in os.walk(submission, followlinks=False):
-        dirnames.sort()
-        rel_dir = Path(dirpath).relative_to(submission)
-        for name in sorted(filenames):
-            entries += 1
-            if entries > MAX_WALK_ENTRIES:
-                break
-            path = Path(dirpath) / name
-            rel = (rel_dir / name).as_posix()
-            try:
-                st = os.lstat(path)
-            except OSError:
-                continue
-            if not stat.S_ISREG(st.st_mode):
-                if name in names:
-                    notes.append(f"{code(rel)} is not a regular file (a link?) and was ignored")
-                continue
-            if name in names:
-                candidates[name].append((0, rel.count("/"), rel, ("file", path)))
-            elif name.lower().endswith(".zip"):
-                _search_zip(path, rel, st.st_size, names, candidates, notes)
-        if entries > MAX_WALK_ENTRIES:
-            notes.append(f"the submission has more than {MAX_WALK_ENTRIES} files; the rest were not searched")
-            break
+    located = locate(submission, levels)
     out.mkdir(parents=True, exist_ok=True)
-    found = Found(out, notes=notes)
-    for name, cands in sorted(candidates.items()):
-        if not cands:
-            continue
-        cands.sort(key=lambda c: c[:3])
-        _zipped, _depth, rel, (kind, src) = cands[0]
-        try:
-            data = src if kind == "zip" else _read_file(path=src)
-        except OSError as exc:  # swapped for a link or a pipe since the walk: refused
-            notes.append(f"{code(rel)} could not be read ({exc}) and was ignored")
-            continue
-        (out / name).write_bytes(data)
-        found.graded[name] = rel
-        if len(cands) > 1:
-            others = ", ".join(code(c[2]) for c in cands[1:4]) + (" …" if len(cands) > 4 else "")
-            notes.append(f"{code(name)} was found {len(cands)} times; graded {code(rel)}, ignored {others}")
+    found = Found(out, notes=list(located.notes), problems=dict(located.problems))
+    for c in located.files.values():
+        (out / c.name).write_bytes(c.data)
+        found.graded[c.name] = c.where
+    for lv, why in located.problems.items():
+        found.notes.insert(0, f"level {lv} not graded: {why}")
     return found
-
-
-def _read_file(path: Path) -> bytes:
-    """Never a link's target, never blocked by a pipe swapped in after the walk (``read_regular``)."""
-    return read_regular(path, MAX_SOURCE_BYTES)
-
-
-def _search_zip(path: Path, rel: str, size: int, names: set[str], candidates: dict, notes: list[str]) -> None:
-    if size > MAX_ZIP_BYTES:
-        notes.append(f"{code(rel)} is larger than {MAX_ZIP_BYTES // 2**20} MiB and was not opened")
-        return
-    read = 0
-    try:
-        with zipfile.ZipFile(path) as zf:
-            members = zf.infolist()
-            if len(members) > MAX_ZIP_MEMBERS:
-                notes.append(f"{code(rel)} has more than {MAX_ZIP_MEMBERS} members; only the first were searched")
-            for info in members[:MAX_ZIP_MEMBERS]:
-                inner = PurePosixPath(info.filename.replace("\\", "/"))
-                if info.is_dir() or inner.name not in names:
-                    continue
-                if stat.S_ISLNK(info.external_attr >> 16):
-                    notes.append(f"{code(rel + '!' + info.filename)} is a link and was ignored")
-                    continue
-                if read > MAX_ZIP_READ:
-                    notes.append(f"{code(rel)} holds more than {MAX_ZIP_READ // 2**20} MiB of level files; "
-                                 "the rest were ignored")
-                    break
-                with zf.open(info) as f:
-                    data = _read_capped(f, MAX_SOURCE_BYTES)
-                read += len(data)
-                depth = rel.count("/") + 1 + len(inner.parts) - 1
-                candidates[inner.name].append((1, depth, f"{rel}!{inner.as_posix()}", ("zip", data)))
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, RuntimeError, OSError, ValueError, EOFError) as exc:
-        notes.append(f"{code(rel)} could not be read as a zip ({type(exc).__name__}: {exc})")
 
 
 # ============================================================================ results.json
@@ -276,7 +188,8 @@ def summary_md(checks, config, found, problems, notes) -> str:
         module = LEVELS[lv].module
         graded = found.graded if found else {}
         name = f"{module}.py" if f"{module}.py" in graded else f"{module}.ipynb"
-        where = code(graded[name]) if name in graded else "missing"
+        where = code(graded[name]) if name in graded else \
+            "two different copies: see below" if found and lv in found.problems else "missing"
         if lv in notes and name in graded:
             where += " (could not be read)"
         cs = [c for c in checks if c.level == lv]

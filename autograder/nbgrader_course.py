@@ -59,7 +59,7 @@ from typing import TYPE_CHECKING
 
 from . import curriculum
 from .settings import default_seed, parse_levels
-from .submission import is_regular, read_regular, refusal
+from .submission import is_regular, read_regular
 
 if TYPE_CHECKING:
     import nbformat
@@ -320,7 +320,14 @@ def init_course(course: Path, *, course_id: str = DEFAULT_COURSE_ID, levels: lis
         raise FileExistsError(f"{config} exists: pass --force to rewrite the course's config and source/")
     course.mkdir(parents=True, exist_ok=True)
     written = [config]
-    config.write_text(config_text(course_id, default_seed() if seed is None else seed, **settings))
+    from . import course_file
+    seed = default_seed() if seed is None else seed
+    # The config and the gradebook hold the seed and the hidden tests: the instructor's only (0600).
+    course_file.write_private(config, config_text(course_id, seed, **settings))
+    course_file.settle(course, {"seed": seed, "levels": levels, "device": settings.get("device", "cpu"),
+                                "call_timeout": settings.get("call_timeout", DEFAULT_CALL_TIMEOUT),
+                                "timeout": settings.get("submission_timeout", DEFAULT_SUBMISSION_TIMEOUT)},
+                       {}, force=True)
     for level in levels:
         path = course / "source" / assignment_id(level) / notebook_name(level)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -328,6 +335,7 @@ def init_course(course: Path, *, course_id: str = DEFAULT_COURSE_ID, levels: lis
         written.append(path)
         written.append(write_hints(path.parent, level if hints else None))
     _create_gradebook(course, course_id, levels)
+    course_file.make_private(course / "gradebook.db")
     written.append(course / "gradebook.db")
     if generate:
         for level in levels:
@@ -355,12 +363,14 @@ def _create_gradebook(course: Path, course_id: str, levels: list[int]) -> None:
 # ----------------------------------------------------------------------------------- run
 
 def find_submissions(submissions: Path, levels: list[int]) -> tuple[dict, list[str]]:
-    """``{(student, level): (notebook, timestamp file or None)}`` and notes on what was skipped.
+    """``{(student, level): (notebook bytes, timestamp file or None)}`` and notes on what was skipped.
 
-    Each directory in ``submissions`` is a student (its name is the student id) holding either the
-    kit's layout (``<module>.ipynb``, what ``python -m autograder grade`` takes) or nbgrader's
-    (``levelN/<module>.ipynb``), with an optional ``timestamp.txt`` beside the notebook.
+    Each directory in ``submissions`` is a student (its name is the student id) holding the level
+    notebooks anywhere inside it (the kit's layout ``<module>.ipynb``, nbgrader's
+    ``levelN/<module>.ipynb``, any subfolder, or a ``.zip``: ``submission.locate``), with an
+    optional ``timestamp.txt`` beside a notebook.
     """
+    from .submission import locate
     found, notes = {}, []
     for entry in sorted(p for p in Path(submissions).iterdir()
                         if not p.is_symlink() and p.is_dir() and not p.name.startswith(".")):
@@ -368,21 +378,18 @@ def find_submissions(submissions: Path, levels: list[int]) -> tuple[dict, list[s
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.@-]*", student):
             notes.append(f"{entry}: skipped (not a usable student id)")
             continue
-        for level in levels:
-            for folder in (entry / assignment_id(level), entry):
-                nb = folder / notebook_name(level)
-                if os.path.lexists(nb) and not is_regular(nb):  # a link's target is never read
-                    notes.append(refusal(f"{nb} is not a regular file (a link or a pipe)"))
-                    break
-                if nb.is_file():
-                    stamp = folder / "timestamp.txt"
-                    found[(student, level)] = (nb, stamp if is_regular(stamp) else None)
-                    break
-            else:
-                py = entry / f"{curriculum.LEVELS[level].module}.py"
-                if py.is_file():
-                    notes.append(f"{py}: nbgrader grades notebooks; grade this file with "
-                                 "`python -m autograder grade` instead")
+        # Anywhere in the student's folder or in a zip there: the search every entry point shares.
+        located = locate(entry, levels)
+        notes += [f"{student}: {n}" for n in located.notes]
+        for level, why in located.problems.items():
+            notes.append(f"{student}, level {level}: not collected: {why}")
+        for level, c in located.files.items():
+            if not c.name.endswith(".ipynb"):
+                notes.append(f"{entry / c.where}: nbgrader grades notebooks; grade this file with "
+                             "`python -m autograder grade` instead")
+                continue
+            stamp = (entry / c.where).parent / "timestamp.txt" if not c.zipped else None
+            found[(student, level)] = (c.data, stamp if stamp is not None and is_regular(stamp) else None)
     return found, notes
 
 
@@ -393,12 +400,11 @@ def place_submissions(course: Path, found: dict) -> list[tuple[str, int]]:
     an unchanged one keeps them (and nbgrader skips it).
     """
     changed = []
-    for (student, level), (nb, stamp) in sorted(found.items()):
+    for (student, level), (data, stamp) in sorted(found.items()):
         a = assignment_id(level)
         dest_dir = course / "submitted" / student / a
         dest = dest_dir / notebook_name(level)
-        try:  # read without following a link or blocking on a pipe (swapped in since find_submissions)
-            data = read_regular(nb)
+        try:  # a timestamp read without following a link or blocking on a pipe
             stamp_data = read_regular(stamp, 4096) if stamp is not None else None
         except OSError:
             continue
@@ -665,7 +671,9 @@ def register(subparsers) -> None:
     i.add_argument("--call-timeout", type=float, default=None,
                    help=f"the grader: seconds one call of student code may take (default {DEFAULT_CALL_TIMEOUT:g})")
     i.add_argument("--timeout", type=float, default=None,
-                   help=f"the grader: seconds a level may take (default {DEFAULT_SUBMISSION_TIMEOUT:g})")
+                   help=f"the grader: seconds one submitted notebook may take, all its calls together; a notebook "
+                   f"is one level, so this is `grade --timeout` for that notebook (default "
+                   f"{DEFAULT_SUBMISSION_TIMEOUT:g})")
     i.add_argument("--no-generate", action="store_true", help="do not run nbgrader generate_assignment")
     i.add_argument("--force", action="store_true", help="rewrite an existing course's config and source/")
     i.add_argument("--no-hints", action="store_true",

@@ -90,6 +90,7 @@ class Trajectory:
     losses: list[float]
     params: dict
     variant: str = "correct"
+    band: list = field(default_factory=list)  # per step, the loss at each depth 0..3 (level 8, when asked)
 
 
 #: the mistakes a trajectory can show, with the hint the report gives for each
@@ -187,8 +188,12 @@ def loss_of(level, p, x, y, k=None):
 
 
 def simulate(level: int, params0: dict, x, y, opt: Optim, steps: int, variant: str = "correct",
-             ks: list[int] | None = None, zero_to_none: bool = False, dtype=torch.float64) -> Trajectory:
-    """Replay a training loop from params0 (in float64 unless told), correctly or with one named mistake."""
+             ks: list[int] | None = None, zero_to_none: bool = False, dtype=torch.float64,
+             depth_band: bool = False) -> Trajectory:
+    """Replay a training loop from params0 (in float64 unless told), correctly or with one named mistake.
+
+    ``depth_band`` (a level of random depth): also record, at every step, the loss at each possible
+    depth, so a chart can show where any correct run's loss may lie, whatever its random draws."""
     names = LEVELS[level].param_names
     p = {n: params0[n].detach().clone().to(dtype).requires_grad_(True) for n in names}
     x, y = x.to(dtype), y.to(dtype)
@@ -201,9 +206,13 @@ def simulate(level: int, params0: dict, x, y, opt: Optim, steps: int, variant: s
 
     optimizer = make_opt()
     losses = []
+    band: list[list[float]] = []
     previous = None
     for t in range(steps):
         k = ks[t] if ks is not None else None
+        if depth_band:
+            with torch.no_grad():
+                band.append([float(loss_of(level, p, x, y, d)) for d in range(LEVELS[level].model.max_depth + 1)])
         loss = loss_of(level, p, x, y, k)
         if variant == "mean_loss":
             loss = loss / y.numel()
@@ -223,7 +232,7 @@ def simulate(level: int, params0: dict, x, y, opt: Optim, steps: int, variant: s
         loss.backward()
         if variant != "no_step":
             optimizer.step()
-    return Trajectory(losses, {n: p[n].detach().clone() for n in names}, variant)
+    return Trajectory(losses, {n: p[n].detach().clone() for n in names}, variant, band)
 
 
 # ------------------------------------------------------------------ comparing trajectories

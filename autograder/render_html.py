@@ -10,6 +10,11 @@ from __future__ import annotations
 import base64
 import io
 import math
+import os
+import re
+import sys
+import tempfile
+from pathlib import Path
 
 from . import neutralise
 from .curriculum import LEVELS, STAGES
@@ -39,28 +44,79 @@ def _png(fig) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
+def _finite(values) -> list[float]:
+    return [v if isinstance(v, (int, float)) and math.isfinite(v) and v > 0 else float("nan") for v in values or []]
+
+
+def curve_caption(level: int, curve: dict) -> str:
+    """What the chart compares, in words: the same sentence under every chart of a level."""
+    what = ("the reference's loss for each of the 4 possible depths at every step (the band) and for the depth "
+            "drawn at each step by the same random draws as your run (line)" if curve.get("band") else
+            "the reference's loss (line)")
+    scale = ("Both are the tutorial's sum of squared errors. " if not curve.get("student_scale") else
+             f"Your losses look like a {curve['student_scale']} of squared errors; the reference is the tutorial's "
+             "sum, so your curve is drawn rescaled to a sum (×N) to compare shapes, and the checks still expect "
+             "the sum. ")
+    return (f"Level {level}: your train()'s loss at each iteration (dashed) against {what}, on the same "
+            f"problem, starting weights and learning rate. {scale}Log scale.")
+
+
 def loss_plot(level: int, curve: dict) -> str | None:
-    """The student's losses against the reference's, log scale; None when there is nothing to draw."""
+    """The student's losses against the reference's, log scale; None when there is nothing to draw.
+
+    Level 8 draws a random depth per call, so one reference line cannot match every correct run:
+    when the curve carries a ``band`` (the reference's loss at each of the depths, per step), the
+    band is drawn behind the line, and a correct run stays inside it whatever its draws.
+    """
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    ref, student = curve.get("reference") or [], curve.get("student") or []
-    positive = [v for v in ref + student if isinstance(v, (int, float)) and math.isfinite(v) and v > 0]
+    ref, student = _finite(curve.get("reference")), _finite(curve.get("student"))
+    band = curve.get("band") or []
+    factor = curve.get("student_factor") or 1.0
+    student = [v * factor for v in student]
+    positive = [v for v in ref + student if v == v]
     if not positive:
         return None
     fig, ax = plt.subplots(figsize=(6, 3.2))
+    if band:
+        lo = [min(_finite(b)) for b in band]
+        hi = [max(_finite(b)) for b in band]
+        ax.fill_between(range(len(band)), lo, hi, color="#93c5fd", alpha=0.45, label="reference, any depth")
     if ref:
-        ax.plot(range(len(ref)), ref, label="reference", color="#2563eb", linewidth=2)
+        ax.plot(range(len(ref)), ref, label="reference (sum of squares)", color="#2563eb", linewidth=2)
     if student:
-        clean = [v if isinstance(v, (int, float)) and math.isfinite(v) and v > 0 else float("nan") for v in student]
-        ax.plot(range(len(clean)), clean, label="your train()", color="#dc2626", linestyle="--", linewidth=1.6)
+        label = "your train()" + (f" (×{factor:g}: mean → sum)" if factor != 1.0 else "")
+        ax.plot(range(len(student)), student, label=label, color="#dc2626", linestyle="--", linewidth=1.6)
     ax.set_yscale("log")
     ax.set_xlabel("iteration")
     ax.set_ylabel("loss (log scale)")
-    ax.set_title(f"Level {level}: loss on the seed's problem")
+    ax.set_title(f"Level {level}: your loss against the reference's, same problem")
     ax.grid(True, which="major", alpha=0.3)
     ax.legend()
     return _png(fig)
+
+
+def _instructor_paths() -> list[str]:
+    """Directories of the grading machine that must not reach a student's page, longest first."""
+    from .settings import repo_root
+    roots = {str(repo_root()), sys.prefix, sys.base_prefix, tempfile.gettempdir(), os.path.expanduser("~"),
+             os.getcwd()}
+    return sorted((r for r in roots if r and r not in ("/", "~") and len(r) > 1), key=len, reverse=True)
+
+
+_ABS_PATH = re.compile(r"(?:(?<=[\s'\"(=])|^)(?:[A-Za-z]:\\|/)(?:[^\s'\"()<>:]+[/\\])+")
+
+
+def scrub_paths(text: str, submission: str = "") -> str:
+    """A student-facing text without the instructor's absolute paths: the submission's folder becomes
+    nothing (names stay relative to it), other absolute directories are dropped, file names stay."""
+    if not text:
+        return text
+    for root in ([submission, str(Path(submission).resolve())] if submission else []) + _instructor_paths():
+        if root and len(root) > 1:
+            text = text.replace(root.rstrip("/\\") + "/", "").replace(root.rstrip("/\\"), "…")
+    return _ABS_PATH.sub("", text)
 
 
 def _result_cell(c) -> str:
@@ -74,8 +130,12 @@ def _result_cell(c) -> str:
 
 
 def feedback_page(report: Report, title: str = "Your feedback") -> str:
+    """A student's page. It says nothing of the grading machine: no seed (the instructor's secret:
+    with it, the hidden inputs can be regenerated), no absolute path (``scrub_paths``)."""
     from .render_terminal import fix_first
-    esc = neutralise.html  # student-derived text: escaped, control characters shown
+
+    def esc(text) -> str:  # student-derived text: escaped, control characters shown, no instructor path
+        return neutralise.html(scrub_paths(str(text), report.submission))
     parts = ["<!doctype html><html lang='en'><head><meta charset='utf-8'>",
              "<meta name='viewport' content='width=device-width, initial-scale=1'>",
              f"<title>{esc(title)}</title><style>{STYLE}</style></head><body>",
@@ -103,8 +163,9 @@ def feedback_page(report: Report, title: str = "Your feedback") -> str:
         curve = report.curves.get(lv)
         img = loss_plot(lv, curve) if curve else None
         if img:
-            parts.append(f"<p><img alt='Level {lv} loss curve: yours against the reference' src='{img}'></p>")
-    parts.append(f"<p class='meta'>seed {report.seed} · device {esc(report.device)} · "
+            parts.append(f"<figure><img alt='Level {lv} loss curve: yours against the reference' src='{img}'>"
+                         f"<figcaption class='msg'>{esc(curve_caption(lv, curve))}</figcaption></figure>")
+    parts.append(f"<p class='meta'>device {esc(report.device)} · "
                  f"torch {esc(str(report.versions.get('torch', '')))} · submission sha256 "
                  f"{esc(report.submission_hash[:12])}</p></body></html>")
     return "\n".join(parts)

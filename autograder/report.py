@@ -115,12 +115,25 @@ def _kit_version() -> str:
         return "0+checkout"
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write a file so that readers see the old content or the new one, never a half."""
+def current_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def write_atomic(path: Path, text: str, *, private: bool = False) -> None:
+    """Write a file so that readers see the old content or the new one, never a half.
+
+    The file gets the mode an ordinary ``open`` would give it (0666 less the umask), so a teaching
+    assistant or a web server in the instructor's group can read the feedback (mkstemp alone would
+    leave 0600); ``private`` files (the course's seed) stay 0600 whatever the umask.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        if hasattr(os, "fchmod"):  # (POSIX; Windows files have ACLs, not modes)
+            os.fchmod(fd, 0o600 if private else 0o666 & ~current_umask())
         with os.fdopen(fd, "w") as f:
             f.write(text)
             f.flush()

@@ -1,4 +1,4 @@
-"""Reading a submission directory: only the contract's files, as text, with clear complaints.
+"""Reading a submission: only the contract's files, as text, with clear complaints.
 
 For each level the grader takes ``<module>.py`` or, when there is none, ``<module>.ipynb`` (the
 code of its code cells: not nbgrader's test cells, not IPython magics or shell escapes). Nothing
@@ -10,6 +10,16 @@ refused (a 0 for that level, with the reason) before anything reads it: a link's
 read (it could be the reference solution, a classmate's file or a secret), and a pipe never blocks
 the grader (``read_regular``: ``O_NOFOLLOW | O_NONBLOCK`` where the platform has them, an
 ``lstat`` check everywhere, and ``fstat`` of what was actually opened).
+
+Where the files are. Students put their files where they like: at the top of their folder, in a
+subfolder, in a ``.zip`` (Gradescope and LMS downloads), so ``locate`` searches the whole folder (or
+a ``.zip`` given in its place) by file name, the same way for every entry point (``grade DIR``,
+class mode, nbgrader, Gradescope). Per level it takes the best-placed file: a loose file before a
+zipped one, then the shallowest, then ``.py`` before ``.ipynb``. Copies with the same content are
+one file. Two *different* files equally well placed (``a/level1_numpy.py`` and ``b/level1_numpy.py``)
+are ambiguous: the level is not graded and the message names both, never a silent 0. Symbolic
+links are never followed, zip member paths are never used on disk, and every read is capped.
+Hidden folders (``.ipynb_checkpoints``, ``.git``) and ``__MACOSX`` are not searched.
 """
 from __future__ import annotations
 
@@ -18,12 +28,20 @@ import hashlib
 import json
 import os
 import stat
-from dataclasses import dataclass
-from pathlib import Path
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
 
 from .curriculum import LEVELS
 
 MAX_SOURCE_BYTES = 2 * 1024 * 1024
+#: caps on what is searched (a hostile folder or zip must not fill the disk, the memory or the time)
+MAX_WALK_ENTRIES = 20_000
+MAX_ZIP_BYTES = 64 * 1024**2
+MAX_ZIP_MEMBERS = 20_000
+MAX_ZIP_READ = 64 * 1024**2
+#: folders never searched: editors' and systems' copies, not the student's work
+SKIPPED_DIRS = ("__MACOSX", "__pycache__")
 
 
 @dataclass
@@ -34,6 +52,7 @@ class LevelSource:
     source: str | None  # Python source, or None when unavailable
     problem: str | None = None  # why it is unavailable
     raw: bytes = b""
+    where: str = ""  # where it was found, when not at the top of the submission
 
 
 class NotRegular(OSError):
@@ -154,44 +173,195 @@ def refused_level(level: int, filename: str, what: str) -> LevelSource:
     return LevelSource(level, LEVELS[level].module, filename, None, refusal(what))
 
 
-def _present(path: Path) -> bool:
-    return os.path.lexists(path)
+# ----------------------------------------------------------------------------- locating the files
+def wanted_names(levels) -> set[str]:
+    return {f"{LEVELS[lv].module}{ext}" for lv in levels for ext in (".py", ".ipynb")}
+
+
+@dataclass
+class Candidate:
+    name: str  # the contract's file name (level1_numpy.py)
+    where: str  # where it was, relative to the submission (``a/b/x.py`` or ``hw.zip!x.py``)
+    zipped: int
+    depth: int
+    data: bytes
+
+
+@dataclass
+class Located:
+    """What ``locate`` found: per level the file to grade, or why there is none."""
+
+    files: dict[int, Candidate] = field(default_factory=dict)
+    problems: dict[int, str] = field(default_factory=dict)  # level -> why it was not taken (ambiguous)
+    notes: list[str] = field(default_factory=list)  # what was skipped or ignored, for the instructor
+
+    def where(self) -> dict[str, str]:
+        return {c.name: c.where for c in self.files.values()}
+
+
+def _skipped_dir(name: str) -> bool:
+    return name.startswith(".") or name in SKIPPED_DIRS
+
+
+def _read_capped(f, cap: int) -> bytes:
+    """At most cap + 1 bytes: enough for the reader to see that a file is too large."""
+    return f.read(cap + 1)
+
+
+def _search_zip(path: Path, rel: str, size: int, names: set[str], found: list[Candidate], notes: list[str]) -> None:
+    if size > MAX_ZIP_BYTES:
+        notes.append(f"{rel} is larger than {MAX_ZIP_BYTES // 2**20} MiB and was not opened")
+        return
+    read = 0
+    base_depth = rel.count("/") + 1 if rel else 0
+    try:
+        with zipfile.ZipFile(path) as zf:
+            members = zf.infolist()
+            if len(members) > MAX_ZIP_MEMBERS:
+                notes.append(f"{rel or path.name} has more than {MAX_ZIP_MEMBERS} members; "
+                             "only the first were searched")
+            for info in members[:MAX_ZIP_MEMBERS]:
+                inner = PurePosixPath(info.filename.replace("\\", "/"))
+                if info.is_dir() or inner.name not in names or any(_skipped_dir(p) for p in inner.parts[:-1]):
+                    continue
+                where = f"{rel}!{inner.as_posix()}" if rel else inner.as_posix()
+                if stat.S_ISLNK(info.external_attr >> 16):
+                    notes.append(f"{where} is a link and was ignored")
+                    continue
+                if read > MAX_ZIP_READ:
+                    notes.append(f"{rel or path.name} holds more than {MAX_ZIP_READ // 2**20} MiB of level files; "
+                                 "the rest were ignored")
+                    break
+                with zf.open(info) as f:
+                    data = _read_capped(f, MAX_SOURCE_BYTES)
+                read += len(data)
+                found.append(Candidate(inner.name, where, 1 if rel else 0, base_depth + len(inner.parts) - 1, data))
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, RuntimeError, OSError, ValueError, EOFError) as exc:
+        notes.append(f"{rel or path.name} could not be read as a zip ({type(exc).__name__}: {exc})")
+
+
+def _rank(c: Candidate) -> tuple:
+    return (c.zipped, c.depth, not c.name.endswith(".py"))
+
+
+def locate(root: Path, levels) -> Located:
+    """Find each level's file anywhere in ``root`` (a folder, or a ``.zip`` standing for one)."""
+    root = Path(root)
+    names = wanted_names(levels)
+    cands: list[Candidate] = []
+    notes: list[str] = []
+    refused: dict[str, str] = {}  # file name -> why it was refused (a link, a pipe...)
+    try:
+        st = os.lstat(root)
+    except OSError:
+        st = None
+    if st is not None and stat.S_ISREG(st.st_mode) and root.suffix.lower() == ".zip":
+        _search_zip(root, "", st.st_size, names, cands, notes)
+    elif st is not None and stat.S_ISDIR(st.st_mode):
+        entries = 0
+        for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+            dirnames[:] = sorted(d for d in dirnames if not _skipped_dir(d))
+            rel_dir = Path(dirpath).relative_to(root)
+            for name in sorted(filenames):
+                entries += 1
+                if entries > MAX_WALK_ENTRIES:
+                    break
+                path = Path(dirpath) / name
+                rel = (rel_dir / name).as_posix()
+                try:
+                    fst = os.lstat(path)
+                except OSError:
+                    continue
+                if name in names:
+                    try:
+                        data = read_regular(path, MAX_SOURCE_BYTES)
+                    except NotRegular as exc:
+                        why = refusal(f"{rel} is {str(exc).split(' is ', 1)[-1]}")
+                        refused.setdefault(name, why)
+                        notes.append(why)
+                        continue
+                    except OSError as exc:
+                        notes.append(f"{rel} cannot be read: {exc.strerror}")
+                        continue
+                    cands.append(Candidate(name, rel, 0, rel.count("/"), data))
+                elif name.lower().endswith(".zip") and stat.S_ISREG(fst.st_mode):
+                    _search_zip(path, rel, fst.st_size, names, cands, notes)
+            if entries > MAX_WALK_ENTRIES:
+                notes.append(f"the submission has more than {MAX_WALK_ENTRIES} files; the rest were not searched")
+                break
+    located = Located(notes=notes)
+    for lv in levels:
+        module = LEVELS[lv].module
+        mine = sorted((c for c in cands if c.name in (f"{module}.py", f"{module}.ipynb")),
+                      key=lambda c: (_rank(c), c.where))
+        if not mine:
+            why = refused.get(f"{module}.py") or refused.get(f"{module}.ipynb")
+            if why:  # only a link (or a pipe...) under the level's name: refused, with the reason
+                located.problems[lv] = why
+            continue
+        best = [c for c in mine if _rank(c) == _rank(mine[0])]
+        distinct = {c.data for c in best}
+        if len(distinct) > 1:
+            located.problems[lv] = (f"{mine[0].name} was found in {len(best)} places with different content ("
+                                    + ", ".join(c.where for c in best[:4]) + "): keep one copy, so the "
+                                    "grader knows which one is your work")
+            continue
+        located.files[lv] = mine[0]
+        others = [c for c in mine[1:] if c.data != mine[0].data]
+        if others:
+            notes.append(f"{mine[0].name}: graded {mine[0].where}, ignored "
+                         + ", ".join(c.where for c in others[:3]) + (" …" if len(others) > 3 else ""))
+    return located
+
+
+def has_level_files(root: Path) -> bool:
+    """Whether ``root`` (a folder or a zip) holds any level file, at any depth."""
+    located = locate(root, list(LEVELS))
+    return bool(located.files or located.problems)
+
+
+def source_of(level: int, name: str, raw: bytes) -> LevelSource:
+    """A level's source from the bytes of its file (a notebook's code cells for a ``.ipynb``)."""
+    module = LEVELS[level].module
+    if len(raw) > MAX_SOURCE_BYTES:
+        return LevelSource(level, module, name, None,
+                           f"{name} is larger than the {MAX_SOURCE_BYTES // 1024} KiB a level may be")
+    if name.endswith(".ipynb"):
+        try:
+            return LevelSource(level, module, name, notebook_code(raw), None, raw)
+        except ValueError as exc:
+            return LevelSource(level, module, name, None, f"{name} {exc}", raw)
+    try:
+        source = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return LevelSource(level, module, name, None, f"{name} is not UTF-8 text (binary file?)", raw)
+    if "\x00" in source:
+        return LevelSource(level, module, name, None, f"{name} contains NUL bytes (binary file?)", raw)
+    return LevelSource(level, module, name, source, None, raw)
 
 
 def read_level(directory: Path, level: int) -> LevelSource:
-    module = LEVELS[level].module
-    py, nb = directory / f"{module}.py", directory / f"{module}.ipynb"
-    path = py if _present(py) else nb if _present(nb) else None
-    if path is None:
-        return LevelSource(level, module, f"{module}.py", None,
-                           f"{module}.py is missing (nor is there a {module}.ipynb) in {directory}")
-    try:
-        raw = read_regular(path, MAX_SOURCE_BYTES)
-    except NotRegular as exc:
-        return LevelSource(level, module, path.name, None,
-                           refusal(str(exc)))
-    except OSError as exc:
-        return LevelSource(level, module, path.name, None, f"{path.name} cannot be read: {exc.strerror}")
-    if len(raw) > MAX_SOURCE_BYTES:
-        return LevelSource(level, module, path.name, None,
-                           f"{path.name} is larger than the {MAX_SOURCE_BYTES // 1024} KiB a level may be")
-    if path.suffix == ".ipynb":
-        try:
-            source = notebook_code(raw)
-        except ValueError as exc:
-            return LevelSource(level, module, path.name, None, f"{path.name} {exc}", raw)
-    else:
-        try:
-            source = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            return LevelSource(level, module, path.name, None, f"{path.name} is not UTF-8 text (binary file?)", raw)
-        if "\x00" in source:
-            return LevelSource(level, module, path.name, None, f"{path.name} contains NUL bytes (binary file?)", raw)
-    return LevelSource(level, module, path.name, source, None, raw)
+    return read_submission(Path(directory), [level])[level]
 
 
-def read_submission(directory: Path, levels: list[int]) -> dict[int, LevelSource]:
-    return {lv: read_level(Path(directory), lv) for lv in levels}
+def read_submission(directory: Path, levels: list[int], located: Located | None = None) -> dict[int, LevelSource]:
+    """Each level's source, wherever in ``directory`` (or the zip) the student put its file."""
+    located = located or locate(Path(directory), levels)
+    out = {}
+    for lv in levels:
+        module = LEVELS[lv].module
+        if lv in located.files:
+            c = located.files[lv]
+            src = source_of(lv, c.name, c.data)
+            if c.where != c.name and src.problem is None:
+                src.where = c.where
+            out[lv] = src
+        elif lv in located.problems:
+            out[lv] = LevelSource(lv, module, f"{module}.py", None, located.problems[lv])
+        else:
+            out[lv] = LevelSource(lv, module, f"{module}.py", None,
+                                  f"{module}.py is missing (nor is there a {module}.ipynb) in the submission")
+    return out
 
 
 def submission_hash(sources: dict[int, LevelSource]) -> str:
