@@ -300,4 +300,5 @@ COMMAND_MODULES: dict[str, tuple[str, str]] = {
     "hint": ("hints", "the next hint for a level's first failing stage (or the one named)"),
     "solution": ("solution", "the worked solution of a stage (self-study; asks first)"),
     "progress": ("progress", "your progress per level: best score, stages, hints, time to full marks"),
+    "collect": ("lms_collect", "an LMS download (Canvas, Moodle, Blackboard) into one folder per student"),
 }

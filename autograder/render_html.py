@@ -182,19 +182,28 @@ def class_page(summary: dict, diagnoses: dict | None = None) -> str:
     ax.bar(range(len(labels)), [summary["distribution"][k] for k in labels], color="#2563eb")
     ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
     ax.set_ylabel("students")
-    ax.set_title("Score distribution (% of the points graded)")
+    ax.set_title("Score distribution: students per band of % of the points graded")
     img = _png(fig)
     parts = ["<!doctype html><html lang='en'><head><meta charset='utf-8'>",
              "<meta name='viewport' content='width=device-width, initial-scale=1'>",
              f"<title>Class summary</title><style>{STYLE}</style></head><body>",
              f"<h1>Class summary — {summary['n_students']} students</h1>",
-             f"<p class='summary'>Mean {summary['mean']}, median {summary['median']}</p>",
-             f"<p><img alt='Score distribution' src='{img}'></p>",
-             "<h2>Checks failed most often</h2><div class='scroll'><table><thead><tr><th>check</th>"
-             "<th>what it checks</th><th>students</th><th>share</th></tr></thead><tbody>"]
+             f"<p class='summary'>Mean {summary['mean']}, median {summary['median']}"
+             + (f" · seed {summary['seed']}" if "seed" in summary else "") + "</p>",
+             f"<p><img alt='Score distribution' src='{img}'></p>"]
+    if summary.get("per_level"):
+        parts.append("<h2>Who handed in what, per level</h2><div class='scroll'><table><thead><tr><th>level</th>"
+                     "<th>attempted</th><th>full marks</th><th>stub only</th><th>missing</th></tr></thead><tbody>")
+        for lv, v in summary["per_level"].items():
+            parts.append(f"<tr><td>{esc(lv)}</td>" + "".join(f"<td class='pts'>{v[k]}</td>" for k in
+                         ("attempted", "full_marks", "stub_only", "missing")) + "</tr>")
+        parts.append("</tbody></table></div>")
+    parts.append("<h2>Checks failed most often, among those who attempted them</h2><div class='scroll'><table>"
+                 "<thead><tr><th>check</th><th>what it checks</th><th>failed</th><th>attempted</th><th>share</th>"
+                 "</tr></thead><tbody>")
     for m in summary["most_failed"]:
         parts.append(f"<tr><td>{esc(m['check'])}</td><td>{esc(m['name'])}</td><td class='pts'>{m['students']}</td>"
-                     f"<td class='pts'>{m['share']:.0%}</td></tr>")
+                     f"<td class='pts'>{m.get('attempted', '')}</td><td class='pts'>{m['share']:.0%}</td></tr>")
     parts.append("</tbody></table></div>")
     if diagnoses:
         parts.append("<h2>Diagnosed mistakes, by level</h2><div class='scroll'><table><thead><tr><th>level</th>"

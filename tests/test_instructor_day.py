@@ -213,3 +213,13 @@ def test_level8_reference_band_holds_the_reference_losses():
                        depth_band=True)
     assert len(run.band) == 30
     assert all(min(b) - 1e-9 <= loss <= max(b) + 1e-9 for b, loss in zip(run.band, run.losses))
+
+
+def test_the_three_summary_formats_hold_the_same_content(tmp_path):
+    from autograder.render_html import class_page
+    write_atomic(tmp_path / "wrong.json", json.dumps(_report([("4.train.converges", False, "did not fall")])))
+    summary = summarize([Student("wrong", tmp_path)], tmp_path, [4], seed=7)
+    summary["diagnoses"] = {"4|mean_loss": 1}
+    md, page = summary_markdown(summary), class_page(summary, {(4, "mean_loss"): 1})
+    for text in (md, page):
+        assert "4.train.converges" in text and "mean loss" in text and "stub only" in text and "attempted" in text

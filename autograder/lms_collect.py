@@ -1,0 +1,194 @@
+"""Collecting an LMS's "download all submissions" into one folder per student, by the roster.
+
+Each LMS names the files of its download after the student, in its own way:
+
+- **Canvas** (Assignments → Download Submissions, ``submissions.zip``), flat files
+  ``<lastfirst>_<user id>_<submission id>_<file>``, with ``LATE_`` after the name for a late one,
+  and a ``-1``, ``-2`` … before the extension of a resubmitted file:
+  ``doejohn_12345_6789012_level3_autograd.ipynb``, ``doejohn_LATE_12345_6789013_level3_autograd-1.ipynb``.
+  The user id is the ``ID`` column of Canvas's gradebook export.
+- **Moodle** (Assignment → View all submissions → Download all submissions), a folder per student
+  ``<Full Name>_<participant id>_assignsubmission_file_/<file>`` (or, with "download submissions in
+  folders" off, flat files ``<Full Name>_<participant id>_assignsubmission_file_<file>``). The
+  participant id is the ``Identifier`` column (``Participant 123456``) of Moodle's grading worksheet.
+- **Blackboard** (Grade Center → column → Assignment File Download), flat files
+  ``<Assignment>_<username>_attempt_<YYYY-MM-DD-HH-MM-SS>_<file>`` and one
+  ``<Assignment>_<username>_attempt_<…>.txt`` of metadata per attempt.
+
+Files are mapped to students **by the roster only**: the id in the name (Canvas, Moodle) or the
+username (Blackboard) must be a roster entry. Nothing is guessed from the parts of a name: a file
+whose id is not on the roster, or whose Blackboard prefix ends with two roster usernames, is listed
+as not collected, with the reason. The roster (``--roster``) is a CSV in one of these layouts:
+
+- the kit's: ``id,lms_id`` (the student id to file under; the id the LMS uses: Canvas user id,
+  Moodle participant id, Blackboard username); when there is no ``lms_id`` column, ``id`` is both;
+- Canvas's gradebook export (``Student,ID,SIS User ID,SIS Login ID,…``): filed under the SIS Login ID
+  (or the ID when that is empty);
+- Moodle's grading worksheet (``Identifier,Full name,Email address,…``): filed under the email address;
+- Blackboard's Grade Center export (``Last Name,First Name,Username,…``): filed under the username.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import re
+import shutil
+import sys
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from .submission import MAX_ZIP_BYTES, MAX_ZIP_MEMBERS
+
+CANVAS = re.compile(r"^(?P<name>[^_/]+)_(?:LATE_)?(?P<key>\d+)_(?P<sub>\d+)_(?P<file>.+)$")
+MOODLE = re.compile(r"^(?P<name>.+)_(?P<key>\d+)_assignsubmission_(?:file|onlinetext)_(?P<file>.*)$")
+BLACKBOARD = re.compile(r"^(?P<prefix>.+)_attempt_(?P<stamp>\d{4}(?:-\d\d){5})(?:_(?P<file>.+)|\.txt)$")
+#: Canvas renames a resubmitted file ``name-1.ext``; the contract's name is ``name.ext``
+RESUBMITTED = re.compile(r"^(?P<stem>level\d_[a-z]+)-\d+(?P<ext>\.(?:py|ipynb))$")
+STUDENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,99}")
+
+
+@dataclass
+class Collected:
+    files: dict[str, list[str]] = field(default_factory=dict)  # student id -> files written
+    not_collected: list[str] = field(default_factory=list)  # "name: why"
+    lms: set[str] = field(default_factory=set)
+
+
+def read_roster(path: Path) -> dict[str, str]:
+    """``{lms key: student id}`` from a roster CSV in one of the layouts above."""
+    text = Path(path).read_text(encoding="utf-8-sig")
+    rows = list(csv.DictReader(io.StringIO(text)))
+    if not rows:
+        raise ValueError(f"{path}: no students (a CSV with a header line, e.g. id,lms_id)")
+    cols = {c.strip().lower(): c for c in rows[0]}
+    out: dict[str, str] = {}
+    for row in rows:
+        def get(name: str, row=row) -> str:
+            return (row.get(cols[name]) or "").strip() if name in cols else ""
+        if "id" in cols and "student" in cols and "sis login id" in cols:  # Canvas gradebook export
+            if get("student").lower().startswith("points possible") or not get("id"):
+                continue
+            key, sid = get("id"), get("sis login id") or get("id")
+        elif "identifier" in cols:  # Moodle grading worksheet
+            key = re.sub(r"\D", "", get("identifier"))
+            sid = get("email address") or get("id number") or key
+        elif "username" in cols and "id" not in cols:  # Blackboard Grade Center
+            key = sid = get("username")
+        elif "id" in cols:  # the kit's (nbgrader's students.csv too)
+            sid = get("id")
+            key = get("lms_id") or sid
+        else:
+            raise ValueError(f"{path}: unknown roster layout (columns {', '.join(rows[0])}); "
+                             "give a CSV with the header id,lms_id")
+        if key and sid:
+            if not STUDENT_ID.fullmatch(sid):
+                raise ValueError(f"{path}: {sid!r} cannot be a student id (letters, digits, _ . @ -)")
+            out[key] = sid
+    return out
+
+
+def _entries(download: Path):
+    """(top-level name, relative path below it or "", bytes reader) for every file of the download."""
+    if download.is_file() and download.suffix.lower() == ".zip":
+        if download.stat().st_size > 16 * MAX_ZIP_BYTES:
+            raise ValueError(f"{download} is too large to collect")
+        with zipfile.ZipFile(download) as zf:
+            for info in zf.infolist()[:MAX_ZIP_MEMBERS]:
+                parts = PurePosixPath(info.filename.replace("\\", "/")).parts
+                if info.is_dir() or not parts or any(p in ("..", "") for p in parts) or parts[0] == "__MACOSX":
+                    continue
+                yield parts[0], "/".join(parts[1:]), zf.read(info)
+        return
+    for top in sorted(download.iterdir()):
+        if top.name.startswith(".") or top.is_symlink():
+            continue
+        if top.is_file():
+            yield top.name, "", top.read_bytes()
+        elif top.is_dir():
+            for f in sorted(top.rglob("*")):
+                if f.is_file() and not f.is_symlink():
+                    yield top.name, f.relative_to(top).as_posix(), f.read_bytes()
+
+
+def _which(top: str, roster: dict[str, str]) -> tuple[str | None, str, str, str]:
+    """(student id or None, file name, LMS, why not) for a top-level entry of a download."""
+    m = MOODLE.match(top)
+    if m:
+        return roster.get(m["key"]), m["file"], "Moodle", f"participant id {m['key']} is not on the roster"
+    m = BLACKBOARD.match(top)
+    if m:
+        prefix = m["prefix"]
+        users = [u for u in roster if prefix.endswith("_" + u)]
+        if len(users) > 1:
+            return None, m["file"] or "", "Blackboard", ("its name ends with more than one roster username ("
+                                                         + ", ".join(sorted(users)) + ")")
+        return (roster[users[0]] if users else None), m["file"] or "", "Blackboard", \
+            "no roster username ends its name"
+    m = CANVAS.match(top)
+    if m:
+        return roster.get(m["key"]), m["file"], "Canvas", f"Canvas user id {m['key']} is not on the roster"
+    return None, top, "", "not a Canvas, Moodle or Blackboard download name"
+
+
+def collect(download: Path, roster: dict[str, str], out: Path) -> Collected:
+    result = Collected()
+    for top, below, data in _entries(Path(download)):
+        student, name, lms, why = _which(top, roster)
+        if lms:
+            result.lms.add(lms)
+        if student is None:
+            result.not_collected.append(f"{top}{'/' + below if below else ''}: {why}")
+            continue
+        if lms == "Blackboard" and not name:
+            continue  # the attempt's metadata (.txt): nothing to grade
+        rel = below or name
+        if not rel:
+            continue
+        path = PurePosixPath(rel)
+        m = RESUBMITTED.match(path.name)
+        if m:
+            path = path.with_name(m["stem"] + m["ext"])
+        dest = Path(out) / student / Path(*path.parts)
+        if dest.exists() and dest.read_bytes() != data:
+            dest = dest.with_name(f"{dest.stem}.{len(result.files[student])}{dest.suffix}.duplicate")
+            result.not_collected.append(f"{top}: a second, different {path.name} for {student}: kept as {dest.name}")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_bytes(data)
+        result.files.setdefault(student, []).append(path.as_posix())
+    return result
+
+
+def cmd_collect(args) -> int:
+    try:
+        roster = read_roster(Path(args.roster))
+        out = Path(args.out)
+        if out.exists() and any(out.iterdir()) and not args.force:
+            print(f"autograder: {out} is not empty; collect into a new folder, or add --force", file=sys.stderr)
+            return 2
+        if args.force:
+            shutil.rmtree(out, ignore_errors=True)
+        result = collect(Path(args.download), roster, out)
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        print(f"autograder: {exc}", file=sys.stderr)
+        return 2
+    print(f"{', '.join(sorted(result.lms)) or 'no LMS'} download: {len(result.files)} of {len(set(roster.values()))} "
+          f"students collected into {out}/")
+    for student, files in sorted(result.files.items()):
+        print(f"  {student}: {', '.join(files)}")
+    missing = sorted(set(roster.values()) - set(result.files))
+    if missing:
+        print(f"nothing from: {', '.join(missing)}")
+    for line in result.not_collected:
+        print(f"NOT COLLECTED {line}", file=sys.stderr)
+    return 1 if result.not_collected else 0
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("collect", help="an LMS download (Canvas, Moodle, Blackboard) into one folder per "
+                              "student, by the roster", description=__doc__.split("\n\n")[0])
+    p.add_argument("download", help="the LMS's download: its .zip, or the folder it unpacked to")
+    p.add_argument("--roster", required=True, help="roster CSV: id,lms_id (or the LMS's own gradebook export)")
+    p.add_argument("--out", required=True, help="where each student's folder goes (then: grade OUT --out grades/)")
+    p.add_argument("--force", action="store_true", help="empty OUT first")
+    p.set_defaults(func=cmd_collect, takes_rest=False)

@@ -1,0 +1,75 @@
+"""LMS downloads (issue 20): the real download names of Canvas, Moodle and Blackboard are filed under
+the roster's student ids, and nothing is guessed from the parts of a name."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+from autograder.lms_collect import collect, read_roster
+
+ROOT = Path(__file__).resolve().parent.parent
+NB = b'{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}'
+
+
+def test_canvas_download_by_user_id(tmp_path):
+    roster = tmp_path / "gradebook.csv"  # Canvas's own gradebook export
+    roster.write_text("Student,ID,SIS User ID,SIS Login ID,Section,Level 3 (1234)\n"
+                      "    Points Possible,,,,,12.5\n"
+                      "\"Doe, John\",12345,S1,jdoe,A,\n\"Doe, Jane\",12346,S2,jane.doe,A,\n")
+    z = tmp_path / "submissions.zip"
+    with zipfile.ZipFile(z, "w") as zf:
+        zf.writestr("doejohn_12345_6789012_level3_autograd.ipynb", NB)
+        zf.writestr("doejane_LATE_12346_6789013_level3_autograd-1.ipynb", NB)  # late, resubmitted
+        zf.writestr("doejim_99999_6789014_level3_autograd.ipynb", NB)  # not on the roster
+    result = collect(z, read_roster(roster), tmp_path / "out")
+    assert (tmp_path / "out" / "jdoe" / "level3_autograd.ipynb").read_bytes() == NB
+    assert (tmp_path / "out" / "jane.doe" / "level3_autograd.ipynb").is_file()
+    assert not (tmp_path / "out" / "doe").exists() and not (tmp_path / "out" / "doejim").exists()
+    assert result.lms == {"Canvas"} and any("99999 is not on the roster" in n for n in result.not_collected)
+
+
+def test_moodle_download_folders_and_flat_files(tmp_path):
+    roster = tmp_path / "worksheet.csv"  # Moodle's grading worksheet
+    roster.write_text("Identifier,Full name,Email address,Status,Grade\n"
+                      "Participant 701,John Doe,john@uni.edu,Submitted,\nParticipant 702,Ann Lee,ann@uni.edu,,\n")
+    dl = tmp_path / "download"
+    (dl / "John Doe_701_assignsubmission_file_" / "hw").mkdir(parents=True)
+    (dl / "John Doe_701_assignsubmission_file_" / "hw" / "level1_numpy.py").write_text("x = 1\n")
+    (dl / "Ann Lee_702_assignsubmission_file_level1_numpy.py").write_text("y = 1\n")
+    result = collect(dl, read_roster(roster), tmp_path / "out")
+    assert (tmp_path / "out" / "john@uni.edu" / "hw" / "level1_numpy.py").read_text() == "x = 1\n"
+    assert (tmp_path / "out" / "ann@uni.edu" / "level1_numpy.py").read_text() == "y = 1\n"
+    assert result.lms == {"Moodle"} and not result.not_collected
+
+
+def test_blackboard_download_by_username_never_a_name_part(tmp_path):
+    roster = tmp_path / "students.csv"  # the kit's roster: nbgrader's students.csv with its header line
+    roster.write_text("id,last_name,first_name,email\njdoe,Doe,John,\nj_doe,Doe,Jim,\n")
+    dl = tmp_path / "bb"
+    dl.mkdir()
+    (dl / "Level 3_jdoe_attempt_2026-01-05-10-11-12_level3_autograd.ipynb").write_bytes(NB)
+    (dl / "Level 3_jdoe_attempt_2026-01-05-10-11-12.txt").write_text("Name: John Doe\n")
+    (dl / "level3_john_doe_attempt_2026-01-05-10-11-13_level3_autograd.ipynb").write_bytes(NB)
+    result = collect(dl, read_roster(roster), tmp_path / "out")
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["jdoe"]  # never "doe" from "john_doe"
+    assert any("john_doe" in n and "no roster username" in n for n in result.not_collected)
+    both = tmp_path / "bb2"
+    both.mkdir()
+    (both / "Level 3_x_jdoe_attempt_2026-01-05-10-11-12_level3_autograd.ipynb").write_bytes(NB)
+    result = collect(both, {"jdoe": "jdoe", "x_jdoe": "x_jdoe"}, tmp_path / "out2")
+    assert not result.files and "more than one roster username" in result.not_collected[0]
+
+
+def test_collect_command_then_the_class_is_ready(tmp_path):
+    (tmp_path / "roster.csv").write_text("id,lms_id\nalice,12345\n")
+    with zipfile.ZipFile(tmp_path / "submissions.zip", "w") as zf:
+        zf.writestr("smithalice_12345_1_level1_numpy.py", "x = 1\n")
+    proc = subprocess.run([sys.executable, "-m", "autograder", "collect", str(tmp_path / "submissions.zip"),
+                           "--roster", str(tmp_path / "roster.csv"), "--out", str(tmp_path / "class")],
+                          capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "Canvas download: 1 of 1 students" in proc.stdout
+    assert (tmp_path / "class" / "alice" / "level1_numpy.py").read_text() == "x = 1\n"
