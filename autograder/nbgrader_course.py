@@ -203,12 +203,19 @@ the settings marked SAFETY keep grades out of students' reach. Keep this file, g
 autograded/ away from students: they hold the grading seed and the hidden tests.
 """
 import os
+import warnings
 
 from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
-from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearHiddenTests, GetGrades,
-                                    IgnorePattern, LimitOutput, SaveAutoGrades)
+from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearHiddenTests, ClearOutput,
+                                    DeduplicateIds, GetGrades, IgnorePattern, LimitOutput, OverwriteKernelspec,
+                                    SaveAutoGrades)
 
-from autograder.nbgrader_preprocessors import IsolatedGrades, SafeExecute, SetOfficialGrades
+from autograder.nbgrader_preprocessors import IsolatedGrades, QuietOverwriteCells, SafeExecute, SetOfficialGrades
+
+# Harmless, and known: nbgrader 0.9's gradebook uses SQLAlchemy APIs that SQLAlchemy 2 warns about
+# (a deprecation on every command); nothing the course does changes it.
+warnings.filterwarnings("ignore", module="nbgrader.api")
+warnings.filterwarnings("ignore", message=".*(SQLAlchemy|declarative_base|relationship).*")
 
 c = get_config()  # noqa: F821 (provided by nbgrader when it loads this file)
 COURSE = os.path.dirname(os.path.abspath(__file__))
@@ -236,6 +243,12 @@ c.LimitOutput.max_lines = 1000
 c.LimitOutput.max_traceback = 100
 # SAFETY: a deleted test cell is put back (an edited one is restored from the gradebook anyway).
 c.OverwriteCells.add_missing_cells = True
+
+# nbgrader's sanitizing steps, with OverwriteCells quiet about the checksum of the kit's test cells
+# (it restores their hidden region on every submission: one line per notebook instead of a warning
+# per cell; docs/nbgrader.md).
+c.Autograde.sanitize_preprocessors = [ClearOutput, DeduplicateIds, OverwriteKernelspec,
+                                      QuietOverwriteCells, CheckCellMetadata]
 
 # --- Where the points come from: the kit's isolated grader ------------------------------------
 # IsolatedGrades grades each submitted notebook in the kit's sandbox before its kernel starts;
@@ -338,8 +351,7 @@ def init_course(course: Path, *, course_id: str = DEFAULT_COURSE_ID, levels: lis
     course_file.make_private(course / "gradebook.db")
     written.append(course / "gradebook.db")
     if generate:
-        for level in levels:
-            nbgrader(course, "generate_assignment", assignment_id(level), "--force", check=True)
+        generate_changed(course, levels, force=True)
     return written
 
 
@@ -485,10 +497,10 @@ def run_course(course: Path, submissions: Path | None, lms: Path | None = None, 
         return 2
     levels = course_levels(course)
     course_id = _course_id(course)
-    # 1. generate: the gradebook's copy of the test cells (and release/) follows source/
-    for level in levels:
-        nbgrader(course, "generate_assignment", assignment_id(level), "--force", check=True)
-    # 2. collect / place
+    # 1. generate: the gradebook's copy of the test cells (and release/) follows source/; only the
+    # levels whose source notebook (or the config) changed since they were last generated.
+    regenerated = generate_changed(course, levels, force=force)
+    # 2. collect / place: only a new or changed notebook is autograded again (unless --force)
     todo = set()
     if lms is not None:
         todo.update(collect_lms(course, lms, levels))
@@ -496,8 +508,12 @@ def run_course(course: Path, submissions: Path | None, lms: Path | None = None, 
         found, notes = find_submissions(submissions, levels)
         for note in notes:
             print(f"note: {note}", file=sys.stderr)
-        place_submissions(course, found)
-        todo.update(level for _, level in found)
+        changed = place_submissions(course, found)
+        todo.update(level for _, level in (found if force else changed))
+        if not changed and not force:
+            print(f"Nothing changed since the last run: the {len(found)} submitted notebook(s) are graded already "
+                  f"(same files){'' if not regenerated else f'; regenerated level(s) {regenerated}'}; --force "
+                  "regrades them all.", file=sys.stderr)
     failures = []
     before = _digests(course / "submitted")
     for level in sorted(todo):
@@ -553,6 +569,36 @@ def _class_extras(course: Path, levels: list[int], similarity_options, lms_expor
                                    lms_export.missing)
         for line in lms.describe(result, course):
             print(line, file=sys.stderr)
+
+
+def _generation_key(course: Path, level: int) -> str:
+    import hashlib
+    h = hashlib.sha256((course / "nbgrader_config.py").read_bytes())
+    h.update((course / "source" / assignment_id(level) / notebook_name(level)).read_bytes())
+    return h.hexdigest()
+
+
+def generate_changed(course: Path, levels: list[int], *, force: bool = False) -> list[int]:
+    """``nbgrader generate_assignment`` for the levels whose source notebook or config changed since
+    their last generation (every one with ``force``); returns the levels generated. Each one costs
+    nbgrader's start-up (seconds), so an unchanged course regenerates nothing."""
+    import json
+    state_path = course / ".kit-logs" / "generated.json"
+    try:
+        state = json.loads(state_path.read_text())
+    except (OSError, ValueError):
+        state = {}
+    done = []
+    for level in levels:
+        a, key = assignment_id(level), _generation_key(course, level)
+        if not force and state.get(a) == key and (course / "release" / a / notebook_name(level)).is_file():
+            continue
+        nbgrader(course, "generate_assignment", a, "--force", check=True)
+        state[a] = key
+        done.append(level)
+    state_path.parent.mkdir(exist_ok=True)
+    state_path.write_text(json.dumps(state, indent=2))
+    return done
 
 
 def _save_log(course: Path, name: str, proc: subprocess.CompletedProcess) -> None:

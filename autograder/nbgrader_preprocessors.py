@@ -18,7 +18,7 @@ from pathlib import Path
 import nbformat
 from nbgrader import utils as nbutils
 from nbgrader.coursedir import CourseDirectory
-from nbgrader.preprocessors import Execute, NbGraderPreprocessor
+from nbgrader.preprocessors import Execute, NbGraderPreprocessor, OverwriteCells
 from traitlets import Float, Integer, Unicode
 
 from . import curriculum
@@ -36,6 +36,30 @@ from .nbgrader_course import (
 from .sandbox import Limits, shared_pool
 from .settings import default_seed
 from .submission import MAX_SOURCE_BYTES, NotRegular, read_regular
+
+
+class QuietOverwriteCells(OverwriteCells):
+    """nbgrader's ``OverwriteCells`` without its expected warning. Every submitted test cell lacks the
+    hidden region that ``generate_assignment`` stripped, so nbgrader warns "Attribute 'checksum' for
+    cell levelN_<stage> has changed!" once per test cell while it restores the region
+    (jupyter/nbgrader#1961): a warning on every cell of every student, that a student did nothing to
+    cause. For the kit's own test cells this says it once per notebook, in one line; any other
+    change (another cell, another attribute) is reported by nbgrader as before."""
+
+    def preprocess(self, nb, resources):
+        self._restored = 0
+        nb, resources = super().preprocess(nb, resources)
+        if self._restored:
+            self.log.info("%d test cell(s) got their hidden checks back from the gradebook (nbgrader's "
+                          "'checksum has changed' warning, expected for every submission: docs/nbgrader.md)",
+                          self._restored)
+        return nb, resources
+
+    def report_change(self, name, attr, old, new):
+        if attr == "checksum" and _KIT_GRADE_ID.match(str(name)):
+            self._restored = getattr(self, "_restored", 0) + 1
+            return
+        super().report_change(name, attr, old, new)
 
 
 class SafeExecute(Execute):
