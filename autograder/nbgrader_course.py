@@ -206,11 +206,13 @@ import os
 import warnings
 
 from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
-from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearHiddenTests, ClearOutput,
-                                    DeduplicateIds, GetGrades, IgnorePattern, LimitOutput, OverwriteKernelspec,
-                                    SaveAutoGrades)
+from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearHiddenTests, ClearMarkScheme,
+                                    ClearOutput, ComputeChecksums, DeduplicateIds, GetGrades, IgnorePattern,
+                                    IncludeHeaderFooter, InstantiateTests, LimitOutput, LockCells,
+                                    OverwriteKernelspec, SaveAutoGrades, SaveCells)
 
-from autograder.nbgrader_preprocessors import IsolatedGrades, QuietOverwriteCells, SafeExecute, SetOfficialGrades
+from autograder.nbgrader_preprocessors import (IsolatedGrades, KitClearSolutions, QuietOverwriteCells, SafeExecute,
+                                               SetOfficialGrades)
 
 # Harmless, and known: nbgrader 0.9's gradebook uses SQLAlchemy APIs that SQLAlchemy 2 warns about
 # (a deprecation on every command); nothing the course does changes it.
@@ -243,6 +245,12 @@ c.LimitOutput.max_lines = 1000
 c.LimitOutput.max_traceback = 100
 # SAFETY: a deleted test cell is put back (an edited one is restored from the gradebook anyway).
 c.OverwriteCells.add_missing_cells = True
+
+# --- Generating release/ ---------------------------------------------------------------------
+# nbgrader's steps, with the kit's stubs: a released cell says what to write, as assignments/ does.
+c.GenerateAssignment.preprocessors = [IncludeHeaderFooter, InstantiateTests, LockCells, KitClearSolutions,
+                                      ClearOutput, CheckCellMetadata, ComputeChecksums, SaveCells, ClearHiddenTests,
+                                      ClearMarkScheme, ComputeChecksums, CheckCellMetadata]
 
 # nbgrader's sanitizing steps, with OverwriteCells quiet about the checksum of the kit's test cells
 # (it restores their hidden region on every submission: one line per notebook instead of a warning

@@ -18,7 +18,7 @@ from pathlib import Path
 import nbformat
 from nbgrader import utils as nbutils
 from nbgrader.coursedir import CourseDirectory
-from nbgrader.preprocessors import Execute, NbGraderPreprocessor, OverwriteCells
+from nbgrader.preprocessors import ClearSolutions, Execute, NbGraderPreprocessor, OverwriteCells
 from traitlets import Float, Integer, Unicode
 
 from . import curriculum
@@ -36,6 +36,30 @@ from .nbgrader_course import (
 from .sandbox import Limits, shared_pool
 from .settings import default_seed
 from .submission import MAX_SOURCE_BYTES, NotRegular, read_regular
+
+
+class KitClearSolutions(ClearSolutions):
+    """nbgrader's ``ClearSolutions`` whose stubs are the kit's: a solution cell of ``release/`` reads
+    exactly as the same cell of ``assignments/`` (its ``raise NotImplementedError("forward: return
+    y_pred = ...")`` says what to write), not nbgrader's bare ``raise NotImplementedError()``."""
+
+    def preprocess(self, nb, resources):
+        from .build import build_notebook
+        level = level_of_notebook(resources.get("nbgrader", {}).get("notebook", ""))
+        self._kit_stubs = {}
+        if level is not None:
+            for cell in build_notebook(level, with_solutions=False).cells:
+                grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+                if cell.cell_type == "code" and grade_id:
+                    self._kit_stubs[grade_id] = cell.source
+        return super().preprocess(nb, resources)
+
+    def preprocess_cell(self, cell, resources, cell_index):
+        cell, resources = super().preprocess_cell(cell, resources, cell_index)
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if cell.metadata.get("nbgrader", {}).get("solution") and grade_id in getattr(self, "_kit_stubs", {}):
+            cell.source = self._kit_stubs[grade_id]
+        return cell, resources
 
 
 class QuietOverwriteCells(OverwriteCells):

@@ -223,3 +223,24 @@ def test_the_three_summary_formats_hold_the_same_content(tmp_path):
     md, page = summary_markdown(summary), class_page(summary, {(4, "mean_loss"): 1})
     for text in (md, page):
         assert "4.train.converges" in text and "mean loss" in text and "stub only" in text and "attempted" in text
+
+
+# ----------------------------------------------------------------- 7 and 6. nbgrader release and reruns
+@pytest.mark.slow
+def test_release_notebooks_keep_the_stubs_text_and_reruns_regenerate_nothing(tmp_path):
+    pytest.importorskip("nbgrader")
+    import nbformat
+
+    from autograder.build import build_notebook
+    from autograder.nbgrader_course import generate_changed, init_course
+    course = tmp_path / "course"
+    init_course(course, levels=[3], seed=914053)
+    release = nbformat.read(course / "release" / "level3" / "level3_autograd.ipynb", as_version=4)
+    stub = build_notebook(3, with_solutions=False)
+    want = [c.source for c in stub.cells if c.metadata.get("nbgrader", {}).get("solution")]
+    got = [c.source for c in release.cells if c.metadata.get("nbgrader", {}).get("solution")]
+    assert got == want and any('NotImplementedError("forward: ' in s for s in got)
+    assert generate_changed(course, [3]) == []  # nothing changed: nothing regenerated
+    src = course / "source" / "level3" / "level3_autograd.ipynb"
+    src.write_text(src.read_text().replace("Level 3", "Level 3 (edited)", 1))
+    assert generate_changed(course, [3]) == [3]
