@@ -498,7 +498,10 @@ def cmd_build(args) -> int:
     config = build(Path(args.out), parse_levels(args.levels), seed, args.hidden or [], args.hidden_visibility, limits)
     print(f"wrote {args.out}: levels {config['levels']}, seed {config['seed']}, torch {config['pins']['torch']} (CPU), "
           f"kit {config['kit_version']}")
-    print(f"to grade the same way locally: python -m autograder grade DIR --seed {config['seed']}", file=sys.stderr)
+    level_args = "".join(f" --level {lv}" for lv in config["levels"])
+    print(f"on Gradescope: a Programming Assignment worth {12.5 * len(config['levels']):g} points "
+          f"(12.5 per level); to grade the same way locally: python -m autograder grade DIR --seed "
+          f"{config['seed']}{level_args}", file=sys.stderr)
     return 0
 
 
