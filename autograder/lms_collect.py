@@ -15,17 +15,16 @@ Each LMS names the files of its download after the student, in its own way:
   ``<Assignment>_<username>_attempt_<YYYY-MM-DD-HH-MM-SS>_<file>`` and one
   ``<Assignment>_<username>_attempt_<…>.txt`` of metadata per attempt.
 
-Files are mapped to students **by the roster only**: the id in the name (Canvas, Moodle) or the
-username (Blackboard) must be a roster entry. Nothing is guessed from the parts of a name: a file
-whose id is not on the roster, or whose Blackboard prefix ends with two roster usernames, is listed
-as not collected, with the reason. The roster (``--roster``) is a CSV in one of these layouts:
-
-- the kit's: ``id,lms_id`` (the student id to file under; the id the LMS uses: Canvas user id,
-  Moodle participant id, Blackboard username); when there is no ``lms_id`` column, ``id`` is both;
-- Canvas's gradebook export (``Student,ID,SIS User ID,SIS Login ID,…``): filed under the SIS Login ID
-  (or the ID when that is empty);
-- Moodle's grading worksheet (``Identifier,Full name,Email address,…``): filed under the email address;
-- Blackboard's Grade Center export (``Last Name,First Name,Username,…``): filed under the username.
+Files are mapped to students **by the roster only** (``autograder/roster.py``, shared with the grade
+exports): the id in the name (Canvas, Moodle) or the username (Blackboard) must name exactly one
+roster entry. Nothing is guessed from the parts of a name: a file whose id is on no entry, or whose
+Blackboard prefix ends with the keys of two entries, is listed as not collected, with the reason.
+The roster (``--roster``) is any form ``roster.py`` reads (the kit's ``student_id,login,name,section``,
+where ``student_id`` holds the LMS's id and ``login`` the folder name, or ``directory,…`` for
+Blackboard usernames; Canvas's gradebook export; Moodle's gradebook export) or
+Moodle's grading worksheet (``Identifier,Full name,Email address,…``, whose ``Participant 123456``
+is the number in Moodle's download names). Each student's folder is named by the entry's
+``directory``, else its SIS login, username, id or email.
 """
 from __future__ import annotations
 
@@ -38,6 +37,8 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from . import roster as roster_module
+from .roster import Roster, RosterEntry, RosterError
 from .submission import MAX_ZIP_BYTES, MAX_ZIP_MEMBERS
 
 CANVAS = re.compile(r"^(?P<name>[^_/]+)_(?:LATE_)?(?P<key>\d+)_(?P<sub>\d+)_(?P<file>.+)$")
@@ -55,37 +56,40 @@ class Collected:
     lms: set[str] = field(default_factory=set)
 
 
-def read_roster(path: Path) -> dict[str, str]:
-    """``{lms key: student id}`` from a roster CSV in one of the layouts above."""
+def read_roster(path: Path) -> Roster:
+    """The roster: Moodle's grading worksheet here, every other form through ``roster.read_roster``."""
     text = Path(path).read_text(encoding="utf-8-sig")
     rows = list(csv.DictReader(io.StringIO(text)))
-    if not rows:
-        raise ValueError(f"{path}: no students (a CSV with a header line, e.g. id,lms_id)")
-    cols = {c.strip().lower(): c for c in rows[0]}
-    out: dict[str, str] = {}
+    cols = {c.strip().casefold(): c for c in (rows[0] if rows else {})}
+    if "identifier" not in cols:
+        return roster_module.read_roster(Path(path))
+    entries = []
     for row in rows:
-        def get(name: str, row=row) -> str:
-            return (row.get(cols[name]) or "").strip() if name in cols else ""
-        if "id" in cols and "student" in cols and "sis login id" in cols:  # Canvas gradebook export
-            if get("student").lower().startswith("points possible") or not get("id"):
-                continue
-            key, sid = get("id"), get("sis login id") or get("id")
-        elif "identifier" in cols:  # Moodle grading worksheet
-            key = re.sub(r"\D", "", get("identifier"))
-            sid = get("email address") or get("id number") or key
-        elif "username" in cols and "id" not in cols:  # Blackboard Grade Center
-            key = sid = get("username")
-        elif "id" in cols:  # the kit's (nbgrader's students.csv too)
-            sid = get("id")
-            key = get("lms_id") or sid
-        else:
-            raise ValueError(f"{path}: unknown roster layout (columns {', '.join(rows[0])}); "
-                             "give a CSV with the header id,lms_id")
-        if key and sid:
-            if not STUDENT_ID.fullmatch(sid):
-                raise ValueError(f"{path}: {sid!r} cannot be a student id (letters, digits, _ . @ -)")
-            out[key] = sid
-    return out
+        number = re.sub(r"\D", "", row.get(cols["identifier"]) or "")
+        email = (row.get(cols.get("email address", ""), "") or "").strip()
+        name = (row.get(cols.get("full name", ""), "") or "").strip()
+        if number:
+            entries.append(RosterEntry(name=name, student_id=number, email=email, keys=(number,)))
+    return Roster("moodle-worksheet", entries)
+
+
+def folder_of(entry: RosterEntry) -> str:
+    """The student's folder name (and nbgrader id): the roster's directory, else its login, username,
+    email (a worksheet's entries) or id."""
+    for value in (entry.directory, entry.sis_login_id, entry.username,
+                  entry.email if not entry.directory and not entry.sis_login_id else "", entry.student_id):
+        if value and STUDENT_ID.fullmatch(value):
+            return value
+    raise ValueError(f"roster entry {entry.name!r} has no usable folder name (letters, digits, _ . @ -)")
+
+
+def _one(roster: Roster, key: str, lms: str, what: str) -> tuple[RosterEntry | None, str]:
+    entries = roster.find(key)
+    if len(entries) == 1:
+        return entries[0], ""
+    if entries:
+        return None, f"{lms} {what} {key} names {len(entries)} roster entries"
+    return None, f"{lms} {what} {key} is not on the roster"
 
 
 def _entries(download: Path):
@@ -111,35 +115,38 @@ def _entries(download: Path):
                     yield top.name, f.relative_to(top).as_posix(), f.read_bytes()
 
 
-def _which(top: str, roster: dict[str, str]) -> tuple[str | None, str, str, str]:
-    """(student id or None, file name, LMS, why not) for a top-level entry of a download."""
+def _which(top: str, roster: Roster) -> tuple[RosterEntry | None, str, str, str]:
+    """(roster entry or None, file name, LMS, why not) for a top-level entry of a download."""
     m = MOODLE.match(top)
     if m:
-        return roster.get(m["key"]), m["file"], "Moodle", f"participant id {m['key']} is not on the roster"
+        entry, why = _one(roster, m["key"], "Moodle", "participant id")
+        return entry, m["file"], "Moodle", why
     m = BLACKBOARD.match(top)
     if m:
-        prefix = m["prefix"]
-        users = [u for u in roster if prefix.endswith("_" + u)]
+        prefix = m["prefix"].casefold()
+        users = [e for e in roster.entries if any(k and prefix.endswith("_" + k) for k in e.keys)]
         if len(users) > 1:
-            return None, m["file"] or "", "Blackboard", ("its name ends with more than one roster username ("
-                                                         + ", ".join(sorted(users)) + ")")
-        return (roster[users[0]] if users else None), m["file"] or "", "Blackboard", \
-            "no roster username ends its name"
+            return None, m["file"] or "", "Blackboard", ("its name ends with the usernames of more than one "
+                                                         "roster entry (" + ", ".join(sorted(e.name for e in users))
+                                                         + ")")
+        return (users[0] if users else None), m["file"] or "", "Blackboard", "no roster username ends its name"
     m = CANVAS.match(top)
     if m:
-        return roster.get(m["key"]), m["file"], "Canvas", f"Canvas user id {m['key']} is not on the roster"
+        entry, why = _one(roster, m["key"], "Canvas", "user id")
+        return entry, m["file"], "Canvas", why
     return None, top, "", "not a Canvas, Moodle or Blackboard download name"
 
 
-def collect(download: Path, roster: dict[str, str], out: Path) -> Collected:
+def collect(download: Path, roster: Roster, out: Path) -> Collected:
     result = Collected()
     for top, below, data in _entries(Path(download)):
-        student, name, lms, why = _which(top, roster)
+        entry, name, lms, why = _which(top, roster)
         if lms:
             result.lms.add(lms)
-        if student is None:
+        if entry is None:
             result.not_collected.append(f"{top}{'/' + below if below else ''}: {why}")
             continue
+        student = folder_of(entry)
         if lms == "Blackboard" and not name:
             continue  # the attempt's metadata (.txt): nothing to grade
         rel = below or name
@@ -162,6 +169,7 @@ def collect(download: Path, roster: dict[str, str], out: Path) -> Collected:
 def cmd_collect(args) -> int:
     try:
         roster = read_roster(Path(args.roster))
+        everyone = {folder_of(e) for e in roster.entries}
         out = Path(args.out)
         if out.exists() and any(out.iterdir()) and not args.force:
             print(f"autograder: {out} is not empty; collect into a new folder, or add --force", file=sys.stderr)
@@ -169,14 +177,14 @@ def cmd_collect(args) -> int:
         if args.force:
             shutil.rmtree(out, ignore_errors=True)
         result = collect(Path(args.download), roster, out)
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+    except (OSError, ValueError, zipfile.BadZipFile, RosterError) as exc:
         print(f"autograder: {exc}", file=sys.stderr)
         return 2
-    print(f"{', '.join(sorted(result.lms)) or 'no LMS'} download: {len(result.files)} of {len(set(roster.values()))} "
+    print(f"{', '.join(sorted(result.lms)) or 'no LMS'} download: {len(result.files)} of {len(everyone)} "
           f"students collected into {out}/")
     for student, files in sorted(result.files.items()):
         print(f"  {student}: {', '.join(files)}")
-    missing = sorted(set(roster.values()) - set(result.files))
+    missing = sorted(everyone - set(result.files))
     if missing:
         print(f"nothing from: {', '.join(missing)}")
     for line in result.not_collected:
@@ -188,7 +196,8 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("collect", help="an LMS download (Canvas, Moodle, Blackboard) into one folder per "
                               "student, by the roster", description=__doc__.split("\n\n")[0])
     p.add_argument("download", help="the LMS's download: its .zip, or the folder it unpacked to")
-    p.add_argument("--roster", required=True, help="roster CSV: id,lms_id (or the LMS's own gradebook export)")
+    p.add_argument("--roster", required=True, help="roster CSV: student_id,login,name,section (the LMS's id, the "
+                   "folder name); or the LMS's own gradebook export; or Moodle's grading worksheet")
     p.add_argument("--out", required=True, help="where each student's folder goes (then: grade OUT --out grades/)")
     p.add_argument("--force", action="store_true", help="empty OUT first")
     p.set_defaults(func=cmd_collect, takes_rest=False)

@@ -9,6 +9,7 @@ import zipfile
 from pathlib import Path
 
 from autograder.lms_collect import collect, read_roster
+from autograder.roster import parse_roster
 
 ROOT = Path(__file__).resolve().parent.parent
 NB = b'{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}'
@@ -46,8 +47,8 @@ def test_moodle_download_folders_and_flat_files(tmp_path):
 
 
 def test_blackboard_download_by_username_never_a_name_part(tmp_path):
-    roster = tmp_path / "students.csv"  # the kit's roster: nbgrader's students.csv with its header line
-    roster.write_text("id,last_name,first_name,email\njdoe,Doe,John,\nj_doe,Doe,Jim,\n")
+    roster = tmp_path / "roster.csv"  # the kit's roster (autograder/roster.py): folders named by username
+    roster.write_text("directory,student_id,name,section\njdoe,,John Doe,A\nj_doe,,Jim Doe,A\n")
     dl = tmp_path / "bb"
     dl.mkdir()
     (dl / "Level 3_jdoe_attempt_2026-01-05-10-11-12_level3_autograd.ipynb").write_bytes(NB)
@@ -59,12 +60,13 @@ def test_blackboard_download_by_username_never_a_name_part(tmp_path):
     both = tmp_path / "bb2"
     both.mkdir()
     (both / "Level 3_x_jdoe_attempt_2026-01-05-10-11-12_level3_autograd.ipynb").write_bytes(NB)
-    result = collect(both, {"jdoe": "jdoe", "x_jdoe": "x_jdoe"}, tmp_path / "out2")
-    assert not result.files and "more than one roster username" in result.not_collected[0]
+    two = parse_roster("directory,student_id,name,section\njdoe,,John Doe,A\nx_jdoe,,X Doe,A\n")
+    result = collect(both, two, tmp_path / "out2")
+    assert not result.files and "more than one roster entry" in result.not_collected[0]
 
 
 def test_collect_command_then_the_class_is_ready(tmp_path):
-    (tmp_path / "roster.csv").write_text("id,lms_id\nalice,12345\n")
+    (tmp_path / "roster.csv").write_text("student_id,login,name,section\n12345,alice,Alice Liddell,A\n")
     with zipfile.ZipFile(tmp_path / "submissions.zip", "w") as zf:
         zf.writestr("smithalice_12345_1_level1_numpy.py", "x = 1\n")
     proc = subprocess.run([sys.executable, "-m", "autograder", "collect", str(tmp_path / "submissions.zip"),

@@ -59,7 +59,8 @@ def scratch(home: Path) -> None:
         zf.writestr("liddellalice_12345_777_level1_numpy.py", sol)
         zf.writestr("builderbob_LATE_12346_778_level1_numpy-1.py",  # late and resubmitted
                     (ROOT / "assignments" / "level1_numpy.py").read_text())
-    (home / "roster.csv").write_text("id,lms_id\nalice,12345\nbob,12346\n")
+    (home / "roster.csv").write_text("student_id,login,name,section\n12345,alice,Alice Liddell,A\n"
+                                     "12346,bob,Bob Builder,A\n")
 
 
 def test_every_instructor_command_of_the_readme_runs(tmp_path):
