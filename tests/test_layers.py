@@ -22,7 +22,7 @@ LAYERS: list[tuple[str, set[str]]] = [
                               "autograder.neutralise"}),
     ("data and references", {"autograder.report", "autograder.problems", "autograder.reference",
                              "autograder.submission", "autograder.roster", "autograder.similarity_normalise",
-                             "autograder.history"}),
+                             "autograder.history", "autograder.course_file"}),
     ("processes", {"autograder.sandbox", "autograder.proxy"}),
     ("checks", {"autograder.checks"}),  # and every module under it
     ("a grading run", {"autograder.context", "autograder.plugin", "autograder.grading",
@@ -31,7 +31,7 @@ LAYERS: list[tuple[str, set[str]]] = [
                     "autograder.selfcheck", "autograder.gradescope", "autograder.nbgrader_course",
                     "autograder.nbgrader_preprocessors", "autograder.lab", "autograder.watch",
                     "autograder.build", "autograder.similarity", "autograder.similarity_html", "autograder.lms",
-                    "autograder.similarity_command", "autograder.lms_command",
+                    "autograder.similarity_command", "autograder.lms_command", "autograder.lms_collect",
                     "autograder.cluster", "autograder.cluster_worker", "autograder.hints",
                     "autograder.progress", "autograder.solution"}),
     ("command line", {"autograder.cli", "autograder.__main__"}),
