@@ -40,7 +40,7 @@ def _seed(args) -> int:
 
 
 def _device(args) -> str:
-    return args.device or DEFAULTS["device"]
+    return str(args.device or DEFAULTS["device"])
 
 
 def _grade_one(directory: Path, levels: list[int], args, pool=None):

@@ -516,9 +516,9 @@ def run_course(course: Path, submissions: Path | None, lms: Path | None = None, 
         found, notes = find_submissions(submissions, levels)
         for note in notes:
             print(f"note: {note}", file=sys.stderr)
-        changed = place_submissions(course, found)
-        todo.update(level for _, level in (found if force else changed))
-        if not changed and not force:
+        placed = place_submissions(course, found)
+        todo.update(level for _, level in (found if force else placed))
+        if not placed and not force:
             print(f"Nothing changed since the last run: the {len(found)} submitted notebook(s) are graded already "
                   f"(same files){'' if not regenerated else f'; regenerated level(s) {regenerated}'}; --force "
                   "regrades them all.", file=sys.stderr)

@@ -162,7 +162,7 @@ def feedback_page(report: Report, title: str = "Your feedback") -> str:
         parts.append("</tbody></table></div>")
         curve = report.curves.get(lv)
         img = loss_plot(lv, curve) if curve else None
-        if img:
+        if img and curve:
             parts.append(f"<figure><img alt='Level {lv} loss curve: yours against the reference' src='{img}'>"
                          f"<figcaption class='msg'>{esc(curve_caption(lv, curve))}</figcaption></figure>")
     parts.append(f"<p class='meta'>device {esc(report.device)} · "
