@@ -52,6 +52,7 @@ def scratch(home: Path) -> None:
     course = home / "courses" / "pt2026"
     course.mkdir(parents=True)
     (course / "students.csv").write_text("id,last_name,first_name,email\nalice,Liddell,Alice,alice@example.org\n")
+    (course / "roster.csv").write_text("directory,student_id,name,section\nalice,12345,Alice Liddell,A\n")
     (home / "incoming" / "alice").mkdir(parents=True)
     shutil.copy(ROOT / "assignments" / "level3_autograd.ipynb", home / "incoming" / "alice")
     (home / "Downloads").mkdir()
@@ -95,3 +96,4 @@ def test_every_instructor_command_of_the_readme_runs(tmp_path):
     assert (home / "submissions" / "bob" / "level1_numpy.py").is_file()  # the LMS download, by the roster
     assert "bob,0.0" in (grades / "grades.csv").read_text()
     assert (home / "courses" / "pt2026" / "grades.csv").is_file()
+    assert (home / "courses" / "pt2026" / "canvas.csv").is_file()
