@@ -6,7 +6,7 @@ with pytest directly" and run with bash, each from a scratch directory that is a
 ``~/courses/pt2026`` is scratch). Only what the README leaves to the reader is prepared: a
 submission (level 1 at the top, level 3 in a subfolder), a class of two, students.csv, an
 incoming notebook, an LMS download and its roster. Optional parts written ``[--like this]`` are
-dropped. Each command's wall time is written to ``tests/artifacts/readme_timings.txt`` (the
+dropped. Each command's wall time is written to ``artifacts/readme/timings.txt`` (the
 instructor's day, step by step).
 """
 from __future__ import annotations
@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-ARTIFACTS = ROOT / "tests" / "artifacts"
+ARTIFACTS = ROOT / "artifacts" / "readme"
 START, END = "## Grading (instructors)", "### Running the checks with pytest directly"
 
 pytestmark = pytest.mark.slow
@@ -86,8 +86,8 @@ def test_every_instructor_command_of_the_readme_runs(tmp_path):
             timings.append(f"{marks[2 * i + 1] - marks[2 * i]:7.1f} s  {line}")
         assert proc.returncode == 0, (f"README block failed ({time.monotonic() - t0:.0f} s):\n" + "\n".join(block)
                                       + f"\n--- stdout\n{proc.stdout[-3000:]}\n--- stderr\n{proc.stderr[-5000:]}")
-    ARTIFACTS.mkdir(exist_ok=True)
-    (ARTIFACTS / "readme_timings.txt").write_text("\n".join(timings) + "\n")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / "timings.txt").write_text("\n".join(timings) + "\n")
     grades = home / "grades"
     assert (grades / "grades.csv").read_text().splitlines()[0].endswith(",seed")
     assert (grades / ".kit-course.json").is_file()
