@@ -338,14 +338,14 @@ def summary_markdown(summary: dict) -> str:
     lines += ["", "## Who handed in what, per level", "",
               "| level | attempted | full marks | stub only | missing |", "|---|---|---|---|---|"]
     lines += [f"| {lv} | {v['attempted']} | {v['full_marks']} | {v['stub_only']} | {v['missing']} |"
-              for lv, v in summary["per_level"].items()]
+              for lv, v in summary.get("per_level", {}).items()]
     lines += ["", "## What the class struggles with (checks failed most often, among those who attempted them)", "",
               "| check | what it checks | failed | attempted | share |", "|---|---|---|---|---|"]
-    lines += [f"| {md(m['check'])} | {md(m['name'])} | {m['students']} | {m['attempted']} | {m['share']:.0%} |"
+    lines += [f"| {md(m['check'])} | {md(m['name'])} | {m['students']} | {m.get('attempted', '')} | {m['share']:.0%} |"
               for m in summary["most_failed"]]
     lines += ["", "## Diagnosed mistakes, by level", "", "| level | mistake | students |", "|---|---|---|"]
     lines += [f"| {k.split('|', 1)[0]} | {md(k.split('|', 1)[1].replace('_', ' '))} | {v} |"
-              for k, v in summary["diagnoses"].items()] or ["| — | none diagnosed | 0 |"]
+              for k, v in summary.get("diagnoses", {}).items()] or ["| — | none diagnosed | 0 |"]
     if summary["grader_errors"]:
         lines += ["", f"Grader errors (regrade these): {', '.join(md(n) for n in summary['grader_errors'])}"]
     return "\n".join(lines) + "\n"

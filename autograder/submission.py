@@ -262,6 +262,9 @@ def locate(root: Path, levels) -> Located:
         for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
             dirnames[:] = sorted(d for d in dirnames if not _skipped_dir(d))
             rel_dir = Path(dirpath).relative_to(root)
+            for d in dirnames:  # a folder under a level's name: refused, with the reason
+                if d in names:
+                    refused.setdefault(d, refusal(f"{(rel_dir / d).as_posix()} is a directory"))
             for name in sorted(filenames):
                 entries += 1
                 if entries > MAX_WALK_ENTRIES:

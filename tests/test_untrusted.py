@@ -168,7 +168,8 @@ def test_every_renderer_neutralises_the_same_hostile_strings():
     md = summary_markdown(summary)
     assert "<img" not in md and "\x1b" not in md
     rows = [line for line in md.splitlines() if line.startswith("| ") and "%" in line]
-    assert rows and all(r.replace("\\|", "").count("|") == 5 for r in rows)
+    # (five columns since issue 20: check, what it checks, failed, attempted, share)
+    assert rows and all(r.replace("\\|", "").count("|") == 6 for r in rows)
     page = class_page(summary, {(1, HOSTILE): 1})
     assert "<img src=x" not in page and "\x1b" not in page and "&lt;img src=x" in page
     cells = list(csv.reader(io.StringIO(class_csv([{"student": HOSTILE[4:], "directory": "=cmd|' /C calc'!A0",
