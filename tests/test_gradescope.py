@@ -454,7 +454,7 @@ def test_staging_ignores_links_and_prefers_loose_shallow_files(tmp_path):
     assert (tmp_path / "flat" / "level3_autograd.py").stat().st_size == 2 * 1024 * 1024 + 1  # capped read
     shallow_wins = "graded a/level1_numpy.py, ignored a/b/level1_numpy.py, x.zip!level1_numpy.py"
     assert any(shallow_wins in n for n in found.notes)
-    assert any("not a regular file" in n for n in found.notes)
+    assert any("level2_tensors.py is a symbolic link: refused" in n for n in found.notes)
 
 
 def test_markdown_escapes_student_text_but_keeps_code_spans():
