@@ -298,9 +298,9 @@ def locate(root: Path, levels) -> Located:
         mine = sorted((c for c in cands if c.name in (f"{module}.py", f"{module}.ipynb")),
                       key=lambda c: (_rank(c), c.where))
         if not mine:
-            why = refused.get(f"{module}.py") or refused.get(f"{module}.ipynb")
-            if why:  # only a link (or a pipe...) under the level's name: refused, with the reason
-                located.problems[lv] = why
+            refused_why = refused.get(f"{module}.py") or refused.get(f"{module}.ipynb")
+            if refused_why:  # only a link (or a pipe...) under the level's name: refused, with the reason
+                located.problems[lv] = refused_why
             continue
         best = [c for c in mine if _rank(c) == _rank(mine[0])]
         distinct = {c.data for c in best}
