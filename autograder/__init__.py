@@ -1,2 +1,3 @@
 """An autograder for the eight levels of "Learning PyTorch with Examples"."""
+
 __version__ = "0.1.0"

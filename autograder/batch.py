@@ -8,6 +8,7 @@ matches the same files, seed and levels (unless ``force``). At the end come the 
 (``OUT/grades.csv``) and a summary of what the class struggles with (``OUT/summary.json`` and
 ``OUT/summary.md``).
 """
+
 from __future__ import annotations
 
 import csv
@@ -51,9 +52,14 @@ def is_submission(directory: Path) -> bool:
 
 def student_entries(directory: Path) -> list[Path]:
     """The students of a class folder: each visible folder, and each ``.zip`` (a student's download)."""
-    return sorted(p for p in directory.iterdir() if not p.name.startswith(".") and p.name != "__MACOSX"
-                  and not p.is_symlink()  # a link to a classmate's folder would copy their grade
-                  and (p.is_dir() or (p.is_file() and p.suffix.lower() == ".zip")))
+    return sorted(
+        p
+        for p in directory.iterdir()
+        if not p.name.startswith(".")
+        and p.name != "__MACOSX"
+        and not p.is_symlink()  # a link to a classmate's folder would copy their grade
+        and (p.is_dir() or (p.is_file() and p.suffix.lower() == ".zip"))
+    )
 
 
 def safe_name(name: str) -> str:
@@ -112,25 +118,31 @@ def find_students(paths: list[Path]) -> list[Student]:
 # ----------------------------------------------------------------------- the workers
 def _init_worker() -> None:
     import torch
+
     torch.set_num_threads(1)
     shared_pool()  # started now: its zygote imports torch while this worker does
 
 
 def _grade_one(path: str, levels: list[int], seed: int, device: str, limits: Limits, curves: bool = False) -> dict:
     from .grading import grade
+
     try:
         return grade(Path(path), levels, seed, device, limits, pool=shared_pool(), curves=curves).as_json()
     except Exception as exc:  # noqa: BLE001 - a grader failure: an error for this student, never a score
-        return error_report(path, levels, seed, f"the grader failed: {type(exc).__name__}: {exc}",
-                            traceback.format_exc()[-1500:]).as_json()
+        return error_report(
+            path, levels, seed, f"the grader failed: {type(exc).__name__}: {exc}", traceback.format_exc()[-1500:]
+        ).as_json()
 
 
 def error_report(path, levels, seed, reason: str, detail: str = "") -> Report:
     report = Report(seed=seed, levels=list(levels), submission=str(path))
     for lv in levels:
         for spec in checks_for(lv):
-            report.checks.append(CheckResult(spec.id, lv, spec.stage, spec.name, 0.0, spec.points, False,
-                                             f"grader error: {reason}", error=True))
+            report.checks.append(
+                CheckResult(
+                    spec.id, lv, spec.stage, spec.name, 0.0, spec.points, False, f"grader error: {reason}", error=True
+                )
+            )
     report.errors = [reason + (f"\n{detail}" if detail else "")]
     return report
 
@@ -148,8 +160,9 @@ def _up_to_date(report_path: Path, student: Student, levels, seed) -> bool:
     return data.get("submission_sha256") == submission_hash(read_submission(student.path, levels))
 
 
-def students_to_grade(paths: list[Path], out: Path, levels: list[int], seed: int,
-                      force: bool = False) -> tuple[list[Student], list[Student]]:
+def students_to_grade(
+    paths: list[Path], out: Path, levels: list[int], seed: int, force: bool = False
+) -> tuple[list[Student], list[Student]]:
     """Every student found, and those still to grade (all of them with ``force``; otherwise those
     without an up-to-date report in OUT/reports: the resume)."""
     students = find_students(paths)
@@ -166,12 +179,25 @@ def save_report(out: Path, student: Student, data: dict, html: bool = False) -> 
     write_atomic(out / "reports" / f"{student.name}.json", neutralise.json_dumps(data, indent=2))
     if html:
         from .render_html import feedback_page
-        write_atomic(out / "feedback" / f"{student.name}.html",
-                     feedback_page(Report.from_json(data), f"Feedback for {student.name}"))
+
+        write_atomic(
+            out / "feedback" / f"{student.name}.html",
+            feedback_page(Report.from_json(data), f"Feedback for {student.name}"),
+        )
 
 
-def finish_class(students: list[Student], out: Path, levels: list[int], started: float, html: bool = False,
-                 similarity=None, lms=None, *, seed: int | None = None, graded_now: int | None = None) -> dict:
+def finish_class(
+    students: list[Student],
+    out: Path,
+    levels: list[int],
+    started: float,
+    html: bool = False,
+    similarity=None,
+    lms=None,
+    *,
+    seed: int | None = None,
+    graded_now: int | None = None,
+) -> dict:
     """The class files from the reports on disk: grades.csv, the similarity report and LMS exports
     (when asked), summary.json/.md (and summary.html). ``seed`` goes in grades.csv and the summary
     (the instructor's files); ``graded_now``: how many students this run graded (0: nothing changed)."""
@@ -185,14 +211,26 @@ def finish_class(students: list[Student], out: Path, levels: list[int], started:
     write_atomic(out / "summary.md", summary_markdown(summary))
     if html:
         from .render_html import class_page
+
         diagnoses = {tuple(map(lambda v: v, k.split("|", 1))): n for k, n in summary["diagnoses"].items()}
         write_atomic(out / "summary.html", class_page(summary, {(int(a), b): n for (a, b), n in diagnoses.items()}))
     return summary
 
 
-def grade_class(paths: list[Path], out: Path, levels: list[int], seed: int, device: str = "cpu", jobs: int = 2,
-                force: bool = False, limits: Limits | None = None, progress: bool = True, html: bool = False,
-                similarity=None, lms=None) -> dict:
+def grade_class(
+    paths: list[Path],
+    out: Path,
+    levels: list[int],
+    seed: int,
+    device: str = "cpu",
+    jobs: int = 2,
+    force: bool = False,
+    limits: Limits | None = None,
+    progress: bool = True,
+    html: bool = False,
+    similarity=None,
+    lms=None,
+) -> dict:
     """``similarity``: a ``similarity.Options`` to write OUT/similarity.{csv,html} after grading;
     ``lms``: an ``lms.ExportOptions`` (a roster) to write OUT/canvas.csv and OUT/moodle.csv."""
     limits = limits or Limits()
@@ -234,11 +272,14 @@ def _after_grading(out: Path, students: list[Student], levels: list[int], summar
     try:
         if similarity is not None:
             from .similarity import write_report
+
             summary["similarity"] = write_report([(s.name, s.path) for s in students], out, levels, similarity)
         if lms is not None:
             from .lms import grades_from_class, write_exports
-            summary["lms"] = write_exports(out, lms.roster, grades_from_class(out, students, levels), levels,
-                                           lms.columns, lms.missing)
+
+            summary["lms"] = write_exports(
+                out, lms.roster, grades_from_class(out, students, levels), levels, lms.columns, lms.missing
+            )
     except Exception as exc:  # noqa: BLE001 - reported, and the grades stand
         summary["after_grading_error"] = f"{type(exc).__name__}: {exc}"
 
@@ -257,16 +298,20 @@ def summarize(students: list[Student], reports_dir: Path, levels: list[int], see
     failing: Counter[tuple[str, str, int]] = Counter()
     attempted: Counter[str] = Counter()
     diagnosed: Counter[str] = Counter()
-    per_level = {lv: {"handed_in": 0, "missing": 0, "stub_only": 0, "attempted": 0, "full_marks": 0}
-                 for lv in levels}
+    per_level = {lv: {"handed_in": 0, "missing": 0, "stub_only": 0, "attempted": 0, "full_marks": 0} for lv in levels}
     for s in students:
         try:
             data = json.loads((reports_dir / f"{s.name}.json").read_text())
         except (OSError, ValueError):
             data = error_report(s.path, levels, 0, "no report was written").as_json()
         report = Report.from_json(data)
-        row = {"student": s.name, "directory": s.directory, "total": report.score, "max": report.max_score,
-               "errors": len(report.errors)}
+        row = {
+            "student": s.name,
+            "directory": s.directory,
+            "total": report.score,
+            "max": report.max_score,
+            "errors": len(report.errors),
+        }
         for lv in levels:
             row[f"level{lv}"] = report.level_score(lv)[0]
         rows.append(row)
@@ -305,10 +350,17 @@ def summarize(students: list[Student], reports_dir: Path, levels: list[int], see
         "median": round(statistics.median(totals), 2) if totals else None,
         "distribution": {f"{b}-{b + 10 if b < 90 else 100}": bins.get(b, 0) for b in range(0, 100, 10)},
         "per_level": {str(lv): v for lv, v in per_level.items()},
-        "most_failed": [{"check": cid, "name": name, "level": lv, "students": k, "attempted": attempted[cid],
-                         "share": round(k / attempted[cid], 3)}
-                        for (cid, name, lv), k in sorted(failing.items(),
-                                                         key=lambda kv: (-kv[1] / attempted[kv[0][0]], kv[0]))[:15]],
+        "most_failed": [
+            {
+                "check": cid,
+                "name": name,
+                "level": lv,
+                "students": k,
+                "attempted": attempted[cid],
+                "share": round(k / attempted[cid], 3),
+            }
+            for (cid, name, lv), k in sorted(failing.items(), key=lambda kv: (-kv[1] / attempted[kv[0][0]], kv[0]))[:15]
+        ],
         "grader_errors": errors,
         "diagnoses": dict(diagnosed.most_common()),  # "level|mistake" -> students
         "students": rows,
@@ -329,23 +381,46 @@ def class_csv(rows: list[dict], levels: list[int], seed: int | None = None) -> s
 
 def summary_markdown(summary: dict) -> str:
     """summary.md: the same content as summary.json and summary.html (figures, levels, checks, diagnoses)."""
-    lines = [f"# Class summary ({summary['n_students']} students)", "",
-             f"Mean {summary['mean']}, median {summary['median']} (out of the levels graded)"
-             + (f"; seed {summary['seed']}." if "seed" in summary else "."), "",
-             "## Score distribution", "", "| score | students |", "|---|---|"]
+    lines = [
+        f"# Class summary ({summary['n_students']} students)",
+        "",
+        f"Mean {summary['mean']}, median {summary['median']} (out of the levels graded)"
+        + (f"; seed {summary['seed']}." if "seed" in summary else "."),
+        "",
+        "## Score distribution",
+        "",
+        "| score | students |",
+        "|---|---|",
+    ]
     lines += [f"| {k} | {v} |" for k, v in summary["distribution"].items()]
     md = neutralise.markdown
-    lines += ["", "## Who handed in what, per level", "",
-              "| level | attempted | full marks | stub only | missing |", "|---|---|---|---|---|"]
-    lines += [f"| {lv} | {v['attempted']} | {v['full_marks']} | {v['stub_only']} | {v['missing']} |"
-              for lv, v in summary.get("per_level", {}).items()]
-    lines += ["", "## What the class struggles with (checks failed most often, among those who attempted them)", "",
-              "| check | what it checks | failed | attempted | share |", "|---|---|---|---|---|"]
-    lines += [f"| {md(m['check'])} | {md(m['name'])} | {m['students']} | {m.get('attempted', '')} | {m['share']:.0%} |"
-              for m in summary["most_failed"]]
+    lines += [
+        "",
+        "## Who handed in what, per level",
+        "",
+        "| level | attempted | full marks | stub only | missing |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {lv} | {v['attempted']} | {v['full_marks']} | {v['stub_only']} | {v['missing']} |"
+        for lv, v in summary.get("per_level", {}).items()
+    ]
+    lines += [
+        "",
+        "## What the class struggles with (checks failed most often, among those who attempted them)",
+        "",
+        "| check | what it checks | failed | attempted | share |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {md(m['check'])} | {md(m['name'])} | {m['students']} | {m.get('attempted', '')} | {m['share']:.0%} |"
+        for m in summary["most_failed"]
+    ]
     lines += ["", "## Diagnosed mistakes, by level", "", "| level | mistake | students |", "|---|---|---|"]
-    lines += [f"| {k.split('|', 1)[0]} | {md(k.split('|', 1)[1].replace('_', ' '))} | {v} |"
-              for k, v in summary.get("diagnoses", {}).items()] or ["| — | none diagnosed | 0 |"]
+    lines += [
+        f"| {k.split('|', 1)[0]} | {md(k.split('|', 1)[1].replace('_', ' '))} | {v} |"
+        for k, v in summary.get("diagnoses", {}).items()
+    ] or ["| — | none diagnosed | 0 |"]
     if summary["grader_errors"]:
         lines += ["", f"Grader errors (regrade these): {', '.join(md(n) for n in summary['grader_errors'])}"]
     return "\n".join(lines) + "\n"
@@ -366,11 +441,19 @@ class Progress:
             TextColumn,
             TimeRemainingColumn,
         )
-        self.progress = Progress(TextColumn("grading"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                                 TextColumn("{task.fields[last]}"), console=Console(stderr=True))
+
+        self.progress = Progress(
+            TextColumn("grading"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            TextColumn("{task.fields[last]}"),
+            console=Console(stderr=True),
+        )
         self.progress.start()
-        self.task = self.progress.add_task("grading", total=total, completed=already,
-                                           last=f"({already} already graded)" if already else "")
+        self.task = self.progress.add_task(
+            "grading", total=total, completed=already, last=f"({already} already graded)" if already else ""
+        )
 
     def advance(self, name: str, score: float) -> None:
         if self.progress is not None:

@@ -34,6 +34,7 @@ The outputs are committed, so that nobody needs to run the build to use the kit.
 the build deterministic byte for byte (fixed cell ids, sorted JSON, no outputs), and
 ``--check`` (run by the tests) fails as soon as a committed file differs from a fresh build.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -134,7 +135,7 @@ class Solution:
                 i += 1
             elif with_solutions:  # the code, without the hint block (that ships in hints.json)
                 out.append(self.lines[region.begin])
-                out.extend(self.lines[region.code_start:region.end + 1])
+                out.extend(self.lines[region.code_start : region.end + 1])
                 i = region.end + 1
             else:
                 out.extend(region.stub_lines())
@@ -214,9 +215,11 @@ def _make_region(path, lines, functions, begin: int, end: int, level: int) -> Re
         raise BuildError(f"{path}:{end + 1}: '{END_SOLUTION}' is not aligned with its BEGIN line")
     todo_line = lines[begin - 1] if begin > 0 else ""
     if _indent(todo_line) != indent or not todo_line.strip().startswith(TODO_PREFIX):
-        raise BuildError(f"{where}: the line before '{BEGIN_SOLUTION}' must be a "
-                         f"'{TODO_PREFIX} <what to write>' comment at the same indentation")
-    todo = todo_line.strip()[len(TODO_PREFIX):].strip()
+        raise BuildError(
+            f"{where}: the line before '{BEGIN_SOLUTION}' must be a "
+            f"'{TODO_PREFIX} <what to write>' comment at the same indentation"
+        )
+    todo = todo_line.strip()[len(TODO_PREFIX) :].strip()
     if not todo:
         raise BuildError(f"{path}:{begin}: the TODO comment says nothing")
     try:
@@ -224,8 +227,10 @@ def _make_region(path, lines, functions, begin: int, end: int, level: int) -> Re
     except hints_mod.HintSyntaxError as exc:
         raise BuildError(f"{where}: {exc}") from exc
     if not rungs:
-        raise BuildError(f"{where}: the region starts without hints: write `# hint STAGE: ...` lines right "
-                         f"after '{BEGIN_SOLUTION}' (autograder/hints.py)")
+        raise BuildError(
+            f"{where}: the region starts without hints: write `# hint STAGE: ...` lines right "
+            f"after '{BEGIN_SOLUTION}' (autograder/hints.py)"
+        )
     body = [line for line in lines[code_start:end] if line.strip()]
     if not body:
         raise BuildError(f"{where}: empty solution region")
@@ -233,17 +238,28 @@ def _make_region(path, lines, functions, begin: int, end: int, level: int) -> Re
         raise BuildError(f"{where}: the region's code is indented less than its delimiters")
 
     # The innermost function whose body holds the TODO line; its docstring stays in the stub.
-    owners = [(name, node) for name, node in functions
-              if node.lineno < begin <= (node.end_lineno or node.lineno)]
+    owners = [(name, node) for name, node in functions if node.lineno < begin <= (node.end_lineno or node.lineno)]
     if not owners:
         raise BuildError(f"{where}: solution regions must sit inside a function or method body")
     owner, node = max(owners, key=lambda item: item[1].lineno)
     doc = node.body[0]
-    if (isinstance(doc, ast.Expr) and isinstance(doc.value, ast.Constant)
-            and isinstance(doc.value.value, str) and begin <= (doc.end_lineno or doc.lineno)):
+    if (
+        isinstance(doc, ast.Expr)
+        and isinstance(doc.value, ast.Constant)
+        and isinstance(doc.value.value, str)
+        and begin <= (doc.end_lineno or doc.lineno)
+    ):
         raise BuildError(f"{where}: the region of {owner} must start after its docstring")
-    return Region(begin=begin, end=end, indent=indent, todo=todo, owner=owner, level=level, hints=tuple(rungs),
-                  code_start=code_start)
+    return Region(
+        begin=begin,
+        end=end,
+        indent=indent,
+        todo=todo,
+        owner=owner,
+        level=level,
+        hints=tuple(rungs),
+        code_start=code_start,
+    )
 
 
 def _functions(tree: ast.Module) -> list[tuple[str, ast.AST]]:
@@ -293,22 +309,32 @@ def _find_segments(path: Path, lines: tuple[str, ...], tree: ast.Module) -> list
             _check_gap(path, lines, previous_end, comment_start)
             text = _comment_text(lines[comment_start:start])
             if not text:
-                raise BuildError(f"{where}: write a comment block directly above {node.name}: "
-                                 "it becomes the notebook's markdown cell that explains it")
-            segments.append(Segment("definition", start, end, name=node.name,
-                                    heading=_heading(node), text=text))
+                raise BuildError(
+                    f"{where}: write a comment block directly above {node.name}: "
+                    "it becomes the notebook's markdown cell that explains it"
+                )
+            segments.append(Segment("definition", start, end, name=node.name, heading=_heading(node), text=text))
         elif _is_main_guard(node):
             _check_gap(path, lines, previous_end, comment_start)
-            segments.append(Segment("demo", start, end, heading="Demo (optional, not graded)",
-                                    text=_comment_text(lines[comment_start:start])))
+            segments.append(
+                Segment(
+                    "demo",
+                    start,
+                    end,
+                    heading="Demo (optional, not graded)",
+                    text=_comment_text(lines[comment_start:start]),
+                )
+            )
         else:
-            raise BuildError(f"{where}: unsupported top-level statement (only imports, functions, "
-                             "classes and an `if __name__ == \"__main__\":` demo)")
+            raise BuildError(
+                f"{where}: unsupported top-level statement (only imports, functions, "
+                'classes and an `if __name__ == "__main__":` demo)'
+            )
         previous_end = end
 
     _check_gap(path, lines, previous_end, len(lines))
     if any(s.kind == "demo" for s in segments[:-1]):
-        raise BuildError(f"{path}: the `if __name__ == \"__main__\":` demo must come last")
+        raise BuildError(f'{path}: the `if __name__ == "__main__":` demo must come last')
     return segments
 
 
@@ -319,8 +345,7 @@ def _extend_over_trailing_comments(lines: tuple[str, ...], end: int) -> int:
     still belong to its body.
     """
     i = end
-    while i < len(lines) and (not lines[i].strip() or (
-            lines[i][:1].isspace() and lines[i].lstrip().startswith("#"))):
+    while i < len(lines) and (not lines[i].strip() or (lines[i][:1].isspace() and lines[i].lstrip().startswith("#"))):
         i += 1
         if lines[i - 1].strip():
             end = i
@@ -330,8 +355,10 @@ def _extend_over_trailing_comments(lines: tuple[str, ...], end: int) -> int:
 def _check_gap(path: Path, lines: tuple[str, ...], start: int, end: int) -> None:
     for i in range(start, end):
         if lines[i].strip():
-            raise BuildError(f"{path}:{i + 1}: stray line between top-level statements "
-                             "(a comment block must sit directly above what it explains)")
+            raise BuildError(
+                f"{path}:{i + 1}: stray line between top-level statements "
+                "(a comment block must sit directly above what it explains)"
+            )
 
 
 def _comment_text(lines) -> str:
@@ -357,8 +384,11 @@ def _heading(node: ast.FunctionDef | ast.ClassDef) -> str:
 
 
 def _is_main_guard(node: ast.stmt) -> bool:
-    return (isinstance(node, ast.If) and not node.orelse
-            and ast.unparse(node.test) in ("__name__ == '__main__'", "'__main__' == __name__"))
+    return (
+        isinstance(node, ast.If)
+        and not node.orelse
+        and ast.unparse(node.test) in ("__name__ == '__main__'", "'__main__' == __name__")
+    )
 
 
 def _check_solution(solution: Solution) -> None:
@@ -387,7 +417,7 @@ def _check_solution(solution: Solution) -> None:
 
 
 def _indent(line: str) -> str:
-    return line[:len(line) - len(line.lstrip())]
+    return line[: len(line) - len(line.lstrip())]
 
 
 def _python_string(text: str) -> str:
@@ -431,14 +461,21 @@ def build_notebook(level: int, with_solutions: bool) -> nbformat.NotebookNode:
 
     def code(source: list[str], nbgrader: dict | None = None) -> None:
         metadata = {"nbgrader": {"schema_version": 3, "task": False, **nbgrader}} if nbgrader else {}
-        cells.append(v4.new_code_cell("\n".join(source).strip("\n"), id=cell_id(),
-                                      metadata=nbformat.from_dict(metadata)))
+        cells.append(
+            v4.new_code_cell("\n".join(source).strip("\n"), id=cell_id(), metadata=nbformat.from_dict(metadata))
+        )
 
     def grade_cell(stage: str) -> None:
-        code(["from autograder.selfcheck import check, hint", f'check({number}, "{stage}")'],
-             {"grade": True, "solution": False, "locked": True,
-              "points": curriculum.stage_points(number, stage),
-              "grade_id": f"level{number}_{stage}"})
+        code(
+            ["from autograder.selfcheck import check, hint", f'check({number}, "{stage}")'],
+            {
+                "grade": True,
+                "solution": False,
+                "locked": True,
+                "points": curriculum.stage_points(number, stage),
+                "grade_id": f"level{number}_{stage}",
+            },
+        )
 
     anchors = solution.level.grade_cells_after
     stages = curriculum.stages_of(number)
@@ -450,8 +487,15 @@ def build_notebook(level: int, with_solutions: bool) -> nbformat.NotebookNode:
         elif segment.kind == "definition":
             markdown(f"### {segment.heading}\n\n{segment.text}")
             if solution.regions_in(segment):
-                code(source, {"grade": False, "solution": True, "locked": False,
-                              "grade_id": f"level{number}_solution_{segment.name}"})
+                code(
+                    source,
+                    {
+                        "grade": False,
+                        "solution": True,
+                        "locked": False,
+                        "grade_id": f"level{number}_solution_{segment.name}",
+                    },
+                )
             else:
                 code(source)
             for stage in stages:
@@ -468,10 +512,13 @@ def build_notebook(level: int, with_solutions: bool) -> nbformat.NotebookNode:
     markdown(PROGRESS_MARKDOWN)
     code(PROGRESS_CELL)
 
-    nb = v4.new_notebook(cells=cells, metadata={
-        "kernelspec": dict(KERNELSPEC),
-        "language_info": {"name": "python"},
-    })
+    nb = v4.new_notebook(
+        cells=cells,
+        metadata={
+            "kernelspec": dict(KERNELSPEC),
+            "language_info": {"name": "python"},
+        },
+    )
     if not with_solutions:
         _release(nb)
     nbformat.validate(nb)
@@ -481,8 +528,7 @@ def build_notebook(level: int, with_solutions: bool) -> nbformat.NotebookNode:
 
 def _introduction(solution: Solution) -> str:
     level = solution.level
-    points = [(stage, curriculum.stage_points(level.number, stage))
-              for stage in curriculum.stages_of(level.number)]
+    points = [(stage, curriculum.stage_points(level.number, stage)) for stage in curriculum.stages_of(level.number)]
     table = "\n".join(f"| {stage} | {p:g} |" for stage, p in points)
     total = sum(p for _, p in points)
     return f"""\
@@ -520,9 +566,11 @@ PROGRESS_MARKDOWN = """\
 Every self-check above is recorded in this folder (`.kit-history.jsonl`). This cell sums it up per
 level: the best score, the stages done, the hints and solutions used, and the time from the
 first attempt to full marks."""
-PROGRESS_CELL = ["if __name__ == \"__main__\":",
-                 "    from autograder.progress import show_progress",
-                 "    show_progress()"]
+PROGRESS_CELL = [
+    'if __name__ == "__main__":',
+    "    from autograder.progress import show_progress",
+    "    show_progress()",
+]
 
 
 def _release(nb: nbformat.NotebookNode) -> None:
@@ -606,20 +654,28 @@ def _shown(path: Path) -> str:
 
 def register(subparsers) -> None:
     """``python -m autograder build [--check] [--out DIR]``: main() below parses the options."""
-    p = subparsers.add_parser("build", help="generate assignments/ (stubs and notebooks) from solutions/",
-                              add_help=False)
+    p = subparsers.add_parser(
+        "build", help="generate assignments/ (stubs and notebooks) from solutions/", add_help=False
+    )
     p.set_defaults(func=lambda args: main(args.rest), takes_rest=True)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog=BUILD_COMMAND,
-        description="Generate the student stubs and notebooks in assignments/ from solutions/.")
-    parser.add_argument("--check", action="store_true",
-                        help="write nothing; exit 1 and list the files that differ from a fresh "
-                             "build (stale or missing)")
-    parser.add_argument("--out", type=Path, default=ASSIGNMENTS_DIR, metavar="DIR",
-                        help="the output folder (default: the repository's assignments/)")
+        prog=BUILD_COMMAND, description="Generate the student stubs and notebooks in assignments/ from solutions/."
+    )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing; exit 1 and list the files that differ from a fresh build (stale or missing)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=ASSIGNMENTS_DIR,
+        metavar="DIR",
+        help="the output folder (default: the repository's assignments/)",
+    )
     args = parser.parse_args(argv)
 
     try:
@@ -633,8 +689,7 @@ def main(argv: list[str] | None = None) -> int:
         for path in stale:
             print(_shown(path))
         if stale:
-            print(f"{len(stale)} generated file(s) are stale: run `{BUILD_COMMAND}`",
-                  file=sys.stderr)
+            print(f"{len(stale)} generated file(s) are stale: run `{BUILD_COMMAND}`", file=sys.stderr)
             return 1
         return 0
 

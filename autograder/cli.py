@@ -1,4 +1,5 @@
 """Command line: ``check`` (students), ``grade`` (instructors, JSON), ``build`` (maintainers)."""
+
 from __future__ import annotations
 
 import argparse
@@ -14,14 +15,25 @@ from .settings import DEFAULT_SEED, default_seed, parse_levels, repo_root
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=None, help=f"the run's seed (default {DEFAULT_SEED} or $KIT_SEED)")
-    p.add_argument("--device", choices=["cpu", "cuda", "auto", "all"], default=None,
-                   help="where the checks run (default cpu; auto: cuda when present; all: every device, cuda "
-                   "skipped without one)")
-    p.add_argument("--call-timeout", type=float, default=None,
-                   help=f"seconds one call of student code may take (default {DEFAULTS['call_timeout']:g})")
-    p.add_argument("--timeout", type=float, default=None,
-                   help=f"seconds one student's whole submission may take, every level together (wall clock; "
-                   f"default {DEFAULTS['timeout']:g})")
+    p.add_argument(
+        "--device",
+        choices=["cpu", "cuda", "auto", "all"],
+        default=None,
+        help="where the checks run (default cpu; auto: cuda when present; all: every device, cuda skipped without one)",
+    )
+    p.add_argument(
+        "--call-timeout",
+        type=float,
+        default=None,
+        help=f"seconds one call of student code may take (default {DEFAULTS['call_timeout']:g})",
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        help=f"seconds one student's whole submission may take, every level together (wall clock; "
+        f"default {DEFAULTS['timeout']:g})",
+    )
 
 
 #: the defaults of the options a class remembers (autograder/course_file.py)
@@ -30,9 +42,12 @@ DEFAULTS = {"device": "cpu", "call_timeout": 60.0, "timeout": 600.0}
 
 def _limits(args):
     from .sandbox import Limits
-    return Limits(call_seconds=args.call_timeout if args.call_timeout is not None else DEFAULTS["call_timeout"],
-                  submission_seconds=args.timeout if args.timeout is not None else DEFAULTS["timeout"],
-                  require_isolation=bool(getattr(args, "require_isolation", False)))
+
+    return Limits(
+        call_seconds=args.call_timeout if args.call_timeout is not None else DEFAULTS["call_timeout"],
+        submission_seconds=args.timeout if args.timeout is not None else DEFAULTS["timeout"],
+        require_isolation=bool(getattr(args, "require_isolation", False)),
+    )
 
 
 def _seed(args) -> int:
@@ -48,12 +63,13 @@ def _grade_one(directory: Path, levels: list[int], args, pool=None):
     pool of its own: then the sandbox's interpreter starts first, so it imports torch while this
     process does the same (two cores, both busy)."""
     from .sandbox import start_pool
+
     own = pool is None
     pool = start_pool(levels=levels) if own else pool
     try:
         from .grading import grade
-        return grade(directory, levels, _seed(args), _device(args), _limits(args), curves=bool(args.html),
-                     pool=pool)
+
+        return grade(directory, levels, _seed(args), _device(args), _limits(args), curves=bool(args.html), pool=pool)
     finally:
         if own:
             pool.close()
@@ -67,6 +83,7 @@ def cmd_check(args) -> int:
         return 2
     if args.watch:
         from .watch import watch
+
         return watch(directory, levels, lambda pool: _check_once(directory, levels, args, pool))
     return _check_once(directory, levels, args)
 
@@ -76,15 +93,18 @@ def _check_once(directory: Path, levels: list[int], args, pool=None) -> int:
     from rich.console import Console
 
     from .render_terminal import render
+
     render(report, Console(), verbose=args.verbose)
     for note in _notebook_notes(directory, levels):
         print(note, file=sys.stderr)
     from .hints import record_check
+
     record_check(report, directory)  # the self-study record: hints and progress read it
     failing = sorted({c.level for c in report.checks if not c.passed and not c.error})
     if failing:
-        print(f"Stuck? python -m autograder hint {failing[0]} gives a hint for its first failing stage.",
-              file=sys.stderr)
+        print(
+            f"Stuck? python -m autograder hint {failing[0]} gives a hint for its first failing stage.", file=sys.stderr
+        )
     _write_html(report, args.html, "Self-check")
     return 0 if not report.errors else 3
 
@@ -95,9 +115,11 @@ def _notebook_notes(directory: Path, levels: list[int]) -> list[str]:
     for lv in levels:
         py, nb = directory / f"{LEVELS[lv].module}.py", directory / f"{LEVELS[lv].module}.ipynb"
         if py.is_file() and nb.is_file() and nb.stat().st_mtime > py.stat().st_mtime + 1:
-            notes.append(f"note: {nb.name} is newer than {py.name}, but the .py is what gets graded when both exist. "
-                         f"Working in the notebook? Its graded cells self-check it; to grade it here, remove or "
-                         f"rename {py.name}.")
+            notes.append(
+                f"note: {nb.name} is newer than {py.name}, but the .py is what gets graded when both exist. "
+                f"Working in the notebook? Its graded cells self-check it; to grade it here, remove or "
+                f"rename {py.name}."
+            )
     return notes
 
 
@@ -106,6 +128,7 @@ def _write_html(report, directory, title) -> None:
         return
     from .render_html import feedback_page
     from .report import write_atomic
+
     path = Path(directory) / "feedback.html"
     write_atomic(path, feedback_page(report, title))
     print(f"feedback page: {path}", file=sys.stderr)
@@ -129,6 +152,7 @@ def cmd_grade(args) -> int:
         from rich.console import Console
 
         from .render_terminal import render
+
         render(report, Console())
     if report.errors:
         print(f"autograder: {len(report.errors)} grader error(s); see 'errors' in the report", file=sys.stderr)
@@ -142,12 +166,16 @@ def is_class(path: Path) -> bool:
     (the layout of a Gradescope download), graded as one submission, as Gradescope does."""
     from .batch import is_submission, student_entries
     from .submission import has_level_files
+
     if not path.is_dir() or is_submission(path):
         return False
     holding = [p for p in student_entries(path) if has_level_files(p)]
     if len(holding) == 1:
-        print(f"autograder: grading {path} as one submission (its files are under {holding[0].name}); "
-              "for a class, give --out", file=sys.stderr)
+        print(
+            f"autograder: grading {path} as one submission (its files are under {holding[0].name}); "
+            "for a class, give --out",
+            file=sys.stderr,
+        )
     return len(holding) > 1
 
 
@@ -155,19 +183,26 @@ def cmd_grade_class(args, paths, levels) -> int:
     import os
 
     from . import course_file, lms, similarity
+
     out = Path(args.out or "grades")
     try:
         export = lms.options_from(args)  # a bad roster stops before grading, not after
     except lms.RosterError as exc:
         print(f"autograder: {exc}", file=sys.stderr)
         return 2
-    given = {"seed": args.seed if args.seed is not None else
-             (int(os.environ["KIT_SEED"]) if os.environ.get("KIT_SEED") else None),
-             "levels": levels if args.level else None, "device": args.device,
-             "call_timeout": args.call_timeout, "timeout": args.timeout}
+    given = {
+        "seed": args.seed
+        if args.seed is not None
+        else (int(os.environ["KIT_SEED"]) if os.environ.get("KIT_SEED") else None),
+        "levels": levels if args.level else None,
+        "device": args.device,
+        "call_timeout": args.call_timeout,
+        "timeout": args.timeout,
+    }
     try:
-        settings, notes = course_file.settle(out, given, {"seed": default_seed(), "levels": levels, **DEFAULTS},
-                                             force=args.force)
+        settings, notes = course_file.settle(
+            out, given, {"seed": default_seed(), "levels": levels, **DEFAULTS}, force=args.force
+        )
     except course_file.SeedChanged as exc:
         print(f"autograder: {exc}", file=sys.stderr)
         return 2
@@ -178,40 +213,57 @@ def cmd_grade_class(args, paths, levels) -> int:
     similar = None if args.no_similarity else similarity.options_from(args)
     if args.scheduler:
         from .cluster import grade_on_cluster_cli
-        summary = grade_on_cluster_cli(args, paths, out, levels, seed, _limits(args), similarity=similar,
-                                       lms=export)
+
+        summary = grade_on_cluster_cli(args, paths, out, levels, seed, _limits(args), similarity=similar, lms=export)
         if isinstance(summary, int):
             return summary
     else:
         from .batch import grade_class
-        summary = grade_class(paths, out, levels, seed, settings["device"], jobs=args.jobs, force=args.force,
-                              limits=_limits(args), progress=sys.stderr.isatty(), html=bool(args.html),
-                              similarity=similar, lms=export)
+
+        summary = grade_class(
+            paths,
+            out,
+            levels,
+            seed,
+            settings["device"],
+            jobs=args.jobs,
+            force=args.force,
+            limits=_limits(args),
+            progress=sys.stderr.isatty(),
+            html=bool(args.html),
+            similarity=similar,
+            lms=export,
+        )
     if args.format == "json":
         sys.stdout.write(json.dumps(summary, indent=2) + "\n")
     else:
         if summary.get("graded_now", summary["n_students"]) == 0:
-            print(f"Nothing changed since the last run: {summary['n_students']} students' reports are up to date "
-                  f"(same files, seed and levels; --force regrades). Mean {summary['mean']}, median "
-                  f"{summary['median']}. Class CSV {out}/grades.csv, summary {out}/summary.md")
+            print(
+                f"Nothing changed since the last run: {summary['n_students']} students' reports are up to date "
+                f"(same files, seed and levels; --force regrades). Mean {summary['mean']}, median "
+                f"{summary['median']}. Class CSV {out}/grades.csv, summary {out}/summary.md"
+            )
         else:
-            print(f"{summary['graded_now']} of {summary['n_students']} students graded in {summary['seconds']} s "
-                  f"(the others were up to date); mean {summary['mean']}, median {summary['median']}. Reports in "
-                  f"{out}/reports/, class CSV {out}/grades.csv, summary {out}/summary.md"
-                  if summary.get("graded_now", summary["n_students"]) < summary["n_students"] else
-                  f"{summary['n_students']} students graded in {summary['seconds']} s; mean {summary['mean']}, "
-                  f"median {summary['median']}. Reports in {out}/reports/, class CSV {out}/grades.csv, "
-                  f"summary {out}/summary.md")
+            print(
+                f"{summary['graded_now']} of {summary['n_students']} students graded in {summary['seconds']} s "
+                f"(the others were up to date); mean {summary['mean']}, median {summary['median']}. Reports in "
+                f"{out}/reports/, class CSV {out}/grades.csv, summary {out}/summary.md"
+                if summary.get("graded_now", summary["n_students"]) < summary["n_students"]
+                else f"{summary['n_students']} students graded in {summary['seconds']} s; mean {summary['mean']}, "
+                f"median {summary['median']}. Reports in {out}/reports/, class CSV {out}/grades.csv, "
+                f"summary {out}/summary.md"
+            )
         for m in summary["most_failed"][:5]:
-            print(f"  {m['share']:4.0%} of those who attempted level {m['level']} failed {m['check']}: "
-                  f"{m['name']}")
+            print(f"  {m['share']:4.0%} of those who attempted level {m['level']} failed {m['check']}: {m['name']}")
         if "similarity" in summary:
             print(similarity.describe(summary["similarity"], out))
         for line in lms.describe(summary["lms"], out) if "lms" in summary else []:
             print(line)
     if "after_grading_error" in summary:
-        print(f"autograder: the similarity report or LMS exports failed: {summary['after_grading_error']}",
-              file=sys.stderr)
+        print(
+            f"autograder: the similarity report or LMS exports failed: {summary['after_grading_error']}",
+            file=sys.stderr,
+        )
         return 3
     if summary["grader_errors"]:
         print(f"autograder: grader errors for {', '.join(summary['grader_errors'])}", file=sys.stderr)
@@ -225,37 +277,69 @@ def register(subparsers) -> None:
     p.add_argument("levels", nargs="*", type=int, help="levels to check (default: all)")
     p.add_argument("--dir", default=str(repo_root() / "assignments"), help="your work (default: assignments/)")
     p.add_argument("-v", "--verbose", action="store_true", help="show every message")
-    p.add_argument("--html", metavar="DIR", default=None, help="also write an HTML feedback page (with loss curves) "
-                   "to DIR/feedback.html")
-    p.add_argument("-w", "--watch", action="store_true", help="check again each time a level's file is saved "
-                   "(the grader stays warm: torch is imported once); Ctrl-C stops")
+    p.add_argument(
+        "--html",
+        metavar="DIR",
+        default=None,
+        help="also write an HTML feedback page (with loss curves) to DIR/feedback.html",
+    )
+    p.add_argument(
+        "-w",
+        "--watch",
+        action="store_true",
+        help="check again each time a level's file is saved "
+        "(the grader stays warm: torch is imported once); Ctrl-C stops",
+    )
     _common(p)
     p.set_defaults(func=cmd_check)
 
     p = subparsers.add_parser("grade", help="grade a submission directory, or a class of them")
     p.add_argument("dir", nargs="+", help="a submission directory, a directory of student directories, or several")
-    p.add_argument("--out", default=None, help="class mode: where reports, grades.csv and the summary go "
-                   "(default: grades/)")
+    p.add_argument(
+        "--out", default=None, help="class mode: where reports, grades.csv and the summary go (default: grades/)"
+    )
     p.add_argument("--jobs", type=int, default=2, help="class mode: students graded in parallel")
     p.add_argument("--force", action="store_true", help="class mode: regrade students already graded")
-    p.add_argument("--scheduler", metavar="ADDRESS", default=None,
-                   help="class mode on a Dask cluster: a scheduler address (tcp://host:8786), or local:N for N "
-                   "worker processes here (needs the 'cluster' extra; see docs/cluster.md)")
-    p.add_argument("--cluster-wait", type=float, default=600.0, metavar="SECONDS",
-                   help="with --scheduler: how long to wait while the cluster has no worker before stopping")
-    p.add_argument("--html", metavar="DIR", nargs="?", const="html", default=None,
-                   help="HTML feedback with loss curves: DIR/feedback.html for one submission; in class mode "
-                   "OUT/feedback/<student>.html and OUT/summary.html (any value)")
+    p.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        default=None,
+        help="class mode on a Dask cluster: a scheduler address (tcp://host:8786), or local:N for N "
+        "worker processes here (needs the 'cluster' extra; see docs/cluster.md)",
+    )
+    p.add_argument(
+        "--cluster-wait",
+        type=float,
+        default=600.0,
+        metavar="SECONDS",
+        help="with --scheduler: how long to wait while the cluster has no worker before stopping",
+    )
+    p.add_argument(
+        "--html",
+        metavar="DIR",
+        nargs="?",
+        const="html",
+        default=None,
+        help="HTML feedback with loss curves: DIR/feedback.html for one submission; in class mode "
+        "OUT/feedback/<student>.html and OUT/summary.html (any value)",
+    )
     p.add_argument("--format", choices=["json", "table"], default="table")
     p.add_argument("--level", type=int, action="append", help="grade only this level (repeatable)")
-    p.add_argument("--no-similarity", action="store_true", help="class mode: skip the similarity report "
-                   "(OUT/similarity.html and .csv, written by default)")
-    p.add_argument("--require-isolation", action="store_true",
-                   help="official grading: refuse (a grader error, no score) where the student's process cannot be "
-                   "fully confined (hidden by allow-list, a user of its own, no network: root on Linux)")
+    p.add_argument(
+        "--no-similarity",
+        action="store_true",
+        help="class mode: skip the similarity report (OUT/similarity.html and .csv, written by default)",
+    )
+    p.add_argument(
+        "--require-isolation",
+        action="store_true",
+        help="official grading: refuse (a grader error, no score) where the student's process cannot be "
+        "fully confined (hidden by allow-list, a user of its own, no network: root on Linux)",
+    )
     _common(p)
     # class mode's similarity report and LMS exports: their flags
     from . import lms, similarity
+
     similarity.add_options(p)
     lms.add_options(p)
     p.set_defaults(func=cmd_grade)

@@ -17,6 +17,7 @@ same command finishes it).
 ``distributed`` is an optional dependency (``pip install 'pytorch-examples-kit[cluster]'``),
 imported only here.
 """
+
 from __future__ import annotations
 
 import re
@@ -56,8 +57,10 @@ def missing_dependency_message() -> str | None:
     try:
         import distributed  # noqa: F401
     except ImportError:
-        return ("grading on a cluster needs Dask's distributed scheduler: "
-                "pip install 'pytorch-examples-kit[cluster]' (or: pip install 'dask[distributed]')")
+        return (
+            "grading on a cluster needs Dask's distributed scheduler: "
+            "pip install 'pytorch-examples-kit[cluster]' (or: pip install 'dask[distributed]')"
+        )
     return None
 
 
@@ -78,6 +81,7 @@ def connect(address: str, timeout: float):
     """A Client (and the LocalCluster it owns, or None) for ``--scheduler``."""
     import dask
     from distributed import Client, LocalCluster
+
     kind, n = parse_scheduler(address)
     if kind == "remote":
         try:
@@ -86,12 +90,14 @@ def connect(address: str, timeout: float):
             raise ClusterError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
     # worker-saturation 1.0: a worker holds only the task it runs, so a worker that dies takes no
     # innocent queued student down with it (each death counts against every task it held).
-    with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES,
-                          "distributed.scheduler.worker-saturation": 1.0}):
+    with dask.config.set(
+        {"distributed.scheduler.allowed-failures": ALLOWED_FAILURES, "distributed.scheduler.worker-saturation": 1.0}
+    ):
         # One thread per worker process: a grading process uses one core (torch pinned to one
         # thread). No memory limit on the worker itself: the sandbox bounds each child's memory.
-        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
-                               dashboard_address=None, memory_limit=0)
+        cluster = LocalCluster(
+            n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None, memory_limit=0
+        )
     try:
         return Client(cluster, timeout=timeout, set_as_default=False), cluster
     except BaseException:
@@ -99,8 +105,9 @@ def connect(address: str, timeout: float):
         raise
 
 
-def make_job(student: Student, levels: list[int], seed: int, device: str, limits: Limits, curves: bool,
-             kit: dict) -> tuple[dict | None, str]:
+def make_job(
+    student: Student, levels: list[int], seed: int, device: str, limits: Limits, curves: bool, kit: dict
+) -> tuple[dict | None, str]:
     """A student as data: for each level the bytes local grading reads (``read_submission``: the
     same read gives the bytes and their hash), or only the size of a file too large to read. (None,
     why) when the client cannot read a file: the operator's problem, not the student's."""
@@ -123,15 +130,37 @@ def make_job(student: Student, levels: list[int], seed: int, device: str, limits
         if size is None or size <= MAX_SOURCE_BYTES:
             return None, f"the client cannot read {src.filename} ({why}): fix its permissions and rerun"
         files[src.filename] = {"size": size}  # too large: the worker refuses it by its size, as here
-    job = {"origin": str(student.path), "files": files, "sha256": submission_hash(sources), "levels": list(levels),
-           "seed": seed, "device": device, "limits": asdict(limits), "curves": curves, "kit": kit}
+    job = {
+        "origin": str(student.path),
+        "files": files,
+        "sha256": submission_hash(sources),
+        "levels": list(levels),
+        "seed": seed,
+        "device": device,
+        "limits": asdict(limits),
+        "curves": curves,
+        "kit": kit,
+    }
     return job, ""
 
 
-def grade_class_on_cluster(paths: list[Path], out: Path, levels: list[int], seed: int, scheduler: str,
-                           device: str = "cpu", force: bool = False, limits: Limits | None = None,
-                           progress: bool = True, html: bool = False, connect_timeout: float = 30.0,
-                           worker_wait: float = 600.0, task=None, similarity=None, lms=None) -> dict:
+def grade_class_on_cluster(
+    paths: list[Path],
+    out: Path,
+    levels: list[int],
+    seed: int,
+    scheduler: str,
+    device: str = "cpu",
+    force: bool = False,
+    limits: Limits | None = None,
+    progress: bool = True,
+    html: bool = False,
+    connect_timeout: float = 30.0,
+    worker_wait: float = 600.0,
+    task=None,
+    similarity=None,
+    lms=None,
+) -> dict:
     """Grade a class on the cluster at ``scheduler``; same output as ``batch.grade_class``.
 
     ``worker_wait``: seconds to wait while the cluster has no worker at all (at the start, or after
@@ -140,6 +169,7 @@ def grade_class_on_cluster(paths: list[Path], out: Path, levels: list[int], seed
     ``similarity``, ``lms``: as for ``batch.grade_class`` (run here, on the client, at the end).
     """
     from .cluster_worker import SandboxPools, grade_task, kit_fingerprint
+
     limits = limits or Limits()
     task = task or grade_task
     students, todo = students_to_grade(paths, out, levels, seed, force)
@@ -187,6 +217,7 @@ def _collect(client, task, jobs: dict, out: Path, levels, seed, html, bar, sched
     local grading retries a student whose worker died; a second give-up is their error report.
     """
     from distributed import wait
+
     run = uuid.uuid4().hex[:8]
     waiting = list(jobs)  # names, in the class's order
     in_flight: dict = {}  # future -> student name
@@ -195,8 +226,10 @@ def _collect(client, task, jobs: dict, out: Path, levels, seed, html, bar, sched
     health = _Health(client, scheduler, worker_wait)
 
     def lost() -> SchedulerLost:
-        return SchedulerLost(f"lost the Dask scheduler at {scheduler}: {len(written)} students were graded and "
-                             "saved this run; run the same command again to grade the rest")
+        return SchedulerLost(
+            f"lost the Dask scheduler at {scheduler}: {len(written)} students were graded and "
+            "saved this run; run the same command again to grade the rest"
+        )
 
     while waiting or in_flight:
         while waiting and len(in_flight) < health.threads:
@@ -246,8 +279,10 @@ class _Health:
         self.next_check = now + POLL_SECONDS
         status = self.client.status
         if status not in ("running", "connecting"):
-            raise SchedulerLost(f"lost the Dask scheduler at {self.scheduler} (client {status}); "
-                                "run the same command again to grade the rest")
+            raise SchedulerLost(
+                f"lost the Dask scheduler at {self.scheduler} (client {status}); "
+                "run the same command again to grade the rest"
+            )
         if status != "running":
             return
         workers = self.client.scheduler_info(n_workers=-1).get("workers", {})
@@ -257,8 +292,10 @@ class _Health:
             return
         self.no_workers_since = self.no_workers_since or now
         if now - self.no_workers_since > self.worker_wait:
-            raise ClusterError(f"the cluster at {self.scheduler} has had no worker for {self.worker_wait:g} s; "
-                               "run the same command again when workers are back")
+            raise ClusterError(
+                f"the cluster at {self.scheduler} has had no worker for {self.worker_wait:g} s; "
+                "run the same command again when workers are back"
+            )
 
 
 def _outcome(future, student: Student, levels, seed) -> tuple[dict, bool]:
@@ -266,14 +303,18 @@ def _outcome(future, student: Student, levels, seed) -> tuple[dict, bool]:
     worker that holds it: if that worker has died since, the scheduler reruns the task, and this
     waits for that (or its failure)."""
     from distributed import KilledWorker
+
     try:
         data = future.result()
     except CancelledError:  # the client lost the scheduler while it waited for this result
-        raise SchedulerLost("lost the Dask scheduler while fetching a result; run the same command again to grade "
-                            "the rest") from None
+        raise SchedulerLost(
+            "lost the Dask scheduler while fetching a result; run the same command again to grade the rest"
+        ) from None
     except KilledWorker as exc:
-        reason = (f"the worker grading this student died {exc.allowed_failures + 1} times (last "
-                  f"{getattr(exc.last_worker, 'address', '?')}): the scheduler gave up on it")
+        reason = (
+            f"the worker grading this student died {exc.allowed_failures + 1} times (last "
+            f"{getattr(exc.last_worker, 'address', '?')}): the scheduler gave up on it"
+        )
         return error_report(student.path, levels, seed, reason).as_json(), True
     except Exception as exc:  # noqa: BLE001 - the task failed (not the student): an error report
         reason = f"the grading task failed on the cluster: {type(exc).__name__}: {exc}"
@@ -288,6 +329,7 @@ def _close(client, cluster) -> None:
     """Close the client (and the local cluster it owns) without waiting long on a lost scheduler. On
     a cluster that outlives the run, the workers' sandbox pools are closed first (they would sit idle)."""
     from .cluster_worker import PLUGIN_NAME
+
     if cluster is None and client.status == "running":
         try:
             client.unregister_worker_plugin(PLUGIN_NAME)
@@ -304,11 +346,13 @@ def _close(client, cluster) -> None:
             pass
 
 
-def grade_on_cluster_cli(args, paths: list[Path], out: Path, levels: list[int], seed: int, limits: Limits,
-                         similarity=None, lms=None):
+def grade_on_cluster_cli(
+    args, paths: list[Path], out: Path, levels: list[int], seed: int, limits: Limits, similarity=None, lms=None
+):
     """``grade --scheduler``: the summary, or an exit status with its message printed (2: a bad
     address or distributed missing; 4: the cluster stopped the run, whose finished reports stay)."""
     import sys
+
     problem = missing_dependency_message()
     if problem is None:
         try:
@@ -319,9 +363,21 @@ def grade_on_cluster_cli(args, paths: list[Path], out: Path, levels: list[int], 
         print(f"autograder: {problem}", file=sys.stderr)
         return 2
     try:
-        return grade_class_on_cluster(paths, out, levels, seed, args.scheduler, args.device, force=args.force,
-                                      limits=limits, progress=sys.stderr.isatty(), html=bool(args.html),
-                                      worker_wait=args.cluster_wait, similarity=similarity, lms=lms)
+        return grade_class_on_cluster(
+            paths,
+            out,
+            levels,
+            seed,
+            args.scheduler,
+            args.device,
+            force=args.force,
+            limits=limits,
+            progress=sys.stderr.isatty(),
+            html=bool(args.html),
+            worker_wait=args.cluster_wait,
+            similarity=similarity,
+            lms=lms,
+        )
     except ClusterError as exc:
         print(f"autograder: {exc}", file=sys.stderr)
         return 4

@@ -7,6 +7,7 @@ levels, the limits and the client's kit fingerprint. The worker writes the files
 temporary directory, grades it exactly as local grading does, and returns the report as a plain
 JSON dict; the client alone writes to the output directory.
 """
+
 from __future__ import annotations
 
 import functools
@@ -38,13 +39,18 @@ def kit_fingerprint() -> dict:
     import torch
 
     from .report import versions
+
     h = hashlib.sha256()
     for path in sorted(PACKAGE.rglob("*")):
         if path.suffix in (".py", ".ini") and "__pycache__" not in path.parts:
             h.update(str(path.relative_to(PACKAGE)).encode() + b"\0")
             h.update(path.read_bytes())
-    return {"kit": versions()["kit"], "code_sha256": h.hexdigest()[:16], "torch": torch.__version__,
-            "numpy": numpy.__version__}
+    return {
+        "kit": versions()["kit"],
+        "code_sha256": h.hexdigest()[:16],
+        "torch": torch.__version__,
+        "numpy": numpy.__version__,
+    }
 
 
 class SandboxPools(WorkerPlugin):
@@ -127,13 +133,20 @@ def grade_task(job: dict) -> dict:
     """Grade one student on this worker; returns the report as a JSON dict (an error report when the
     worker cannot grade it as the client asked: never a different grade)."""
     from .batch import error_report
+
     origin, levels, seed = job["origin"], job["levels"], job["seed"]
     ours = kit_fingerprint()
     if ours != job["kit"]:
-        differ = ", ".join(f"{k} {job['kit'].get(k)} on the client, {v} here" for k, v in ours.items()
-                           if job["kit"].get(k) != v)
-        return error_report(origin, levels, seed, f"this worker's kit differs from the client's ({differ}): "
-                            "install the same kit, torch and numpy on every worker").as_json()
+        differ = ", ".join(
+            f"{k} {job['kit'].get(k)} on the client, {v} here" for k, v in ours.items() if job["kit"].get(k) != v
+        )
+        return error_report(
+            origin,
+            levels,
+            seed,
+            f"this worker's kit differs from the client's ({differ}): "
+            "install the same kit, torch and numpy on every worker",
+        ).as_json()
     plugin = get_worker().plugins.get(PLUGIN_NAME)
     if not isinstance(plugin, SandboxPools):
         plugin = None
@@ -144,12 +157,18 @@ def grade_task(job: dict) -> dict:
         directory.mkdir()
         materialize(job["files"], directory)
         from .grading import grade
+
         limits = Limits(**job["limits"])
         data = grade(directory, levels, seed, job["device"], limits, pool=pool, curves=job["curves"]).as_json()
         data = _replace_text(data, str(directory), origin)
     except Exception as exc:  # noqa: BLE001 - a grader failure: an error for this student, never a score
-        data = error_report(origin, levels, seed, f"the grader failed on worker {_worker_name()}: "
-                            f"{type(exc).__name__}: {exc}", traceback.format_exc()[-1500:]).as_json()
+        data = error_report(
+            origin,
+            levels,
+            seed,
+            f"the grader failed on worker {_worker_name()}: {type(exc).__name__}: {exc}",
+            traceback.format_exc()[-1500:],
+        ).as_json()
     finally:
         shutil.rmtree(root, ignore_errors=True)
         if plugin is not None:
@@ -157,8 +176,9 @@ def grade_task(job: dict) -> dict:
         else:
             pool.close()
     if data.get("seed") != seed or data.get("submission_sha256") not in ("", job["sha256"]):
-        return error_report(origin, levels, seed, "the worker graded something other than what was sent "
-                            "(seed or files differ)").as_json()
+        return error_report(
+            origin, levels, seed, "the worker graded something other than what was sent (seed or files differ)"
+        ).as_json()
     data.setdefault("timings", {})["worker"] = _worker_name()
     return data
 

@@ -4,6 +4,7 @@ tensor's or an array's contents become a buffer (``wire.py`` frames the buffers)
 Like ``wire.py``, the child loads this file by path (it never imports the ``autograder`` package),
 so it depends on numpy and torch only.
 """
+
 from __future__ import annotations
 
 import numpy as np

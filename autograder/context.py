@@ -1,5 +1,6 @@
 """``GradingContext``: everything one grading run shares (the seed, the devices, the submission's
 child processes, the results). The pytest plugin hands it to the checks; ``grading.grade`` builds it."""
+
 from __future__ import annotations
 
 import os
@@ -34,9 +35,17 @@ def resolve_devices(device: str) -> list[str]:
 class GradingContext:
     """Everything one grading run shares: the seed, the devices, the submission's processes."""
 
-    def __init__(self, submission_dir: Path | None, levels: list[int], seed: int, devices: list[str],
-                 limits: Limits | None = None, in_process: dict | None = None, pool: ChildPool | None = None,
-                 sources: dict | None = None):
+    def __init__(
+        self,
+        submission_dir: Path | None,
+        levels: list[int],
+        seed: int,
+        devices: list[str],
+        limits: Limits | None = None,
+        in_process: dict | None = None,
+        pool: ChildPool | None = None,
+        sources: dict | None = None,
+    ):
         self.submission_dir = Path(submission_dir) if submission_dir else None
         self.levels = levels
         self.seed = seed
@@ -52,8 +61,9 @@ class GradingContext:
         # (sources: levels already read elsewhere, e.g. a refused nbgrader notebook)
         self.sources = dict(sources or {})
         if self.submission_dir:
-            self.sources.update({lv: s for lv, s in read_submission(self.submission_dir, levels).items()
-                                 if lv not in self.sources})
+            self.sources.update(
+                {lv: s for lv, s in read_submission(self.submission_dir, levels).items() if lv not in self.sources}
+            )
         self.started = time.monotonic()
         self.stage: str | None = None  # grade only this stage (the notebook's per-stage cells)
         self.protections: dict = {}  # what the sandbox could apply, as the child reported it
@@ -96,12 +106,18 @@ class GradingContext:
         if self._in_process is not None:
             from .child.runtime import Runtime
             from .sandbox import InProcessChannel
+
             namespace = self._in_process.get(level)
             runtime = Runtime()
             if namespace is not None:
                 runtime.adopt(module, namespace)
-            return Submission(module, None, "<notebook>", lambda: InProcessChannel(runtime),
-                              unavailable=None if namespace is not None else f"level {level} was not given")
+            return Submission(
+                module,
+                None,
+                "<notebook>",
+                lambda: InProcessChannel(runtime),
+                unavailable=None if namespace is not None else f"level {level} was not given",
+            )
         src = self.sources[level]
         if src.source is None:
             return Submission(module, None, src.filename, lambda: None, unavailable=src.problem)
@@ -114,19 +130,34 @@ class GradingContext:
         def open_channel():
             scratch.mkdir(parents=True, exist_ok=True)
             device = "cpu" if self.devices == ["cpu"] else "cuda"
-            channel = self._pool.fork(scratch, self.limits, hide=self.hidden_paths(), device=device,
-                                        dynamo=LEVELS[level].needs_dynamo(lane), numpy_only=LEVELS[level].numpy)
+            channel = self._pool.fork(
+                scratch,
+                self.limits,
+                hide=self.hidden_paths(),
+                device=device,
+                dynamo=LEVELS[level].needs_dynamo(lane),
+                numpy_only=LEVELS[level].numpy,
+            )
             self.protections = dict(channel.protections, start=self._pool.start_method)
             missing = isolation_shortfall(channel.protections) if self.limits.require_isolation else []
             if missing:  # official grading refuses (a grader error, never a student's score)
                 channel.close()
-                self.refusal = ("isolation is required (--require-isolation) but this machine could not give it: "
-                                + "; ".join(missing) + " (grade as root on Linux: docs/sandbox.md)")
+                self.refusal = (
+                    "isolation is required (--require-isolation) but this machine could not give it: "
+                    + "; ".join(missing)
+                    + " (grade as root on Linux: docs/sandbox.md)"
+                )
                 raise RuntimeError(self.refusal)
             return channel
 
-        return Submission(module, src.source, src.filename, open_channel, budget=self.limits.submission_seconds,
-                          deadline=self.started + self.limits.submission_seconds)
+        return Submission(
+            module,
+            src.source,
+            src.filename,
+            open_channel,
+            budget=self.limits.submission_seconds,
+            deadline=self.started + self.limits.submission_seconds,
+        )
 
     def hidden_paths(self) -> list[str]:
         """What the child must not see: the grader, the solutions, the tests, other submissions."""

@@ -8,6 +8,7 @@ refused unless ``--force`` (then every student is regraded with the new seed and
 The seed is the instructor's secret: it is written here, in ``grades.csv`` (a column) and
 ``summary.json``, and never in anything a student receives.
 """
+
 from __future__ import annotations
 
 import json
@@ -55,7 +56,8 @@ def settle(directory: Path, given: dict, defaults: dict, *, force: bool = False)
                 raise SeedChanged(
                     f"{directory} was graded with seed {remembered['seed']} (remembered in {path_of(directory)}); "
                     f"this run asks for seed {value}. Rerun without --seed to keep the course's seed, or add "
-                    "--force to regrade every student with the new one")
+                    "--force to regrade every student with the new one"
+                )
             notes.append(f"{key} changed from {remembered[key]} to {value} (remembered for the next run)")
         settings[key] = value
     if remembered and given.get("seed") is None and "seed" in remembered:

@@ -7,6 +7,7 @@ text (names, directory names, ids) reaches the kit's CSV files, so every text ce
 shows the text, and runs nothing). Numbers are written as numbers: a negative score is impossible
 here, and a number is never a formula.
 """
+
 from __future__ import annotations
 
 import csv

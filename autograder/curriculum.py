@@ -10,6 +10,7 @@ convergence bound. ``reference.py``, ``checks/loops.py`` and the child's model f
 record; none of them branches on a level's number for its data. docs/contributing.md says how to
 add a level; ``register_level`` adds one at run time (a course's own level, or a test's toy one).
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -75,8 +76,14 @@ class Model:
     def spec(self, sizes) -> tuple:
         """The model as plain data for the student's process, which builds it without this package
         (``Runtime.make("model", *spec)``): (kind, ((name, fan_in, fan_out, repeated), ...), max_depth)."""
-        return (self.kind, tuple((layer.name, getattr(sizes, layer.fan_in), getattr(sizes, layer.fan_out),
-                                  layer.repeated) for layer in self.layers), self.max_depth)
+        return (
+            self.kind,
+            tuple(
+                (layer.name, getattr(sizes, layer.fan_in), getattr(sizes, layer.fan_out), layer.repeated)
+                for layer in self.layers
+            ),
+            self.max_depth,
+        )
 
 
 @dataclass(frozen=True)
@@ -177,8 +184,7 @@ def dynamo_first(levels) -> bool:
     them first (they keep the second core busy while it imports torch._dynamo); with at most one,
     importing it at once starts it 0.1-0.15 s earlier (bench/speed_table.py --each-level)."""
     chosen = [LEVELS[lv] for lv in levels if lv in LEVELS]
-    return any(lv.needs_dynamo("main") for lv in chosen) and sum(not lv.needs_dynamo("converge")
-                                                                 for lv in chosen) <= 1
+    return any(lv.needs_dynamo("main") for lv in chosen) and sum(not lv.needs_dynamo("converge") for lv in chosen) <= 1
 
 
 @dataclass(frozen=True)
@@ -195,43 +201,140 @@ _SEQUENTIAL = Model("sequential", (Layer("0", "D_in", "H"), Layer("2", "H", "D_o
 _BY_HAND = ("x", "y", "w1", "w2", "lr", "steps")
 
 LEVELS: dict[int, Level] = {
-    1: Level(1, "level1_numpy", "numpy by hand", ("forward", "loss_fn", "backward", "sgd_step", "train"),
-             _NOBIAS, _BY_HAND, Schedule(lr=1e-6), Convergence(ratio=1e-5), numpy=True,
-             grade_cells_after={"forward": "forward", "loss": "loss_fn", "backward": "backward", "step": "sgd_step",
-                                "train": "train"}),
-    2: Level(2, "level2_tensors", "torch tensors by hand", ("forward", "loss_fn", "backward", "sgd_step", "train"),
-             _NOBIAS, _BY_HAND, Schedule(lr=1e-6), Convergence(ratio=1e-5),
-             grade_cells_after={"forward": "forward", "loss": "loss_fn", "backward": "backward", "step": "sgd_step",
-                                "train": "train"}),
-    3: Level(3, "level3_autograd", "autograd", ("forward", "loss_fn", "backward", "sgd_step", "zero_grad", "train"),
-             _NOBIAS, _BY_HAND, Schedule(lr=1e-6), Convergence(ratio=1e-5), autograd=True,
-             grade_cells_after={"forward": "forward", "loss": "loss_fn", "backward": "backward", "step": "sgd_step",
-                                "zero_grad": "zero_grad", "train": "train"}),
+    1: Level(
+        1,
+        "level1_numpy",
+        "numpy by hand",
+        ("forward", "loss_fn", "backward", "sgd_step", "train"),
+        _NOBIAS,
+        _BY_HAND,
+        Schedule(lr=1e-6),
+        Convergence(ratio=1e-5),
+        numpy=True,
+        grade_cells_after={
+            "forward": "forward",
+            "loss": "loss_fn",
+            "backward": "backward",
+            "step": "sgd_step",
+            "train": "train",
+        },
+    ),
+    2: Level(
+        2,
+        "level2_tensors",
+        "torch tensors by hand",
+        ("forward", "loss_fn", "backward", "sgd_step", "train"),
+        _NOBIAS,
+        _BY_HAND,
+        Schedule(lr=1e-6),
+        Convergence(ratio=1e-5),
+        grade_cells_after={
+            "forward": "forward",
+            "loss": "loss_fn",
+            "backward": "backward",
+            "step": "sgd_step",
+            "train": "train",
+        },
+    ),
+    3: Level(
+        3,
+        "level3_autograd",
+        "autograd",
+        ("forward", "loss_fn", "backward", "sgd_step", "zero_grad", "train"),
+        _NOBIAS,
+        _BY_HAND,
+        Schedule(lr=1e-6),
+        Convergence(ratio=1e-5),
+        autograd=True,
+        grade_cells_after={
+            "forward": "forward",
+            "loss": "loss_fn",
+            "backward": "backward",
+            "step": "sgd_step",
+            "zero_grad": "zero_grad",
+            "train": "train",
+        },
+    ),
     # MyReLU's backward is checked on its own; "forward" covers MyReLU.forward and forward().
-    4: Level(4, "level4_function", "a custom autograd Function", ("MyReLU", "forward", "train"),
-             _NOBIAS, _BY_HAND, Schedule(lr=1e-6), Convergence(ratio=1e-5), autograd=True,
-             grader_imports=("torch.fx.experimental.symbolic_shapes",),
-             grade_cells_after={"backward": "MyReLU", "forward": "forward", "train": "train"}),
-    5: Level(5, "level5_nn", "torch.nn", ("build_model", "build_loss", "zero_grad", "sgd_step", "train"),
-             _SEQUENTIAL, ("model", "loss_fn", "x", "y", "lr", "steps"), Schedule(lr=1e-4),
-             Convergence(ratio=2e-3),
-             grade_cells_after={"forward": "build_model", "loss": "build_loss", "zero_grad": "zero_grad",
-                                "step": "sgd_step", "train": "train"}),
+    4: Level(
+        4,
+        "level4_function",
+        "a custom autograd Function",
+        ("MyReLU", "forward", "train"),
+        _NOBIAS,
+        _BY_HAND,
+        Schedule(lr=1e-6),
+        Convergence(ratio=1e-5),
+        autograd=True,
+        grader_imports=("torch.fx.experimental.symbolic_shapes",),
+        grade_cells_after={"backward": "MyReLU", "forward": "forward", "train": "train"},
+    ),
+    5: Level(
+        5,
+        "level5_nn",
+        "torch.nn",
+        ("build_model", "build_loss", "zero_grad", "sgd_step", "train"),
+        _SEQUENTIAL,
+        ("model", "loss_fn", "x", "y", "lr", "steps"),
+        Schedule(lr=1e-4),
+        Convergence(ratio=2e-3),
+        grade_cells_after={
+            "forward": "build_model",
+            "loss": "build_loss",
+            "zero_grad": "zero_grad",
+            "step": "sgd_step",
+            "train": "train",
+        },
+    ),
     # "step" checks build_optimizer and train together: all of level 6 is graded after train.
-    6: Level(6, "level6_optim", "torch.optim", ("build_optimizer", "train"),
-             _SEQUENTIAL, ("model", "loss_fn", "optimizer", "x", "y", "steps"), Schedule(lr=1e-4),
-             Convergence(ratio=2e-3), optimizer="adam", uses_optim=True, lockstep_lr=0.02, lockstep_watch=True),
-    7: Level(7, "level7_module", "a custom nn.Module", ("TwoLayerNet", "train"),
-             Model("module", (Layer("linear1", "D_in", "H"), Layer("linear2", "H", "D_out"))),
-             ("model", "x", "y", "lr", "steps"), Schedule(lr=1e-4), Convergence(ratio=2e-3), uses_optim=True,
-             grade_cells_after={"forward": "TwoLayerNet"}),
+    6: Level(
+        6,
+        "level6_optim",
+        "torch.optim",
+        ("build_optimizer", "train"),
+        _SEQUENTIAL,
+        ("model", "loss_fn", "optimizer", "x", "y", "steps"),
+        Schedule(lr=1e-4),
+        Convergence(ratio=2e-3),
+        optimizer="adam",
+        uses_optim=True,
+        lockstep_lr=0.02,
+        lockstep_watch=True,
+    ),
+    7: Level(
+        7,
+        "level7_module",
+        "a custom nn.Module",
+        ("TwoLayerNet", "train"),
+        Model("module", (Layer("linear1", "D_in", "H"), Layer("linear2", "H", "D_out"))),
+        ("model", "x", "y", "lr", "steps"),
+        Schedule(lr=1e-4),
+        Convergence(ratio=2e-3),
+        uses_optim=True,
+        grade_cells_after={"forward": "TwoLayerNet"},
+    ),
     # momentum, and up to four layers deep: a quarter of the usual lockstep step keeps it stable
-    8: Level(8, "level8_dynamic", "a dynamic network with weight sharing", ("DynamicNet", "train"),
-             Model("module", (Layer("input_linear", "D_in", "H"), Layer("middle_linear", "H", "H", repeated=True),
-                              Layer("output_linear", "H", "D_out")), max_depth=3),
-             ("model", "x", "y", "lr", "momentum", "steps"), Schedule(lr=1e-4, momentum=0.9),
-             Convergence(ratio=0.15), uses_optim=True, lockstep_lr_scale=0.25,
-             grade_cells_after={"forward": "DynamicNet"}),
+    8: Level(
+        8,
+        "level8_dynamic",
+        "a dynamic network with weight sharing",
+        ("DynamicNet", "train"),
+        Model(
+            "module",
+            (
+                Layer("input_linear", "D_in", "H"),
+                Layer("middle_linear", "H", "H", repeated=True),
+                Layer("output_linear", "H", "D_out"),
+            ),
+            max_depth=3,
+        ),
+        ("model", "x", "y", "lr", "momentum", "steps"),
+        Schedule(lr=1e-4, momentum=0.9),
+        Convergence(ratio=0.15),
+        uses_optim=True,
+        lockstep_lr_scale=0.25,
+        grade_cells_after={"forward": "DynamicNet"},
+    ),
 }
 
 
@@ -276,8 +379,13 @@ _CHECKS = [
     # Level 4 — custom autograd Function
     _c(4, "forward", "myrelu", 1.5, "MyReLU.forward computes max(input, 0)"),
     _c(4, "backward", "myrelu", 2.0, "MyReLU.backward passes the gradient only where input > 0"),
-    _c(4, "backward", "gradcheck", 2.0,
-       "MyReLU works as a Function: several applications alive at once, and gradcheck in float64"),
+    _c(
+        4,
+        "backward",
+        "gradcheck",
+        2.0,
+        "MyReLU works as a Function: several applications alive at once, and gradcheck in float64",
+    ),
     _c(4, "forward", "values", 1.5, "forward(x, w1, w2) matches the reference"),
     _c(4, "discipline", "uses_myrelu", 1.0, "forward goes through MyReLU.apply (seen in the graph)"),
     _c(4, "train", "lockstep", 2.5, "train matches the reference loop step by step"),
@@ -344,13 +452,21 @@ def register_level(level: Level, checks: Iterable[CheckSpec]) -> None:
     checks = list(checks)
     if level.number in LEVELS:
         raise ValueError(f"level {level.number} exists already")
-    problems = [c.id for c in checks if c.level != level.number or c.stage not in STAGES or c.id in CHECKS
-                or not c.id.startswith(f"{level.number}.{c.stage}.")]
+    problems = [
+        c.id
+        for c in checks
+        if c.level != level.number
+        or c.stage not in STAGES
+        or c.id in CHECKS
+        or not c.id.startswith(f"{level.number}.{c.stage}.")
+    ]
     if problems:
         raise ValueError(f"checks that do not belong to a new level {level.number}: {problems}")
     if abs(sum(c.points for c in checks) - LEVEL_POINTS) > 1e-9:
-        raise ValueError(f"level {level.number}'s checks are worth {sum(c.points for c in checks):g} points, "
-                         f"every level is worth {LEVEL_POINTS:g}")
+        raise ValueError(
+            f"level {level.number}'s checks are worth {sum(c.points for c in checks):g} points, "
+            f"every level is worth {LEVEL_POINTS:g}"
+        )
     LEVELS[level.number] = level
     _CHECKS.extend(checks)
     CHECKS.update({c.id: c for c in checks})

@@ -16,6 +16,7 @@ the same scores as ``python -m autograder grade`` on the same files with the sam
 
 ``docs/gradescope.md`` is the instructor's guide and explains the limits chosen here.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -54,13 +55,14 @@ TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 #: measurements behind them. Eight hanging levels take 8 × 45 = 360 s of student time, which leaves
 #: the grader's own work well inside ``run_seconds``; the watchdog fires ``grace_seconds`` later.
 DEFAULT_LIMITS = {
-    "call_seconds": 20.0,    # one call of student code (the reference's slowest check: under 4 s at ½ vCPU)
-    "level_seconds": 45.0,   # all the student calls of one level, restarts included
-    "run_seconds": 480.0,    # a level starts only while this much of the run is not used up
-    "grace_seconds": 60.0,   # then the watchdog writes what was graded: results by 540 s
+    "call_seconds": 20.0,  # one call of student code (the reference's slowest check: under 4 s at ½ vCPU)
+    "level_seconds": 45.0,  # all the student calls of one level, restarts included
+    "run_seconds": 480.0,  # a level starts only while this much of the run is not used up
+    "grace_seconds": 60.0,  # then the watchdog writes what was graded: results by 540 s
     "memory_bytes": 450 * 1024**2,  # resident memory of one child, shared torch pages included (~250 MB)
     "address_space_bytes": 2 * 1024**3,  # a huge allocation fails at once (a child maps ~660 MB at rest)
 }
+
 
 # ============================================================================ finding the files
 @dataclass
@@ -131,8 +133,10 @@ def gradescope_test(c: CheckResult, config: dict) -> dict:
         body = md_text(c.message[:4000] or "failed")
         if c.diagnosis:
             body += f"\n\nLikely mistake: {code(c.diagnosis)}"
-    body += (f"\n\nCheck `{spec_id}` (stage `{c.stage}`); to try it on your own machine: "
-             f"`python -m autograder check {c.level}`")
+    body += (
+        f"\n\nCheck `{spec_id}` (stage `{c.stage}`); to try it on your own machine: "
+        f"`python -m autograder check {c.level}`"
+    )
     hidden = is_hidden(spec_id, config.get("hidden", []))
     return {
         "name": neutralise.visible(f"Level {c.level} {c.stage}: {c.name}"),  # (shown as plain text)
@@ -149,12 +153,19 @@ def gradescope_test(c: CheckResult, config: dict) -> dict:
 
 
 def not_graded(levels: list[int], reason: str) -> list[CheckResult]:
-    return [CheckResult(s.id, lv, s.stage, s.name, 0.0, s.points, False, reason)
-            for lv in levels for s in checks_for(lv)]
+    return [
+        CheckResult(s.id, lv, s.stage, s.name, 0.0, s.points, False, reason) for lv in levels for s in checks_for(lv)
+    ]
 
 
-def results_json(checks: list[CheckResult], config: dict, found: Found | None, seconds: float,
-                 problems: list[str], notes: dict[int, str]) -> dict:
+def results_json(
+    checks: list[CheckResult],
+    config: dict,
+    found: Found | None,
+    seconds: float,
+    problems: list[str],
+    notes: dict[int, str],
+) -> dict:
     """Gradescope's results.json from the graded checks (the schema: docs/gradescope.md)."""
     checks = sorted(checks, key=lambda c: c.level)  # (stable: the curriculum's order within a level)
     tests = [gradescope_test(c, config) for c in checks]
@@ -167,29 +178,46 @@ def results_json(checks: list[CheckResult], config: dict, found: Found | None, s
         "test_output_format": "md",
         "visibility": "visible",
         "stdout_visibility": "hidden",
-        "extra_data": {"kit_version": config.get("kit_version"), "levels": config["levels"],
-                       "max_score": round(sum(c.max_score for c in checks), 4),
-                       "graded_files": found.graded if found else {}, "grader_errors": problems[:20]},
+        "extra_data": {
+            "kit_version": config.get("kit_version"),
+            "levels": config["levels"],
+            "max_score": round(sum(c.max_score for c in checks), 4),
+            "graded_files": found.graded if found else {},
+            "grader_errors": problems[:20],
+        },
         "tests": tests,
     }
 
 
 def summary_md(checks, config, found, problems, notes) -> str:
     """The text above the tests: which file was graded per level, and (unless hidden) the scores."""
-    hidden = [c for c in checks if is_hidden(c.id.split("[")[0], config.get("hidden", []))
-              and config.get("hidden_visibility") != "visible"]
+    hidden = [
+        c
+        for c in checks
+        if is_hidden(c.id.split("[")[0], config.get("hidden", [])) and config.get("hidden_visibility") != "visible"
+    ]
     lines = []
     if problems:
-        lines += ["**The autograder itself ran into a problem**, so some checks below scored 0 for a reason "
-                  "that is not yours. Your instructor can see the details and regrade.", ""]
-    lines += ["| Level | File graded | Score |" if not hidden else "| Level | File graded |",
-              "|---|---|---|" if not hidden else "|---|---|"]
+        lines += [
+            "**The autograder itself ran into a problem**, so some checks below scored 0 for a reason "
+            "that is not yours. Your instructor can see the details and regrade.",
+            "",
+        ]
+    lines += [
+        "| Level | File graded | Score |" if not hidden else "| Level | File graded |",
+        "|---|---|---|" if not hidden else "|---|---|",
+    ]
     for lv in config["levels"]:
         module = LEVELS[lv].module
         graded = found.graded if found else {}
         name = f"{module}.py" if f"{module}.py" in graded else f"{module}.ipynb"
-        where = code(graded[name]) if name in graded else \
-            "two different copies: see below" if found and lv in found.problems else "missing"
+        where = (
+            code(graded[name])
+            if name in graded
+            else "two different copies: see below"
+            if found and lv in found.problems
+            else "missing"
+        )
         if lv in notes and name in graded:
             where += " (could not be read)"
         cs = [c for c in checks if c.level == lv]
@@ -198,8 +226,11 @@ def summary_md(checks, config, found, problems, notes) -> str:
     if not hidden:
         lines += ["", f"**Total: {sum(c.score for c in checks):g} / {sum(c.max_score for c in checks):g}**"]
     else:
-        lines += ["", f"{len(hidden)} of the {len(checks)} checks are hidden until your instructor publishes "
-                      "the grades; so is the total."]
+        lines += [
+            "",
+            f"{len(hidden)} of the {len(checks)} checks are hidden until your instructor publishes "
+            "the grades; so is the total.",
+        ]
     for note in (found.notes if found else [])[:10]:
         lines.append(f"- {md_text(note)}")
     return "\n".join(lines)
@@ -269,12 +300,14 @@ def run(root: Path, config: dict, log=print) -> int:
             done = {c.level for c in checks}
             if extra_reason:
                 checks += not_graded([lv for lv in levels if lv not in done], extra_reason)
-            return results_json(checks, config, state["found"], time.monotonic() - t0, state["problems"],
-                                state["notes"])
+            return results_json(
+                checks, config, state["found"], time.monotonic() - t0, state["problems"], state["notes"]
+            )
 
     def on_deadline():
-        reason = (f"not graded: the autograder's time for one submission ({lim['run_seconds']:g} s) ran out "
-                  f"before this level")
+        reason = (
+            f"not graded: the autograder's time for one submission ({lim['run_seconds']:g} s) ran out before this level"
+        )
         if writer.write(lambda: snapshot(reason)):
             log(f"watchdog: results written after {time.monotonic() - t0:.1f} s; stopping")
             sys.stdout.flush()
@@ -300,13 +333,20 @@ def run(root: Path, config: dict, log=print) -> int:
             left = lim["run_seconds"] - (time.monotonic() - t0)
             if left < 2.0:
                 with lock:
-                    state["checks"] += not_graded(batch, f"not graded: the autograder's time for one submission "
-                                                         f"({lim['run_seconds']:g} s) ran out before this level")
+                    state["checks"] += not_graded(
+                        batch,
+                        f"not graded: the autograder's time for one submission "
+                        f"({lim['run_seconds']:g} s) ran out before this level",
+                    )
                 continue
             budget = min(lim["level_seconds"], left)
-            limits = Limits(call_seconds=min(lim["call_seconds"], budget), submission_seconds=budget,
-                            memory_bytes=int(lim["memory_bytes"]), address_space_bytes=int(lim["address_space_bytes"]),
-                            require_isolation=bool(config.get("require_isolation", True)))  # (official: root)
+            limits = Limits(
+                call_seconds=min(lim["call_seconds"], budget),
+                submission_seconds=budget,
+                memory_bytes=int(lim["memory_bytes"]),
+                address_space_bytes=int(lim["address_space_bytes"]),
+                require_isolation=bool(config.get("require_isolation", True)),
+            )  # (official: root)
             pool = start_pool()  # (again, if a level managed to end the last one)
             t1 = time.monotonic()
             report = grade(staged, batch, int(config["seed"]), "cpu", limits, pool=pool)
@@ -315,9 +355,11 @@ def run(root: Path, config: dict, log=print) -> int:
                 state["problems"] += report.errors
                 state["notes"].update(report.level_notes)
             peaks = {k: v for k, v in report.timings.items() if k.endswith("peak_rss_mb")}
-            log(f"level {','.join(map(str, batch))}: {report.score:g}/{report.max_score:g} in "
+            log(
+                f"level {','.join(map(str, batch))}: {report.score:g}/{report.max_score:g} in "
                 f"{time.monotonic() - t1:.1f} s; {peaks}; sandbox {report.sandbox}"
-                + (f"; ERRORS {report.errors}" if report.errors else ""))
+                + (f"; ERRORS {report.errors}" if report.errors else "")
+            )
         if pool is not None:
             close_shared_pool()
             pool = None
@@ -329,10 +371,15 @@ def run(root: Path, config: dict, log=print) -> int:
         log(f"the autograder failed:\n{detail}")
         reason = f"not graded: the autograder failed ({type(exc).__name__}); your instructor has been told"
         try:
-            writer.write(lambda: {**results_json(not_graded(levels, reason), config, state["found"],
-                                                 time.monotonic() - t0, [detail[-2000:]], {}),
-                                  "output": "**The autograder failed before it could grade this submission.** "
-                                            "Your score is 0 for now; your instructor can see why and regrade."})
+            writer.write(
+                lambda: {
+                    **results_json(
+                        not_graded(levels, reason), config, state["found"], time.monotonic() - t0, [detail[-2000:]], {}
+                    ),
+                    "output": "**The autograder failed before it could grade this submission.** "
+                    "Your score is 0 for now; your instructor can see why and regrade.",
+                }
+            )
         except Exception:  # noqa: BLE001
             return 1
         return 0
@@ -351,6 +398,7 @@ def _pins() -> dict:
     import numpy
     import pytest
     import torch
+
     return {"torch": torch.__version__.split("+")[0], "numpy": numpy.__version__, "pytest": pytest.__version__}
 
 
@@ -360,6 +408,7 @@ def _check_pins(pins: dict) -> None:
         from importlib.metadata import requires
 
         from packaging.requirements import Requirement
+
         reqs = {r.name: r for r in map(Requirement, requires("pytorch-examples-kit") or [])}
     except Exception:  # noqa: BLE001 - no metadata or no packaging: nothing to check against
         return
@@ -376,11 +425,24 @@ def build_wheel(dest: Path) -> Path:
         copy.mkdir()
         for name in ("pyproject.toml", "README.md"):
             shutil.copy2(src / name, copy / name)
-        shutil.copytree(src / "autograder", copy / "autograder",
-                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-        proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-                               "--no-cache-dir", "-q", "-w", str(dest), str(copy)],
-                              capture_output=True, text=True)
+        shutil.copytree(src / "autograder", copy / "autograder", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "wheel",
+                "--no-deps",
+                "--no-build-isolation",
+                "--no-cache-dir",
+                "-q",
+                "-w",
+                str(dest),
+                str(copy),
+            ],
+            capture_output=True,
+            text=True,
+        )
         if proc.returncode != 0:
             raise SystemExit(f"autograder: building the kit's wheel failed:\n{proc.stdout}\n{proc.stderr}")
     wheels = sorted(dest.glob("pytorch_examples_kit-*.whl"))
@@ -458,27 +520,45 @@ exit 0
 """  # noqa: E501 - the fallback results.json is one printf line
 
 
-def build(out: Path, levels: list[int], seed: int, hidden: list[str], hidden_visibility: str,
-          limits: dict | None = None) -> dict:
+def build(
+    out: Path, levels: list[int], seed: int, hidden: list[str], hidden_visibility: str, limits: dict | None = None
+) -> dict:
     """Write the Gradescope zip; return its configuration."""
     from .report import _kit_version
+
     pins = _pins()
     _check_pins(pins)
-    config = {"kit_version": _kit_version(), "levels": sorted(levels), "seed": int(seed), "hidden": list(hidden),
-              "hidden_visibility": hidden_visibility, "limits": {**DEFAULT_LIMITS, **(limits or {})}, "pins": pins}
+    config = {
+        "kit_version": _kit_version(),
+        "levels": sorted(levels),
+        "seed": int(seed),
+        "hidden": list(hidden),
+        "hidden_visibility": hidden_visibility,
+        "limits": {**DEFAULT_LIMITS, **(limits or {})},
+        "pins": pins,
+    }
     with tempfile.TemporaryDirectory(prefix="kit-gradescope-") as tmp:
         wheel = build_wheel(Path(tmp))
         config["wheel"] = wheel.name
         setup = SETUP_SH
-        for key, value in {"__VENV__": VENV, "__TORCH__": pins["torch"], "__NUMPY__": pins["numpy"],
-                           "__PYTEST__": pins["pytest"], "__WHEEL__": wheel.name, "__INDEX__": TORCH_CPU_INDEX}.items():
+        for key, value in {
+            "__VENV__": VENV,
+            "__TORCH__": pins["torch"],
+            "__NUMPY__": pins["numpy"],
+            "__PYTEST__": pins["pytest"],
+            "__WHEEL__": wheel.name,
+            "__INDEX__": TORCH_CPU_INDEX,
+        }.items():
             setup = setup.replace(key, value)
         runner = RUN_AUTOGRADER.replace("__VENV__", VENV).replace("__CONFIG__", CONFIG_NAME)
         out.parent.mkdir(parents=True, exist_ok=True)
         partial = out.with_name(out.name + ".part")
         with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as zf:
-            for name, text, mode in (("setup.sh", setup, 0o755), ("run_autograder", runner, 0o755),
-                                     (CONFIG_NAME, json.dumps(config, indent=2) + "\n", 0o644)):
+            for name, text, mode in (
+                ("setup.sh", setup, 0o755),
+                ("run_autograder", runner, 0o755),
+                (CONFIG_NAME, json.dumps(config, indent=2) + "\n", 0o644),
+            ):
                 info = zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0))
                 info.external_attr = (stat.S_IFREG | mode) << 16
                 info.compress_type = zipfile.ZIP_DEFLATED
@@ -491,17 +571,29 @@ def build(out: Path, levels: list[int], seed: int, hidden: list[str], hidden_vis
 # ============================================================================ command line
 def cmd_build(args) -> int:
     seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
-    limits = {k: v for k, v in (("call_seconds", args.call_timeout), ("level_seconds", args.level_timeout),
-                                ("run_seconds", args.run_timeout)) if v is not None}
+    limits = {
+        k: v
+        for k, v in (
+            ("call_seconds", args.call_timeout),
+            ("level_seconds", args.level_timeout),
+            ("run_seconds", args.run_timeout),
+        )
+        if v is not None
+    }
     if args.memory_mb is not None:
         limits["memory_bytes"] = int(args.memory_mb * 1024**2)
     config = build(Path(args.out), parse_levels(args.levels), seed, args.hidden or [], args.hidden_visibility, limits)
-    print(f"wrote {args.out}: levels {config['levels']}, seed {config['seed']}, torch {config['pins']['torch']} (CPU), "
-          f"kit {config['kit_version']}")
+    print(
+        f"wrote {args.out}: levels {config['levels']}, seed {config['seed']}, torch {config['pins']['torch']} (CPU), "
+        f"kit {config['kit_version']}"
+    )
     level_args = "".join(f" --level {lv}" for lv in config["levels"])
-    print(f"on Gradescope: a Programming Assignment worth {12.5 * len(config['levels']):g} points "
-          f"(12.5 per level); to grade the same way locally: python -m autograder grade DIR --seed "
-          f"{config['seed']}{level_args}", file=sys.stderr)
+    print(
+        f"on Gradescope: a Programming Assignment worth {12.5 * len(config['levels']):g} points "
+        f"(12.5 per level); to grade the same way locally: python -m autograder grade DIR --seed "
+        f"{config['seed']}{level_args}",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -511,9 +603,19 @@ def cmd_run(args) -> int:
     try:
         config = load_config(config_path)
     except Exception as exc:  # noqa: BLE001 - still owe Gradescope a results.json
-        write_atomic(root / "results" / "results.json", json.dumps({
-            "score": 0, "output": "The autograder is misconfigured, so nothing was graded. Your instructor "
-                                  "can see why and regrade.", "stdout_visibility": "hidden", "tests": []}) + "\n")
+        write_atomic(
+            root / "results" / "results.json",
+            json.dumps(
+                {
+                    "score": 0,
+                    "output": "The autograder is misconfigured, so nothing was graded. Your instructor "
+                    "can see why and regrade.",
+                    "stdout_visibility": "hidden",
+                    "tests": [],
+                }
+            )
+            + "\n",
+        )
         print(f"cannot read the configuration {config_path}: {exc}")
         return 0
     return run(root, config, log=lambda msg: print(msg, flush=True))
@@ -526,16 +628,30 @@ def register(subparsers) -> None:
     b.add_argument("--levels", type=int, nargs="+", default=None, help="levels to grade (default: all)")
     b.add_argument("--out", default="autograder.zip", help="where the zip goes (default: autograder.zip)")
     b.add_argument("--seed", type=int, default=None, help="the grading seed (default: a fresh random one, printed)")
-    b.add_argument("--hidden", action="append", metavar="PATTERN",
-                   help="check ids to hide until published, as shell patterns, e.g. '*.train.*' or '8.*' (repeatable)")
-    b.add_argument("--hidden-visibility", default="after_published", choices=VISIBILITIES,
-                   help="what Gradescope shows of the hidden checks (default: after_published)")
-    for flag, key, what in (("--call-timeout", "call_seconds", "one call of student code"),
-                            ("--level-timeout", "level_seconds", "all the calls of one level"),
-                            ("--run-timeout", "run_seconds", "all levels")):
+    b.add_argument(
+        "--hidden",
+        action="append",
+        metavar="PATTERN",
+        help="check ids to hide until published, as shell patterns, e.g. '*.train.*' or '8.*' (repeatable)",
+    )
+    b.add_argument(
+        "--hidden-visibility",
+        default="after_published",
+        choices=VISIBILITIES,
+        help="what Gradescope shows of the hidden checks (default: after_published)",
+    )
+    for flag, key, what in (
+        ("--call-timeout", "call_seconds", "one call of student code"),
+        ("--level-timeout", "level_seconds", "all the calls of one level"),
+        ("--run-timeout", "run_seconds", "all levels"),
+    ):
         b.add_argument(flag, type=float, default=None, help=f"seconds for {what} (default {DEFAULT_LIMITS[key]:g})")
-    b.add_argument("--memory-mb", type=float, default=None,
-                   help=f"resident memory of one student process (default {DEFAULT_LIMITS['memory_bytes'] // 2**20})")
+    b.add_argument(
+        "--memory-mb",
+        type=float,
+        default=None,
+        help=f"resident memory of one student process (default {DEFAULT_LIMITS['memory_bytes'] // 2**20})",
+    )
     b.set_defaults(func=cmd_build)
     r = sub.add_parser("run", help="grade /autograder/submission into /autograder/results/results.json")
     r.add_argument("--root", default="/autograder", help="the Gradescope tree (default: /autograder)")

@@ -1,4 +1,5 @@
 """Grade one submission: run the checks under pytest with a prepared context, build the Report."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -20,15 +21,34 @@ from .submission import submission_hash
 #: pytest's own plugins that grading does without. unraisableexception in particular ends every
 #: session with five full garbage collections (0.35 s with torch loaded); student code runs in
 #: other processes, so nothing of theirs is there to collect.
-UNUSED_PYTEST_PLUGINS = ("cacheprovider", "terminal", "warnings", "logging", "faulthandler", "unraisableexception",
-                         "threadexception", "junitxml", "doctest", "pastebin", "stepwise", "unittest")
+UNUSED_PYTEST_PLUGINS = (
+    "cacheprovider",
+    "terminal",
+    "warnings",
+    "logging",
+    "faulthandler",
+    "unraisableexception",
+    "threadexception",
+    "junitxml",
+    "doctest",
+    "pastebin",
+    "stepwise",
+    "unittest",
+)
 
 
 def run_checks(ctx: GradingContext, stage: str | None = None, keyword: str | None = None) -> int:
     """Run the check modules of ctx.levels through pytest; results land in ctx.results."""
     files = [str(LEVELS[lv].checks_path) for lv in ctx.levels]
-    args = [*files, "--noconftest", *(a for p in UNUSED_PYTEST_PLUGINS for a in ("-p", f"no:{p}")),
-            "-c", str(CHECKS_DIR / "checks.ini"), "--rootdir", str(CHECKS_DIR)]
+    args = [
+        *files,
+        "--noconftest",
+        *(a for p in UNUSED_PYTEST_PLUGINS for a in ("-p", f"no:{p}")),
+        "-c",
+        str(CHECKS_DIR / "checks.ini"),
+        "--rootdir",
+        str(CHECKS_DIR),
+    ]
     ctx.stage = stage
     if keyword:
         args += ["-k", keyword]
@@ -47,9 +67,18 @@ def run_checks(ctx: GradingContext, stage: str | None = None, keyword: str | Non
     return int(code)
 
 
-def grade(submission_dir: Path | None, levels: list[int], seed: int, device: str = "cpu",
-          limits: Limits | None = None, in_process: dict | None = None, stage: str | None = None,
-          pool: ChildPool | None = None, curves: bool = False, sources: dict | None = None) -> Report:
+def grade(
+    submission_dir: Path | None,
+    levels: list[int],
+    seed: int,
+    device: str = "cpu",
+    limits: Limits | None = None,
+    in_process: dict | None = None,
+    stage: str | None = None,
+    pool: ChildPool | None = None,
+    curves: bool = False,
+    sources: dict | None = None,
+) -> Report:
     """Grade one submission directory (or, with in_process, a notebook kernel's namespaces).
 
     ``pool``: a running ``sandbox.ChildPool`` (a Zygote or a Spawner) to take children from (batch
@@ -58,6 +87,7 @@ def grade(submission_dir: Path | None, levels: list[int], seed: int, device: str
     """
     t0 = time.monotonic()
     import torch
+
     torch.set_num_threads(1)  # small problems: extra threads only contend (parallelise across submissions)
     devices = resolve_devices(device)
     if in_process is None:
@@ -70,8 +100,13 @@ def grade(submission_dir: Path | None, levels: list[int], seed: int, device: str
         code = run_checks(ctx, stage=stage)
     finally:
         ctx.close()
-    report = Report(seed=seed, device=",".join(devices), levels=levels, versions=versions(),
-                    submission=str(submission_dir or "<kernel>"))
+    report = Report(
+        seed=seed,
+        device=",".join(devices),
+        levels=levels,
+        versions=versions(),
+        submission=str(submission_dir or "<kernel>"),
+    )
     report.checks = _complete(ctx, levels, stage, devices)
     report.sandbox = {k: v for k, v in ctx.protections.items() if k != "uid"}
     report.curves = {lv: c for lv, c in ctx.curves.items()}
@@ -80,18 +115,23 @@ def grade(submission_dir: Path | None, levels: list[int], seed: int, device: str
         report.level_notes = {lv: s.problem for lv, s in ctx.sources.items() if s.problem}
     if ctx.refusal:
         report.errors.append(ctx.refusal)
-        report.checks = [c if c.error else dataclasses.replace(c, score=0.0, passed=False, error=True,
-                                                                message=f"grader error: {ctx.refusal}")
-                         for c in report.checks]
+        report.checks = [
+            c
+            if c.error
+            else dataclasses.replace(c, score=0.0, passed=False, error=True, message=f"grader error: {ctx.refusal}")
+            for c in report.checks
+        ]
     elif code not in (0, 1):  # pytest itself failed (usage error, internal error): not a grade
         report.errors.append(f"the check runner exited with status {code}")
     report.errors += [f"{c.id}: {c.message}" for c in report.checks if c.error]
     import resource
-    report.timings = {"total_s": round(time.monotonic() - t0, 3),
-                      "grader_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-                      "child_peak_rss_mb": round(ctx.child_peak_rss / 2**20, 1),
-                      "per_level_s": {str(lv): round(sum(c.seconds for c in report.checks if c.level == lv), 3)
-                                      for lv in levels}}
+
+    report.timings = {
+        "total_s": round(time.monotonic() - t0, 3),
+        "grader_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "child_peak_rss_mb": round(ctx.child_peak_rss / 2**20, 1),
+        "per_level_s": {str(lv): round(sum(c.seconds for c in report.checks if c.level == lv), 3) for lv in levels},
+    }
     return report
 
 
@@ -101,6 +141,7 @@ def _import_in_background(module: str) -> None:
     import importlib
     import sys
     import threading
+
     if module not in sys.modules:
         threading.Thread(target=importlib.import_module, args=(module,), daemon=True, name="preimport").start()
 
@@ -116,8 +157,18 @@ def _complete(ctx, levels, stage, devices) -> list[CheckResult]:
                 if c is None:
                     if d == "cuda" and (LEVELS[lv].numpy or not cuda_available()):
                         continue
-                    c = CheckResult(spec.id, lv, spec.stage, spec.name, 0.0, spec.points, False,
-                                    "grader error: this check did not run", d, error=True)
+                    c = CheckResult(
+                        spec.id,
+                        lv,
+                        spec.stage,
+                        spec.name,
+                        0.0,
+                        spec.points,
+                        False,
+                        "grader error: this check did not run",
+                        d,
+                        error=True,
+                    )
                 out.append(c)
     return out
 

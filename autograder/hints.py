@@ -22,6 +22,7 @@ check's message that names one) gets its own rung first; then the ladder goes on
 stopped; a pass resets it. ``python -m autograder hint LEVEL [STAGE]`` and, in a notebook,
 ``hint(level, stage)`` show it.
 """
+
 from __future__ import annotations
 
 import html
@@ -37,8 +38,16 @@ HINTS_FORMAT = 1
 MIN_RUNGS, MAX_RUNGS = 2, 4
 
 #: Mistakes the loop diagnosis names (``reference.MISTAKES``): the check's ``diagnosis`` field.
-DIAGNOSES = ("no_zero_grad", "mean_loss", "no_step", "ascent", "step_before_backward", "optimizer_rebuilt",
-             "zeroed_before_step", "no_momentum")
+DIAGNOSES = (
+    "no_zero_grad",
+    "mean_loss",
+    "no_step",
+    "ascent",
+    "step_before_backward",
+    "optimizer_rebuilt",
+    "zeroed_before_step",
+    "no_momentum",
+)
 
 #: The diagnoses each level's lockstep run can reach (reference.diagnose and loops.refine): at levels
 #: 1-2 the gradients are computed afresh, so nothing accumulates; optimizer_rebuilt needs an optimizer
@@ -49,11 +58,26 @@ DIAGNOSES_BY_LEVEL: dict[int, tuple[str, ...]] = {
     3: ("no_zero_grad", "mean_loss", "no_step", "ascent", "step_before_backward"),
     4: ("no_zero_grad", "mean_loss", "no_step", "ascent", "step_before_backward"),
     5: ("no_zero_grad", "mean_loss", "no_step", "ascent", "step_before_backward"),
-    6: ("no_zero_grad", "mean_loss", "no_step", "ascent", "step_before_backward", "optimizer_rebuilt",
-        "zeroed_before_step"),
+    6: (
+        "no_zero_grad",
+        "mean_loss",
+        "no_step",
+        "ascent",
+        "step_before_backward",
+        "optimizer_rebuilt",
+        "zeroed_before_step",
+    ),
     7: ("no_zero_grad", "mean_loss", "no_step", "ascent", "step_before_backward", "zeroed_before_step"),
-    8: ("no_zero_grad", "mean_loss", "no_step", "ascent", "step_before_backward", "optimizer_rebuilt",
-        "zeroed_before_step", "no_momentum"),
+    8: (
+        "no_zero_grad",
+        "mean_loss",
+        "no_step",
+        "ascent",
+        "step_before_backward",
+        "optimizer_rebuilt",
+        "zeroed_before_step",
+        "no_momentum",
+    ),
 }
 
 #: Mistakes that a check's message names, by a phrase of the kit's own message (autograder/checks).
@@ -64,8 +88,12 @@ MESSAGE_MISTAKES: dict[str, tuple[str, ...]] = {
     "half_gradient": ("is half the reference",),
     "ascent": ("the step adds the gradient",),
     "not_in_place": ("unchanged after sgd_step",),
-    "recorded_update": ("recorded in the graph", "while autograd records", "no longer a leaf",
-                        "no longer requires grad"),
+    "recorded_update": (
+        "recorded in the graph",
+        "while autograd records",
+        "no longer a leaf",
+        "no longer requires grad",
+    ),
     "not_in_graph": ("not part of the autograd graph", "is cut out of the graph", "returned a Python float"),
     "grad_not_reset": ("still holds values after zero_grad",),
     "backward_twice": ("backward ran twice",),
@@ -127,6 +155,7 @@ def check_events(report, stage: str | None = None) -> list[dict]:
 def record_check(report, directory: Path | str | None = None, stage: str | None = None) -> None:
     """Append the check's events to the record (history.py) of ``directory``."""
     from . import history
+
     for event in check_events(report, stage):
         history.append(event, directory)
 
@@ -179,6 +208,7 @@ def parse_block(lines, start: int) -> tuple[list[Rung], int]:
 def validate(level: int, rungs: list[Rung]) -> list[str]:
     """What is wrong with a level's hints (empty when nothing)."""
     from .curriculum import stages_of
+
     problems = []
     stages = stages_of(level)
     for r in rungs:
@@ -235,6 +265,7 @@ def load_table(directory: Path | str | None = None) -> dict:
     where the kit's own copy could be found.
     """
     from .settings import repo_root
+
     here = Path(directory) if directory is not None else Path.cwd()
     for path in (here / HINTS_FILE, repo_root() / "assignments" / HINTS_FILE):
         try:
@@ -250,8 +281,10 @@ def load_table(directory: Path | str | None = None) -> dict:
         levels = document.get("levels")
         if isinstance(levels, dict):
             return levels
-    raise NoHints(f"no {HINTS_FILE} was found (it comes with the assignments: run `python -m autograder build`, "
-                  "or ask your instructor)")
+    raise NoHints(
+        f"no {HINTS_FILE} was found (it comes with the assignments: run `python -m autograder build`, "
+        "or ask your instructor)"
+    )
 
 
 # --- choosing the rung ------------------------------------------------------------------------------
@@ -269,8 +302,7 @@ class Hint:
     last: bool = False  # the ladder is exhausted: this is its last rung
 
     def event(self) -> dict:
-        return {"event": "hint", "level": self.level, "stage": self.stage, "rung": self.rung,
-                "mistake": self.mistake}
+        return {"event": "hint", "level": self.level, "stage": self.stage, "rung": self.rung, "mistake": self.mistake}
 
 
 def latest_results(events: list[dict], level: int) -> dict[str, dict]:
@@ -323,14 +355,25 @@ def choose(table: dict, events: list[dict], level: int, stage: str) -> Hint:
         text = mistakes.get(mistake) or _rung_elsewhere(table, level, mistake)
         if text is None:
             text = f"Your last check said: {message}"
-        return Hint(level, stage, str(text), 0, len(ladder), mistake,
-                    note=f"your last check found a likely mistake ({mistake.replace('_', ' ')})")
+        return Hint(
+            level,
+            stage,
+            str(text),
+            0,
+            len(ladder),
+            mistake,
+            note=f"your last check found a likely mistake ({mistake.replace('_', ' ')})",
+        )
     n = sum(1 for e in shown if e.get("mistake") is None)
     position = min(n, len(ladder) - 1)
-    note = "this stage passed your last check" if latest.get("passed") else (
-        "from your last check" if latest else "no check of this stage recorded yet")
-    return Hint(level, stage, ladder[position], position + 1, len(ladder), None, note=note,
-                last=position == len(ladder) - 1)
+    note = (
+        "this stage passed your last check"
+        if latest.get("passed")
+        else ("from your last check" if latest else "no check of this stage recorded yet")
+    )
+    return Hint(
+        level, stage, ladder[position], position + 1, len(ladder), None, note=note, last=position == len(ladder) - 1
+    )
 
 
 def _level_table(table: dict, level: int) -> dict:
@@ -349,6 +392,7 @@ def _rung_elsewhere(table: dict, level: int, mistake: str) -> str | None:
 def next_hint(level: int, stage: str | None, directory: Path | str | None = None, record: bool = True) -> Hint:
     """Choose the next rung (for the first failing stage when ``stage`` is None) and record it."""
     from . import history
+
     if level not in LEVELS:
         raise ValueError(f"no level {level} (levels are 1 to 8)")
     table = load_table(directory)
@@ -356,11 +400,13 @@ def next_hint(level: int, stage: str | None, directory: Path | str | None = None
     if stage is None:
         stage = first_failing(events, level)
         if stage is None:
-            raise NoHints(f"level {level}: every stage passed your last check, so there is nothing to hint. "
-                          f"Ask for one stage by name, e.g. hint {level} {_stages(level)[0]}"
-                          if latest_results(events, level) else
-                          f"level {level} has no check recorded yet: run its check first, or name a stage "
-                          f"({', '.join(_stages(level))})")
+            raise NoHints(
+                f"level {level}: every stage passed your last check, so there is nothing to hint. "
+                f"Ask for one stage by name, e.g. hint {level} {_stages(level)[0]}"
+                if latest_results(events, level)
+                else f"level {level} has no check recorded yet: run its check first, or name a stage "
+                f"({', '.join(_stages(level))})"
+            )
     elif stage not in _stages(level):
         raise ValueError(f"level {level} has no stage {stage!r}; its stages are {', '.join(_stages(level))}")
     chosen = choose(table, events, level, stage)
@@ -371,14 +417,17 @@ def next_hint(level: int, stage: str | None, directory: Path | str | None = None
 
 def _stages(level: int) -> list[str]:
     from .curriculum import stages_of
+
     return stages_of(level)
 
 
 def footer(h: Hint, notebook: bool) -> str:
     again = f'hint({h.level}, "{h.stage}")' if notebook else f"python -m autograder hint {h.level} {h.stage}"
     if h.last:
-        return (f"That was the last hint for this stage. To see the worked solution (self-study): "
-                f"python -m autograder solution {h.level} {h.stage}")
+        return (
+            f"That was the last hint for this stage. To see the worked solution (self-study): "
+            f"python -m autograder solution {h.level} {h.stage}"
+        )
     return f"Still stuck? {again} gives the next one."
 
 
@@ -395,37 +444,52 @@ def render_terminal(h: Hint, console=None) -> None:
     from rich.console import Console
     from rich.panel import Panel
     from rich.text import Text
+
     console = console or Console(highlight=False)
     body = Text(_printable(h.text))
     body.append("\n\n" + _printable(footer(h, notebook=False)), style="dim")
-    console.print(Panel(body, title=Text(title(h)), subtitle=Text(f"({h.note})"), title_align="left",
-                        subtitle_align="left", expand=False, width=min(console.width, 100)))
+    console.print(
+        Panel(
+            body,
+            title=Text(title(h)),
+            subtitle=Text(f"({h.note})"),
+            title_align="left",
+            subtitle_align="left",
+            expand=False,
+            width=min(console.width, 100),
+        )
+    )
 
 
 def _printable(text: str) -> str:
     """Drop control characters (escape sequences included) but keep newlines and tabs."""
-    return "".join(ch for ch in text
-                   if ch in "\n\t" or (ord(ch) >= 32 and ord(ch) != 127 and not 0x80 <= ord(ch) < 0xA0))
+    return "".join(
+        ch for ch in text if ch in "\n\t" or (ord(ch) >= 32 and ord(ch) != 127 and not 0x80 <= ord(ch) < 0xA0)
+    )
 
 
 _CODE = re.compile(r"`([^`\n]+)`")
 
-HINT_CSS = (".kit-hint{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;line-height:1.45;"
-            "border-left:4px solid #2563eb;background:#eff6ff;padding:.5rem .8rem;margin:.2rem 0;max-width:56rem;"
-            "color:#1e293b}.kit-hint .kit-hint-head{font-weight:600;margin-bottom:.25rem}"
-            ".kit-hint .kit-hint-note{color:#64748b;font-size:.82rem;margin-top:.35rem}")
+HINT_CSS = (
+    ".kit-hint{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;line-height:1.45;"
+    "border-left:4px solid #2563eb;background:#eff6ff;padding:.5rem .8rem;margin:.2rem 0;max-width:56rem;"
+    "color:#1e293b}.kit-hint .kit-hint-head{font-weight:600;margin-bottom:.25rem}"
+    ".kit-hint .kit-hint-note{color:#64748b;font-size:.82rem;margin-top:.35rem}"
+)
 
 
 def render_html(h: Hint) -> str:
     """A self-contained HTML fragment; every text escaped, then `code` spans marked."""
     body = _CODE.sub(r"<code>\1</code>", html.escape(_printable(h.text)))
-    return (f'<div class="kit-hint" data-level="{h.level}" data-stage="{html.escape(h.stage)}" '
-            f'data-rung="{h.rung}" data-rungs="{h.rungs}" data-mistake="{html.escape(h.mistake or "")}">'
-            f"<style>{HINT_CSS}</style>"
-            f'<div class="kit-hint-head" style="font-weight:600">💡 {html.escape(title(h))}</div>'
-            f'<div class="kit-hint-text">{body}</div>'
-            f'<div class="kit-hint-note" style="color:#64748b;font-size:.82rem">{html.escape(h.note)}. '
-            f"{html.escape(footer(h, notebook=True))}</div></div>")
+    return (
+        f'<div class="kit-hint" data-level="{h.level}" data-stage="{html.escape(h.stage)}" '
+        f'data-rung="{h.rung}" data-rungs="{h.rungs}" data-mistake="{html.escape(h.mistake or "")}">'
+        f"<style>{HINT_CSS}</style>"
+        f'<div class="kit-hint-head" style="font-weight:600">💡 {html.escape(title(h))}</div>'
+        f'<div class="kit-hint-text">{body}</div>'
+        f'<div class="kit-hint-note" style="color:#64748b;font-size:.82rem">{html.escape(h.note)}. '
+        f"{html.escape(footer(h, notebook=True))}</div></div>"
+    )
 
 
 def render_text(h: Hint, notebook: bool = True) -> str:
@@ -446,13 +510,20 @@ def hint(level: int, stage: str | None = None) -> Hint | None:
             print(str(exc))
             return None
         from IPython.display import display
-        display({"text/plain": str(exc), "text/html": f'<div class="kit-hint" data-rung="-1">{html.escape(str(exc))}'
-                 "</div>"}, raw=True)
+
+        display(
+            {
+                "text/plain": str(exc),
+                "text/html": f'<div class="kit-hint" data-rung="-1">{html.escape(str(exc))}</div>',
+            },
+            raw=True,
+        )
         return None
     if shell is None:
         print(render_text(chosen), end="")
         return chosen
     from IPython.display import display
+
     display({"text/plain": render_text(chosen), "text/html": render_html(chosen)}, raw=True)
     return None
 
@@ -471,14 +542,21 @@ def _ipython():
 
 def register(subparsers) -> None:
     from .settings import repo_root
-    p = subparsers.add_parser("hint", help="the next hint for a level's first failing stage (or the one named)",
-                              description="Show the next hint, one rung further each time you ask: for the stage "
-                              "named, or the first stage of LEVEL that failed your last check. A mistake your check "
-                              "named gets its own hint first; the ladder starts again once the stage passes.")
+
+    p = subparsers.add_parser(
+        "hint",
+        help="the next hint for a level's first failing stage (or the one named)",
+        description="Show the next hint, one rung further each time you ask: for the stage "
+        "named, or the first stage of LEVEL that failed your last check. A mistake your check "
+        "named gets its own hint first; the ladder starts again once the stage passes.",
+    )
     p.add_argument("level", type=int)
     p.add_argument("stage", nargs="?", choices=STAGES, default=None)
-    p.add_argument("--dir", default=str(repo_root() / "assignments"),
-                   help="your work, where the record of your checks is kept (default: assignments/)")
+    p.add_argument(
+        "--dir",
+        default=str(repo_root() / "assignments"),
+        help="your work, where the record of your checks is kept (default: assignments/)",
+    )
     p.set_defaults(func=cmd_hint)
 
 
@@ -487,6 +565,7 @@ def cmd_hint(args) -> int:
 
     from rich.console import Console
     from rich.text import Text
+
     directory = Path(args.dir)
     if args.level not in LEVELS:
         print(f"autograder: no level {args.level} (levels are 1 to 8)", file=sys.stderr)
@@ -504,6 +583,7 @@ def cmd_hint(args) -> int:
 
 def _read(directory: Path) -> list[dict]:
     from . import history
+
     return history.read(directory)
 
 
@@ -514,6 +594,7 @@ def _check_first(directory: Path, level: int) -> None:
     from .grading import grade
     from .sandbox import start_pool
     from .settings import default_seed
+
     print(f"checking level {level} first, to find the stage that fails...", file=sys.stderr, flush=True)
     pool = start_pool(levels=[level])
     try:

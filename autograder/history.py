@@ -13,6 +13,7 @@ crash or a full disk can at worst leave the *last* line incomplete. Reading skip
 does not parse (a torn last line, or a line edited by hand): the record loses that one event,
 never the rest. The next append starts on a fresh line when the file does not end with one.
 """
+
 from __future__ import annotations
 
 import json
@@ -98,7 +99,12 @@ def read(directory: Path | str | None = None) -> list[dict]:
             event = json.loads(line)
         except ValueError:
             continue
-        if isinstance(event, dict) and event.get("v") == FORMAT and isinstance(event.get("event"), str) \
-                and isinstance(event.get("t"), (int, float)) and isinstance(event.get("level"), int):
+        if (
+            isinstance(event, dict)
+            and event.get("v") == FORMAT
+            and isinstance(event.get("event"), str)
+            and isinstance(event.get("t"), (int, float))
+            and isinstance(event.get("level"), int)
+        ):
             events.append(event)
     return events

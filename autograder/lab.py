@@ -18,6 +18,7 @@ What the command sets up:
   one whose config gives each cell ``nbgrader_course.DEFAULT_CELL_TIMEOUT`` seconds (nbgrader's
   default, 30 s, is short for a training loop's self-check on a slow machine).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,15 +41,24 @@ DEFAULT_PORT = 8888
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("lab", help="open the notebooks in JupyterLab, at level 1 (start here)",
-                              description="Open JupyterLab on the assignments folder, at level 1's notebook.")
-    p.add_argument("--dir", default=str(repo_root() / "assignments"),
-                   help="the folder of notebooks (default: assignments/)")
-    p.add_argument("--port", type=int, default=None,
-                   help=f"the port (default: {DEFAULT_PORT}, or a free one when it is taken)")
+    p = subparsers.add_parser(
+        "lab",
+        help="open the notebooks in JupyterLab, at level 1 (start here)",
+        description="Open JupyterLab on the assignments folder, at level 1's notebook.",
+    )
+    p.add_argument(
+        "--dir", default=str(repo_root() / "assignments"), help="the folder of notebooks (default: assignments/)"
+    )
+    p.add_argument(
+        "--port", type=int, default=None, help=f"the port (default: {DEFAULT_PORT}, or a free one when it is taken)"
+    )
     p.add_argument("--no-browser", action="store_true", help="do not open a browser; print the address")
-    p.add_argument("--course", default=None, metavar="COURSE_DIR",
-                   help="an nbgrader course directory: the Validate button uses its nbgrader_config.py")
+    p.add_argument(
+        "--course",
+        default=None,
+        metavar="COURSE_DIR",
+        help="an nbgrader course directory: the Validate button uses its nbgrader_config.py",
+    )
     p.add_argument("--dry-run", action="store_true", help="print what would run, and exit")
     p.set_defaults(func=cmd_lab)
 
@@ -86,9 +96,17 @@ def free_port(preferred: int | None = DEFAULT_PORT, host: str = "127.0.0.1") -> 
 
 
 def lab_command(directory: Path, port: int, token: str, open_browser: bool, first: Path | None) -> list[str]:
-    cmd = [sys.executable, "-m", "jupyter", "lab", f"--ServerApp.root_dir={directory}",
-           f"--ServerApp.port={port}", "--ServerApp.port_retries=0", "--ServerApp.ip=127.0.0.1",
-           f"--IdentityProvider.token={token}"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "jupyter",
+        "lab",
+        f"--ServerApp.root_dir={directory}",
+        f"--ServerApp.port={port}",
+        "--ServerApp.port_retries=0",
+        "--ServerApp.ip=127.0.0.1",
+        f"--IdentityProvider.token={token}",
+    ]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         cmd.append("--allow-root")  # containers and CI run as root; JupyterLab refuses it otherwise
     if not open_browser:
@@ -141,6 +159,7 @@ def _validate_dir(args) -> tuple[Path, tempfile.TemporaryDirectory | None]:
     if (Path.cwd() / "nbgrader_config.py").is_file():
         return Path.cwd(), None
     from .nbgrader_course import DEFAULT_CELL_TIMEOUT
+
     tmp = tempfile.TemporaryDirectory(prefix="kit-lab-")
     (Path(tmp.name) / "nbgrader_config.py").write_text(NBGRADER_CONFIG.format(timeout=DEFAULT_CELL_TIMEOUT))
     return Path(tmp.name), tmp
@@ -183,4 +202,5 @@ def cmd_lab(args: argparse.Namespace) -> int:
 
 def _missing(module: str) -> bool:
     import importlib.util
+
     return importlib.util.find_spec(module) is None

@@ -13,6 +13,7 @@ failed (a grader error) gets an empty cell and is listed: an error is never a sc
 
 Every text cell goes through :func:`autograder.csv_safe.safe_cell` (no cell starts a formula).
 """
+
 from __future__ import annotations
 
 import re
@@ -40,6 +41,7 @@ MOODLE_IDENTITY = ["First name", "Last name", "ID number", "Email address"]
 @dataclass
 class ExportOptions:
     """What ``grade CLASS --roster`` passes to the batch grader."""
+
     roster: Roster
     columns: str = "levels"  # or "total"
     missing: str = "empty"  # or "zero"
@@ -49,6 +51,7 @@ class ExportOptions:
 @dataclass
 class Graded:
     """One submission's grades, as the exports take them."""
+
     directory: str  # the directory's name on disk (what the roster maps)
     levels: dict[int, float]  # level -> score
     error: bool = False  # a grader error: exported as an empty cell, listed
@@ -109,8 +112,14 @@ def _rows(roster: Roster, matching: Matching, grades: dict[str, Graded], cols, m
         yield identity(roster.kind, e) + _cells(grades.get(d) if d is not None else None, cols, missing)
 
 
-def canvas_csv(roster: Roster, matching: Matching, grades: dict[str, Graded], levels: list[int],
-               columns: str = "levels", missing: str = "empty") -> str:
+def canvas_csv(
+    roster: Roster,
+    matching: Matching,
+    grades: dict[str, Graded],
+    levels: list[int],
+    columns: str = "levels",
+    missing: str = "empty",
+) -> str:
     cols = column_names(levels, columns)
     headers = [roster.canvas_columns.get(name, name) for name, _ in cols]
     points = [_number(sum(level_points(lv) for lv in lvs)) for _, lvs in cols]
@@ -118,29 +127,48 @@ def canvas_csv(roster: Roster, matching: Matching, grades: dict[str, Graded], le
     return csv_text(rows + list(_rows(roster, matching, grades, cols, missing, _canvas_identity)))
 
 
-def moodle_csv(roster: Roster, matching: Matching, grades: dict[str, Graded], levels: list[int],
-               columns: str = "levels", missing: str = "empty") -> str:
+def moodle_csv(
+    roster: Roster,
+    matching: Matching,
+    grades: dict[str, Graded],
+    levels: list[int],
+    columns: str = "levels",
+    missing: str = "empty",
+) -> str:
     cols = column_names(levels, columns)
     rows = [MOODLE_IDENTITY + [name for name, _ in cols]]
     return csv_text(rows + list(_rows(roster, matching, grades, cols, missing, _moodle_identity)))
 
 
-def write_exports(out: Path, roster: Roster, grades: dict[str, Graded], levels: list[int],
-                  columns: str = "levels", missing: str = "empty") -> dict:
+def write_exports(
+    out: Path,
+    roster: Roster,
+    grades: dict[str, Graded],
+    levels: list[int],
+    columns: str = "levels",
+    missing: str = "empty",
+) -> dict:
     """OUT/canvas.csv, OUT/moodle.csv and OUT/lms_unmatched.csv; returns what happened."""
     from .report import write_atomic
+
     matching = match(roster, list(grades))
     out.mkdir(parents=True, exist_ok=True)
     write_atomic(out / "canvas.csv", canvas_csv(roster, matching, grades, levels, columns, missing))
     write_atomic(out / "moodle.csv", moodle_csv(roster, matching, grades, levels, columns, missing))
     errors = sorted(d for d, g in grades.items() if g.error and d in matching.matched)
     unmatched_rows = [["directory", "why", "total"]] + [
-        [d, why, "" if grades[d].error else _number(grades[d].total)] for d, why in matching.unmatched]
+        [d, why, "" if grades[d].error else _number(grades[d].total)] for d, why in matching.unmatched
+    ]
     write_atomic(out / "lms_unmatched.csv", csv_text(unmatched_rows))
-    return {"roster": roster.kind, "matched": len(matching.matched),
-            "unmatched": [{"directory": d, "why": why} for d, why in matching.unmatched],
-            "missing": [e.name or e.student_id for e in matching.missing], "missing_as": missing,
-            "grader_errors_left_empty": errors, "files": ["canvas.csv", "moodle.csv", "lms_unmatched.csv"]}
+    return {
+        "roster": roster.kind,
+        "matched": len(matching.matched),
+        "unmatched": [{"directory": d, "why": why} for d, why in matching.unmatched],
+        "missing": [e.name or e.student_id for e in matching.missing],
+        "missing_as": missing,
+        "grader_errors_left_empty": errors,
+        "files": ["canvas.csv", "moodle.csv", "lms_unmatched.csv"],
+    }
 
 
 def terminal_text(text: str, limit: int = 120) -> str:
@@ -151,17 +179,27 @@ def terminal_text(text: str, limit: int = 120) -> str:
 
 def describe(result: dict, out: Path) -> list[str]:
     """Lines for the terminal, directory names neutralised."""
-    lines = [(f"LMS exports ({result['roster']} roster): {out}/canvas.csv, {out}/moodle.csv; "
-              f"{result['matched']} students matched")]
+    lines = [
+        (
+            f"LMS exports ({result['roster']} roster): {out}/canvas.csv, {out}/moodle.csv; "
+            f"{result['matched']} students matched"
+        )
+    ]
     if result["missing"]:
-        lines.append(f"  {len(result['missing'])} roster students without a submission: "
-                     f"{'0' if result['missing_as'] == 'zero' else 'empty cells'}")
+        lines.append(
+            f"  {len(result['missing'])} roster students without a submission: "
+            f"{'0' if result['missing_as'] == 'zero' else 'empty cells'}"
+        )
     if result["unmatched"]:
-        lines.append(f"  {len(result['unmatched'])} submissions not in the roster (see {out}/lms_unmatched.csv): "
-                     + ", ".join(terminal_text(u["directory"], 40) for u in result["unmatched"][:10]))
+        lines.append(
+            f"  {len(result['unmatched'])} submissions not in the roster (see {out}/lms_unmatched.csv): "
+            + ", ".join(terminal_text(u["directory"], 40) for u in result["unmatched"][:10])
+        )
     if result["grader_errors_left_empty"]:
-        lines.append("  grader errors, left empty (regrade them): "
-                     + ", ".join(terminal_text(d, 40) for d in result["grader_errors_left_empty"]))
+        lines.append(
+            "  grader errors, left empty (regrade them): "
+            + ", ".join(terminal_text(d, 40) for d in result["grader_errors_left_empty"])
+        )
     return lines
 
 
@@ -169,6 +207,7 @@ def describe(result: dict, out: Path) -> list[str]:
 def grades_from_class(out: Path, students, levels: list[int]) -> dict[str, Graded]:
     """From a graded class: OUT/reports/<student>.json, keyed by each student's directory name."""
     import json
+
     grades = {}
     for s in students:
         try:
@@ -178,8 +217,10 @@ def grades_from_class(out: Path, students, levels: list[int]) -> dict[str, Grade
             continue
         per_level = data.get("levels", {})
         grades[Path(s.path).name] = Graded(
-            Path(s.path).name, {lv: float(per_level.get(str(lv), {}).get("score", 0.0)) for lv in levels},
-            error=bool(data.get("errors")))
+            Path(s.path).name,
+            {lv: float(per_level.get(str(lv), {}).get("score", 0.0)) for lv in levels},
+            error=bool(data.get("errors")),
+        )
     return grades
 
 
@@ -203,14 +244,26 @@ def grades_from_scores(scores: dict) -> tuple[dict[str, Graded], list[int]]:
 
 # ----------------------------------------------------------------------------- options
 def add_options(p, roster_required: bool = False) -> None:
-    p.add_argument("--roster", required=roster_required, default=None, metavar="CSV",
-                   help="map student directories to the LMS and write OUT/canvas.csv and OUT/moodle.csv: the kit's "
-                   "roster (directory,student_id,name,section) or a Canvas or Moodle gradebook export")
-    p.add_argument("--lms-columns", choices=["levels", "total"], default="levels",
-                   help="one column per level (default) or one total column")
-    p.add_argument("--missing", choices=["empty", "zero"], default="empty",
-                   help="roster students without a submission: an empty cell (the LMS keeps its grade; default) "
-                   "or an explicit 0")
+    p.add_argument(
+        "--roster",
+        required=roster_required,
+        default=None,
+        metavar="CSV",
+        help="map student directories to the LMS and write OUT/canvas.csv and OUT/moodle.csv: the kit's "
+        "roster (directory,student_id,name,section) or a Canvas or Moodle gradebook export",
+    )
+    p.add_argument(
+        "--lms-columns",
+        choices=["levels", "total"],
+        default="levels",
+        help="one column per level (default) or one total column",
+    )
+    p.add_argument(
+        "--missing",
+        choices=["empty", "zero"],
+        default="empty",
+        help="roster students without a submission: an empty cell (the LMS keeps its grade; default) or an explicit 0",
+    )
 
 
 def options_from(args) -> ExportOptions | None:
@@ -221,5 +274,16 @@ def options_from(args) -> ExportOptions | None:
 
 
 # RosterError: what options_from raises, for its callers (cli, nbgrader_course)
-__all__ = ["ExportOptions", "Graded", "RosterError", "add_options", "canvas_csv", "describe", "grades_from_class",
-           "grades_from_scores", "moodle_csv", "options_from", "write_exports"]
+__all__ = [
+    "ExportOptions",
+    "Graded",
+    "RosterError",
+    "add_options",
+    "canvas_csv",
+    "describe",
+    "grades_from_class",
+    "grades_from_scores",
+    "moodle_csv",
+    "options_from",
+    "write_exports",
+]

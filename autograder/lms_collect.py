@@ -26,6 +26,7 @@ Moodle's grading worksheet (``Identifier,Full name,Email address,…``, whose ``
 is the number in Moodle's download names). Each student's folder is named by the entry's
 ``directory``, else its SIS login, username, id or email.
 """
+
 from __future__ import annotations
 
 import csv
@@ -76,8 +77,13 @@ def read_roster(path: Path) -> Roster:
 def folder_of(entry: RosterEntry) -> str:
     """The student's folder name (and nbgrader id): the roster's directory, else its login, username,
     email (a worksheet's entries) or id."""
-    for value in (entry.directory, entry.sis_login_id, entry.username,
-                  entry.email if not entry.directory and not entry.sis_login_id else "", entry.student_id):
+    for value in (
+        entry.directory,
+        entry.sis_login_id,
+        entry.username,
+        entry.email if not entry.directory and not entry.sis_login_id else "",
+        entry.student_id,
+    ):
         if value and STUDENT_ID.fullmatch(value):
             return value
     raise ValueError(f"roster entry {entry.name!r} has no usable folder name (letters, digits, _ . @ -)")
@@ -126,9 +132,15 @@ def _which(top: str, roster: Roster) -> tuple[RosterEntry | None, str, str, str]
         prefix = m["prefix"].casefold()
         users = [e for e in roster.entries if any(k and prefix.endswith("_" + k) for k in e.keys)]
         if len(users) > 1:
-            return None, m["file"] or "", "Blackboard", ("its name ends with the usernames of more than one "
-                                                         "roster entry (" + ", ".join(sorted(e.name for e in users))
-                                                         + ")")
+            return (
+                None,
+                m["file"] or "",
+                "Blackboard",
+                (
+                    "its name ends with the usernames of more than one "
+                    "roster entry (" + ", ".join(sorted(e.name for e in users)) + ")"
+                ),
+            )
         return (users[0] if users else None), m["file"] or "", "Blackboard", "no roster username ends its name"
     m = CANVAS.match(top)
     if m:
@@ -180,8 +192,10 @@ def cmd_collect(args) -> int:
     except (OSError, ValueError, zipfile.BadZipFile, RosterError) as exc:
         print(f"autograder: {exc}", file=sys.stderr)
         return 2
-    print(f"{', '.join(sorted(result.lms)) or 'no LMS'} download: {len(result.files)} of {len(everyone)} "
-          f"students collected into {out}/")
+    print(
+        f"{', '.join(sorted(result.lms)) or 'no LMS'} download: {len(result.files)} of {len(everyone)} "
+        f"students collected into {out}/"
+    )
     for student, files in sorted(result.files.items()):
         print(f"  {student}: {', '.join(files)}")
     missing = sorted(everyone - set(result.files))
@@ -193,11 +207,18 @@ def cmd_collect(args) -> int:
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("collect", help="an LMS download (Canvas, Moodle, Blackboard) into one folder per "
-                              "student, by the roster", description=__doc__.split("\n\n")[0])
+    p = subparsers.add_parser(
+        "collect",
+        help="an LMS download (Canvas, Moodle, Blackboard) into one folder per student, by the roster",
+        description=__doc__.split("\n\n")[0],
+    )
     p.add_argument("download", help="the LMS's download: its .zip, or the folder it unpacked to")
-    p.add_argument("--roster", required=True, help="roster CSV: student_id,login,name,section (the LMS's id, the "
-                   "folder name); or the LMS's own gradebook export; or Moodle's grading worksheet")
+    p.add_argument(
+        "--roster",
+        required=True,
+        help="roster CSV: student_id,login,name,section (the LMS's id, the "
+        "folder name); or the LMS's own gradebook export; or Moodle's grading worksheet",
+    )
     p.add_argument("--out", required=True, help="where each student's folder goes (then: grade OUT --out grades/)")
     p.add_argument("--force", action="store_true", help="empty OUT first")
     p.set_defaults(func=cmd_collect, takes_rest=False)

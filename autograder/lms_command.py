@@ -3,6 +3,7 @@
 ``GRADED`` is a class graded by ``grade CLASS --out OUT`` (its ``OUT/reports/``) or an nbgrader
 course (its gradebook). The exports themselves are :mod:`autograder.lms`.
 """
+
 from __future__ import annotations
 
 import json
@@ -40,6 +41,7 @@ def cmd_lms(args) -> int:
     out = Path(args.out) if args.out else source
     if (source / "nbgrader_config.py").is_file():
         from .nbgrader_course import _course_id, gradebook_scores
+
         grades, levels = lms.grades_from_scores(gradebook_scores(source, _course_id(source)))
     elif (source / "reports").is_dir():
         grades, levels = class_grades(source)

@@ -46,6 +46,7 @@ with ``init --seed``). In the notebooks, each test cell of ``source/`` carries a
 ``autograde`` restores it from the gradebook, and feedback clears it again. ``gradebook.db``,
 ``nbgrader_config.py`` and ``autograded/`` are the instructor's secrets.
 """
+
 from __future__ import annotations
 
 import os
@@ -90,6 +91,7 @@ _KIT_GRADE_ID = re.compile(r"^level(\d+)_(\w+)$")
 
 # ----------------------------------------------------------------------------------- the layout
 
+
 def assignment_id(level: int) -> str:
     """The nbgrader assignment of a level: one assignment per level, named ``levelN``."""
     return f"level{level}"
@@ -133,6 +135,7 @@ def source_notebook(level: int) -> nbformat.NotebookNode:
     import nbformat
 
     from .build import build_notebook
+
     nb = build_notebook(level, with_solutions=True)
     for cell in nb.cells:
         meta = cell.metadata.get("nbgrader", {})
@@ -145,8 +148,10 @@ def source_notebook(level: int) -> nbformat.NotebookNode:
         # Report's repr, which nbgrader's Validate warns it cannot read as a score ("treating as full
         # credit, but future releases may treat as error"). With it, the cell prints the table and
         # passes, or raises.
-        public = [line + ";" if re.fullmatch(r'check\(\d+, "\w+"\)', line.strip()) else line
-                  for line in cell.source.rstrip("\n").splitlines()]
+        public = [
+            line + ";" if re.fullmatch(r'check\(\d+, "\w+"\)', line.strip()) else line
+            for line in cell.source.rstrip("\n").splitlines()
+        ]
         cell.source = "\n".join(public + hidden_region(level, match.group(2)))
     nbformat.validate(nb)
     return nb
@@ -162,13 +167,14 @@ def fill_notebook(release: nbformat.NotebookNode, module_source: str) -> nbforma
     """
     import ast
     import copy
+
     lines = [ln for ln in module_source.splitlines() if ln.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION")]
     text = "\n".join(lines) + "\n"
     tree = ast.parse(text)
     imports, defs = [], {}
     for node in tree.body:
         start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
-        segment = "\n".join(lines[start - 1:node.end_lineno])
+        segment = "\n".join(lines[start - 1 : node.end_lineno])
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             imports.append(segment)
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
@@ -189,8 +195,10 @@ def fill_notebook(release: nbformat.NotebookNode, module_source: str) -> nbforma
 
 def official_grade(level: int, stage: str) -> None:
     """Kernel side of a hidden region: says where the cell's points come from (and nothing else)."""
-    print(f"[official] level {level}, stage {stage}: the points of this cell are set by the kit's "
-          "isolated grader after execution")
+    print(
+        f"[official] level {level}, stage {stage}: the points of this cell are set by the kit's "
+        "isolated grader after execution"
+    )
 
 
 # ----------------------------------------------------------------------------------- the config
@@ -291,16 +299,32 @@ c.FileNameCollectorPlugin.named_regexp = {lms_regexp!r}
 '''
 
 
-def config_text(course_id: str, seed: int, *, device: str = "cpu", cell_timeout: int = DEFAULT_CELL_TIMEOUT,
-                startup_timeout: int = DEFAULT_STARTUP_TIMEOUT, call_timeout: float = DEFAULT_CALL_TIMEOUT,
-                submission_timeout: float = DEFAULT_SUBMISSION_TIMEOUT, lms_regexp: str = DEFAULT_LMS_REGEXP) -> str:
-    return CONFIG_TEMPLATE.format(course_id=course_id, seed=int(seed), device=device, cell_timeout=int(cell_timeout),
-                                  startup_timeout=int(startup_timeout), never_skip=NEVER_SKIP_TAG,
-                                  call_timeout=float(call_timeout), submission_timeout=float(submission_timeout),
-                                  lms_regexp=lms_regexp)
+def config_text(
+    course_id: str,
+    seed: int,
+    *,
+    device: str = "cpu",
+    cell_timeout: int = DEFAULT_CELL_TIMEOUT,
+    startup_timeout: int = DEFAULT_STARTUP_TIMEOUT,
+    call_timeout: float = DEFAULT_CALL_TIMEOUT,
+    submission_timeout: float = DEFAULT_SUBMISSION_TIMEOUT,
+    lms_regexp: str = DEFAULT_LMS_REGEXP,
+) -> str:
+    return CONFIG_TEMPLATE.format(
+        course_id=course_id,
+        seed=int(seed),
+        device=device,
+        cell_timeout=int(cell_timeout),
+        startup_timeout=int(startup_timeout),
+        never_skip=NEVER_SKIP_TAG,
+        call_timeout=float(call_timeout),
+        submission_timeout=float(submission_timeout),
+        lms_regexp=lms_regexp,
+    )
 
 
 # ----------------------------------------------------------------------------------- nbgrader CLI
+
 
 def nbgrader(course: Path, *args: str, check: bool = False, quiet: bool = False) -> subprocess.CompletedProcess:
     """Run the real nbgrader CLI in the course directory (where it finds nbgrader_config.py)."""
@@ -322,9 +346,18 @@ def _quote(arg: str) -> str:
 
 # ----------------------------------------------------------------------------------- init
 
-def init_course(course: Path, *, course_id: str = DEFAULT_COURSE_ID, levels: list[int] | None = None,
-                seed: int | None = None, generate: bool = True, force: bool = False, hints: bool = True,
-                **settings) -> list[Path]:
+
+def init_course(
+    course: Path,
+    *,
+    course_id: str = DEFAULT_COURSE_ID,
+    levels: list[int] | None = None,
+    seed: int | None = None,
+    generate: bool = True,
+    force: bool = False,
+    hints: bool = True,
+    **settings,
+) -> list[Path]:
     """Create the course directory; return the files written. Runs ``generate_assignment`` unless
     ``generate`` is False (the gradebook then holds the assignments only).
 
@@ -342,13 +375,22 @@ def init_course(course: Path, *, course_id: str = DEFAULT_COURSE_ID, levels: lis
     course.mkdir(parents=True, exist_ok=True)
     written = [config]
     from . import course_file
+
     seed = default_seed() if seed is None else seed
     # The config and the gradebook hold the seed and the hidden tests: the instructor's only (0600).
     course_file.write_private(config, config_text(course_id, seed, **settings))
-    course_file.settle(course, {"seed": seed, "levels": levels, "device": settings.get("device", "cpu"),
-                                "call_timeout": settings.get("call_timeout", DEFAULT_CALL_TIMEOUT),
-                                "timeout": settings.get("submission_timeout", DEFAULT_SUBMISSION_TIMEOUT)},
-                       {}, force=True)
+    course_file.settle(
+        course,
+        {
+            "seed": seed,
+            "levels": levels,
+            "device": settings.get("device", "cpu"),
+            "call_timeout": settings.get("call_timeout", DEFAULT_CALL_TIMEOUT),
+            "timeout": settings.get("submission_timeout", DEFAULT_SUBMISSION_TIMEOUT),
+        },
+        {},
+        force=True,
+    )
     for level in levels:
         path = course / "source" / assignment_id(level) / notebook_name(level)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -367,6 +409,7 @@ def write_hints(folder: Path, level: int | None) -> Path:
     """``folder/hints.json``: one level's hints, or (``level=None``) the note that hints are off."""
     from . import hints as hints_mod
     from .build import build_hints
+
     document = build_hints([level]) if level is not None else hints_mod.hints_document(None)
     path = folder / hints_mod.HINTS_FILE
     path.write_bytes(hints_mod.hints_bytes(document))
@@ -375,12 +418,14 @@ def write_hints(folder: Path, level: int | None) -> Path:
 
 def _create_gradebook(course: Path, course_id: str, levels: list[int]) -> None:
     from nbgrader.api import Gradebook
+
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}", course_id=course_id) as gb:
         for level in levels:
             gb.update_or_create_assignment(assignment_id(level))
 
 
 # ----------------------------------------------------------------------------------- run
+
 
 def find_submissions(submissions: Path, levels: list[int]) -> tuple[dict, list[str]]:
     """``{(student, level): (notebook bytes, timestamp file or None)}`` and notes on what was skipped.
@@ -391,9 +436,11 @@ def find_submissions(submissions: Path, levels: list[int]) -> tuple[dict, list[s
     optional ``timestamp.txt`` beside a notebook.
     """
     from .submission import locate
+
     found, notes = {}, []
-    for entry in sorted(p for p in Path(submissions).iterdir()
-                        if not p.is_symlink() and p.is_dir() and not p.name.startswith(".")):
+    for entry in sorted(
+        p for p in Path(submissions).iterdir() if not p.is_symlink() and p.is_dir() and not p.name.startswith(".")
+    ):
         student = entry.name
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.@-]*", student):
             notes.append(f"{entry}: skipped (not a usable student id)")
@@ -405,8 +452,10 @@ def find_submissions(submissions: Path, levels: list[int]) -> tuple[dict, list[s
             notes.append(f"{student}, level {level}: not collected: {why}")
         for level, c in located.files.items():
             if not c.name.endswith(".ipynb"):
-                notes.append(f"{entry / c.where}: nbgrader grades notebooks; grade this file with "
-                             "`python -m autograder grade` instead")
+                notes.append(
+                    f"{entry / c.where}: nbgrader grades notebooks; grade this file with "
+                    "`python -m autograder grade` instead"
+                )
                 continue
             stamp = (entry / c.where).parent / "timestamp.txt" if not c.zipped else None
             found[(student, level)] = (c.data, stamp if stamp is not None and is_regular(stamp) else None)
@@ -430,8 +479,11 @@ def place_submissions(course: Path, found: dict) -> list[tuple[str, int]]:
             continue
         same = is_regular(dest) and dest.read_bytes() == data
         if stamp is not None:
-            same = same and is_regular(dest_dir / "timestamp.txt") and \
-                (dest_dir / "timestamp.txt").read_bytes() == stamp_data
+            same = (
+                same
+                and is_regular(dest_dir / "timestamp.txt")
+                and (dest_dir / "timestamp.txt").read_bytes() == stamp_data
+            )
         if same:
             continue
         dest_dir.mkdir(parents=True, exist_ok=True)
@@ -467,6 +519,7 @@ def collect_lms(course: Path, lms_dir: Path, levels: list[int]) -> list[int]:
 def gradebook_scores(course: Path, course_id: str | None = None) -> dict:
     """``{(student, assignment): {"score", "max_score", "needs_manual_grade", "graded"}}``."""
     from nbgrader.api import Gradebook
+
     db = f"sqlite:///{Path(course).resolve() / 'gradebook.db'}"
     out = {}
     with Gradebook(db, course_id=course_id or DEFAULT_COURSE_ID) as gb:
@@ -474,10 +527,11 @@ def gradebook_scores(course: Path, course_id: str | None = None) -> dict:
             for sub in gb.assignment_submissions(assignment.name):
                 grades = [g for nb in sub.notebooks for g in nb.grades]
                 out[(sub.student.id, assignment.name)] = {
-                    "score": float(sub.score), "max_score": float(sub.max_score),
+                    "score": float(sub.score),
+                    "max_score": float(sub.max_score),
                     "needs_manual_grade": bool(sub.needs_manual_grade),
-                    "graded": bool(grades) and all(g.auto_score is not None or g.manual_score is not None
-                                                   for g in grades),
+                    "graded": bool(grades)
+                    and all(g.auto_score is not None or g.manual_score is not None for g in grades),
                 }
     return out
 
@@ -490,18 +544,38 @@ def _course_id(course: Path) -> str:
 
 def _digests(folder: Path) -> dict[str, str]:
     import hashlib
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()} if folder.is_dir() else {}
+
+    return (
+        {
+            str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*"))
+            if p.is_file()
+        }
+        if folder.is_dir()
+        else {}
+    )
 
 
-def run_course(course: Path, submissions: Path | None, lms: Path | None = None, *, force: bool = False,
-               csv: Path | None = None, execute: bool = True, similarity=None, lms_export=None) -> int:
+def run_course(
+    course: Path,
+    submissions: Path | None,
+    lms: Path | None = None,
+    *,
+    force: bool = False,
+    csv: Path | None = None,
+    execute: bool = True,
+    similarity=None,
+    lms_export=None,
+) -> int:
     """``similarity`` (a ``similarity.Options``) and ``lms_export`` (an ``lms.ExportOptions``): the
     class's similarity report and the Canvas / Moodle imports, written into the course directory."""
     course = Path(course).resolve()
     if not (course / "nbgrader_config.py").is_file():
-        print(f"autograder: {course} is not a course (no nbgrader_config.py): run "
-              "`python -m autograder nbgrader init` first", file=sys.stderr)
+        print(
+            f"autograder: {course} is not a course (no nbgrader_config.py): run "
+            "`python -m autograder nbgrader init` first",
+            file=sys.stderr,
+        )
         return 2
     levels = course_levels(course)
     course_id = _course_id(course)
@@ -519,16 +593,18 @@ def run_course(course: Path, submissions: Path | None, lms: Path | None = None, 
         placed = place_submissions(course, found)
         todo.update(level for _, level in (found if force else placed))
         if not placed and not force:
-            print(f"Nothing changed since the last run: the {len(found)} submitted notebook(s) are graded already "
-                  f"(same files){'' if not regenerated else f'; regenerated level(s) {regenerated}'}; --force "
-                  "regrades them all.", file=sys.stderr)
+            print(
+                f"Nothing changed since the last run: the {len(found)} submitted notebook(s) are graded already "
+                f"(same files){'' if not regenerated else f'; regenerated level(s) {regenerated}'}; --force "
+                "regrades them all.",
+                file=sys.stderr,
+            )
     failures = []
     before = _digests(course / "submitted")
     for level in sorted(todo):
         a = assignment_id(level)
         # 3. autograde (exit 1: some submission could not be graded: see the log, grade by hand)
-        proc = nbgrader(course, "autograde", a, *(["--force"] if force else []),
-                        *([] if execute else ["--no-execute"]))
+        proc = nbgrader(course, "autograde", a, *(["--force"] if force else []), *([] if execute else ["--no-execute"]))
         _save_log(course, f"autograde-{a}.log", proc)
         if proc.returncode != 0:
             failures.append(f"autograde {a} (see {course / '.kit-logs' / f'autograde-{a}.log'})")
@@ -541,9 +617,11 @@ def run_course(course: Path, submissions: Path | None, lms: Path | None = None, 
     after = _digests(course / "submitted")
     changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
     if changed:
-        failures.append("submitted/ changed while autograding (a student's kernel wrote there; the grades "
-                        "come from the files as they were before, but check these and regrade with "
-                        "--no-execute): " + ", ".join(changed[:10]))
+        failures.append(
+            "submitted/ changed while autograding (a student's kernel wrote there; the grades "
+            "come from the files as they were before, but check these and regrade with "
+            "--no-execute): " + ", ".join(changed[:10])
+        )
     # 5. export
     out_csv = Path(csv).resolve() if csv else course / "grades.csv"
     proc = nbgrader(course, "export", "--to", str(out_csv))
@@ -565,22 +643,31 @@ def _class_extras(course: Path, levels: list[int], similarity_options, lms_expor
     """The similarity report over submitted/ and the LMS imports from the gradebook."""
     if similarity_options is not None:
         from . import similarity
-        students = [(d.name, d) for d in sorted((course / "submitted").iterdir())
-                    if d.is_dir() and not d.name.startswith(".")] if (course / "submitted").is_dir() else []
+
+        students = (
+            [(d.name, d) for d in sorted((course / "submitted").iterdir()) if d.is_dir() and not d.name.startswith(".")]
+            if (course / "submitted").is_dir()
+            else []
+        )
         if len(students) > 1:
-            print(similarity.describe(similarity.write_report(students, course, levels, similarity_options), course),
-                  file=sys.stderr)
+            print(
+                similarity.describe(similarity.write_report(students, course, levels, similarity_options), course),
+                file=sys.stderr,
+            )
     if lms_export is not None:
         from . import lms
+
         grades, graded_levels = lms.grades_from_scores(gradebook_scores(course, _course_id(course)))
-        result = lms.write_exports(course, lms_export.roster, grades, graded_levels, lms_export.columns,
-                                   lms_export.missing)
+        result = lms.write_exports(
+            course, lms_export.roster, grades, graded_levels, lms_export.columns, lms_export.missing
+        )
         for line in lms.describe(result, course):
             print(line, file=sys.stderr)
 
 
 def _generation_key(course: Path, level: int) -> str:
     import hashlib
+
     h = hashlib.sha256((course / "nbgrader_config.py").read_bytes())
     h.update((course / "source" / assignment_id(level) / notebook_name(level)).read_bytes())
     return h.hexdigest()
@@ -591,6 +678,7 @@ def generate_changed(course: Path, levels: list[int], *, force: bool = False) ->
     their last generation (every one with ``force``); returns the levels generated. Each one costs
     nbgrader's start-up (seconds), so an unchanged course regenerates nothing."""
     import json
+
     state_path = course / ".kit-logs" / "generated.json"
     try:
         state = json.loads(state_path.read_text())
@@ -617,21 +705,31 @@ def _save_log(course: Path, name: str, proc: subprocess.CompletedProcess) -> Non
 
 # ----------------------------------------------------------------------------------- preprocessors
 
+
 class IsolatedGraderError(RuntimeError):
     """The kit's grader failed (not the student): the submission is left ungraded."""
 
 
-def grade_notebook_bytes(raw: bytes, level: int, seed: int, device: str = "cpu", limits=None, pool=None,
-                         refused: str | None = None):
+def grade_notebook_bytes(
+    raw: bytes, level: int, seed: int, device: str = "cpu", limits=None, pool=None, refused: str | None = None
+):
     """The kit's official grade of one level's notebook: ``grade()`` on a directory that holds only
     that notebook, under the kit's submission name (what ``python -m autograder grade`` does).
     ``refused``: why the submitted notebook was not read (a link, a pipe): the level scores 0 with it."""
     from .grading import grade
     from .submission import refused_level
+
     with tempfile.TemporaryDirectory(prefix="kit-nbgrader-") as tmp:
         if refused:
-            return grade(Path(tmp), [level], seed, device, limits, pool=pool,
-                         sources={level: refused_level(level, notebook_name(level), refused)})
+            return grade(
+                Path(tmp),
+                [level],
+                seed,
+                device,
+                limits,
+                pool=pool,
+                sources={level: refused_level(level, notebook_name(level), refused)},
+            )
         (Path(tmp) / notebook_name(level)).write_bytes(raw)
         return grade(Path(tmp), [level], seed, device, limits, pool=pool)
 
@@ -639,6 +737,7 @@ def grade_notebook_bytes(raw: bytes, level: int, seed: int, device: str = "cpu",
 def stage_outputs(report, level: int, stage: str, points: float) -> tuple[list, float]:
     """The outputs of a test cell: the stage's official checks, then its points as a float."""
     from nbformat import v4
+
     checks = [c for c in report.checks if c.level == level and c.stage == stage]
     got = float(sum(float(c.score) for c in checks))
     full = float(sum(float(c.max_score) for c in checks))
@@ -650,37 +749,61 @@ def stage_outputs(report, level: int, stage: str, points: float) -> tuple[list, 
         score = points * got / full
     score = float(min(points, max(0.0, round(score, 6))))
     # No seed here: these lines reach the students' feedback, and a course may keep its seed private.
-    lines = [f"Official grade, level {level} stage {stage}: {score:g} / {points:g} "
-             "(from the kit's isolated grader; the in-kernel self-check is not the grade)"]
+    lines = [
+        f"Official grade, level {level} stage {stage}: {score:g} / {points:g} "
+        "(from the kit's isolated grader; the in-kernel self-check is not the grade)"
+    ]
     for c in checks:
         mark = "ok  " if c.passed else "FAIL"
         lines.append(f"  {mark} {float(c.score):g}/{float(c.max_score):g}  {c.name}")
         if not c.passed and c.message:
             lines.append(f"         {c.message.splitlines()[0][:300]}")
     text = "\n".join(lines) + "\n"
-    return [v4.new_output("stream", name="stdout", text=text),
-            v4.new_output("execute_result", data={"text/plain": repr(score)}, execution_count=None)], score
+    return [
+        v4.new_output("stream", name="stdout", text=text),
+        v4.new_output("execute_result", data={"text/plain": repr(score)}, execution_count=None),
+    ], score
 
 
 # ----------------------------------------------------------------------------------- the CLI
 
+
 def cmd_init(args) -> int:
-    settings = {k: v for k, v in (("cell_timeout", args.cell_timeout), ("call_timeout", args.call_timeout),
-                                  ("submission_timeout", args.timeout), ("device", args.device)) if v is not None}
+    settings = {
+        k: v
+        for k, v in (
+            ("cell_timeout", args.cell_timeout),
+            ("call_timeout", args.call_timeout),
+            ("submission_timeout", args.timeout),
+            ("device", args.device),
+        )
+        if v is not None
+    }
     try:
-        written = init_course(Path(args.course_dir), course_id=args.course_id, levels=parse_levels(args.levels),
-                              seed=args.seed, generate=not args.no_generate, force=args.force,
-                              hints=not args.no_hints, **settings)
+        written = init_course(
+            Path(args.course_dir),
+            course_id=args.course_id,
+            levels=parse_levels(args.levels),
+            seed=args.seed,
+            generate=not args.no_generate,
+            force=args.force,
+            hints=not args.no_hints,
+            **settings,
+        )
     except (FileExistsError, RuntimeError) as exc:
         print(f"autograder: {exc}", file=sys.stderr)
         return 2
     course = Path(args.course_dir).resolve()
     notebooks = sum(1 for p in written if p.suffix == ".ipynb")
-    print(f"course {args.course_id!r} in {course}: {len(written)} files (config, gradebook, "
-          f"{notebooks} source notebooks, hints {'off' if args.no_hints else 'on'})"
-          f"{'' if args.no_generate else ', release/ generated'}")
-    print(f"next: cd {course} && nbgrader db student import students.csv; distribute release/; then "
-          f"`python -m autograder nbgrader run {course} --submissions DIR`")
+    print(
+        f"course {args.course_id!r} in {course}: {len(written)} files (config, gradebook, "
+        f"{notebooks} source notebooks, hints {'off' if args.no_hints else 'on'})"
+        f"{'' if args.no_generate else ', release/ generated'}"
+    )
+    print(
+        f"next: cd {course} && nbgrader db student import students.csv; distribute release/; then "
+        f"`python -m autograder nbgrader run {course} --submissions DIR`"
+    )
     return 0
 
 
@@ -693,65 +816,117 @@ def cmd_run(args) -> int:
             print(f"autograder: {p} is not a directory", file=sys.stderr)
             return 2
     from . import lms, similarity
+
     try:
         export = lms.options_from(args)
     except lms.RosterError as exc:
         print(f"autograder: {exc}", file=sys.stderr)
         return 2
     try:
-        return run_course(Path(args.course_dir), Path(args.submissions) if args.submissions else None,
-                          Path(args.lms) if args.lms else None, force=args.force, csv=args.csv,
-                          execute=not args.no_execute, lms_export=export,
-                          similarity=None if args.no_similarity else similarity.options_from(args))
+        return run_course(
+            Path(args.course_dir),
+            Path(args.submissions) if args.submissions else None,
+            Path(args.lms) if args.lms else None,
+            force=args.force,
+            csv=args.csv,
+            execute=not args.no_execute,
+            lms_export=export,
+            similarity=None if args.no_similarity else similarity.options_from(args),
+        )
     except RuntimeError as exc:
         print(f"autograder: {exc}", file=sys.stderr)
         return 1
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("nbgrader", help="an nbgrader course whose grades come from the isolated grader",
-                              description=__doc__.split("\n\n")[0])
+    p = subparsers.add_parser(
+        "nbgrader",
+        help="an nbgrader course whose grades come from the isolated grader",
+        description=__doc__.split("\n\n")[0],
+    )
     sub = p.add_subparsers(dest="nbgrader_command", required=True)
 
     i = sub.add_parser("init", help="create a course directory: config, gradebook, source/ and release/")
     i.add_argument("course_dir")
     i.add_argument("--course-id", default=DEFAULT_COURSE_ID)
     i.add_argument("--levels", type=int, nargs="+", default=None, help="levels to include (default: all)")
-    i.add_argument("--seed", type=int, default=None, help="the grading seed (default: the kit's default seed; "
-                   "a private one keeps the grader's data private)")
+    i.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="the grading seed (default: the kit's default seed; a private one keeps the grader's data private)",
+    )
     i.add_argument("--device", choices=["cpu", "cuda", "auto", "all"], default=None)
-    i.add_argument("--cell-timeout", type=int, default=None,
-                   help=f"seconds a notebook cell may run in the kernel (default {DEFAULT_CELL_TIMEOUT})")
-    i.add_argument("--call-timeout", type=float, default=None,
-                   help=f"the grader: seconds one call of student code may take (default {DEFAULT_CALL_TIMEOUT:g})")
-    i.add_argument("--timeout", type=float, default=None,
-                   help=f"the grader: seconds one submitted notebook may take, all its calls together; a notebook "
-                   f"is one level, so this is `grade --timeout` for that notebook (default "
-                   f"{DEFAULT_SUBMISSION_TIMEOUT:g})")
+    i.add_argument(
+        "--cell-timeout",
+        type=int,
+        default=None,
+        help=f"seconds a notebook cell may run in the kernel (default {DEFAULT_CELL_TIMEOUT})",
+    )
+    i.add_argument(
+        "--call-timeout",
+        type=float,
+        default=None,
+        help=f"the grader: seconds one call of student code may take (default {DEFAULT_CALL_TIMEOUT:g})",
+    )
+    i.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        help=f"the grader: seconds one submitted notebook may take, all its calls together; a notebook "
+        f"is one level, so this is `grade --timeout` for that notebook (default "
+        f"{DEFAULT_SUBMISSION_TIMEOUT:g})",
+    )
     i.add_argument("--no-generate", action="store_true", help="do not run nbgrader generate_assignment")
     i.add_argument("--force", action="store_true", help="rewrite an existing course's config and source/")
-    i.add_argument("--no-hints", action="store_true",
-                   help="release no hints: each level's hints.json then says they are off (default: hints on)")
+    i.add_argument(
+        "--no-hints",
+        action="store_true",
+        help="release no hints: each level's hints.json then says they are off (default: hints on)",
+    )
     i.set_defaults(func=cmd_init)
 
     r = sub.add_parser("run", help="generate, collect, autograde, feedback and export for a folder of submissions")
     r.add_argument("course_dir")
-    r.add_argument("--submissions", default=None, metavar="DIR",
-                   help="one folder per student (its name is the id) holding levelN_*.ipynb or levelN/levelN_*.ipynb")
-    r.add_argument("--lms", default=None, metavar="DIR",
-                   help="LMS downloads: DIR/levelN/ holding the archives or files, collected with zip_collect")
+    r.add_argument(
+        "--submissions",
+        default=None,
+        metavar="DIR",
+        help="one folder per student (its name is the id) holding levelN_*.ipynb or levelN/levelN_*.ipynb",
+    )
+    r.add_argument(
+        "--lms",
+        default=None,
+        metavar="DIR",
+        help="LMS downloads: DIR/levelN/ holding the archives or files, collected with zip_collect",
+    )
     r.add_argument("--csv", default=None, help="where export writes the grades (default: COURSE_DIR/grades.csv)")
     r.add_argument("--force", action="store_true", help="regrade and rebuild feedback for every submission")
-    r.add_argument("--no-execute", action="store_true",
-                   help="run no kernel: the same grades, from the isolated grader alone (safest on a shared server)")
-    r.add_argument("--no-similarity", action="store_true",
-                   help="skip the similarity report (COURSE_DIR/similarity.html and .csv, written by default)")
+    r.add_argument(
+        "--no-execute",
+        action="store_true",
+        help="run no kernel: the same grades, from the isolated grader alone (safest on a shared server)",
+    )
+    r.add_argument(
+        "--no-similarity",
+        action="store_true",
+        help="skip the similarity report (COURSE_DIR/similarity.html and .csv, written by default)",
+    )
     from . import lms, similarity
+
     similarity.add_options(r)
     lms.add_options(r)  # --roster: COURSE_DIR/canvas.csv and moodle.csv from the gradebook
     r.set_defaults(func=cmd_run)
 
 
 # The preprocessors (IsolatedGrades, SafeExecute, SetOfficialGrades) are in nbgrader_preprocessors.py.
-__all__ = ["init_course", "run_course", "official_grade", "source_notebook", "fill_notebook",
-           "grade_notebook_bytes", "gradebook_scores", "register"]
+__all__ = [
+    "init_course",
+    "run_course",
+    "official_grade",
+    "source_notebook",
+    "fill_notebook",
+    "grade_notebook_bytes",
+    "gradebook_scores",
+    "register",
+]

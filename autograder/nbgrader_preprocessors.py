@@ -9,6 +9,7 @@ top of ``nbgrader_course.py`` and in docs/nbgrader.md). One class per job:
 This module imports nbgrader and nbconvert (a second or two), so only nbgrader itself imports it:
 ``python -m autograder`` never does.
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -45,6 +46,7 @@ class KitClearSolutions(ClearSolutions):
 
     def preprocess(self, nb, resources):
         from .build import build_notebook
+
         level = level_of_notebook(resources.get("nbgrader", {}).get("notebook", ""))
         self._kit_stubs = {}
         if level is not None:
@@ -74,9 +76,11 @@ class QuietOverwriteCells(OverwriteCells):
         self._restored = 0
         nb, resources = super().preprocess(nb, resources)
         if self._restored:
-            self.log.info("%d test cell(s) got their hidden checks back from the gradebook (nbgrader's "
-                          "'checksum has changed' warning, expected for every submission: docs/nbgrader.md)",
-                          self._restored)
+            self.log.info(
+                "%d test cell(s) got their hidden checks back from the gradebook (nbgrader's "
+                "'checksum has changed' warning, expected for every submission: docs/nbgrader.md)",
+                self._restored,
+            )
         return nb, resources
 
     def report_change(self, name, attr, old, new):
@@ -96,10 +100,16 @@ class SafeExecute(Execute):
             return super().preprocess(nb, resources, km=km)
         except Exception as exc:  # noqa: BLE001 - DeadKernelError, CellTimeoutError, UnresponsiveKernelError...
             who = resources.get("nbgrader", {}) if isinstance(resources, dict) else {}
-            self.log.warning("the kernel failed for %s/%s (%s: %s): its notebook keeps the outputs it got; "
-                             "the grade comes from the isolated grader", who.get("student"),
-                             who.get("notebook"), type(exc).__name__, str(exc)[:200])
+            self.log.warning(
+                "the kernel failed for %s/%s (%s: %s): its notebook keeps the outputs it got; "
+                "the grade comes from the isolated grader",
+                who.get("student"),
+                who.get("notebook"),
+                type(exc).__name__,
+                str(exc)[:200],
+            )
             return nb, resources
+
 
 class IsolatedGrades(NbGraderPreprocessor):
     """Grades the submitted notebook with the kit's isolated grader, *before* the kernel runs.
@@ -111,8 +121,7 @@ class IsolatedGrades(NbGraderPreprocessor):
     cells after execution.
     """
 
-    seed = Integer(None, allow_none=True,
-                   help="the grading seed (default: the kit's default seed)").tag(config=True)
+    seed = Integer(None, allow_none=True, help="the grading seed (default: the kit's default seed)").tag(config=True)
     device = Unicode("cpu", help="where the checks run: cpu, cuda, auto, all").tag(config=True)
     call_timeout = Float(DEFAULT_CALL_TIMEOUT, help="seconds one call of student code may take").tag(config=True)
     submission_timeout = Float(DEFAULT_SUBMISSION_TIMEOUT, help="seconds a level may take").tag(config=True)
@@ -138,18 +147,26 @@ class IsolatedGrades(NbGraderPreprocessor):
             except NotRegular as exc:
                 raw, refused = b"", str(exc)
         else:  # not laid out as nbgrader's submitted/ folder: grade the sanitized copy (nothing ran yet)
-            self.log.warning("no submitted notebook for %s/%s: grading the sanitized copy", info.get("student"),
-                             info.get("notebook"))
+            self.log.warning(
+                "no submitted notebook for %s/%s: grading the sanitized copy", info.get("student"), info.get("notebook")
+            )
             raw = nbformat.writes(nb).encode("utf-8")
         seed = default_seed() if self.seed is None else int(self.seed)
         limits = Limits(call_seconds=float(self.call_timeout), submission_seconds=float(self.submission_timeout))
         report = grade_notebook_bytes(raw, level, seed, self.device, limits, pool=shared_pool(), refused=refused)
         if report.errors:
-            raise IsolatedGraderError(f"the kit's grader failed on {info.get('student')}/{info.get('notebook')}: "
-                                      + "; ".join(e.splitlines()[0] for e in report.errors[:3]))
+            raise IsolatedGraderError(
+                f"the kit's grader failed on {info.get('student')}/{info.get('notebook')}: "
+                + "; ".join(e.splitlines()[0] for e in report.errors[:3])
+            )
         resources[RESOURCE_KEY] = {"level": level, "report": report}
-        self.log.info("official grade of %s/%s: %g / %g", info.get("student"), info.get("notebook"),
-                      report.score, report.max_score)
+        self.log.info(
+            "official grade of %s/%s: %g / %g",
+            info.get("student"),
+            info.get("notebook"),
+            report.score,
+            report.max_score,
+        )
         return nb, resources
 
 
@@ -167,8 +184,10 @@ class SetOfficialGrades(NbGraderPreprocessor):
             return nb, resources
         official = resources.get(RESOURCE_KEY)
         if official is None:
-            raise IsolatedGraderError("no official grade: put IsolatedGrades before SafeExecute in "
-                                      "Autograde.autograde_preprocessors (see nbgrader_config.py)")
+            raise IsolatedGraderError(
+                "no official grade: put IsolatedGrades before SafeExecute in "
+                "Autograde.autograde_preprocessors (see nbgrader_config.py)"
+            )
         level, report = official["level"], official["report"]
         done = set()
         for cell in nb.cells:
@@ -176,19 +195,30 @@ class SetOfficialGrades(NbGraderPreprocessor):
                 continue
             stage = self._stage_of(cell, level)
             if stage is None:
-                self.log.warning("test cell %s is not one of the kit's: its grade is nbgrader's own",
-                                 cell.metadata.nbgrader.get("grade_id"))
+                self.log.warning(
+                    "test cell %s is not one of the kit's: its grade is nbgrader's own",
+                    cell.metadata.nbgrader.get("grade_id"),
+                )
                 continue
             cell.outputs, _ = stage_outputs(report, level, stage, float(cell.metadata.nbgrader["points"]))
             done.add(stage)
         missing = [s for s in curriculum.stages_of(level) if s not in done]
         if missing:
-            self.log.warning("%s/%s has no test cell for stage(s) %s: their points are not recorded",
-                             info.get("student"), info.get("notebook"), ", ".join(missing))
-        nb.metadata["autograder"] = {"official": {
-            "seed": report.seed, "score": report.score, "max_score": report.max_score,
-            "submission_sha256": report.submission_hash,
-            "graded_at": _dt.datetime.now(_dt.timezone.utc).isoformat()}}
+            self.log.warning(
+                "%s/%s has no test cell for stage(s) %s: their points are not recorded",
+                info.get("student"),
+                info.get("notebook"),
+                ", ".join(missing),
+            )
+        nb.metadata["autograder"] = {
+            "official": {
+                "seed": report.seed,
+                "score": report.score,
+                "max_score": report.max_score,
+                "submission_sha256": report.submission_hash,
+                "graded_at": _dt.datetime.now(_dt.UTC).isoformat(),
+            }
+        }
         return nb, resources
 
     @staticmethod

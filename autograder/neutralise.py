@@ -19,6 +19,7 @@ for its output, here, and nowhere else:
 
 This module depends on the standard library only, so any writer may import it (CSV exports too).
 """
+
 from __future__ import annotations
 
 import html as _html
@@ -122,9 +123,11 @@ def json_safe(value):
 
 
 def _has_nonfinite(seq) -> bool:
-    return any((isinstance(v, float) and not math.isfinite(v)) or
-               (isinstance(v, (list, tuple, dict)) and _has_nonfinite(v.values() if isinstance(v, dict) else v))
-               for v in seq)
+    return any(
+        (isinstance(v, float) and not math.isfinite(v))
+        or (isinstance(v, (list, tuple, dict)) and _has_nonfinite(v.values() if isinstance(v, dict) else v))
+        for v in seq
+    )
 
 
 def json_dumps(value, **kwargs) -> str:

@@ -8,6 +8,7 @@ Used two ways: by ``python -m autograder check|grade`` (which hands it a prepare
 ``GradingContext``), or by plain ``pytest autograder/checks --submission DIR`` (which builds one
 from the command-line options).
 """
+
 from __future__ import annotations
 
 import traceback
@@ -42,7 +43,9 @@ def pytest_addoption(parser):
     group = parser.getgroup("autograder")
     group.addoption("--submission", default=None, help="the submission directory to grade")
     group.addoption("--ag-seed", type=int, default=None, help="the run's seed (hidden inputs derive from it)")
-    group.addoption("--ag-device", default="all", help="cpu, cuda, auto or all (default: all; cuda skips without a GPU)")
+    group.addoption(
+        "--ag-device", default="all", help="cpu, cuda, auto or all (default: all; cuda skips without a GPU)"
+    )
     group.addoption("--ag-level", type=int, action="append", default=None, help="grade only this level (repeatable)")
 
 
@@ -57,8 +60,12 @@ def get_context(config) -> GradingContext:
         sub = config.getoption("--submission") or str(repo_root() / "assignments")
         levels = config.getoption("--ag-level") or sorted(LEVELS)
         seed = config.getoption("--ag-seed")
-        ctx = GradingContext(Path(sub), levels, default_seed() if seed is None else seed,
-                             resolve_devices(config.getoption("--ag-device")))
+        ctx = GradingContext(
+            Path(sub),
+            levels,
+            default_seed() if seed is None else seed,
+            resolve_devices(config.getoption("--ag-device")),
+        )
         config.stash[CTX_KEY] = ctx
         config.add_cleanup(ctx.close)
     return config.stash[CTX_KEY]
@@ -71,8 +78,9 @@ def pytest_generate_tests(metafunc):
         for d in ctx.devices:
             level = LEVELS.get(getattr(metafunc.module, "LEVEL", None))
             if d == "cuda" and level is not None and level.numpy:
-                params.append(pytest.param(d, marks=pytest.mark.skip(reason="the numpy level runs on the CPU only"),
-                                           id=d))
+                params.append(
+                    pytest.param(d, marks=pytest.mark.skip(reason="the numpy level runs on the CPU only"), id=d)
+                )
             elif d == "cuda" and not cuda_available():
                 params.append(pytest.param(d, marks=pytest.mark.skip(reason="no CUDA device on this machine"), id=d))
             else:
@@ -92,8 +100,13 @@ def pytest_collection_modifyitems(config, items):
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
     ctx.start()
-    converge = sorted({item.module.LEVEL for item in keep if (m := item.get_closest_marker("check"))
-                       and m.args[0].endswith(".train.converges")})
+    converge = sorted(
+        {
+            item.module.LEVEL
+            for item in keep
+            if (m := item.get_closest_marker("check")) and m.args[0].endswith(".train.converges")
+        }
+    )
     ctx.start_convergence_runs(converge)
 
 
@@ -172,10 +185,21 @@ def pytest_runtest_makereport(item, call):
             msg, err, diag = "", False, None
         else:
             msg, err, diag = _verdict(call.excinfo)
-        ctx.results.append(CheckResult(
-            id=spec.id + (f"[{device}]" if len(ctx.devices) > 1 else ""), level=spec.level, stage=spec.stage,
-            name=spec.name, score=spec.points if report.passed else 0.0, max_score=spec.points,
-            passed=bool(report.passed), message=msg, device=device, seconds=round(call.duration, 4),
-            error=err, diagnosis=diag))
+        ctx.results.append(
+            CheckResult(
+                id=spec.id + (f"[{device}]" if len(ctx.devices) > 1 else ""),
+                level=spec.level,
+                stage=spec.stage,
+                name=spec.name,
+                score=spec.points if report.passed else 0.0,
+                max_score=spec.points,
+                passed=bool(report.passed),
+                message=msg,
+                device=device,
+                seconds=round(call.duration, 4),
+                error=err,
+                diagnosis=diag,
+            )
+        )
         if not report.passed and not err:
             report.longrepr = msg  # keep pytest's own output short and readable when run directly

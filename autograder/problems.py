@@ -5,6 +5,7 @@ the same seed is reproducible bit for bit, and a different seed gives different 
 Sizes are never all equal (so a transposed matrix cannot hide) and differ from the seed
 document's, except for the convergence runs, which use the seed's own problem and schedule.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -67,7 +68,7 @@ def nobias_weights(gen: torch.Generator, s: Sizes, dtype=torch.float64, scale: f
 
 def linear_init(gen: torch.Generator, fan_in: int, fan_out: int, dtype=torch.float64):
     """nn.Linear's default initialisation (uniform in ±1/sqrt(fan_in)), drawn from our generator."""
-    bound = 1.0 / fan_in ** 0.5
+    bound = 1.0 / fan_in**0.5
     w = (torch.rand(fan_out, fan_in, generator=gen, dtype=torch.float64) * 2 - 1) * bound
     b = (torch.rand(fan_out, generator=gen, dtype=torch.float64) * 2 - 1) * bound
     return w.to(dtype), b.to(dtype)

@@ -8,6 +8,7 @@ after each check. The generated notebooks end with a cell that shows the same su
 A level's score after a check is the sum, over its stages, of each stage's latest result: a
 notebook checks one stage per cell, the command line every stage at once, and both add up the same.
 """
+
 from __future__ import annotations
 
 import base64
@@ -98,14 +99,30 @@ def rows(summary: dict[int, LevelProgress]) -> list[dict[str, str]]:
         p = summary.get(level)
         stages = stages_of(level)
         if p is None:
-            out.append({"level": str(level), "best": "—", "stages": f"0/{len(stages)}",
-                        "hints": "0", "solutions": "—", "checks": "0", "to full marks": "—"})
+            out.append(
+                {
+                    "level": str(level),
+                    "best": "—",
+                    "stages": f"0/{len(stages)}",
+                    "hints": "0",
+                    "solutions": "—",
+                    "checks": "0",
+                    "to full marks": "—",
+                }
+            )
             continue
         to_full = duration(p.time_to_full_marks) if p.full_marks_at is not None else "not yet"
-        out.append({"level": str(level), "best": f"{p.best:g} / {p.max_score:g}",
-                    "stages": f"{len(p.stages_done)}/{len(stages)}",
-                    "hints": str(p.hints), "solutions": ", ".join(p.solutions) or "—", "checks": str(p.checks),
-                    "to full marks": to_full})
+        out.append(
+            {
+                "level": str(level),
+                "best": f"{p.best:g} / {p.max_score:g}",
+                "stages": f"{len(p.stages_done)}/{len(stages)}",
+                "hints": str(p.hints),
+                "solutions": ", ".join(p.solutions) or "—",
+                "checks": str(p.checks),
+                "to full marks": to_full,
+            }
+        )
     return out
 
 
@@ -117,11 +134,13 @@ def render_terminal(summary: dict[int, LevelProgress], console=None) -> None:
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
+
     console = console or Console(highlight=False)
     table = Table(title="Your progress", title_justify="left")
     for column in COLUMNS:
-        table.add_column(column, justify="right" if column in ("hints", "checks") else "left",
-                         no_wrap=column != "solutions")
+        table.add_column(
+            column, justify="right" if column in ("hints", "checks") else "left", no_wrap=column != "solutions"
+        )
     for row in rows(summary):
         table.add_row(*(Text(row[c]) for c in COLUMNS))  # Text: nothing is read as markup
     console.print(table)
@@ -131,9 +150,11 @@ def render_terminal(summary: dict[int, LevelProgress], console=None) -> None:
 
 def render_text(summary: dict[int, LevelProgress]) -> str:
     from rich.console import Console
+
     buffer = io.StringIO()
-    console = Console(file=buffer, width=110, color_system=None, force_terminal=False, force_jupyter=False,
-                      highlight=False)
+    console = Console(
+        file=buffer, width=110, color_system=None, force_terminal=False, force_jupyter=False, highlight=False
+    )
     render_terminal(summary, console)
     return buffer.getvalue()
 
@@ -143,15 +164,16 @@ def chart_png(summary: dict[int, LevelProgress]) -> bytes | None:
     if not any(p.scores for p in summary.values()):
         return None
     import matplotlib
+
     matplotlib.use("Agg", force=False)
     from matplotlib.figure import Figure
+
     fig = Figure(figsize=(7, 3.6), dpi=100)
     ax = fig.add_subplot()
     for level, p in sorted(summary.items()):
         if p.scores:
             xs = list(range(1, len(p.scores) + 1))
-            ax.plot(xs, [100 * s / p.max_score for s in p.scores], marker="o", markersize=3,
-                    label=f"level {level}")
+            ax.plot(xs, [100 * s / p.max_score for s in p.scores], marker="o", markersize=3, label=f"level {level}")
     ax.set_xlabel("check")
     ax.set_ylabel("score (% of the level)")
     ax.set_ylim(-5, 105)
@@ -167,27 +189,39 @@ def render_html(summary: dict[int, LevelProgress], chart: bool = True) -> str:
     """A self-contained fragment: the table, every cell escaped, and the chart as a data URL."""
     esc = html.escape
     head = "".join(f'<th style="text-align:left;padding:.25rem .5rem">{esc(c)}</th>' for c in COLUMNS)
-    body = "".join("<tr>" + "".join(f'<td style="padding:.25rem .5rem;border-top:1px solid #e5e7eb">{esc(r[c])}</td>'
-                                    for c in COLUMNS) + "</tr>" for r in rows(summary))
+    body = "".join(
+        "<tr>"
+        + "".join(f'<td style="padding:.25rem .5rem;border-top:1px solid #e5e7eb">{esc(r[c])}</td>' for c in COLUMNS)
+        + "</tr>"
+        for r in rows(summary)
+    )
     full = sum(1 for p in summary.values() if p.full_marks_at is not None)
-    parts = [f'<div class="kit-progress" data-levels-done="{full}" style="font-family:system-ui,sans-serif">',
-             "<h3 style='margin:.2rem 0'>Your progress</h3>",
-             (f'<table style="border-collapse:collapse;font-size:.9rem"><thead><tr>{head}</tr></thead>'
-              f"<tbody>{body}</tbody></table>"),
-             f"<p>{full} of {len(LEVELS)} levels at full marks.</p>"]
+    parts = [
+        f'<div class="kit-progress" data-levels-done="{full}" style="font-family:system-ui,sans-serif">',
+        "<h3 style='margin:.2rem 0'>Your progress</h3>",
+        (
+            f'<table style="border-collapse:collapse;font-size:.9rem"><thead><tr>{head}</tr></thead>'
+            f"<tbody>{body}</tbody></table>"
+        ),
+        f"<p>{full} of {len(LEVELS)} levels at full marks.</p>",
+    ]
     png = chart_png(summary) if chart else None
     if png:
-        parts.append(f'<img class="kit-progress-chart" alt="score after each check, per level" '
-                     f'src="data:image/png;base64,{base64.b64encode(png).decode()}">')
+        parts.append(
+            f'<img class="kit-progress-chart" alt="score after each check, per level" '
+            f'src="data:image/png;base64,{base64.b64encode(png).decode()}">'
+        )
     parts.append("</div>")
     return "".join(parts)
 
 
 def html_page(summary: dict[int, LevelProgress]) -> str:
     stamp = time.strftime("%Y-%m-%d %H:%M")
-    return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Progress</title></head>'
-            f"<body>{render_html(summary)}<p style='color:#6b7280'>Written {esc_text(stamp)} from "
-            f"{esc_text(history.FILE_NAME)}.</p></body></html>\n")
+    return (
+        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Progress</title></head>'
+        f"<body>{render_html(summary)}<p style='color:#6b7280'>Written {esc_text(stamp)} from "
+        f"{esc_text(history.FILE_NAME)}.</p></body></html>\n"
+    )
 
 
 def esc_text(text: str) -> str:
@@ -198,19 +232,28 @@ def show_progress(directory: Path | str | None = None) -> None:
     """The notebooks' last cell: the summary as HTML under IPython, as a table elsewhere."""
     summary = summarize(history.read(directory))
     from .hints import _ipython
+
     if _ipython() is None:
         render_terminal(summary)
         return
     from IPython.display import display
+
     display({"text/plain": render_text(summary), "text/html": render_html(summary)}, raw=True)
 
 
 def register(subparsers) -> None:
     from .settings import repo_root
-    p = subparsers.add_parser("progress", help="your progress per level: best score, stages, hints, time to full marks",
-                              description="Sum up the record of your checks, hints and solutions, per level.")
-    p.add_argument("--dir", default=str(repo_root() / "assignments"),
-                   help="your work, where the record is kept (default: assignments/)")
+
+    p = subparsers.add_parser(
+        "progress",
+        help="your progress per level: best score, stages, hints, time to full marks",
+        description="Sum up the record of your checks, hints and solutions, per level.",
+    )
+    p.add_argument(
+        "--dir",
+        default=str(repo_root() / "assignments"),
+        help="your work, where the record is kept (default: assignments/)",
+    )
     p.add_argument("--html", metavar="DIR", default=None, help="also write DIR/progress.html with a chart")
     p.set_defaults(func=cmd_progress)
 
@@ -219,6 +262,7 @@ def cmd_progress(args) -> int:
     import sys
 
     from .report import write_atomic
+
     summary = summarize(history.read(args.dir))
     render_terminal(summary)
     if not summary:

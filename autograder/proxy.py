@@ -7,11 +7,13 @@ child (``ObjectValue``). Student exceptions come back as ``StudentError``; a han
 the proxy can sit on a process boundary (``sandbox.Channel``) or, for the notebook self-check,
 in-process (``sandbox.InProcessChannel``), without any change to the checks.
 """
+
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -56,13 +58,17 @@ class StudentError(Exception):
             return self.raw_message
         hint = ""
         if "the grader simulates a GPU" in self.raw_message:
-            hint = (" — with the inputs on a GPU this code fails: the grader ran it with inputs on a simulated GPU "
-                    "(real values that report device cuda:0), to see where new tensors go. Create tensors with "
-                    "device=x.device, or from the inputs (torch.zeros_like(x), x.new_zeros(...)), and use .numpy() "
-                    "only after .cpu() (printing values with .item() is fine)")
+            hint = (
+                " — with the inputs on a GPU this code fails: the grader ran it with inputs on a simulated GPU "
+                "(real values that report device cuda:0), to see where new tensors go. Create tensors with "
+                "device=x.device, or from the inputs (torch.zeros_like(x), x.new_zeros(...)), and use .numpy() "
+                "only after .cpu() (printing values with .item() is fine)"
+            )
         if "not compiled with CUDA" in self.raw_message or "no NVIDIA driver" in self.raw_message:
-            hint = (" — the code asks for 'cuda' by name: use the inputs' device (x.device), so it runs wherever "
-                    "the data is")
+            hint = (
+                " — the code asks for 'cuda' by name: use the inputs' device (x.device), so it runs wherever "
+                "the data is"
+            )
         if "[Errno 27]" in self.raw_message:
             hint = " — the code wrote more than the output limit allows (prints or files); print less"
         return f"{self.what} raised {self.type}: {self.raw_message}{self.where()}{hint}"
@@ -102,7 +108,7 @@ class TensorValue:
     grad_fn: str | None
     parameter: bool
     remote: Remote
-    grad: "TensorValue | None" = None
+    grad: TensorValue | None = None
 
     def __repr__(self):
         return f"tensor(shape={list(self.shape)}, dtype={self.dtype}, device={self.device})"
@@ -163,8 +169,6 @@ class CallResult:
     python_next: float | None = None
 
 
-
-
 def _typed(v, kind):
     """A field of a reply from the student's process, of the type the protocol says (else TypeError)."""
     if kind is int and isinstance(v, bool) or not isinstance(v, kind):
@@ -173,8 +177,11 @@ def _typed(v, kind):
 
 
 def _shape(v) -> tuple:
-    if not isinstance(v, list) or len(v) > 32 or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0
-                                                          for n in v):
+    if (
+        not isinstance(v, list)
+        or len(v) > 32
+        or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in v)
+    ):
         raise TypeError("shape")
     return tuple(v)
 
@@ -192,13 +199,25 @@ def _clean_observations(obs) -> dict:
             out[key] = [str(v)[:200] for v in obs[key][:100]]
     if "optimizers" in obs:
         opts = obs["optimizers"]
-        if not isinstance(opts, list) or not all(isinstance(o, dict) and isinstance(o.get("type"), str)
-                                                  and isinstance(o.get("module"), str)
-                                                  and isinstance(o.get("defaults", {}), dict) for o in opts):
+        if not isinstance(opts, list) or not all(
+            isinstance(o, dict)
+            and isinstance(o.get("type"), str)
+            and isinstance(o.get("module"), str)
+            and isinstance(o.get("defaults", {}), dict)
+            for o in opts
+        ):
             raise TypeError("optimizers")
-        out["optimizers"] = [dict(o, defaults={k: v for k, v in o.get("defaults", {}).items()
-                                               if isinstance(v, (int, float)) and not isinstance(v, bool)})
-                             for o in opts[:50]]
+        out["optimizers"] = [
+            dict(
+                o,
+                defaults={
+                    k: v
+                    for k, v in o.get("defaults", {}).items()
+                    if isinstance(v, (int, float)) and not isinstance(v, bool)
+                },
+            )
+            for o in opts[:50]
+        ]
     for key in ("steps", "changed_outside_step"):
         if key in obs:
             if not isinstance(obs[key], int) or isinstance(obs[key], bool):
@@ -209,18 +228,29 @@ def _clean_observations(obs) -> dict:
 
 def _checked_description(d) -> dict:
     """A description from the child (runtime.describe), with the keys and types the checks read."""
-    if not isinstance(d, dict) or not isinstance(d.get("type"), str) or not isinstance(d.get("module"), str) \
-            or not isinstance(d.get("mro"), list):
+    if (
+        not isinstance(d, dict)
+        or not isinstance(d.get("type"), str)
+        or not isinstance(d.get("module"), str)
+        or not isinstance(d.get("mro"), list)
+    ):
         raise TypeError("description")
     for key in ("children", "parameters", "linear_modules", "param_ids", "param_groups"):
         if key in d and not isinstance(d[key], list):
             raise TypeError(key)
     for c in d.get("children", []):
-        if not isinstance(c, dict) or not isinstance(c.get("name"), str) or not isinstance(c.get("type"), str) \
-                or not isinstance(c.get("module", ""), str):
+        if (
+            not isinstance(c, dict)
+            or not isinstance(c.get("name"), str)
+            or not isinstance(c.get("type"), str)
+            or not isinstance(c.get("module", ""), str)
+        ):
             raise TypeError("child")
-        linear_ok = isinstance(c.get("in_features"), int) and isinstance(c.get("out_features"), int) \
+        linear_ok = (
+            isinstance(c.get("in_features"), int)
+            and isinstance(c.get("out_features"), int)
             and isinstance(c.get("bias"), bool)
+        )
         if c["type"] == "Linear" and not linear_ok:
             raise TypeError("Linear")
     for g in d.get("param_groups", []):
@@ -241,9 +271,17 @@ class _Pending:
 class Submission:
     """One level of one submission, reached through a channel to the process that holds it."""
 
-    def __init__(self, module: str, source: str | None, filename: str, open_channel: Callable[[], Any],
-                 device: str = "cpu", unavailable: str | None = None, budget: float | None = None,
-                 deadline: float | None = None):
+    def __init__(
+        self,
+        module: str,
+        source: str | None,
+        filename: str,
+        open_channel: Callable[[], Any],
+        device: str = "cpu",
+        unavailable: str | None = None,
+        budget: float | None = None,
+        deadline: float | None = None,
+    ):
         self.module = module
         self.source = source
         self.filename = filename
@@ -278,11 +316,15 @@ class Submission:
         except ChildGone as exc:
             raise StudentCrash(exc.reason) from None
         if self.source is not None:
-            reply, _ = self._request({"op": "load", "module": self.module, "filename": self.filename,
-                                      "source": self.source}, what=f"importing {self.filename}", loading=True)
+            reply, _ = self._request(
+                {"op": "load", "module": self.module, "filename": self.filename, "source": self.source},
+                what=f"importing {self.filename}",
+                loading=True,
+            )
             self.names = reply.get("names", {}) if isinstance(reply.get("names"), dict) else {}
-            self.load_observations = self._decoded(lambda: _clean_observations(reply.get("observations", {})),
-                                                   f"importing {self.filename}")
+            self.load_observations = self._decoded(
+                lambda: _clean_observations(reply.get("observations", {})), f"importing {self.filename}"
+            )
 
     def load(self) -> None:
         """Start the child and import the module; raise LevelUnavailable if it cannot be imported."""
@@ -329,8 +371,9 @@ class Submission:
         if self.deadline is not None:
             left = self.deadline - time.monotonic()
             if left <= 0:
-                raise StudentTimeout(f"{what or 'the call'} was not run: the submission used up its time budget "
-                                     f"({self.budget:g} s)")
+                raise StudentTimeout(
+                    f"{what or 'the call'} was not run: the submission used up its time budget ({self.budget:g} s)"
+                )
             timeout = min(timeout if timeout is not None else self._channel.limits.call_seconds, left)
         try:
             self._channel.start(header, buffers, timeout=timeout)
@@ -364,10 +407,16 @@ class Submission:
                 raise GraderError(f"{what}: the grader's request failed: {err.get('type')}: {err.get('message')}")
             # The child is the student's process: once it has run their code, what it fails to do
             # (its runtime's own code may have been changed, builtins rebound) is theirs.
-            raise StudentError({"kind": "student", "type": str(err.get("type", "Error"))[:100],
-                                "message": f"the student's process could not answer the grader's request "
-                                           f"({str(err.get('message', ''))[:500]}): does the code change Python "
-                                           "or torch themselves (builtins, modules)?"}, what)
+            raise StudentError(
+                {
+                    "kind": "student",
+                    "type": str(err.get("type", "Error"))[:100],
+                    "message": f"the student's process could not answer the grader's request "
+                    f"({str(err.get('message', ''))[:500]}): does the code change Python "
+                    "or torch themselves (builtins, modules)?",
+                },
+                what,
+            )
         return reply, out
 
     def request(self, header, buffers=None, what="", timeout=None):
@@ -387,24 +436,43 @@ class Submission:
                 raise StudentCrash("the student's process was restarted after an earlier failure")
             return {"t": "ref", "h": v.handle}
         if isinstance(v, torch.Tensor) and v.device.type == "meta":  # shapes and devices, no values
-            return {"t": "tensor", "dtype": codec.dtype_name(v.dtype), "shape": list(v.shape), "b": None,
-                    "device": "meta", "requires_grad": bool(v.requires_grad)}
+            return {
+                "t": "tensor",
+                "dtype": codec.dtype_name(v.dtype),
+                "shape": list(v.shape),
+                "b": None,
+                "device": "meta",
+                "requires_grad": bool(v.requires_grad),
+            }
         if isinstance(v, torch.Tensor):
             buffers.append(codec.tensor_bytes(v))
-            return {"t": "tensor", "dtype": codec.dtype_name(v.dtype), "shape": list(v.shape), "b": len(buffers) - 1,
-                    "device": self.device if v.device.type == "cpu" else str(v.device),
-                    "requires_grad": bool(v.requires_grad)}
+            return {
+                "t": "tensor",
+                "dtype": codec.dtype_name(v.dtype),
+                "shape": list(v.shape),
+                "b": len(buffers) - 1,
+                "device": self.device if v.device.type == "cpu" else str(v.device),
+                "requires_grad": bool(v.requires_grad),
+            }
         if isinstance(v, np.ndarray):
             buffers.append(codec.array_bytes(v))
             return {"t": "ndarray", "dtype": v.dtype.name, "shape": list(v.shape), "b": len(buffers) - 1}
         if isinstance(v, (list, tuple)):
             return {"t": "list" if isinstance(v, list) else "tuple", "items": [self._enc(x, buffers) for x in v]}
         if isinstance(v, Leaf):
-            return {"t": "leaf", "value": self._enc(v.value.detach(), buffers), "requires_grad": v.requires_grad,
-                    "grad": None if v.grad is None else self._enc(v.grad.detach(), buffers)}
+            return {
+                "t": "leaf",
+                "value": self._enc(v.value.detach(), buffers),
+                "requires_grad": v.requires_grad,
+                "grad": None if v.grad is None else self._enc(v.grad.detach(), buffers),
+            }
         if isinstance(v, Make):
-            return {"t": "make", "kind": v.kind, "args": [self._enc(a, buffers) for a in v.args],
-                    "kwargs": {k: self._enc(a, buffers) for k, a in v.kwargs.items()}}
+            return {
+                "t": "make",
+                "kind": v.kind,
+                "args": [self._enc(a, buffers) for a in v.args],
+                "kwargs": {k: self._enc(a, buffers) for k, a in v.kwargs.items()},
+            }
         raise TypeError(f"cannot send {type(v).__name__} to a student process")
 
     def _dec(self, d, buffers):
@@ -430,10 +498,18 @@ class Submission:
             grad = self._dec(d["grad"], buffers) if d.get("grad") else None
             if grad is not None and not isinstance(grad, TensorValue):
                 raise TypeError("grad")
-            return TensorValue(data, _typed(d["dtype"], str)[:40], shape, _typed(d["device"], str)[:100],
-                               _typed(d["requires_grad"], bool), _typed(d["is_leaf"], bool),
-                               None if d["grad_fn"] is None else _typed(d["grad_fn"], str)[:200],
-                               _typed(d["parameter"], bool), remote, grad)
+            return TensorValue(
+                data,
+                _typed(d["dtype"], str)[:40],
+                shape,
+                _typed(d["device"], str)[:100],
+                _typed(d["requires_grad"], bool),
+                _typed(d["is_leaf"], bool),
+                None if d["grad_fn"] is None else _typed(d["grad_fn"], str)[:200],
+                _typed(d["parameter"], bool),
+                remote,
+                grad,
+            )
         if t == "object":
             return ObjectValue(_typed(d["type"], str)[:200], remote)
         raise GraderError(f"unexpected value type {t!r} from the student process")
@@ -443,8 +519,19 @@ class Submission:
         self.load()
         return name in self.names
 
-    def call(self, target: str | Any, *args, return_args=False, watch=None, python_seed=None, timeout=None,
-             background=False, sim_device=False, watch_autograd=False, **kwargs) -> CallResult:
+    def call(
+        self,
+        target: str | Any,
+        *args,
+        return_args=False,
+        watch=None,
+        python_seed=None,
+        timeout=None,
+        background=False,
+        sim_device=False,
+        watch_autograd=False,
+        **kwargs,
+    ) -> CallResult:
         """Call student code. With background=True, return at once; finish(pending) gives the result.
         ``sim_device``: with the arguments (tensors, models) on the simulated GPU (child/simdevice.py).
         ``watch_autograd``: note every torch call whose result takes part in an autograd graph."""
@@ -455,9 +542,17 @@ class Submission:
         else:  # (value, "attr") or a value: call an object (a model) or one of its methods
             obj, attr = target if isinstance(target, tuple) else (target, None)
             ref = self._enc(obj, buffers)
-            spec, what = {"ref": ref["h"], "attr": attr}, f"{getattr(obj, 'type_name', 'object')}.{attr or '__call__'}()"
-        header = {"op": "call", "target": spec, "args": [self._enc(a, buffers) for a in args],
-                  "kwargs": {k: self._enc(v, buffers) for k, v in kwargs.items()}, "return_args": return_args}
+            spec, what = (
+                {"ref": ref["h"], "attr": attr},
+                f"{getattr(obj, 'type_name', 'object')}.{attr or '__call__'}()",
+            )
+        header = {
+            "op": "call",
+            "target": spec,
+            "args": [self._enc(a, buffers) for a in args],
+            "kwargs": {k: self._enc(v, buffers) for k, v in kwargs.items()},
+            "return_args": return_args,
+        }
         if watch is not None:
             header["watch"] = self._enc(watch, buffers)["h"]
         if python_seed is not None:
@@ -470,7 +565,7 @@ class Submission:
             return self._request(header, buffers, what=what, timeout=timeout, background=True)
         return self._call_result(*self._request(header, buffers, what=what, timeout=timeout))
 
-    def finish(self, pending: "_Pending") -> CallResult:
+    def finish(self, pending: _Pending) -> CallResult:
         return self._call_result(*self._finish(pending.what))
 
     def _decoded(self, build, what: str):
@@ -478,10 +573,15 @@ class Submission:
         try:
             return build()
         except (KeyError, TypeError, ValueError, IndexError, AttributeError, RuntimeError, OverflowError) as exc:
-            raise StudentError({"kind": "student", "type": "MalformedReply",
-                                "message": f"the student's process sent a reply the grader cannot read "
-                                           f"({type(exc).__name__}): does the code change the grader's runtime?"},
-                               what) from None
+            raise StudentError(
+                {
+                    "kind": "student",
+                    "type": "MalformedReply",
+                    "message": f"the student's process sent a reply the grader cannot read "
+                    f"({type(exc).__name__}): does the code change the grader's runtime?",
+                },
+                what,
+            ) from None
 
     def _call_result(self, reply, out) -> CallResult:
         def build():
@@ -489,6 +589,7 @@ class Submission:
             after = [self._dec(a, out) for a in reply.get("args_after", [])]
             obs = _clean_observations(reply.get("observations", {}))
             return CallResult(value, after, obs, reply.get("python_next"))
+
         return self._decoded(build, "a call")
 
     def put(self, value) -> Any:
@@ -508,14 +609,18 @@ class Submission:
     def params(self, module) -> dict[str, TensorValue]:
         ref = self._enc(module, [])
         reply, out = self.request({"op": "params", "ref": ref["h"]}, what="reading the parameters")
-        return self._decoded(lambda: {str(name): self._dec(enc, out) for name, enc in reply["value"]},
-                             "reading the parameters")
+        return self._decoded(
+            lambda: {str(name): self._dec(enc, out) for name, enc in reply["value"]}, "reading the parameters"
+        )
 
     def set_params(self, module, values: dict | None = None, grads: dict | None = None) -> None:
         buffers: list[bytes] = []
-        header = {"op": "set_params", "ref": self._enc(module, buffers)["h"],
-                  "values": {k: self._enc(v, buffers) for k, v in (values or {}).items()},
-                  "grads": {k: self._enc(v, buffers) for k, v in (grads or {}).items()}}
+        header = {
+            "op": "set_params",
+            "ref": self._enc(module, buffers)["h"],
+            "values": {k: self._enc(v, buffers) for k, v in (values or {}).items()},
+            "grads": {k: self._enc(v, buffers) for k, v in (grads or {}).items()},
+        }
         self.request(header, buffers, what="setting the parameters")
 
     def set_grad(self, tensor, grad) -> None:

@@ -5,6 +5,7 @@ student's process never sees any of it. ``simulate`` replays a training loop fro
 weights, either correctly or with one of the common mistakes, so that a student's trajectory can
 be matched against each (``diagnose``), naming the likeliest mistake.
 """
+
 from __future__ import annotations
 
 import random
@@ -95,21 +96,41 @@ class Trajectory:
 
 #: the mistakes a trajectory can show, with the hint the report gives for each
 MISTAKES = {
-    "no_zero_grad": ("zero_grad", "each step moved the weights by the sum of all gradients so far: the gradients "
-                     "were never zeroed, so .backward() accumulated them. Zero the gradients every iteration"),
-    "mean_loss": ("loss", "the loss is the mean of the squared errors, not their sum: the tutorial uses the sum "
-                  "(MSELoss(reduction='sum')), which also sets the scale of the learning rate"),
+    "no_zero_grad": (
+        "zero_grad",
+        "each step moved the weights by the sum of all gradients so far: the gradients "
+        "were never zeroed, so .backward() accumulated them. Zero the gradients every iteration",
+    ),
+    "mean_loss": (
+        "loss",
+        "the loss is the mean of the squared errors, not their sum: the tutorial uses the sum "
+        "(MSELoss(reduction='sum')), which also sets the scale of the learning rate",
+    ),
     "no_step": ("step", "the weights never changed: the loop computes gradients but never applies the update"),
-    "ascent": ("step", "the weights moved uphill: the update adds the gradient instead of subtracting it "
-               "(gradient ascent), so the loss grows"),
-    "step_before_backward": ("step", "each update used the previous iteration's gradients: the step runs before "
-                             "the backward pass of its own iteration"),
-    "optimizer_rebuilt": ("step", "the optimizer's state (momentum or Adam's moments) was lost every step: build "
-                          "the optimizer once, before the loop"),
-    "zeroed_before_step": ("zero_grad", "optimizer.step() ran with the gradients already zeroed: zero them before "
-                           "backward() (or after step()), not between backward() and step()"),
-    "no_momentum": ("discipline", "the trajectory is plain SGD without momentum: pass momentum=momentum to "
-                    "torch.optim.SGD"),
+    "ascent": (
+        "step",
+        "the weights moved uphill: the update adds the gradient instead of subtracting it "
+        "(gradient ascent), so the loss grows",
+    ),
+    "step_before_backward": (
+        "step",
+        "each update used the previous iteration's gradients: the step runs before "
+        "the backward pass of its own iteration",
+    ),
+    "optimizer_rebuilt": (
+        "step",
+        "the optimizer's state (momentum or Adam's moments) was lost every step: build "
+        "the optimizer once, before the loop",
+    ),
+    "zeroed_before_step": (
+        "zero_grad",
+        "optimizer.step() ran with the gradients already zeroed: zero them before "
+        "backward() (or after step()), not between backward() and step()",
+    ),
+    "no_momentum": (
+        "discipline",
+        "the trajectory is plain SGD without momentum: pass momentum=momentum to torch.optim.SGD",
+    ),
 }
 
 
@@ -187,9 +208,19 @@ def loss_of(level, p, x, y, k=None):
     return sse(model_forward(level, p, x, k), y)
 
 
-def simulate(level: int, params0: dict, x, y, opt: Optim, steps: int, variant: str = "correct",
-             ks: list[int] | None = None, zero_to_none: bool = False, dtype=torch.float64,
-             depth_band: bool = False) -> Trajectory:
+def simulate(
+    level: int,
+    params0: dict,
+    x,
+    y,
+    opt: Optim,
+    steps: int,
+    variant: str = "correct",
+    ks: list[int] | None = None,
+    zero_to_none: bool = False,
+    dtype=torch.float64,
+    depth_band: bool = False,
+) -> Trajectory:
     """Replay a training loop from params0 (in float64 unless told), correctly or with one named mistake.
 
     ``depth_band`` (a level of random depth): also record, at every step, the loss at each possible
@@ -264,8 +295,11 @@ def trajectory_error(losses: list[float] | None, params: dict, ref: Trajectory) 
     if losses is None:
         losses = list(ref.losses)
     n = min(len(losses), len(ref.losses))
-    le = rel_error(torch.tensor(losses[:n], dtype=torch.float64), torch.tensor(ref.losses[:n], dtype=torch.float64)) \
-        if n else float("inf")
+    le = (
+        rel_error(torch.tensor(losses[:n], dtype=torch.float64), torch.tensor(ref.losses[:n], dtype=torch.float64))
+        if n
+        else float("inf")
+    )
     if len(losses) != len(ref.losses):
         le = float("inf")
     pe = max(rel_error(params[k], ref.params[k]) for k in ref.params) if params else float("inf")
@@ -275,8 +309,7 @@ def trajectory_error(losses: list[float] | None, params: dict, ref: Trajectory) 
 LOCKSTEP_RTOL = 1e-6  # float64 lockstep: equivalent expressions differ by ~1e-13 (measured: bench/tolerances.py)
 
 
-def diagnose(level, params0, x, y, opt: Optim, steps, losses, params, ks=None,
-             accept_none_variant=False) -> Match:
+def diagnose(level, params0, x, y, opt: Optim, steps, losses, params, ks=None, accept_none_variant=False) -> Match:
     """Which trajectory (correct, or a named mistake) the student's losses and final weights follow."""
     candidates = [("correct", False)]
     if accept_none_variant:

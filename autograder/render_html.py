@@ -5,6 +5,7 @@ on a phone (a fluid layout, tables that scroll sideways rather than overflow). P
 with matplotlib: per level, the student's loss curve against the reference's on a log scale;
 for a class, the score distribution.
 """
+
 from __future__ import annotations
 
 import base64
@@ -40,6 +41,7 @@ def _png(fig) -> str:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
     import matplotlib.pyplot as plt
+
     plt.close(fig)
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
@@ -50,15 +52,23 @@ def _finite(values) -> list[float]:
 
 def curve_caption(level: int, curve: dict) -> str:
     """What the chart compares, in words: the same sentence under every chart of a level."""
-    what = ("the reference's loss for each of the 4 possible depths at every step (the band) and for the depth "
-            "drawn at each step by the same random draws as your run (line)" if curve.get("band") else
-            "the reference's loss (line)")
-    scale = ("Both are the tutorial's sum of squared errors. " if not curve.get("student_scale") else
-             f"Your losses look like a {curve['student_scale']} of squared errors; the reference is the tutorial's "
-             "sum, so your curve is drawn rescaled to a sum (×N) to compare shapes, and the checks still expect "
-             "the sum. ")
-    return (f"Level {level}: your train()'s loss at each iteration (dashed) against {what}, on the same "
-            f"problem, starting weights and learning rate. {scale}Log scale.")
+    what = (
+        "the reference's loss for each of the 4 possible depths at every step (the band) and for the depth "
+        "drawn at each step by the same random draws as your run (line)"
+        if curve.get("band")
+        else "the reference's loss (line)"
+    )
+    scale = (
+        "Both are the tutorial's sum of squared errors. "
+        if not curve.get("student_scale")
+        else f"Your losses look like a {curve['student_scale']} of squared errors; the reference is the tutorial's "
+        "sum, so your curve is drawn rescaled to a sum (×N) to compare shapes, and the checks still expect "
+        "the sum. "
+    )
+    return (
+        f"Level {level}: your train()'s loss at each iteration (dashed) against {what}, on the same "
+        f"problem, starting weights and learning rate. {scale}Log scale."
+    )
 
 
 def loss_plot(level: int, curve: dict) -> str | None:
@@ -69,8 +79,10 @@ def loss_plot(level: int, curve: dict) -> str | None:
     band is drawn behind the line, and a correct run stays inside it whatever its draws.
     """
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     ref, student = _finite(curve.get("reference")), _finite(curve.get("student"))
     band = curve.get("band") or []
     factor = curve.get("student_factor") or 1.0
@@ -100,8 +112,8 @@ def loss_plot(level: int, curve: dict) -> str | None:
 def _instructor_paths() -> list[str]:
     """Directories of the grading machine that must not reach a student's page, longest first."""
     from .settings import repo_root
-    roots = {str(repo_root()), sys.prefix, sys.base_prefix, tempfile.gettempdir(), os.path.expanduser("~"),
-             os.getcwd()}
+
+    roots = {str(repo_root()), sys.prefix, sys.base_prefix, tempfile.gettempdir(), os.path.expanduser("~"), os.getcwd()}
     return sorted((r for r in roots if r and r not in ("/", "~") and len(r) > 1), key=len, reverse=True)
 
 
@@ -136,46 +148,61 @@ def feedback_page(report: Report, title: str = "Your feedback") -> str:
 
     def esc(text) -> str:  # student-derived text: escaped, control characters shown, no instructor path
         return neutralise.html(scrub_paths(str(text), report.submission))
-    parts = ["<!doctype html><html lang='en'><head><meta charset='utf-8'>",
-             "<meta name='viewport' content='width=device-width, initial-scale=1'>",
-             f"<title>{esc(title)}</title><style>{STYLE}</style></head><body>",
-             f"<h1>{esc(title)}</h1>",
-             f"<p class='summary'>Total: <b>{report.score:g} / {report.max_score:g}</b> — "
-             f"{sum(c.passed for c in report.checks)} of {len(report.checks)} checks passed</p>"]
+
+    parts = [
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>",
+        f"<title>{esc(title)}</title><style>{STYLE}</style></head><body>",
+        f"<h1>{esc(title)}</h1>",
+        f"<p class='summary'>Total: <b>{report.score:g} / {report.max_score:g}</b> — "
+        f"{sum(c.passed for c in report.checks)} of {len(report.checks)} checks passed</p>",
+    ]
     fix = fix_first(report)
     if fix:
         parts.append(f"<div class='fix'><b>What to fix first:</b> {esc(fix)}</div>")
     for lv in report.levels:
         got, out_of = report.level_score(lv)
-        parts.append(f"<h2 id='level{lv}'>Level {lv} — {esc(LEVELS[lv].module)} ({esc(LEVELS[lv].title)}): "
-                     f"{got:g} / {out_of:g}</h2>")
+        parts.append(
+            f"<h2 id='level{lv}'>Level {lv} — {esc(LEVELS[lv].module)} ({esc(LEVELS[lv].title)}): "
+            f"{got:g} / {out_of:g}</h2>"
+        )
         if lv in report.level_notes:
             parts.append(f"<p class='fix'>{esc(report.level_notes[lv])}</p>")
-        parts.append("<div class='scroll'><table><thead><tr><th>stage</th><th>check</th><th>result</th>"
-                     "<th>points</th></tr></thead><tbody>")
+        parts.append(
+            "<div class='scroll'><table><thead><tr><th>stage</th><th>check</th><th>result</th>"
+            "<th>points</th></tr></thead><tbody>"
+        )
         checks = sorted((c for c in report.checks if c.level == lv), key=lambda c: STAGES.index(c.stage))
         for c in checks:
             msg = f"<div class='msg'>{esc(c.message)}</div>" if c.message and not c.passed else ""
             diag = f"<div class='diag'>diagnosis: {esc(c.diagnosis.replace('_', ' '))}</div>" if c.diagnosis else ""
-            parts.append(f"<tr><td>{esc(c.stage)}</td><td>{esc(c.name)}{msg}{diag}</td><td>{_result_cell(c)}</td>"
-                         f"<td class='pts'>{c.score:g} / {c.max_score:g}</td></tr>")
+            parts.append(
+                f"<tr><td>{esc(c.stage)}</td><td>{esc(c.name)}{msg}{diag}</td><td>{_result_cell(c)}</td>"
+                f"<td class='pts'>{c.score:g} / {c.max_score:g}</td></tr>"
+            )
         parts.append("</tbody></table></div>")
         curve = report.curves.get(lv)
         img = loss_plot(lv, curve) if curve else None
         if img and curve:
-            parts.append(f"<figure><img alt='Level {lv} loss curve: yours against the reference' src='{img}'>"
-                         f"<figcaption class='msg'>{esc(curve_caption(lv, curve))}</figcaption></figure>")
-    parts.append(f"<p class='meta'>device {esc(report.device)} · "
-                 f"torch {esc(str(report.versions.get('torch', '')))} · submission sha256 "
-                 f"{esc(report.submission_hash[:12])}</p></body></html>")
+            parts.append(
+                f"<figure><img alt='Level {lv} loss curve: yours against the reference' src='{img}'>"
+                f"<figcaption class='msg'>{esc(curve_caption(lv, curve))}</figcaption></figure>"
+            )
+    parts.append(
+        f"<p class='meta'>device {esc(report.device)} · "
+        f"torch {esc(str(report.versions.get('torch', '')))} · submission sha256 "
+        f"{esc(report.submission_hash[:12])}</p></body></html>"
+    )
     return "\n".join(parts)
 
 
 def class_page(summary: dict, diagnoses: dict | None = None) -> str:
     """The instructor's page: the distribution, the checks and the diagnosed mistakes most often hit."""
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     esc = neutralise.html  # student-derived text: escaped, control characters shown
     fig, ax = plt.subplots(figsize=(6, 3))
     labels = list(summary["distribution"])
@@ -184,30 +211,44 @@ def class_page(summary: dict, diagnoses: dict | None = None) -> str:
     ax.set_ylabel("students")
     ax.set_title("Score distribution: students per band of % of the points graded")
     img = _png(fig)
-    parts = ["<!doctype html><html lang='en'><head><meta charset='utf-8'>",
-             "<meta name='viewport' content='width=device-width, initial-scale=1'>",
-             f"<title>Class summary</title><style>{STYLE}</style></head><body>",
-             f"<h1>Class summary — {summary['n_students']} students</h1>",
-             f"<p class='summary'>Mean {summary['mean']}, median {summary['median']}"
-             + (f" · seed {summary['seed']}" if "seed" in summary else "") + "</p>",
-             f"<p><img alt='Score distribution' src='{img}'></p>"]
+    parts = [
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>",
+        f"<title>Class summary</title><style>{STYLE}</style></head><body>",
+        f"<h1>Class summary — {summary['n_students']} students</h1>",
+        f"<p class='summary'>Mean {summary['mean']}, median {summary['median']}"
+        + (f" · seed {summary['seed']}" if "seed" in summary else "")
+        + "</p>",
+        f"<p><img alt='Score distribution' src='{img}'></p>",
+    ]
     if summary.get("per_level"):
-        parts.append("<h2>Who handed in what, per level</h2><div class='scroll'><table><thead><tr><th>level</th>"
-                     "<th>attempted</th><th>full marks</th><th>stub only</th><th>missing</th></tr></thead><tbody>")
+        parts.append(
+            "<h2>Who handed in what, per level</h2><div class='scroll'><table><thead><tr><th>level</th>"
+            "<th>attempted</th><th>full marks</th><th>stub only</th><th>missing</th></tr></thead><tbody>"
+        )
         for lv, v in summary["per_level"].items():
-            parts.append(f"<tr><td>{esc(lv)}</td>" + "".join(f"<td class='pts'>{v[k]}</td>" for k in
-                         ("attempted", "full_marks", "stub_only", "missing")) + "</tr>")
+            parts.append(
+                f"<tr><td>{esc(lv)}</td>"
+                + "".join(f"<td class='pts'>{v[k]}</td>" for k in ("attempted", "full_marks", "stub_only", "missing"))
+                + "</tr>"
+            )
         parts.append("</tbody></table></div>")
-    parts.append("<h2>Checks failed most often, among those who attempted them</h2><div class='scroll'><table>"
-                 "<thead><tr><th>check</th><th>what it checks</th><th>failed</th><th>attempted</th><th>share</th>"
-                 "</tr></thead><tbody>")
+    parts.append(
+        "<h2>Checks failed most often, among those who attempted them</h2><div class='scroll'><table>"
+        "<thead><tr><th>check</th><th>what it checks</th><th>failed</th><th>attempted</th><th>share</th>"
+        "</tr></thead><tbody>"
+    )
     for m in summary["most_failed"]:
-        parts.append(f"<tr><td>{esc(m['check'])}</td><td>{esc(m['name'])}</td><td class='pts'>{m['students']}</td>"
-                     f"<td class='pts'>{m.get('attempted', '')}</td><td class='pts'>{m['share']:.0%}</td></tr>")
+        parts.append(
+            f"<tr><td>{esc(m['check'])}</td><td>{esc(m['name'])}</td><td class='pts'>{m['students']}</td>"
+            f"<td class='pts'>{m.get('attempted', '')}</td><td class='pts'>{m['share']:.0%}</td></tr>"
+        )
     parts.append("</tbody></table></div>")
     if diagnoses:
-        parts.append("<h2>Diagnosed mistakes, by level</h2><div class='scroll'><table><thead><tr><th>level</th>"
-                     "<th>mistake</th><th>students</th></tr></thead><tbody>")
+        parts.append(
+            "<h2>Diagnosed mistakes, by level</h2><div class='scroll'><table><thead><tr><th>level</th>"
+            "<th>mistake</th><th>students</th></tr></thead><tbody>"
+        )
         for (lv, mistake), k in sorted(diagnoses.items(), key=lambda kv: (-kv[1], kv[0])):
             parts.append(f"<tr><td>{lv}</td><td>{esc(mistake.replace('_', ' '))}</td><td class='pts'>{k}</td></tr>")
         parts.append("</tbody></table></div>")

@@ -5,6 +5,7 @@ shown, never interpreted) and into a ``rich.text.Text`` (which never parses mark
 (✓ ✗ !) carry the meaning, so the table also reads without colour, and rich falls back to plain
 text when the output is not a terminal.
 """
+
 from __future__ import annotations
 
 from rich.console import Console
@@ -41,8 +42,11 @@ def render(report: Report, console: Console | None = None, verbose: bool = False
         checks = sorted((c for c in report.checks if c.level == lv), key=lambda c: STAGES.index(c.stage))
         for c in checks:
             name = Text(shown(c.name) + (f" [{shown(c.device)}]" if "," in report.device else ""))
-            if not c.passed and c.message and (verbose or not c.message.startswith("not implemented")
-                                               or c is _first_todo(checks)):
+            if (
+                not c.passed
+                and c.message
+                and (verbose or not c.message.startswith("not implemented") or c is _first_todo(checks))
+            ):
                 name.append("\n" + shown(c.message), style="dim" if c.passed else "")
             table.add_row(Text(shown(c.stage)), name, _mark(c), f"{c.score:g}/{c.max_score:g}")
         console.print(table)
@@ -51,8 +55,12 @@ def render(report: Report, console: Console | None = None, verbose: bool = False
     if fix:
         console.print(Text("What to fix first: ", style="bold") + Text(shown(fix)))
     if report.errors:
-        console.print(Text(f"{len(report.errors)} grader error(s): these are not your fault; "
-                           "report them to your instructor.", style="bold magenta"))
+        console.print(
+            Text(
+                f"{len(report.errors)} grader error(s): these are not your fault; report them to your instructor.",
+                style="bold magenta",
+            )
+        )
 
 
 def _first_todo(checks):

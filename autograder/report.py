@@ -4,6 +4,7 @@ The JSON form is the contract's schema (``CONTRACT.md``): ``score``, ``max_score
 with ``level``, ``stage``, ``name``, ``score``, ``max_score``, ``passed`` and ``message``. Extra keys
 (seed, device, versions, timings, errors) are additions, never renames.
 """
+
 from __future__ import annotations
 
 import os
@@ -71,9 +72,13 @@ class Report:
             "checks": [c.as_json() for c in self.checks],
             "seed": self.seed,
             "device": self.device,
-            "levels": {str(lv): dict(zip(("score", "max_score"), self.level_score(lv)),
-                                     **({"note": self.level_notes[lv]} if lv in self.level_notes else {}))
-                       for lv in self.levels},
+            "levels": {
+                str(lv): dict(
+                    zip(("score", "max_score"), self.level_score(lv)),
+                    **({"note": self.level_notes[lv]} if lv in self.level_notes else {}),
+                )
+                for lv in self.levels
+            },
             "versions": self.versions,
             "timings": self.timings,
             "submission": self.submission,
@@ -89,27 +94,44 @@ class Report:
 
     @classmethod
     def from_json(cls, data: dict) -> Report:
-        checks = [CheckResult(**{k: v for k, v in c.items() if k in CheckResult.__dataclass_fields__})
-                  for c in data.get("checks", [])]
+        checks = [
+            CheckResult(**{k: v for k, v in c.items() if k in CheckResult.__dataclass_fields__})
+            for c in data.get("checks", [])
+        ]
         levels = sorted(int(k) for k in data.get("levels", {}))
         notes = {int(k): v["note"] for k, v in data.get("levels", {}).items() if "note" in v}
-        return cls(checks=checks, seed=data.get("seed", 0), device=data.get("device", "cpu"), levels=levels,
-                   versions=data.get("versions", {}), timings=data.get("timings", {}),
-                   submission=data.get("submission", ""), submission_hash=data.get("submission_sha256", ""),
-                   level_notes=notes, errors=data.get("errors", []), sandbox=data.get("sandbox", {}),
-                   curves={int(k): v for k, v in data.get("curves", {}).items()})
+        return cls(
+            checks=checks,
+            seed=data.get("seed", 0),
+            device=data.get("device", "cpu"),
+            levels=levels,
+            versions=data.get("versions", {}),
+            timings=data.get("timings", {}),
+            submission=data.get("submission", ""),
+            submission_hash=data.get("submission_sha256", ""),
+            level_notes=notes,
+            errors=data.get("errors", []),
+            sandbox=data.get("sandbox", {}),
+            curves={int(k): v for k, v in data.get("curves", {}).items()},
+        )
 
 
 def versions() -> dict:
     import numpy
     import torch
-    return {"python": platform.python_version(), "torch": torch.__version__, "numpy": numpy.__version__,
-            "kit": _kit_version()}
+
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": numpy.__version__,
+        "kit": _kit_version(),
+    }
 
 
 def _kit_version() -> str:
     try:
         from importlib.metadata import version
+
         return version("pytorch-examples-kit")
     except Exception:  # noqa: BLE001 - not installed (run from a checkout)
         return "0+checkout"

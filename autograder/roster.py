@@ -21,6 +21,7 @@ the second is listed.
 entries; :meth:`Roster.find` answers which entries an identifier (a directory name, a login, an
 email, an id found in an LMS download's file name) names.
 """
+
 from __future__ import annotations
 
 import csv
@@ -134,19 +135,33 @@ def parse_roster(text: str, where: str = "the roster") -> Roster:
             if not name and not get(row, "id"):
                 continue  # e.g. the "Manual Posting" row of some exports
             first, last = split_name(name)
-            e = {"name": name, "student_id": get(row, "id"), "section": get(row, "section"),
-                 "sis_user_id": get(row, "sis user id"), "sis_login_id": get(row, "sis login id"),
-                 "first_name": first, "last_name": last}
+            e = {
+                "name": name,
+                "student_id": get(row, "id"),
+                "section": get(row, "section"),
+                "sis_user_id": get(row, "sis user id"),
+                "sis_login_id": get(row, "sis login id"),
+                "first_name": first,
+                "last_name": last,
+            }
             entries.append(RosterEntry(**e, keys=_keys(e["sis_login_id"], e["sis_user_id"], e["student_id"])))
         return Roster("canvas", entries, canvas_columns)
     if "first name" in col and "last name" in col and ("id number" in col or "email address" in col):
         for row in rows[1:]:
             first, last = get(row, "first name"), get(row, "last name")
             email, number, user = get(row, "email address"), get(row, "id number"), get(row, "username")
-            entries.append(RosterEntry(name=f"{first} {last}".strip(), student_id=number, email=email,
-                                       first_name=first, last_name=last, username=user,
-                                       section=get(row, "group", "groups", "department"),
-                                       keys=_keys(number, email, email.split("@")[0] if "@" in email else "", user)))
+            entries.append(
+                RosterEntry(
+                    name=f"{first} {last}".strip(),
+                    student_id=number,
+                    email=email,
+                    first_name=first,
+                    last_name=last,
+                    username=user,
+                    section=get(row, "group", "groups", "department"),
+                    keys=_keys(number, email, email.split("@")[0] if "@" in email else "", user),
+                )
+            )
         return Roster("moodle", entries)
     if "directory" in col or "student id" in col:
         for row in rows[1:]:
@@ -154,16 +169,28 @@ def parse_roster(text: str, where: str = "the roster") -> Roster:
             first, last = get(row, "first name"), get(row, "last name")
             if not (first or last):
                 first, last = split_name(name)
-            e = {"name": name or f"{first} {last}".strip(), "student_id": get(row, "student id", "id"),
-                 "section": get(row, "section"), "directory": get(row, "directory"), "email": get(row, "email"),
-                 "sis_user_id": get(row, "sis user id"), "sis_login_id": get(row, "sis login id", "login"),
-                 "first_name": first, "last_name": last}
-            keys = _keys(e["directory"]) if e["directory"] else _keys(
-                e["student_id"], e["sis_login_id"], e["sis_user_id"], e["email"])
+            e = {
+                "name": name or f"{first} {last}".strip(),
+                "student_id": get(row, "student id", "id"),
+                "section": get(row, "section"),
+                "directory": get(row, "directory"),
+                "email": get(row, "email"),
+                "sis_user_id": get(row, "sis user id"),
+                "sis_login_id": get(row, "sis login id", "login"),
+                "first_name": first,
+                "last_name": last,
+            }
+            keys = (
+                _keys(e["directory"])
+                if e["directory"]
+                else _keys(e["student_id"], e["sis_login_id"], e["sis_user_id"], e["email"])
+            )
             entries.append(RosterEntry(**e, keys=keys))
         return Roster("kit", entries)
-    raise RosterError(f"{where}: no header the kit knows (want directory,student_id,name,section; or a Canvas "
-                      f"or Moodle gradebook export); found: {', '.join(rows[0][:8])}")
+    raise RosterError(
+        f"{where}: no header the kit knows (want directory,student_id,name,section; or a Canvas "
+        f"or Moodle gradebook export); found: {', '.join(rows[0][:8])}"
+    )
 
 
 def match(roster: Roster, directories: list[str]) -> Matching:
@@ -180,8 +207,13 @@ def match(roster: Roster, directories: list[str]) -> Matching:
         if not hits:
             unmatched.append((d, "not in the roster"))
         elif len(hits) > 1:
-            unmatched.append((d, "matches several roster entries: "
-                              + "; ".join(roster.entries[i].name or roster.entries[i].student_id for i in hits)))
+            unmatched.append(
+                (
+                    d,
+                    "matches several roster entries: "
+                    + "; ".join(roster.entries[i].name or roster.entries[i].student_id for i in hits),
+                )
+            )
         elif hits[0] in taken:
             unmatched.append((d, f"its roster entry is already matched by {taken[hits[0]]}"))
         else:

@@ -9,6 +9,7 @@ the limit passes, or the child dies, the child's whole process group is killed a
 reports why. ``InProcessChannel`` has the same interface over a ``Runtime`` in this very process (the
 notebook self-check).
 """
+
 from __future__ import annotations
 
 import atexit
@@ -85,6 +86,7 @@ class UidLease:
     @classmethod
     def acquire(cls, directory: Path | None = None) -> UidLease:
         import fcntl
+
         directory = Path(directory or Path(tempfile.gettempdir()) / "kit-sandbox-uids")
         directory.mkdir(mode=0o700, exist_ok=True)
         st = os.lstat(directory)
@@ -183,12 +185,14 @@ def clean_env() -> dict:
 def _torch_dir() -> str | None:
     """Where torch is installed (hidden from the numpy-only child), found without importing it."""
     import importlib.util
+
     spec = importlib.util.find_spec("torch")
     return os.path.dirname(spec.origin) if spec is not None and spec.origin else None
 
 
-def _child_config(scratch: Path, limits: Limits, hide, device: str, dynamo: bool,
-                  numpy_only: bool = False) -> tuple[dict, UidLease | None]:
+def _child_config(
+    scratch: Path, limits: Limits, hide, device: str, dynamo: bool, numpy_only: bool = False
+) -> tuple[dict, UidLease | None]:
     """The child's configuration, and the lease of its sandbox uid (root only) that its channel holds.
     ``numpy_only``: torch's directory is hidden too, a layer under the child's own refusal to import
     torch (entry.py)."""
@@ -201,9 +205,17 @@ def _child_config(scratch: Path, limits: Limits, hide, device: str, dynamo: bool
     if torch_dir:
         hide.append(torch_dir)
     os.chmod(scratch, 0o700)  # (its parent must let the sandbox user pass: see GradingContext)
-    config = {"scratch": str(scratch), "output": str(output), "nonce": secrets.token_hex(8),
-              "limits": limits.rlimits(device), "isolate": limits.isolate, "hide": hide,
-              "dynamo": dynamo, "scratch_bytes": limits.scratch_bytes, "numpy_only": numpy_only}
+    config = {
+        "scratch": str(scratch),
+        "output": str(output),
+        "nonce": secrets.token_hex(8),
+        "limits": limits.rlimits(device),
+        "isolate": limits.isolate,
+        "hide": hide,
+        "dynamo": dynamo,
+        "scratch_bytes": limits.scratch_bytes,
+        "numpy_only": numpy_only,
+    }
     lease = None
     if limits.isolate and hasattr(os, "getuid") and os.getuid() == 0:
         lease = UidLease.acquire()
@@ -211,8 +223,16 @@ def _child_config(scratch: Path, limits: Limits, hide, device: str, dynamo: bool
     return config, lease
 
 
-def _handshake(ours: socket.socket, pid: int, config: dict, scratch: Path, limits: Limits, hello_timeout: float,
-               proc: subprocess.Popen | None = None, lease: UidLease | None = None) -> Channel:
+def _handshake(
+    ours: socket.socket,
+    pid: int,
+    config: dict,
+    scratch: Path,
+    limits: Limits,
+    hello_timeout: float,
+    proc: subprocess.Popen | None = None,
+    lease: UidLease | None = None,
+) -> Channel:
     """Wait for the new child's hello (its nonce, and the protections that held) and wrap it in a Channel."""
     ours.settimeout(hello_timeout)
 
@@ -245,8 +265,16 @@ class ChildPool:
 
     start_method = ""  # "fork" or "spawn", reported with the protections
 
-    def fork(self, scratch: Path, limits: Limits, hide: list[str] | None = None, device: str = "cpu",
-             hello_timeout: float = 120.0, dynamo: bool = True, numpy_only: bool = False) -> Channel:
+    def fork(
+        self,
+        scratch: Path,
+        limits: Limits,
+        hide: list[str] | None = None,
+        device: str = "cpu",
+        hello_timeout: float = 120.0,
+        dynamo: bool = True,
+        numpy_only: bool = False,
+    ) -> Channel:
         """A fresh child, confined and bounded by ``limits``, connected by its own channel.
         ``numpy_only``: a child of the numpy-only flavour, where torch cannot be imported."""
         raise NotImplementedError
@@ -278,13 +306,26 @@ class Zygote(ChildPool):
         self.proc = subprocess.Popen(
             [sys.executable, "-I", str(RUNTIME_PATH), "--zygote", str(theirs.fileno())]
             + (["--numpy-only"] if numpy_only else []),
-            pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL, env=clean_env(), cwd=tempfile.gettempdir(), start_new_session=True,
+            pass_fds=[theirs.fileno()],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=clean_env(),
+            cwd=tempfile.gettempdir(),
+            start_new_session=True,
         )
         theirs.close()
 
-    def fork(self, scratch: Path, limits: Limits, hide: list[str] | None = None, device: str = "cpu",
-             hello_timeout: float = 120.0, dynamo: bool = True, numpy_only: bool = False) -> Channel:
+    def fork(
+        self,
+        scratch: Path,
+        limits: Limits,
+        hide: list[str] | None = None,
+        device: str = "cpu",
+        hello_timeout: float = 120.0,
+        dynamo: bool = True,
+        numpy_only: bool = False,
+    ) -> Channel:
         """A fresh child. ``dynamo``: the child will use torch.optim or the meta device, whose first
         use imports torch._dynamo; the zygote does that once, before this child, rather than in
         every child (children that do not need it are not kept waiting for it). ``numpy_only``:
@@ -364,16 +405,29 @@ class Spawner(ChildPool):
         """Make the kernel's OOM killer pick the children first (set on each as it starts)."""
         self.oom_score_adj = value
 
-    def fork(self, scratch: Path, limits: Limits, hide: list[str] | None = None, device: str = "cpu",
-             hello_timeout: float = 120.0, dynamo: bool = True, numpy_only: bool = False) -> Channel:
+    def fork(
+        self,
+        scratch: Path,
+        limits: Limits,
+        hide: list[str] | None = None,
+        device: str = "cpu",
+        hello_timeout: float = 120.0,
+        dynamo: bool = True,
+        numpy_only: bool = False,
+    ) -> Channel:
         ours, theirs = socket.socketpair()
         config, lease = _child_config(scratch, limits, hide, device, dynamo, numpy_only)
         try:
             proc = subprocess.Popen(
                 [sys.executable, "-I", str(RUNTIME_PATH), "--child", str(theirs.fileno())]
                 + (["--numpy-only"] if numpy_only else []),
-                pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL, env=clean_env(), cwd=tempfile.gettempdir(), start_new_session=True,
+                pass_fds=[theirs.fileno()],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                env=clean_env(),
+                cwd=tempfile.gettempdir(),
+                start_new_session=True,
             )
         except OSError as exc:
             if lease is not None:
@@ -412,7 +466,7 @@ START_METHODS = ("auto", "fork", "spawn")
 
 
 def start_method(method: str | None = None) -> str:
-    """"fork" or "spawn": ``method`` or $KIT_SANDBOX_START ("auto", the default, picks what is safe
+    """ "fork" or "spawn": ``method`` or $KIT_SANDBOX_START ("auto", the default, picks what is safe
     here). ValueError, with a message for the user, on anything else."""
     method = method or os.environ.get("KIT_SANDBOX_START") or "auto"
     if method not in START_METHODS:
@@ -477,7 +531,7 @@ def _proc_stat(pid: str):
             data = f.read()
     except OSError:
         return None
-    fields = data[data.rfind(")") + 2:].split()
+    fields = data[data.rfind(")") + 2 :].split()
     return fields  # fields[0] = state, [1] = ppid, [2] = pgrp, [21] = rss (pages)
 
 
@@ -625,8 +679,9 @@ class Channel:
                     raise ChildGone(self.dead, "memory")
             # one deadline for the whole reply (not per read: a byte a second is cut off), and no more
             # bytes than the request can return (refused before any is read)
-            header, buffers = wire.recv_message(self.sock, deadline=max(deadline, time.monotonic() + 1.0),
-                                                max_buffers=self._max_reply)
+            header, buffers = wire.recv_message(
+                self.sock, deadline=max(deadline, time.monotonic() + 1.0), max_buffers=self._max_reply
+            )
             reply = (cap_strings(header), buffers)
         except TimeoutError:
             self.kill(f"did not finish within {timeout:g} s (wall clock)")

@@ -19,6 +19,7 @@ The HTML panel carries its result in data attributes (``data-level``, ``data-sta
 ``data-score``, ``data-max-score``, ``data-passed``) for tools and tests that read a rendered
 notebook.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -38,6 +39,7 @@ CURVE_STAGES = (None, "train")
 def hint(level: int, stage: str | None = None):
     """The next hint for ``stage`` of ``level`` (or its first failing stage): see ``hints.hint``."""
     from .hints import hint as show_hint
+
     return show_hint(level, stage)
 
 
@@ -53,10 +55,12 @@ class SelfCheckFailed(AssertionError):
         return [f"\x1b[0;31m{type(self).__name__}\x1b[0m: {self}"]
 
 
-def run(level: int, stage: str | None = None, namespace: dict | None = None, seed: int | None = None,
-        curves: bool = False) -> Report:
+def run(
+    level: int, stage: str | None = None, namespace: dict | None = None, seed: int | None = None, curves: bool = False
+) -> Report:
     """Grade one level (or one stage of it) on the functions in ``namespace``."""
     from .grading import grade
+
     if level not in LEVELS:
         raise ValueError(f"no level {level}")
     if stage is not None and stage not in STAGES:
@@ -65,12 +69,20 @@ def run(level: int, stage: str | None = None, namespace: dict | None = None, see
         namespace = sys._getframe(1).f_globals  # the caller's: the notebook's globals
     import torch
     from threadpoolctl import threadpool_limits
+
     threads = torch.get_num_threads()
     try:
         # One BLAS thread while checking, as in the sandbox: small matrices only lose to thread contention.
         with threadpool_limits(limits=1):
-            return grade(None, [level], default_seed() if seed is None else seed, "cpu",
-                         in_process={level: dict(namespace)}, stage=stage, curves=curves)
+            return grade(
+                None,
+                [level],
+                default_seed() if seed is None else seed,
+                "cpu",
+                in_process={level: dict(namespace)},
+                stage=stage,
+                curves=curves,
+            )
     finally:
         # grade() pins torch to one thread for the grader's process: here that process is the
         # student's kernel, which should keep its own setting after the check.
@@ -91,13 +103,17 @@ def check(level: int, stage: str | None = None, namespace: dict | None = None) -
     with contextlib.redirect_stderr(io.StringIO()) as err:
         report = run(level, stage, namespace, curves=stage in CURVE_STAGES)
     from .hints import record_check
+
     record_check(report, stage=stage)  # in the kernel's working directory: the notebook's folder
     shell = _ipython()
     show(report, stage, shell=shell, stderr=err.getvalue())
     failed = [c for c in report.checks if not c.passed]
     if failed:
-        raise SelfCheckFailed(f"level {level}{f', stage {stage}' if stage else ''}: {_verdict(report)} "
-                              f"({report.score:g} / {report.max_score:g}); see the table above", report)
+        raise SelfCheckFailed(
+            f"level {level}{f', stage {stage}' if stage else ''}: {_verdict(report)} "
+            f"({report.score:g} / {report.max_score:g}); see the table above",
+            report,
+        )
     return None if shell is not None else report
 
 
@@ -137,11 +153,13 @@ def show(report: Report, stage: str | None = None, shell=None, stderr: str = "")
         from rich.console import Console
 
         from .render_terminal import render
+
         render(report, Console(width=100))
         if note:
             print(note)
         return
     from IPython.display import display
+
     text = text_table(report) + (note + "\n" if note else "")
     display({"text/plain": text, "text/html": html_panel(report, stage, stderr)}, raw=True)
 
@@ -163,9 +181,11 @@ def text_table(report: Report) -> str:
     from rich.console import Console
 
     from .render_terminal import render
+
     buffer = io.StringIO()
-    console = Console(file=buffer, width=100, color_system=None, force_terminal=False,
-                      force_jupyter=False, highlight=False)
+    console = Console(
+        file=buffer, width=100, color_system=None, force_terminal=False, force_jupyter=False, highlight=False
+    )
     render(report, console)
     return buffer.getvalue().rstrip() + "\n"
 
@@ -207,8 +227,7 @@ def _kind(c) -> str:
 
 def _mark(kind: str) -> str:
     label = {"pass": "✓ pass", "fail": "✗ fail", "todo": "· todo", "err": "! error"}[kind]
-    return (f'<span class="{kind}" style="color:{_COLOURS[kind]};font-weight:600;white-space:nowrap">'
-            f'{label}</span>')
+    return f'<span class="{kind}" style="color:{_COLOURS[kind]};font-weight:600;white-space:nowrap">{label}</span>'
 
 
 def _overall(report: Report) -> str:
@@ -222,25 +241,30 @@ def _overall(report: Report) -> str:
 def html_panel(report: Report, stage: str | None = None, stderr: str = "") -> str:
     """The notebook output of one self-check: a self-contained, scoped HTML fragment."""
     from .render_terminal import fix_first
+
     esc = neutralise.html
     level = report.levels[0] if report.levels else 0
     overall = _overall(report)
     symbol = {"pass": "✓", "fail": "✗", "todo": "·", "err": "!"}[overall]
     what = f"stage {stage}" if stage else f"{LEVELS[level].module} ({LEVELS[level].title})" if level in LEVELS else ""
     passed = all(c.passed for c in report.checks)
-    parts = [f'<div class="kit-selfcheck" data-level="{level}" data-stage="{esc(stage or "all")}" '
-             f'data-score="{report.score:g}" data-max-score="{report.max_score:g}" '
-             f'data-passed="{str(passed).lower()}">',
-             f"<style>{PANEL_CSS}</style>",
-             f'<div class="kit-head" style="color:{_COLOURS[overall]};background:{_HEAD_BG[overall]};'
-             f'padding:.3rem .5rem;border-radius:.3rem">{symbol} Level {level} · {esc(what)}: '
-             f'{esc(_verdict(report))} — <span class="kit-score">{report.score:g} / {report.max_score:g}</span>'
-             "</div>"]
+    parts = [
+        f'<div class="kit-selfcheck" data-level="{level}" data-stage="{esc(stage or "all")}" '
+        f'data-score="{report.score:g}" data-max-score="{report.max_score:g}" '
+        f'data-passed="{str(passed).lower()}">',
+        f"<style>{PANEL_CSS}</style>",
+        f'<div class="kit-head" style="color:{_COLOURS[overall]};background:{_HEAD_BG[overall]};'
+        f'padding:.3rem .5rem;border-radius:.3rem">{symbol} Level {level} · {esc(what)}: '
+        f'{esc(_verdict(report))} — <span class="kit-score">{report.score:g} / {report.max_score:g}</span>'
+        "</div>",
+    ]
     if level in report.level_notes:
         parts.append(f'<div class="fix">{esc(report.level_notes[level])}</div>')
     left = ' style="text-align:left;vertical-align:top"'  # inline: JupyterLab right-aligns table cells
-    parts.append(f'<div class="kit-scroll"><table><thead><tr><th{left}>stage</th><th{left}>check</th>'
-                 f'<th{left}>result</th><th style="text-align:right">points</th></tr></thead><tbody>')
+    parts.append(
+        f'<div class="kit-scroll"><table><thead><tr><th{left}>stage</th><th{left}>check</th>'
+        f'<th{left}>result</th><th style="text-align:right">points</th></tr></thead><tbody>'
+    )
     checks = sorted(report.checks, key=lambda c: (c.level, STAGES.index(c.stage)))
     shown_todo: set[str] = set()
     for c in checks:
@@ -249,34 +273,42 @@ def html_panel(report: Report, stage: str | None = None, stderr: str = "") -> st
         if c.message and not c.passed and not (kind == "todo" and c.message in shown_todo):
             msg = f'<div class="msg">{_message_html(c.message)}</div>'
             shown_todo.add(c.message)
-        diag = (f'<div class="diag">diagnosis: {esc(c.diagnosis.replace("_", " "))}</div>'
-                if c.diagnosis else "")
-        parts.append(f"<tr><td{left}>{esc(c.stage)}</td><td{left}>{esc(c.name)}{msg}{diag}</td>"
-                     f"<td{left}>{_mark(kind)}</td>"
-                     f'<td class="pts" style="text-align:right;vertical-align:top;white-space:nowrap">'
-                     f"{c.score:g} / {c.max_score:g}</td></tr>")
+        diag = f'<div class="diag">diagnosis: {esc(c.diagnosis.replace("_", " "))}</div>' if c.diagnosis else ""
+        parts.append(
+            f"<tr><td{left}>{esc(c.stage)}</td><td{left}>{esc(c.name)}{msg}{diag}</td>"
+            f"<td{left}>{_mark(kind)}</td>"
+            f'<td class="pts" style="text-align:right;vertical-align:top;white-space:nowrap">'
+            f"{c.score:g} / {c.max_score:g}</td></tr>"
+        )
     parts.append("</tbody></table></div>")
     fix = fix_first(report)
     if fix and overall != "todo":
         parts.append(f'<div class="fix"><b>What to fix first:</b> {esc(fix)}</div>')
     elif overall == "todo":
-        parts.append('<div class="fix">Replace the <code>raise NotImplementedError(...)</code> line of each '
-                     "function named above with your code, run its cell, then run this cell again.</div>")
+        parts.append(
+            '<div class="fix">Replace the <code>raise NotImplementedError(...)</code> line of each '
+            "function named above with your code, run its cell, then run this cell again.</div>"
+        )
     if overall in ("fail", "todo"):
         call = f'hint({level}, "{stage}")' if stage else f"hint({level})"
-        parts.append(f'<p class="note">Stuck? Run <code>{esc(call)}</code> in a new cell: one hint more each '
-                     "time.</p>")
+        parts.append(f'<p class="note">Stuck? Run <code>{esc(call)}</code> in a new cell: one hint more each time.</p>')
     parts.append(_curve_html(report, level))
     note = _stderr_note(stderr)
     if note:
         head, _, body = note.partition("\n")
-        parts.append(f'<div class="note">{esc(head)}</div><pre class="msg" style="white-space:pre-wrap;'
-                     f'max-height:12rem;overflow:auto;margin:.2rem 0 0">{esc(body)}</pre>')
+        parts.append(
+            f'<div class="note">{esc(head)}</div><pre class="msg" style="white-space:pre-wrap;'
+            f'max-height:12rem;overflow:auto;margin:.2rem 0 0">{esc(body)}</pre>'
+        )
     if report.errors:
-        parts.append(f'<div class="fix" style="border-color:{_COLOURS["err"]}">{len(report.errors)} grader '
-                     "error(s): these are not your fault; report them to your instructor.</div>")
-    parts.append(f'<p class="note">Self-check in this kernel (seed {report.seed}). The official grade comes '
-                 "from the grader, which runs your code in isolation on its own data.</p></div>")
+        parts.append(
+            f'<div class="fix" style="border-color:{_COLOURS["err"]}">{len(report.errors)} grader '
+            "error(s): these are not your fault; report them to your instructor.</div>"
+        )
+    parts.append(
+        f'<p class="note">Self-check in this kernel (seed {report.seed}). The official grade comes '
+        "from the grader, which runs your code in isolation on its own data.</p></div>"
+    )
     return "".join(parts)
 
 
@@ -293,14 +325,20 @@ def _curve_html(report: Report, level: int) -> str:
     if not curve:
         return ""
     from .render_html import loss_plot
+
     try:
         img = loss_plot(level, curve)
     except Exception:  # noqa: BLE001 - a plot that cannot be drawn must not hide the table
         return ""
     if not img:
         return ""
-    caption = ("your train()'s loss (dashed) against the reference's" if curve.get("student")
-               else "the reference's loss: what your train() should do once it is written")
+    caption = (
+        "your train()'s loss (dashed) against the reference's"
+        if curve.get("student")
+        else "the reference's loss: what your train() should do once it is written"
+    )
     caption = neutralise.html(caption)
-    return (f'<figure class="curve"><img class="kit-loss-curve" alt="Level {level} loss curve: {caption}" '
-            f'src="{img}"><figcaption class="note">Loss curve: {caption}.</figcaption></figure>')
+    return (
+        f'<figure class="curve"><img class="kit-loss-curve" alt="Level {level} loss curve: {caption}" '
+        f'src="{img}"><figcaption class="note">Loss curve: {caption}.</figcaption></figure>'
+    )

@@ -3,6 +3,7 @@
 It sits below everything else in the package (it imports only the curriculum), so the core never
 reaches up into the command line for them.
 """
+
 from __future__ import annotations
 
 import os

@@ -17,6 +17,7 @@ students who follow the same tutorial line by line, or one who shared with anoth
 Writes ``OUT/similarity.csv`` (every compared pair and level above ``report_floor``) and
 ``OUT/similarity.html`` (:mod:`autograder.similarity_html`).
 """
+
 from __future__ import annotations
 
 import ast
@@ -72,6 +73,7 @@ class Options:
 @dataclass
 class LevelPrint:
     """One student's level, ready to compare."""
+
     student: str
     level: int
     filename: str
@@ -157,6 +159,7 @@ def stub_boilerplate(level: int) -> tuple[frozenset[str], frozenset[str]]:
     the stub that ``build`` makes of solutions/ (the regions outside BEGIN/END SOLUTION) and the
     released notebook's code cells."""
     from .submission import notebook_code
+
     module = LEVELS[level].module
     released = repo_root() / "assignments"
     try:  # the committed release (tests/test_build.py keeps it in step with solutions/)
@@ -164,6 +167,7 @@ def stub_boilerplate(level: int) -> tuple[frozenset[str], frozenset[str]]:
         notebook = notebook_code((released / f"{module}.ipynb").read_bytes())
     except (OSError, ValueError):  # an installed kit without assignments/: build them
         from . import build
+
         stub = build.build_stub(level)
         notebook = notebook_code(build.notebook_bytes(build.build_notebook(level, with_solutions=False)))
     keep: set[str] = set()
@@ -188,12 +192,21 @@ def fingerprint(student: str, source: LevelSource, options: Options) -> LevelPri
     tokens its k-grams cover (a Python int as a bitmask: a pair's overlap is then a few ORs)."""
     import numpy as np
     from copydetect.utils import winnow
+
     if source.source is None:
         return LevelPrint(student, source.level, source.filename, "", Normalised(), [], {}, source.problem)
     if len(source.source) > MAX_COMPARED_CHARS:
-        return LevelPrint(student, source.level, source.filename, "", Normalised(), [], {},
-                          f"{source.filename} is {len(source.source) // 1024} KiB of code: too large to compare "
-                          f"(the limit is {MAX_COMPARED_CHARS // 1024} KiB; a level's solution is a few)")
+        return LevelPrint(
+            student,
+            source.level,
+            source.filename,
+            "",
+            Normalised(),
+            [],
+            {},
+            f"{source.filename} is {len(source.source) // 1024} KiB of code: too large to compare "
+            f"(the limit is {MAX_COMPARED_CHARS // 1024} KiB; a level's solution is a few)",
+        )
     boilerplate, keep = stub_boilerplate(source.level)
     norm = normalise(source.source, boilerplate, keep)
     tokens = norm.tokens()
@@ -205,7 +218,7 @@ def fingerprint(student: str, source: LevelSource, options: Options) -> LevelPri
     with np.errstate(over="ignore"):
         kgrams = np.zeros(len(ids) - k + 1, dtype=np.uint64)
         for j in range(k):  # a polynomial hash of each k tokens, wrapping at 2**64
-            kgrams = kgrams * np.uint64(1099511628211) + ids[j:j + len(kgrams)]
+            kgrams = kgrams * np.uint64(1099511628211) + ids[j : j + len(kgrams)]
     hashes, positions = winnow(kgrams.view(np.int64), options.window, remove_duplicates=False)
     cover: dict[int, int] = {}
     span = (1 << k) - 1
@@ -253,8 +266,12 @@ def compare(students: list[tuple[str, Path]], levels: list[int], options: Option
         covered = [functools.reduce(operator.or_, p.cover.values(), 0) for p in comparable]
         own = [max(1, (c & ~commonplace[i]).bit_count()) for i, c in enumerate(covered)]
         if comparable:
-            result.commonplace[level] = round(statistics.median(
-                (commonplace[i] & c).bit_count() / max(1, c.bit_count()) for i, c in enumerate(covered)), 3)
+            result.commonplace[level] = round(
+                statistics.median(
+                    (commonplace[i] & c).bit_count() / max(1, c.bit_count()) for i, c in enumerate(covered)
+                ),
+                3,
+            )
         for x, y in itertools.combinations(range(len(comparable)), 2):
             a, b = comparable[x], comparable[y]
             pair = (a.student, b.student)
@@ -275,8 +292,20 @@ def compare(students: list[tuple[str, Path]], levels: list[int], options: Option
             if score < options.report_floor:
                 continue
             flagged = score >= options.threshold and min(ma, mb) >= options.min_tokens
-            result.matches.append(Match(a.student, b.student, level, score, round(share_a, 4), round(share_b, 4),
-                                        min(ma, mb), a.lines_of(hit_a), b.lines_of(hit_b), flagged))
+            result.matches.append(
+                Match(
+                    a.student,
+                    b.student,
+                    level,
+                    score,
+                    round(share_a, 4),
+                    round(share_b, 4),
+                    min(ma, mb),
+                    a.lines_of(hit_a),
+                    b.lines_of(hit_b),
+                    flagged,
+                )
+            )
     result.pair_scores = {pair: round(sum(s) / len(s), 4) for pair, s in per_pair.items()}
     result.matches.sort(key=lambda m: (-m.score, m.a, m.b, m.level))
     result.seconds = round(time.monotonic() - started, 3)
@@ -297,12 +326,38 @@ def _merge(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
 def similarity_csv(result: Result) -> str:
     """One row per pair and level at or above the report floor, highest score first."""
     from .csv_safe import csv_text
-    rows: list[list] = [["student_a", "student_b", "level", "score", "share_a", "share_b", "matched_tokens", "flagged",
-             "lines_a", "lines_b", "pair_score"]]
+
+    rows: list[list] = [
+        [
+            "student_a",
+            "student_b",
+            "level",
+            "score",
+            "share_a",
+            "share_b",
+            "matched_tokens",
+            "flagged",
+            "lines_a",
+            "lines_b",
+            "pair_score",
+        ]
+    ]
     for m in result.matches:
-        rows.append([m.a, m.b, m.level, f"{m.score:.3f}", f"{m.share_a:.3f}", f"{m.share_b:.3f}", m.matched_tokens,
-                     "yes" if m.flagged else "no", _lines_text(m.lines_a), _lines_text(m.lines_b),
-                     f"{result.pair_scores.get((m.a, m.b), 0.0):.3f}"])
+        rows.append(
+            [
+                m.a,
+                m.b,
+                m.level,
+                f"{m.score:.3f}",
+                f"{m.share_a:.3f}",
+                f"{m.share_b:.3f}",
+                m.matched_tokens,
+                "yes" if m.flagged else "no",
+                _lines_text(m.lines_a),
+                _lines_text(m.lines_b),
+                f"{result.pair_scores.get((m.a, m.b), 0.0):.3f}",
+            ]
+        )
     return csv_text(rows)
 
 
@@ -312,23 +367,31 @@ def _lines_text(ranges: list[tuple[int, int]]) -> str:
 
 def summary(result: Result) -> dict:
     """What the class summary records: counts, the flagged pairs, the time taken."""
-    return {"pairs_compared": len(result.pair_scores), "threshold": result.options.threshold,
-            "flagged": [{"a": m.a, "b": m.b, "level": m.level, "score": m.score} for m in result.flagged],
-            "seconds": result.seconds, "notes": result.notes[:50],
-            "commonplace_share": {str(lv): v for lv, v in result.commonplace.items()}}
+    return {
+        "pairs_compared": len(result.pair_scores),
+        "threshold": result.options.threshold,
+        "flagged": [{"a": m.a, "b": m.b, "level": m.level, "score": m.score} for m in result.flagged],
+        "seconds": result.seconds,
+        "notes": result.notes[:50],
+        "commonplace_share": {str(lv): v for lv, v in result.commonplace.items()},
+    }
 
 
 def describe(s: dict, out: Path) -> str:
     """One line for the terminal (counts only: no student-derived text)."""
-    return (f"similarity: {s['pairs_compared']} pairs compared in {s['seconds']} s; {len(s['flagged'])} level(s) "
-            f"flagged at {s['threshold']:g} (a reason to look, not proof): {out}/similarity.html")
+    return (
+        f"similarity: {s['pairs_compared']} pairs compared in {s['seconds']} s; {len(s['flagged'])} level(s) "
+        f"flagged at {s['threshold']:g} (a reason to look, not proof): {out}/similarity.html"
+    )
 
 
-def write_report(students: list[tuple[str, Path]], out: Path, levels: list[int],
-                 options: Options | None = None) -> dict:
+def write_report(
+    students: list[tuple[str, Path]], out: Path, levels: list[int], options: Options | None = None
+) -> dict:
     """Compare the class and write OUT/similarity.csv and OUT/similarity.html; return the summary."""
     from .report import write_atomic
     from .similarity_html import similarity_page
+
     result = compare(students, levels, options)
     out.mkdir(parents=True, exist_ok=True)
     write_atomic(out / "similarity.csv", similarity_csv(result))
@@ -339,14 +402,26 @@ def write_report(students: list[tuple[str, Path]], out: Path, levels: list[int],
 # ----------------------------------------------------------------------------- options
 def add_options(p) -> None:
     """The similarity flags, shared by ``similarity`` and ``grade`` (class mode)."""
-    p.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD,
-                   help=f"flag a level when the pair's score reaches this (0 to 1; default {DEFAULT_THRESHOLD}, "
-                   "chosen from measurement: see the README, 'find copies')")
-    p.add_argument("--min-tokens", type=int, default=DEFAULT_MIN_TOKENS,
-                   help=f"fewer matched tokens never flag a level (default {DEFAULT_MIN_TOKENS})")
-    p.add_argument("--common", type=float, default=DEFAULT_COMMON,
-                   help=f"ignore passages that more than this share of the class wrote (default {DEFAULT_COMMON}; "
-                   f"classes of {COMMON_MIN_CLASS} or more)")
+    p.add_argument(
+        "--threshold",
+        type=float,
+        default=DEFAULT_THRESHOLD,
+        help=f"flag a level when the pair's score reaches this (0 to 1; default {DEFAULT_THRESHOLD}, "
+        "chosen from measurement: see the README, 'find copies')",
+    )
+    p.add_argument(
+        "--min-tokens",
+        type=int,
+        default=DEFAULT_MIN_TOKENS,
+        help=f"fewer matched tokens never flag a level (default {DEFAULT_MIN_TOKENS})",
+    )
+    p.add_argument(
+        "--common",
+        type=float,
+        default=DEFAULT_COMMON,
+        help=f"ignore passages that more than this share of the class wrote (default {DEFAULT_COMMON}; "
+        f"classes of {COMMON_MIN_CLASS} or more)",
+    )
 
 
 def options_from(args) -> Options:

@@ -3,6 +3,7 @@
 The comparing is :mod:`autograder.similarity`; this module finds the class (as ``grade`` does, or
 an nbgrader course's ``submitted/``) and writes the report.
 """
+
 from __future__ import annotations
 
 import sys
@@ -22,6 +23,7 @@ def find_class(paths: list[Path]) -> list[tuple[str, Path]]:
 
 def cmd_similarity(args) -> int:
     from .settings import parse_levels
+
     paths = [Path(p) for p in args.dir]
     missing = [p for p in paths if not p.is_dir()]
     if missing:
@@ -33,17 +35,23 @@ def cmd_similarity(args) -> int:
         return 2
     out = Path(args.out)
     s = similarity.write_report(students, out, parse_levels(args.level), similarity.options_from(args))
-    print(f"{len(students)} students, {s['pairs_compared']} pairs compared in {s['seconds']} s; "
-          f"{len(s['flagged'])} level(s) flagged at {s['threshold']}. "
-          f"Report: {out}/similarity.html, {out}/similarity.csv. A high score is a reason to look, not proof.")
+    print(
+        f"{len(students)} students, {s['pairs_compared']} pairs compared in {s['seconds']} s; "
+        f"{len(s['flagged'])} level(s) flagged at {s['threshold']}. "
+        f"Report: {out}/similarity.html, {out}/similarity.csv. A high score is a reason to look, not proof."
+    )
     return 0
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("similarity", help="compare every pair of students, level by level: "
-                              "OUT/similarity.html and OUT/similarity.csv")
-    p.add_argument("dir", nargs="+", help="a directory of student directories (or an nbgrader course), or several "
-                   "submission directories")
+    p = subparsers.add_parser(
+        "similarity", help="compare every pair of students, level by level: OUT/similarity.html and OUT/similarity.csv"
+    )
+    p.add_argument(
+        "dir",
+        nargs="+",
+        help="a directory of student directories (or an nbgrader course), or several submission directories",
+    )
     p.add_argument("--out", default="grades", help="where the report goes (default: grades/)")
     p.add_argument("--level", type=int, action="append", help="compare only this level (repeatable)")
     similarity.add_options(p)

@@ -5,6 +5,7 @@ comes from students (names, file names, file contents) is escaped with ``html.es
 written; anchors are numbers, never names. Pairs are ranked; each flagged level (and the closest
 others, up to a cap) shows the two files side by side, the matched lines highlighted.
 """
+
 from __future__ import annotations
 
 import html
@@ -59,46 +60,63 @@ def similarity_page(result) -> str:
     """The page of a ``similarity.Result`` (not imported here: similarity imports this module)."""
     o = result.options
     flagged = result.flagged
-    shown = (flagged + [m for m in result.matches if not m.flagged][:MAX_UNFLAGGED_SHOWN])
+    shown = flagged + [m for m in result.matches if not m.flagged][:MAX_UNFLAGGED_SHOWN]
     shown = shown[:MAX_SIDE_BY_SIDE]
     anchor = {id(m): f"m{i}" for i, m in enumerate(shown)}
     parts = [
-        ("<!doctype html><html lang='en'><head><meta charset='utf-8'>"
-         "<meta name='viewport' content='width=device-width,initial-scale=1'>"
-         "<title>Similarity report</title>"), f"<style>{STYLE}</style></head><body>",
+        (
+            "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+            "<meta name='viewport' content='width=device-width,initial-scale=1'>"
+            "<title>Similarity report</title>"
+        ),
+        f"<style>{STYLE}</style></head><body>",
         f"<h1>Similarity report: {len(result.students)} students, levels {_e(', '.join(map(str, result.levels)))}</h1>",
-        ("<p class='warn'><b>A high score is a reason to look at the two files, not proof of copying.</b> Students "
-         "who follow the same tutorial closely, who worked together as allowed, or whose work was taken from them "
-         "without their knowing, look alike too. Read the highlighted lines and ask before deciding anything.</p>"),
-        (f"<p>How it is measured: each level's code is normalised (comments, docstrings, formatting, names the "
-         f"student chose and the order of independent statements do not count; what the stub gave everyone is "
-         f"removed), then fingerprinted by winnowing (copydetect, the method behind MOSS) over {o.k} tokens. A "
-         f"level's score is the mean of the two shares of each student's own code that the other covers; a level is "
-         f"<span class='flag'>flagged</span> at {o.threshold:g} or more with at least {o.min_tokens} matched tokens. "
-         f"Passages that more than {o.common:.0%} of the class wrote are ignored (classes of 8 or more). "
-         f"{len(result.pair_scores)} pairs compared in {result.seconds:g} s.</p>"),
+        (
+            "<p class='warn'><b>A high score is a reason to look at the two files, not proof of copying.</b> Students "
+            "who follow the same tutorial closely, who worked together as allowed, or whose work was taken from them "
+            "without their knowing, look alike too. Read the highlighted lines and ask before deciding anything.</p>"
+        ),
+        (
+            f"<p>How it is measured: each level's code is normalised (comments, docstrings, formatting, names the "
+            f"student chose and the order of independent statements do not count; what the stub gave everyone is "
+            f"removed), then fingerprinted by winnowing (copydetect, the method behind MOSS) over {o.k} tokens. A "
+            f"level's score is the mean of the two shares of each student's own code that the other covers; a level is "
+            f"<span class='flag'>flagged</span> at {o.threshold:g} or more with at least {o.min_tokens} matched "
+            f"tokens. "
+            f"Passages that more than {o.common:.0%} of the class wrote are ignored (classes of 8 or more). "
+            f"{len(result.pair_scores)} pairs compared in {result.seconds:g} s.</p>"
+        ),
         f"<h2>Flagged levels ({len(flagged)})</h2>",
     ]
     crowded = {lv: share for lv, share in result.commonplace.items() if share >= 0.5}
     if crowded:
-        parts.insert(-1, "<p class='warn'>Most of the class wrote the same code at "
-                     + ", ".join(f"level {lv} ({share:.0%} of a typical submission)" for lv, share in crowded.items())
-                     + ": that code is ignored, so copying there cannot show. Compare those levels by reading, "
-                     "or rerun with a higher <code>--common</code>.</p>")
+        parts.insert(
+            -1,
+            "<p class='warn'>Most of the class wrote the same code at "
+            + ", ".join(f"level {lv} ({share:.0%} of a typical submission)" for lv, share in crowded.items())
+            + ": that code is ignored, so copying there cannot show. Compare those levels by reading, "
+            "or rerun with a higher <code>--common</code>.</p>",
+        )
     if flagged:
-        parts.append("<div class='scroll'><table><tr><th>students</th><th>level</th><th>score</th>"
-                     "<th>shares</th><th>matched lines</th></tr>")
+        parts.append(
+            "<div class='scroll'><table><tr><th>students</th><th>level</th><th>score</th>"
+            "<th>shares</th><th>matched lines</th></tr>"
+        )
         for m in flagged:
-            parts.append(f"<tr><td><a href='#{anchor.get(id(m), '')}'>{_e(m.a)} / {_e(m.b)}</a></td>"
-                         f"<td class='num'>{m.level}</td><td class='num flag'>{m.score:.2f}</td>"
-                         f"<td class='num'>{m.share_a:.0%} / {m.share_b:.0%}</td>"
-                         f"<td>{_e(_lines(m.lines_a))} / {_e(_lines(m.lines_b))}</td></tr>")
+            parts.append(
+                f"<tr><td><a href='#{anchor.get(id(m), '')}'>{_e(m.a)} / {_e(m.b)}</a></td>"
+                f"<td class='num'>{m.level}</td><td class='num flag'>{m.score:.2f}</td>"
+                f"<td class='num'>{m.share_a:.0%} / {m.share_b:.0%}</td>"
+                f"<td>{_e(_lines(m.lines_a))} / {_e(_lines(m.lines_b))}</td></tr>"
+            )
         parts.append("</table></div>")
     else:
         parts.append("<p>No level reached the threshold.</p>")
-    parts.append(f"<h2>Pairs ranked (mean score over the levels both wrote; top {MAX_RANKED_PAIRS})</h2>"
-                 "<div class='scroll'><table><tr><th>#</th><th>students</th><th>pair score</th>"
-                 "<th>levels at or above the report floor</th></tr>")
+    parts.append(
+        f"<h2>Pairs ranked (mean score over the levels both wrote; top {MAX_RANKED_PAIRS})</h2>"
+        "<div class='scroll'><table><tr><th>#</th><th>students</th><th>pair score</th>"
+        "<th>levels at or above the report floor</th></tr>"
+    )
     by_pair: dict[tuple[str, str], list] = {}
     for m in result.matches:
         by_pair.setdefault((m.a, m.b), []).append(m)
@@ -107,9 +125,12 @@ def similarity_page(result) -> str:
             (f"<a href='#{anchor[id(m)]}'>" if id(m) in anchor else "<span>")
             + f"<span class='{'flag' if m.flagged else ''}'>L{m.level}: {m.score:.2f}</span>"
             + ("</a>" if id(m) in anchor else "</span>")
-            for m in sorted(by_pair.get(pair, []), key=lambda m: m.level))
-        parts.append(f"<tr><td class='num'>{rank}</td><td>{_e(pair[0])} / {_e(pair[1])}</td>"
-                     f"<td class='num'>{score:.2f}</td><td>{levels or '–'}</td></tr>")
+            for m in sorted(by_pair.get(pair, []), key=lambda m: m.level)
+        )
+        parts.append(
+            f"<tr><td class='num'>{rank}</td><td>{_e(pair[0])} / {_e(pair[1])}</td>"
+            f"<td class='num'>{score:.2f}</td><td>{levels or '–'}</td></tr>"
+        )
     parts.append("</table></div>")
     parts.append("<h2>Side by side</h2>")
     for m in shown:
@@ -117,12 +138,16 @@ def similarity_page(result) -> str:
         parts.append(
             f"<h3 id='{anchor[id(m)]}'>Level {m.level}: {_e(m.a)} ({_e(pa.filename)}) and {_e(m.b)} "
             f"({_e(pb.filename)}): score {m.score:.2f}{' — flagged' if m.flagged else ''}</h3>"
-            f"<div class='pair'><div>{_code(pa.source, m.lines_a)}</div><div>{_code(pb.source, m.lines_b)}</div></div>")
+            f"<div class='pair'><div>{_code(pa.source, m.lines_a)}</div><div>{_code(pb.source, m.lines_b)}</div></div>"
+        )
     if len(result.matches) > len(shown):
-        parts.append(f"<p>{len(result.matches) - len(shown)} more pairs and levels above the report floor are in "
-                     f"similarity.csv.</p>")
+        parts.append(
+            f"<p>{len(result.matches) - len(shown)} more pairs and levels above the report floor are in "
+            f"similarity.csv.</p>"
+        )
     if result.notes:
         parts.append("<h2>Not compared</h2><ul>" + "".join(f"<li>{_e(n)}</li>" for n in result.notes[:200]) + "</ul>")
-    parts.append("<p class='meta'>Written by the PyTorch exercise kit (python -m autograder similarity).</p>"
-                 "</body></html>\n")
+    parts.append(
+        "<p class='meta'>Written by the PyTorch exercise kit (python -m autograder similarity).</p></body></html>\n"
+    )
     return "\n".join(parts)

@@ -20,6 +20,7 @@ names and dropping of comments but no reordering.
 
 Each token remembers the source lines it came from, so a match can be shown in the original file.
 """
+
 from __future__ import annotations
 
 import ast
@@ -41,6 +42,7 @@ _BARRIERS = (ast.Return, ast.Raise, ast.Break, ast.Continue, ast.Global, ast.Non
 @dataclass
 class Unit:
     """One normalised statement (or a compound statement's header line)."""
+
     text: str
     first_line: int  # 1-based, in the source as shown
     last_line: int
@@ -60,6 +62,7 @@ class Normalised:
 @dataclass
 class _Names:
     """What the module binds (renamed), its import aliases, and the student's self-attributes."""
+
     bound: set[str] = field(default_factory=set)
     aliases: dict[str, str] = field(default_factory=dict)
     self_attributes: set[str] = field(default_factory=set)
@@ -215,8 +218,7 @@ class _Flattener:
     """Walks the original tree (for dependencies and line numbers) and the renamed tree (for the
     text) side by side: the renamer changes expressions, never the statements' structure."""
 
-    def __init__(self, boilerplate: Set[str],
-                 rw: dict[int, tuple[frozenset[str], frozenset[str]]]) -> None:
+    def __init__(self, boilerplate: Set[str], rw: dict[int, tuple[frozenset[str], frozenset[str]]]) -> None:
         self.boilerplate, self.rw = boilerplate, rw
         self._cache: dict[int, list[Unit]] = {}
 
@@ -289,6 +291,7 @@ def _token_fallback(source: str, boilerplate: Set[str]) -> Normalised:
     """Source that does not parse: pygments tokens, line by line, names as V, comments dropped."""
     from pygments import token
     from pygments.lexers import PythonLexer
+
     lines: dict[int, list[str]] = {}
     line = 1
     for kind, value in PythonLexer().get_tokens(source):

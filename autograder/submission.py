@@ -21,6 +21,7 @@ are ambiguous: the level is not graded and the message names both, never a silen
 links are never followed, zip member paths are never used on disk, and every read is capped.
 Hidden folders (``.ipynb_checkpoints``, ``.git``) and ``__MACOSX`` are not searched.
 """
+
 from __future__ import annotations
 
 import errno
@@ -148,6 +149,7 @@ HELPERS = frozenset({"hint", "check", "show_progress"})
 def _asks_for_help(src: str) -> bool:
     """Whether a cell holds nothing but calls of the kit's helpers (and their imports from it)."""
     import ast
+
     try:
         body = ast.parse(src).body
     except (SyntaxError, ValueError, RecursionError, MemoryError):
@@ -157,8 +159,12 @@ def _asks_for_help(src: str) -> bool:
     for node in body:
         if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "autograder":
             continue
-        if not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)
-                and isinstance(node.value.func, ast.Name) and node.value.func.id in HELPERS):
+        if not (
+            isinstance(node, ast.Expr)
+            and isinstance(node.value, ast.Call)
+            and isinstance(node.value.func, ast.Name)
+            and node.value.func.id in HELPERS
+        ):
             return False
     return True
 
@@ -218,8 +224,9 @@ def _search_zip(path: Path, rel: str, size: int, names: set[str], found: list[Ca
         with zipfile.ZipFile(path) as zf:
             members = zf.infolist()
             if len(members) > MAX_ZIP_MEMBERS:
-                notes.append(f"{rel or path.name} has more than {MAX_ZIP_MEMBERS} members; "
-                             "only the first were searched")
+                notes.append(
+                    f"{rel or path.name} has more than {MAX_ZIP_MEMBERS} members; only the first were searched"
+                )
             for info in members[:MAX_ZIP_MEMBERS]:
                 inner = PurePosixPath(info.filename.replace("\\", "/"))
                 if info.is_dir() or inner.name not in names or any(_skipped_dir(p) for p in inner.parts[:-1]):
@@ -229,8 +236,10 @@ def _search_zip(path: Path, rel: str, size: int, names: set[str], found: list[Ca
                     notes.append(f"{where} is a link and was ignored")
                     continue
                 if read > MAX_ZIP_READ:
-                    notes.append(f"{rel or path.name} holds more than {MAX_ZIP_READ // 2**20} MiB of level files; "
-                                 "the rest were ignored")
+                    notes.append(
+                        f"{rel or path.name} holds more than {MAX_ZIP_READ // 2**20} MiB of level files; "
+                        "the rest were ignored"
+                    )
                     break
                 with zf.open(info) as f:
                     data = _read_capped(f, MAX_SOURCE_BYTES)
@@ -295,8 +304,9 @@ def locate(root: Path, levels) -> Located:
     located = Located(notes=notes)
     for lv in levels:
         module = LEVELS[lv].module
-        mine = sorted((c for c in cands if c.name in (f"{module}.py", f"{module}.ipynb")),
-                      key=lambda c: (_rank(c), c.where))
+        mine = sorted(
+            (c for c in cands if c.name in (f"{module}.py", f"{module}.ipynb")), key=lambda c: (_rank(c), c.where)
+        )
         if not mine:
             refused_why = refused.get(f"{module}.py") or refused.get(f"{module}.ipynb")
             if refused_why:  # only a link (or a pipe...) under the level's name: refused, with the reason
@@ -305,15 +315,21 @@ def locate(root: Path, levels) -> Located:
         best = [c for c in mine if _rank(c) == _rank(mine[0])]
         distinct = {c.data for c in best}
         if len(distinct) > 1:
-            located.problems[lv] = (f"{mine[0].name} was found in {len(best)} places with different content ("
-                                    + ", ".join(c.where for c in best[:4]) + "): keep one copy, so the "
-                                    "grader knows which one is your work")
+            located.problems[lv] = (
+                f"{mine[0].name} was found in {len(best)} places with different content ("
+                + ", ".join(c.where for c in best[:4])
+                + "): keep one copy, so the "
+                "grader knows which one is your work"
+            )
             continue
         located.files[lv] = mine[0]
         others = [c for c in mine[1:] if c.data != mine[0].data]
         if others:
-            notes.append(f"{mine[0].name}: graded {mine[0].where}, ignored "
-                         + ", ".join(c.where for c in others[:3]) + (" …" if len(others) > 3 else ""))
+            notes.append(
+                f"{mine[0].name}: graded {mine[0].where}, ignored "
+                + ", ".join(c.where for c in others[:3])
+                + (" …" if len(others) > 3 else "")
+            )
     return located
 
 
@@ -327,8 +343,9 @@ def source_of(level: int, name: str, raw: bytes) -> LevelSource:
     """A level's source from the bytes of its file (a notebook's code cells for a ``.ipynb``)."""
     module = LEVELS[level].module
     if len(raw) > MAX_SOURCE_BYTES:
-        return LevelSource(level, module, name, None,
-                           f"{name} is larger than the {MAX_SOURCE_BYTES // 1024} KiB a level may be")
+        return LevelSource(
+            level, module, name, None, f"{name} is larger than the {MAX_SOURCE_BYTES // 1024} KiB a level may be"
+        )
     if name.endswith(".ipynb"):
         try:
             return LevelSource(level, module, name, notebook_code(raw), None, raw)
@@ -362,8 +379,13 @@ def read_submission(directory: Path, levels: list[int], located: Located | None 
         elif lv in located.problems:
             out[lv] = LevelSource(lv, module, f"{module}.py", None, located.problems[lv])
         else:
-            out[lv] = LevelSource(lv, module, f"{module}.py", None,
-                                  f"{module}.py is missing (nor is there a {module}.ipynb) in the submission")
+            out[lv] = LevelSource(
+                lv,
+                module,
+                f"{module}.py",
+                None,
+                f"{module}.py is missing (nor is there a {module}.ipynb) in the submission",
+            )
     return out
 
 

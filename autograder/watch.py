@@ -4,6 +4,7 @@ The first check pays for ``import torch`` (here and in the sandbox's zygote); ev
 forks fresh children from the same zygote, so a student's edit-and-check loop costs the checks
 alone. Files are polled (four times a second), so it works the same on every platform and filesystem.
 """
+
 from __future__ import annotations
 
 import sys
@@ -56,8 +57,11 @@ def watch(directory: Path, levels: list[int], check_once: Callable) -> int:
             t0 = time.monotonic()
             check_once(pool)
             names = ", ".join(sorted(state)) or "no level files yet"
-            print(f"checked in {time.monotonic() - t0:.1f} s; watching {directory} ({names}) for changes, "
-                  "Ctrl-C to stop", file=sys.stderr, flush=True)
+            print(
+                f"checked in {time.monotonic() - t0:.1f} s; watching {directory} ({names}) for changes, Ctrl-C to stop",
+                file=sys.stderr,
+                flush=True,
+            )
             sys.stdout.flush()
             wait_for_change(directory, levels, state)
     except KeyboardInterrupt:

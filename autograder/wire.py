@@ -8,6 +8,7 @@ which dtypes may cross, and how values become buffers).
 This module is imported by both sides. The child loads it by path (it runs under ``python -I``
 and never imports the ``autograder`` package), so it depends on the standard library only.
 """
+
 from __future__ import annotations
 
 import json
@@ -58,8 +59,9 @@ def _recv_into(sock: socket.socket, view: memoryview, deadline: float | None) ->
         got += n
 
 
-def recv_message(sock: socket.socket, deadline: float | None = None,
-                 max_buffers: int = MAX_BUFFER_BYTES) -> tuple[dict, list[memoryview]]:
+def recv_message(
+    sock: socket.socket, deadline: float | None = None, max_buffers: int = MAX_BUFFER_BYTES
+) -> tuple[dict, list[memoryview]]:
     """One message. ``deadline``: when the whole message must have arrived (``socket.timeout``
     after it). ``max_buffers``: the most buffer bytes accepted (``TooLarge`` before any is read).
     The buffers are views into one block received in place (no copy)."""
@@ -67,8 +69,10 @@ def recv_message(sock: socket.socket, deadline: float | None = None,
     _recv_into(sock, memoryview(raw), deadline)
     hlen, blen = _HEAD.unpack(raw)
     if hlen > MAX_HEADER_BYTES or blen > min(max_buffers, MAX_BUFFER_BYTES):
-        raise TooLarge(f"message too large ({hlen} + {blen} bytes; at most {MAX_HEADER_BYTES} + "
-                       f"{min(max_buffers, MAX_BUFFER_BYTES)} accepted)")
+        raise TooLarge(
+            f"message too large ({hlen} + {blen} bytes; at most {MAX_HEADER_BYTES} + "
+            f"{min(max_buffers, MAX_BUFFER_BYTES)} accepted)"
+        )
     head = bytearray(hlen)
     _recv_into(sock, memoryview(head), deadline)
     try:
@@ -86,6 +90,6 @@ def recv_message(sock: socket.socket, deadline: float | None = None,
         _recv_into(sock, block, deadline)
     buffers, pos = [], 0
     for s in sizes:
-        buffers.append(block[pos:pos + s])
+        buffers.append(block[pos : pos + s])
         pos += s
     return header, buffers

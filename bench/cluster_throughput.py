@@ -19,6 +19,7 @@ worker each: what sending a student as data and back costs), and how throughput 
 worker to two. It checks that every run gave every student the same checks. It also reports the
 peak memory of the grading process and of a sandbox child (from the reports), for sizing workers.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,10 +38,12 @@ SEED = 20240601
 
 def make_class(root: Path, n: int, level: int) -> Path:
     from autograder.curriculum import LEVELS
+
     module = LEVELS[level].module
     solution = (ROOT / "solutions" / f"{module}.py").read_text()
-    broken = sorted(p / f"{module}.py" for p in (ROOT / "tests" / "corpus" / "broken").iterdir()
-                    if (p / f"{module}.py").is_file())
+    broken = sorted(
+        p / f"{module}.py" for p in (ROOT / "tests" / "corpus" / "broken").iterdir() if (p / f"{module}.py").is_file()
+    )
     cls = root / "class"
     for i in range(n):
         d = cls / f"student-{i:03d}"
@@ -51,8 +54,22 @@ def make_class(root: Path, n: int, level: int) -> Path:
 
 
 def run(cls: Path, out: Path, level: int, extra: list[str]) -> dict:
-    cmd = [sys.executable, "-m", "autograder", "grade", str(cls), "--out", str(out), "--level", str(level),
-           "--seed", str(SEED), "--format", "json", *extra]
+    cmd = [
+        sys.executable,
+        "-m",
+        "autograder",
+        "grade",
+        str(cls),
+        "--out",
+        str(out),
+        "--level",
+        str(level),
+        "--seed",
+        str(SEED),
+        "--format",
+        "json",
+        *extra,
+    ]
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     t0 = time.time()
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env, timeout=3600, check=False)
@@ -95,7 +112,7 @@ def main(argv=None) -> int:
         cls = make_class(Path(tmp), args.n, args.level)
         names = list(runs)
         for rep in range(args.repeat):
-            for name in names[rep % len(names):] + names[:rep % len(names)]:  # no run always goes first
+            for name in names[rep % len(names) :] + names[: rep % len(names)]:  # no run always goes first
                 out = Path(tmp) / f"out-{rep}-{names.index(name)}"
                 measured[name].append(run(cls, out, args.level, runs[name]))
                 print(f"{name}: {measured[name][-1]['wall_s']} s", file=sys.stderr)
@@ -111,20 +128,29 @@ def main(argv=None) -> int:
     derived = {
         "same_checks_everywhere": same,
         "cluster_overhead_s_per_student": round(per_student("dask local:1") - per_student("local --jobs 1"), 3),
-        "cluster_vs_local_2_workers_throughput": round(results["dask local:2"]["steady_students_per_s"]
-                                                       / results["local --jobs 2"]["steady_students_per_s"], 3),
-        "cluster_scaling_1_to_2_workers": round(results["dask local:2"]["steady_students_per_s"]
-                                                / results["dask local:1"]["steady_students_per_s"], 3),
-        "local_scaling_1_to_2_jobs": round(results["local --jobs 2"]["steady_students_per_s"]
-                                           / results["local --jobs 1"]["steady_students_per_s"], 3),
+        "cluster_vs_local_2_workers_throughput": round(
+            results["dask local:2"]["steady_students_per_s"] / results["local --jobs 2"]["steady_students_per_s"], 3
+        ),
+        "cluster_scaling_1_to_2_workers": round(
+            results["dask local:2"]["steady_students_per_s"] / results["dask local:1"]["steady_students_per_s"], 3
+        ),
+        "local_scaling_1_to_2_jobs": round(
+            results["local --jobs 2"]["steady_students_per_s"] / results["local --jobs 1"]["steady_students_per_s"], 3
+        ),
     }
-    print(f"{args.n} students, level {args.level}, {os.cpu_count()} cores, medians of {args.repeat} run(s); "
-          f"load average {load_before} before, {load_after} after")
-    print(f"{'run':16} {'wall s':>7} {'start-up s':>10} {'steady st/s':>11} {'class st/s':>10} "
-          f"{'grader MB':>9} {'child MB':>8}")
+    print(
+        f"{args.n} students, level {args.level}, {os.cpu_count()} cores, medians of {args.repeat} run(s); "
+        f"load average {load_before} before, {load_after} after"
+    )
+    print(
+        f"{'run':16} {'wall s':>7} {'start-up s':>10} {'steady st/s':>11} {'class st/s':>10} "
+        f"{'grader MB':>9} {'child MB':>8}"
+    )
     for name, r in results.items():
-        print(f"{name:16} {r['wall_s']:7.2f} {r['startup_s']:10.2f} {r['steady_students_per_s']:11.3f} "
-              f"{r['class_students_per_s']:10.3f} {r['grader_peak_rss_mb']:9.0f} {r['child_peak_rss_mb']:8.0f}")
+        print(
+            f"{name:16} {r['wall_s']:7.2f} {r['startup_s']:10.2f} {r['steady_students_per_s']:11.3f} "
+            f"{r['class_students_per_s']:10.3f} {r['grader_peak_rss_mb']:9.0f} {r['child_peak_rss_mb']:8.0f}"
+        )
     for k, v in derived.items():
         print(f"{k}: {v}")
     if args.json:

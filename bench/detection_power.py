@@ -16,6 +16,7 @@ A last row grades with what the checks ship (each level's record: curriculum.LEV
 A size "keeps the detection power" when no verdict changes. Also reported: the child time of the
 convergence runs (the reference's train for S steps, summed over the levels) — what shrinking saves.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -60,8 +61,9 @@ def configured(size: Sizes, steps: int, bounds: dict | None = None):
     loops.SEED_PROBLEM = size
     for lv, level in saved[1].items():
         ratio = (bounds or {}).get(lv, level.convergence.ratio)
-        LEVELS[lv] = dataclasses.replace(level, convergence=dataclasses.replace(level.convergence, steps=steps,
-                                                                                  ratio=ratio))
+        LEVELS[lv] = dataclasses.replace(
+            level, convergence=dataclasses.replace(level.convergence, steps=steps, ratio=ratio)
+        )
     try:
         yield
     finally:
@@ -82,8 +84,10 @@ def reference_ratios(seeds: int) -> tuple[dict, dict]:
             t0 = time.perf_counter()
             _, params = tolerances.run_train(level, mod, c, c["x"].dtype)
             times.append(time.perf_counter() - t0)
-            ratios.append(loops.trusted_loss(level, params, c["x"], c["y"]) /
-                          loops.trusted_loss(level, c["params0"], c["x"], c["y"]))
+            ratios.append(
+                loops.trusted_loss(level, params, c["x"], c["y"])
+                / loops.trusted_loss(level, c["params0"], c["x"], c["y"])
+            )
         worst[level], secs[level] = max(ratios), statistics.median(times)
     return worst, secs
 
@@ -108,15 +112,19 @@ def label(size: Sizes, steps) -> str:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--steps", type=int, nargs="+", default=[100, 200, 300, 500])
-    ap.add_argument("--sizes", type=parse_size, nargs="+", default=[SEED_PROBLEM],
-                    help="problem sizes NxD_inxHxD_out (default: the seed's, 64x1000x100x10)")
+    ap.add_argument(
+        "--sizes",
+        type=parse_size,
+        nargs="+",
+        default=[SEED_PROBLEM],
+        help="problem sizes NxD_inxHxD_out (default: the seed's, 64x1000x100x10)",
+    )
     ap.add_argument("--seeds", type=int, default=8)
     ap.add_argument("--margin", type=float, default=30.0)
     ap.add_argument("--out", type=Path, default=None, help="also write the tables (markdown) here")
     args = ap.parse_args(argv)
     baseline = (SEED_PROBLEM, 500)
-    configs = [baseline] + [(z, s) for z in args.sizes for s in sorted(set(args.steps))
-                            if (z, s) != baseline]
+    configs = [baseline] + [(z, s) for z in args.sizes for s in sorted(set(args.steps)) if (z, s) != baseline]
     shipped_steps = LEVELS[1].convergence.steps
     shipped_bounds = {lv: level.convergence.ratio for lv, level in LEVELS.items()}
     cases = corpus_cases()
@@ -134,24 +142,41 @@ def main(argv=None) -> int:
             print(f"{rows[-1][0]}: graded {len(cases)} cases in {time.perf_counter() - t0:.0f} s", flush=True)
         with configured(SEED_PROBLEM, shipped_steps, shipped_bounds):
             worst, secs = reference_ratios(args.seeds)
-            rows.append((label(SEED_PROBLEM, shipped_steps) + ", as shipped", worst, secs,
-                         shipped_bounds, verdicts(cases, zygote)))
+            rows.append(
+                (
+                    label(SEED_PROBLEM, shipped_steps) + ", as shipped",
+                    worst,
+                    secs,
+                    shipped_bounds,
+                    verdicts(cases, zygote),
+                )
+            )
     finally:
         zygote.close()
     base = rows[0][4]
-    lines = [f"The convergence check against the corpus ({len(cases)} cases: tests/corpus, the reference, the "
-             f"stubs; train stage; seed {SEED}). Bound: the reference's worst ratio over {args.seeds} seeds "
-             f"× {args.margin:g}; last row: the checks as shipped (their own bounds). Baseline: the first row.", "",
-             "| problem, steps | child s, sum over levels | verdicts changed vs baseline | bounds (levels 1-8) |",
-             "|---|---|---|---|"]
+    lines = [
+        f"The convergence check against the corpus ({len(cases)} cases: tests/corpus, the reference, the "
+        f"stubs; train stage; seed {SEED}). Bound: the reference's worst ratio over {args.seeds} seeds "
+        f"× {args.margin:g}; last row: the checks as shipped (their own bounds). Baseline: the first row.",
+        "",
+        "| problem, steps | child s, sum over levels | verdicts changed vs baseline | bounds (levels 1-8) |",
+        "|---|---|---|---|",
+    ]
     changes = []
     for name, _worst, secs, bounds, found in rows:
         changed = [n for n in base if found[n] != base[n]]
         changes += [(name, n, found[n]) for n in changed]
-        lines.append(f"| {name} | {sum(secs.values()):.2f} | {len(changed)}{': ' + ', '.join(changed) if changed else ''}"
-                     " | " + ", ".join(f"{bounds[lv]:.2g}" for lv in LEVELS) + " |")
-    lines += ["", "Reference worst ratio per level:", "",
-              "| problem, steps | " + " | ".join(f"L{lv}" for lv in LEVELS) + " |", "|---|" + "---|" * len(LEVELS)]
+        lines.append(
+            f"| {name} | {sum(secs.values()):.2f} | {len(changed)}{': ' + ', '.join(changed) if changed else ''}"
+            " | " + ", ".join(f"{bounds[lv]:.2g}" for lv in LEVELS) + " |"
+        )
+    lines += [
+        "",
+        "Reference worst ratio per level:",
+        "",
+        "| problem, steps | " + " | ".join(f"L{lv}" for lv in LEVELS) + " |",
+        "|---|" + "---|" * len(LEVELS),
+    ]
     for name, worst, *_ in rows[:-1]:
         lines.append(f"| {name} | " + " | ".join(f"{worst[lv]:.2g}" for lv in LEVELS) + " |")
     for name, case, verdict in changes:

@@ -8,6 +8,7 @@ and in the student's process), counts checks run and passed, and writes a markdo
 the date, the device, the torch version and the time per level on each device. Without a CUDA
 device it says so and exits 2, writing nothing.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,20 +46,30 @@ def main(argv=None) -> int:
                 wall = time.perf_counter() - t0
                 ran += len(r.checks) if device == "cuda" else 0
                 failures += [(seed, device, c.id, c.message) for c in r.checks if not c.passed]
-                rows.append((seed, device, wall, {lv: sum(c.seconds for c in r.checks if c.level == lv) for lv in levels}))
+                rows.append(
+                    (seed, device, wall, {lv: sum(c.seconds for c in r.checks if c.level == lv) for lv in levels})
+                )
     finally:
         zygote.close()
     name = torch.cuda.get_device_name(0)
-    lines = [f"# GPU record — {datetime.date.today().isoformat()}", "",
-             f"Device: {name}; torch {torch.__version__} (CUDA {torch.version.cuda}); TF32 off.",
-             f"Command: `python bench/gpu_record.py --seeds {args.seeds}` (reference solutions, seeds 0-{args.seeds - 1}).",
-             "", f"CUDA checks run: {ran}; failed: {sum(1 for f in failures if f[1] == 'cuda')}.",
-             f"CPU checks failed: {sum(1 for f in failures if f[1] == 'cpu')}.", "",
-             "| level | GPU s (median over seeds) | CPU s |", "|---|---|---|"]
+    lines = [
+        f"# GPU record — {datetime.date.today().isoformat()}",
+        "",
+        f"Device: {name}; torch {torch.__version__} (CUDA {torch.version.cuda}); TF32 off.",
+        f"Command: `python bench/gpu_record.py --seeds {args.seeds}` (reference solutions, seeds 0-{args.seeds - 1}).",
+        "",
+        f"CUDA checks run: {ran}; failed: {sum(1 for f in failures if f[1] == 'cuda')}.",
+        f"CPU checks failed: {sum(1 for f in failures if f[1] == 'cpu')}.",
+        "",
+        "| level | GPU s (median over seeds) | CPU s |",
+        "|---|---|---|",
+    ]
     for lv in levels:
+
         def med(dev, lv=lv):
             vals = sorted(r[3][lv] for r in rows if r[1] == dev)
             return vals[len(vals) // 2]
+
         lines.append(f"| {lv} | {med('cuda'):.3f} | {med('cpu'):.3f} |")
     if failures:
         lines += ["", "Failures:", ""] + [f"- seed {s} {d} {i}: {m}" for s, d, i, m in failures[:50]]

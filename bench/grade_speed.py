@@ -7,6 +7,7 @@ of the reference, and grading all eight levels of the reference, each a fresh ``
 autograder grade`` process, with the ratios to the baseline. Ratios, not seconds, are what to
 compare across machines.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -50,8 +51,9 @@ def main(argv=None) -> int:
     for name, t in results.items():
         print(f"{name:40} {t:9.2f} {t / base:15.2f}")
     if args.json:
-        args.json.write_text(json.dumps({"median_s": results, "ratio": {k: v / base for k, v in results.items()}},
-                                        indent=2))
+        args.json.write_text(
+            json.dumps({"median_s": results, "ratio": {k: v / base for k, v in results.items()}}, indent=2)
+        )
     return 0
 
 

@@ -8,6 +8,7 @@ price of the boundary itself: forking a child per level, loading the module ther
 every value across as bytes. In-process grading (what the notebook self-check does) imports the
 student's module into the grader: never acceptable for a grade, measured here only as the baseline.
 """
+
 from __future__ import annotations
 
 import argparse

@@ -16,6 +16,7 @@ Both give the same scores (checked here); the ratio is what the nbgrader workflo
 kit's batch grader. A third run times `nbgrader autograde --no-execute` (no kernel: the official
 grades only, serially) on the same submissions.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -76,8 +77,24 @@ def main(argv=None) -> int:
     p1 = subprocess.run(cmd_nbgrader, cwd=course, capture_output=True, text=True)
     t_nbgrader = time.perf_counter() - t0
 
-    cmd_kit = [sys.executable, "-m", "autograder", "grade", str(class_dir), "--out", str(out), "--jobs",
-               str(args.jobs), "--level", str(args.level), "--seed", str(seed), "--force", "--format", "json"]
+    cmd_kit = [
+        sys.executable,
+        "-m",
+        "autograder",
+        "grade",
+        str(class_dir),
+        "--out",
+        str(out),
+        "--jobs",
+        str(args.jobs),
+        "--level",
+        str(args.level),
+        "--seed",
+        str(seed),
+        "--force",
+        "--format",
+        "json",
+    ]
     t0 = time.perf_counter()
     p2 = subprocess.run(cmd_kit, cwd=ROOT, capture_output=True, text=True)
     t_kit = time.perf_counter() - t0
@@ -88,31 +105,41 @@ def main(argv=None) -> int:
         return 1
     book = gradebook_scores(course)
     kit = {p.stem: json.loads(p.read_text()) for p in (out / "reports").glob("*.json")}
-    differ = [s for s, _ in subs
-              if abs(book[(s, assignment_id(args.level))]["score"] - kit[s]["score"]) > 1e-6]
+    differ = [s for s, _ in subs if abs(book[(s, assignment_id(args.level))]["score"] - kit[s]["score"]) > 1e-6]
 
     # the hardened mode: no kernel at all, the official grades only (serial, like all of nbgrader)
     t0 = time.perf_counter()
     p3 = subprocess.run(cmd_nbgrader + ["--no-execute"], cwd=course, capture_output=True, text=True)
     t_noexec = time.perf_counter() - t0
     book = gradebook_scores(course)
-    differ += [s for s, _ in subs
-               if abs(book[(s, assignment_id(args.level))]["score"] - kit[s]["score"]) > 1e-6]
+    differ += [s for s, _ in subs if abs(book[(s, assignment_id(args.level))]["score"] - kit[s]["score"]) > 1e-6]
     if p3.returncode != 0:
         sys.stderr.write(p3.stderr[-3000:])
         differ.append("(the --no-execute run failed)")
 
-    print(f"level {args.level}, {args.n} submissions, seed {seed}, work dir {work}"
-          f"{'' if args.keep else ' (removed at the end: --keep DIR keeps it)'}")
-    rows = [("nbgrader autograde (kernel + official grade)", t_nbgrader,
-             f"$ cd {course} && nbgrader autograde {assignment_id(args.level)} --force"),
-            (f"kit batch grader (--jobs {args.jobs})", t_kit,
-             f"$ python -m autograder grade {class_dir} --out {out} --jobs {args.jobs} --level {args.level}"),
-            ("nbgrader autograde --no-execute (no kernel)", t_noexec, "")]
+    print(
+        f"level {args.level}, {args.n} submissions, seed {seed}, work dir {work}"
+        f"{'' if args.keep else ' (removed at the end: --keep DIR keeps it)'}"
+    )
+    rows = [
+        (
+            "nbgrader autograde (kernel + official grade)",
+            t_nbgrader,
+            f"$ cd {course} && nbgrader autograde {assignment_id(args.level)} --force",
+        ),
+        (
+            f"kit batch grader (--jobs {args.jobs})",
+            t_kit,
+            f"$ python -m autograder grade {class_dir} --out {out} --jobs {args.jobs} --level {args.level}",
+        ),
+        ("nbgrader autograde --no-execute (no kernel)", t_noexec, ""),
+    ]
     for label, seconds, cmd in rows:
         print(f"  {label:<46} {seconds:7.1f} s  ({seconds / args.n:4.1f} s per submission)  {cmd}")
-    print(f"  ratio nbgrader / kit: {t_nbgrader / t_kit:.1f}x (--no-execute: {t_noexec / t_kit:.1f}x); "
-          f"same scores: {'yes' if not differ else differ}")
+    print(
+        f"  ratio nbgrader / kit: {t_nbgrader / t_kit:.1f}x (--no-execute: {t_noexec / t_kit:.1f}x); "
+        f"same scores: {'yes' if not differ else differ}"
+    )
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
     return 0 if not differ else 1

@@ -15,6 +15,7 @@ It prints the similarity pass's time as a fraction of grading the class: of grad
 (students x the baseline) and with ``grade``'s default two jobs. That fraction is what decides
 whether ``grade CLASS`` runs the pass by default (it does: see the README, "find copies").
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,19 +31,22 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
-STYLE_DIRS = {1: ["l1_mask_multiply_stderr", "l1_np_where_float64_loss_prints"],
-              2: ["l2_matmul_sub_", "l2_mm_relu_where"],
-              3: ["l3_add_alpha_zero_first", "l3_grad_none_data_update"],
-              4: ["l4_mask_multiply_grad_none", "l4_where_masked_fill"],
-              5: ["l5_append_zero_grad_false", "l5_custom_sse_module"],
-              6: ["l6_model_zero_grad_after_step", "l6_set_to_none_false_stderr"],
-              7: ["l7_functional_relu_mse", "l7_sgd_built_each_iteration", "l7_zero_after_step_set_false"],
-              8: ["l8_grad_none_after_step", "l8_tutorial_style_warnings"]}
+STYLE_DIRS = {
+    1: ["l1_mask_multiply_stderr", "l1_np_where_float64_loss_prints"],
+    2: ["l2_matmul_sub_", "l2_mm_relu_where"],
+    3: ["l3_add_alpha_zero_first", "l3_grad_none_data_update"],
+    4: ["l4_mask_multiply_grad_none", "l4_where_masked_fill"],
+    5: ["l5_append_zero_grad_false", "l5_custom_sse_module"],
+    6: ["l6_model_zero_grad_after_step", "l6_set_to_none_false_stderr"],
+    7: ["l7_functional_relu_mse", "l7_sgd_built_each_iteration", "l7_zero_after_step_set_false"],
+    8: ["l8_grad_none_after_step", "l8_tutorial_style_warnings"],
+}
 
 
 def generate(root: Path, n: int, seed: int = 0) -> list[Path]:
     from autograder.curriculum import LEVELS
     from similarity_class import disguise, fill_stub, styles
+
     rng = random.Random(seed)
     pools = {lv: styles(lv, STYLE_DIRS[lv]) for lv in LEVELS}
     dirs = []
@@ -64,6 +68,7 @@ def generate(root: Path, n: int, seed: int = 0) -> list[Path]:
 def timed(cmd: list[str]) -> tuple[float, float]:
     """(wall seconds, CPU seconds of the command and the processes it waited for)."""
     import resource
+
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)
@@ -86,26 +91,52 @@ def main(argv=None) -> int:
         dirs = generate(root / "class", args.students)
         sample = root / "sample"
         sample.mkdir()
-        for d in dirs[:args.sample]:
+        for d in dirs[: args.sample]:
             (sample / d.name).symlink_to(d, target_is_directory=True)
-        grading, grading_cpu = timed([py, "-m", "autograder", "grade", str(sample), "--out", str(root / "graded"),
-                                      "--jobs", "1", "--no-similarity", "--format", "json"])
+        grading, grading_cpu = timed(
+            [
+                py,
+                "-m",
+                "autograder",
+                "grade",
+                str(sample),
+                "--out",
+                str(root / "graded"),
+                "--jobs",
+                "1",
+                "--no-similarity",
+                "--format",
+                "json",
+            ]
+        )
         sim, sim_cpu = timed([py, "-m", "autograder", "similarity", str(root / "class"), "--out", str(root / "sim")])
-        flagged = sum(1 for line in (root / "sim" / "similarity.csv").read_text().splitlines()[1:]
-                      if ",yes," in line)
+        flagged = sum(1 for line in (root / "sim" / "similarity.csv").read_text().splitlines()[1:] if ",yes," in line)
     per_student, per_student_cpu = grading / args.sample, grading_cpu / args.sample
     serial = per_student * args.students
-    figures = {"students": args.students, "levels": 8, "grading_s_per_student": round(per_student, 2),
-               "grading_cpu_s_per_student": round(per_student_cpu, 2), "similarity_s": round(sim, 2),
-               "similarity_cpu_s": round(sim_cpu, 2), "fraction_of_serial_grading": round(sim / serial, 4),
-               "fraction_of_grading_with_2_jobs": round(sim / (serial / 2), 4),
-               "cpu_fraction": round(sim_cpu / (per_student_cpu * args.students), 4), "flagged_levels": flagged}
-    print(f"grading (baseline): {per_student:.2f} s per student ({per_student_cpu:.2f} s CPU), all 8 levels, "
-          f"one job ({args.sample} students graded)")
-    print(f"similarity pass: {sim:.2f} s ({sim_cpu:.2f} s CPU) for {args.students} students x 8 levels "
-          f"({args.students * (args.students - 1) // 2} pairs a level; {flagged} levels flagged)")
-    print(f"fraction of grading: {sim / serial:.2%} of serial grading, {sim / (serial / 2):.2%} with 2 jobs "
-          f"(wall clock); {figures['cpu_fraction']:.2%} of grading's CPU time")
+    figures = {
+        "students": args.students,
+        "levels": 8,
+        "grading_s_per_student": round(per_student, 2),
+        "grading_cpu_s_per_student": round(per_student_cpu, 2),
+        "similarity_s": round(sim, 2),
+        "similarity_cpu_s": round(sim_cpu, 2),
+        "fraction_of_serial_grading": round(sim / serial, 4),
+        "fraction_of_grading_with_2_jobs": round(sim / (serial / 2), 4),
+        "cpu_fraction": round(sim_cpu / (per_student_cpu * args.students), 4),
+        "flagged_levels": flagged,
+    }
+    print(
+        f"grading (baseline): {per_student:.2f} s per student ({per_student_cpu:.2f} s CPU), all 8 levels, "
+        f"one job ({args.sample} students graded)"
+    )
+    print(
+        f"similarity pass: {sim:.2f} s ({sim_cpu:.2f} s CPU) for {args.students} students x 8 levels "
+        f"({args.students * (args.students - 1) // 2} pairs a level; {flagged} levels flagged)"
+    )
+    print(
+        f"fraction of grading: {sim / serial:.2%} of serial grading, {sim / (serial / 2):.2%} with 2 jobs "
+        f"(wall clock); {figures['cpu_fraction']:.2%} of grading's CPU time"
+    )
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2))
     return 0

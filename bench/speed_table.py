@@ -11,6 +11,7 @@ Measures (medians of --repeat runs, wall clock):
   (d) `nbgrader autograde` on the same kind of N notebooks (bench/nbgrader_vs_kit.py, one run);
   (e) peak RSS of the grader process and of a sandboxed child (from the reports' timings).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,12 +41,18 @@ def watch_rechecks(repeat: int, level: int = 3) -> list[float]:
     import os
     import queue
     import threading
+
     module = {1: "level1_numpy", 3: "level3_autograd"}[level] + ".py"
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         shutil.copy(ROOT / "solutions" / module, work / module)
-        proc = subprocess.Popen([PY, "-m", "autograder", "check", str(level), "--dir", str(work), "--watch"],
-                                cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        proc = subprocess.Popen(
+            [PY, "-m", "autograder", "check", str(level), "--dir", str(work), "--watch"],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
         lines: queue.Queue = queue.Queue()
         threading.Thread(target=lambda: [lines.put(x) for x in proc.stdout], daemon=True).start()
 
@@ -98,22 +105,48 @@ def main(argv=None) -> int:
         for level in range(1, 9):
             rows[f"(b) check, level {level} alone"] = med(lambda level=level: wall(check + [str(level)]))
     import os
+
     spawn_env = dict(os.environ, KIT_SANDBOX_START="spawn")
     rows["(b) check, one level (3), cold path (spawn)"] = med(lambda: wall(check + ["3"], env=spawn_env))
     rows["(b) check --watch, one level (3): save to result"] = statistics.median(watch_rechecks(args.repeat))
     with tempfile.TemporaryDirectory() as tmp:
         cls = make_class(args.n, args.level, Path(tmp))
         out = Path(tmp) / "out"
-        batch = [PY, "-m", "autograder", "grade", str(cls), "--out", str(out), "--jobs", "2", "--level",
-                 str(args.level), "--force"]
+        batch = [
+            PY,
+            "-m",
+            "autograder",
+            "grade",
+            str(cls),
+            "--out",
+            str(out),
+            "--jobs",
+            "2",
+            "--level",
+            str(args.level),
+            "--force",
+        ]
         rows[f"(c) batch grader, {args.n} submissions, --jobs 2"] = med(lambda: wall(batch))
         reports = [json.loads(p.read_text()) for p in (out / "reports").glob("*.json")]
     base = rows["(a) python -c 'import torch'"]
     nb_line = None
     if not args.skip_nbgrader:
         t0 = time.perf_counter()
-        res = subprocess.run([PY, str(ROOT / "bench" / "nbgrader_vs_kit.py"), "--n", str(args.n), "--level",
-                              str(args.level), "--jobs", "2"], cwd=ROOT, capture_output=True, text=True)
+        res = subprocess.run(
+            [
+                PY,
+                str(ROOT / "bench" / "nbgrader_vs_kit.py"),
+                "--n",
+                str(args.n),
+                "--level",
+                str(args.level),
+                "--jobs",
+                "2",
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        )
         nb_line = res.stdout.strip().splitlines()[-6:] if res.returncode == 0 else [f"failed: {res.stderr[-500:]}"]
         rows["(d) nbgrader_vs_kit.py (nbgrader autograde + kit batch)"] = time.perf_counter() - t0
     grader_rss = max(r["timings"].get("grader_peak_rss_mb", 0) for r in reports)
@@ -122,7 +155,9 @@ def main(argv=None) -> int:
     for name, t in rows.items():
         print(f"{name:58} {t:9.2f} {t / base:15.2f}")
     print(f"(e) peak RSS: grader {grader_rss:.0f} MB, sandboxed child {child_rss:.0f} MB (batch run above)")
-    print(f"    batch throughput: {args.n / rows[f'(c) batch grader, {args.n} submissions, --jobs 2']:.2f} submissions/s")
+    print(
+        f"    batch throughput: {args.n / rows[f'(c) batch grader, {args.n} submissions, --jobs 2']:.2f} submissions/s"
+    )
     if nb_line:
         print("(d) nbgrader against the kit, as bench/nbgrader_vs_kit.py reports it:")
         for line in nb_line:

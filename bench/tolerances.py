@@ -9,6 +9,7 @@ the grader's own problems and reports, per level, the worst error seen:
 - the convergence ratio (final / initial trusted loss on the seed's problem, float32).
 Each tolerance in the checks should sit well above the worst value seen here.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -76,8 +77,16 @@ def run_train(level, mod, p, dtype):
         with torch.no_grad():
             for n, prm in model.named_parameters():
                 prm.copy_(p["params0"][n].to(dtype))
-    given = dict(x=x, y=y, lr=opt.lr, steps=p["steps"], momentum=opt.momentum, model=model,
-                 loss_fn=torch.nn.MSELoss(reduction="sum"), **weights)
+    given = dict(
+        x=x,
+        y=y,
+        lr=opt.lr,
+        steps=p["steps"],
+        momentum=opt.momentum,
+        model=model,
+        loss_fn=torch.nn.MSELoss(reduction="sum"),
+        **weights,
+    )
     if "optimizer" in lv.train_args:
         make = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam}[opt.kind]
         given["optimizer"] = make(model.parameters(), lr=opt.lr, **({"momentum": opt.momentum} if opt.momentum else {}))
@@ -106,9 +115,10 @@ def main(argv=None):
             losses, params = run_train(level, mod, p, torch.float64)
             errs = []
             # a random depth: zeroing to zeros or to None are both correct (loops._lockstep)
-            for to_none in ((False, True) if LEVELS[level].model.dynamic else (False,)):
-                want = ref.simulate(level, p["params0"], p["x"], p["y"], p["opt"], p["steps"], ks=p["ks"],
-                                    zero_to_none=to_none)
+            for to_none in (False, True) if LEVELS[level].model.dynamic else (False,):
+                want = ref.simulate(
+                    level, p["params0"], p["x"], p["y"], p["opt"], p["steps"], ks=p["ks"], zero_to_none=to_none
+                )
                 errs.append(max(ref.trajectory_error([float(v) for v in losses], params, want)))
             lock = max(lock, min(errs))
             c = loops.convergence_problem(level, seed)
@@ -130,12 +140,15 @@ def main(argv=None):
         f"| level 2 values and gradients, float32 vs float64 reference | {worst['float32']:.2g} | 1e-5 |",
     ]
     for level, lock, _conv, _bound in rows:
-        lines.append(f"| level {level} lockstep (4 steps, float64), losses and weights | {lock:.2g} | "
-                     f"{ref.LOCKSTEP_RTOL:g} |")
+        lines.append(
+            f"| level {level} lockstep (4 steps, float64), losses and weights | {lock:.2g} | {ref.LOCKSTEP_RTOL:g} |"
+        )
     for level, _lock, conv, bound in rows:
         steps = LEVELS[level].convergence.steps
-        lines.append(f"| level {level} convergence: final / initial loss (seed problem, {steps} steps) "
-                     f"| {conv:.3g} | {bound:g} |")
+        lines.append(
+            f"| level {level} convergence: final / initial loss (seed problem, {steps} steps) "
+            f"| {conv:.3g} | {bound:g} |"
+        )
     text = "\n".join(lines) + "\n"
     print(text)
     if args.out:

@@ -5,6 +5,7 @@ attack. ``tests/test_attacks.py`` grades the attack and the same base without th
 asserts that the attack gains nothing, the grader still answers with a valid report, and nothing
 the attack started or wrote survives.
 """
+
 from __future__ import annotations
 
 import textwrap
@@ -18,7 +19,7 @@ STUB2 = (ROOT / "assignments" / "level2_tensors.py").read_text()
 REF7 = (ROOT / "solutions" / "level7_module.py").read_text()
 
 # A level-1 answer that is wrong everywhere but never raises: zeros of the right shapes.
-ZEROS1 = textwrap.dedent('''
+ZEROS1 = textwrap.dedent("""
     import numpy as np
 
     def forward(x, w1, w2):
@@ -35,10 +36,10 @@ ZEROS1 = textwrap.dedent('''
 
     def train(x, y, w1, w2, lr, steps):
         return [0.0] * steps
-''')
+""")
 
 # The same at level 2, with tensors that keep the inputs' dtype.
-ZEROS2 = textwrap.dedent('''
+ZEROS2 = textwrap.dedent("""
     import torch
 
     def forward(x, w1, w2):
@@ -55,11 +56,16 @@ ZEROS2 = textwrap.dedent('''
 
     def train(x, y, w1, w2, lr, steps):
         return [0.0] * steps
-''')
+""")
 
 # Files the attacks try to create; none may exist after grading.
-PLANTED = ["/tmp/kit-attack-planted", "/var/tmp/kit-attack-planted", "/dev/shm/kit-attack-planted",
-           str(ROOT / "autograder" / "kit_attack_planted.py"), "/root/kit-attack-planted"]
+PLANTED = [
+    "/tmp/kit-attack-planted",
+    "/var/tmp/kit-attack-planted",
+    "/dev/shm/kit-attack-planted",
+    str(ROOT / "autograder" / "kit_attack_planted.py"),
+    "/root/kit-attack-planted",
+]
 
 
 @dataclass
@@ -78,20 +84,39 @@ class Attack:
 
 ATTACKS = [
     Attack("exit_at_import", "sys.exit(0) while being imported", STUB1, "import sys\nsys.exit(0)\n"),
-    Attack("os_exit_in_call", "os._exit(0) inside a graded function", STUB1, """
+    Attack(
+        "os_exit_in_call",
+        "os._exit(0) inside a graded function",
+        STUB1,
+        """
         import os
         def forward(x, w1, w2):
             os._exit(0)
-    """),
-    Attack("atexit_exit", "atexit hook that exits 0 (masks failures in naive harnesses)", ZEROS1, """
+    """,
+    ),
+    Attack(
+        "atexit_exit",
+        "atexit hook that exits 0 (masks failures in naive harnesses)",
+        ZEROS1,
+        """
         import atexit, os
         atexit.register(os._exit, 0)
-    """),
-    Attack("keyboard_interrupt", "KeyboardInterrupt from a graded function", STUB1, """
+    """,
+    ),
+    Attack(
+        "keyboard_interrupt",
+        "KeyboardInterrupt from a graded function",
+        STUB1,
+        """
         def forward(x, w1, w2):
             raise KeyboardInterrupt
-    """),
-    Attack("patch_comparisons", "numpy/torch comparison functions replaced by always-true ones", ZEROS1, """
+    """,
+    ),
+    Attack(
+        "patch_comparisons",
+        "numpy/torch comparison functions replaced by always-true ones",
+        ZEROS1,
+        """
         import numpy, torch
         numpy.allclose = lambda *a, **k: True
         numpy.array_equal = lambda *a, **k: True
@@ -99,22 +124,37 @@ ATTACKS = [
         torch.allclose = lambda *a, **k: True
         torch.equal = lambda *a, **k: True
         torch.testing.assert_close = lambda *a, **k: None
-    """),
-    Attack("patch_builtins", "builtins type/isinstance/len replaced", ZEROS1, """
+    """,
+    ),
+    Attack(
+        "patch_builtins",
+        "builtins type/isinstance/len replaced",
+        ZEROS1,
+        """
         import builtins
         builtins.isinstance = lambda *a: True
         builtins.type = lambda *a: object
         builtins.len = lambda *a: 0
-    """),
-    Attack("patch_the_grader", "import the grader and neuter its checks", ZEROS1, """
+    """,
+    ),
+    Attack(
+        "patch_the_grader",
+        "import the grader and neuter its checks",
+        ZEROS1,
+        """
         try:
             import autograder.checks.common as common
             common.expect_close = lambda *a, **k: None
             common.CheckFailed = Exception
         except Exception:
             pass
-    """),
-    Attack("always_equal", "return values whose __eq__ is always true", STUB1, """
+    """,
+    ),
+    Attack(
+        "always_equal",
+        "return values whose __eq__ is always true",
+        STUB1,
+        """
         class Liar(float):
             def __eq__(self, other): return True
             def __ne__(self, other): return False
@@ -135,8 +175,13 @@ ATTACKS = [
             return Liar(0.0)
         def backward(x, h, w2, y_pred, y):
             return LiarArray(), LiarArray()
-    """),
-    Attack("tensor_subclass", "a Tensor subclass whose __torch_function__ lies", STUB2, """
+    """,
+    ),
+    Attack(
+        "tensor_subclass",
+        "a Tensor subclass whose __torch_function__ lies",
+        STUB2,
+        """
         import torch
         class Liar(torch.Tensor):
             @classmethod
@@ -149,8 +194,14 @@ ATTACKS = [
             return z, torch.zeros(x.shape[0], w1.shape[1], dtype=x.dtype).as_subclass(Liar)
         def loss_fn(y_pred, y):
             return torch.zeros((), dtype=y.dtype).as_subclass(Liar)
-    """, level=2),
-    Attack("nan_everywhere", "NaN outputs (NaN == NaN games, equal_nan defaults)", ZEROS2, """
+    """,
+        level=2,
+    ),
+    Attack(
+        "nan_everywhere",
+        "NaN outputs (NaN == NaN games, equal_nan defaults)",
+        ZEROS2,
+        """
         import torch
         def forward(x, w1, w2):
             nan = float("nan")
@@ -162,41 +213,67 @@ ATTACKS = [
             return torch.full((x.shape[1], h.shape[1]), float("nan"), dtype=x.dtype), torch.full_like(w2, float("nan"))
         def train(x, y, w1, w2, lr, steps):
             return [float("nan")] * steps
-    """, level=2),
-    Attack("pytest_and_shadowing", "conftest.py, pytest.ini, sitecustomize.py and modules named like real ones",
-           STUB1, "", extra_files={
-               "conftest.py": "import pytest\n@pytest.hookimpl(hookwrapper=True)\n"
-                              "def pytest_runtest_makereport(item, call):\n"
-                              "    outcome = yield\n    outcome.get_result().outcome = 'passed'\n",
-               "pytest.ini": "[pytest]\naddopts = -p no:autograder --co\n",
-               "sitecustomize.py": "import builtins\nbuiltins.KIT_PWNED = True\n",
-               "torch.py": "raise SystemExit('shadowed torch')\n",
-               "numpy.py": "raise SystemExit('shadowed numpy')\n",
-               "autograder.py": "raise SystemExit('shadowed grader')\n",
-           }),
-    Attack("forged_stdout", "prints a fake full-marks report, also at exit", STUB1, """
+    """,
+        level=2,
+    ),
+    Attack(
+        "pytest_and_shadowing",
+        "conftest.py, pytest.ini, sitecustomize.py and modules named like real ones",
+        STUB1,
+        "",
+        extra_files={
+            "conftest.py": "import pytest\n@pytest.hookimpl(hookwrapper=True)\n"
+            "def pytest_runtest_makereport(item, call):\n"
+            "    outcome = yield\n    outcome.get_result().outcome = 'passed'\n",
+            "pytest.ini": "[pytest]\naddopts = -p no:autograder --co\n",
+            "sitecustomize.py": "import builtins\nbuiltins.KIT_PWNED = True\n",
+            "torch.py": "raise SystemExit('shadowed torch')\n",
+            "numpy.py": "raise SystemExit('shadowed numpy')\n",
+            "autograder.py": "raise SystemExit('shadowed grader')\n",
+        },
+    ),
+    Attack(
+        "forged_stdout",
+        "prints a fake full-marks report, also at exit",
+        STUB1,
+        """
         import atexit, json, sys
         fake = json.dumps({"score": 100.0, "max_score": 100.0, "checks": []})
         print(fake)
         sys.__stdout__.write(fake + "\\n")
         atexit.register(lambda: print(fake))
-    """),
-    Attack("write_outside_scratch", "writes files to /tmp, /var/tmp, /dev/shm, the grader and /root", STUB1, f"""
+    """,
+    ),
+    Attack(
+        "write_outside_scratch",
+        "writes files to /tmp, /var/tmp, /dev/shm, the grader and /root",
+        STUB1,
+        f"""
         for _p in {PLANTED!r}:
             try:
                 with open(_p, "w") as _f:
                     _f.write("planted")
             except OSError:
                 pass
-    """),
-    Attack("read_the_solution", "reads the reference solution from the repository and runs it", STUB1, f"""
-        for _p in [{str(ROOT / 'solutions' / 'level1_numpy.py')!r}, {str(ROOT / 'autograder' / 'reference.py')!r}]:
+    """,
+    ),
+    Attack(
+        "read_the_solution",
+        "reads the reference solution from the repository and runs it",
+        STUB1,
+        f"""
+        for _p in [{str(ROOT / "solutions" / "level1_numpy.py")!r}, {str(ROOT / "autograder" / "reference.py")!r}]:
             try:
                 exec(compile(open(_p).read(), _p, "exec"), globals())
             except Exception:
                 pass
-    """),
-    Attack("gc_introspection", "walks gc.get_objects() for expected values", ZEROS1, """
+    """,
+    ),
+    Attack(
+        "gc_introspection",
+        "walks gc.get_objects() for expected values",
+        ZEROS1,
+        """
         import gc
         _found = [o for o in gc.get_objects() if isinstance(o, dict) and ("expected" in o or "want" in o)]
         def forward(x, w1, w2):
@@ -205,23 +282,40 @@ ATTACKS = [
                     return o["want"], o.get("want_h")
             import numpy as np
             return np.zeros((x.shape[0], w2.shape[1])), np.zeros((x.shape[0], w1.shape[1]))
-    """),
-    Attack("hang_ignoring_signals", "an endless loop that ignores SIGTERM and SIGINT", STUB1, """
+    """,
+    ),
+    Attack(
+        "hang_ignoring_signals",
+        "an endless loop that ignores SIGTERM and SIGINT",
+        STUB1,
+        """
         import signal
         def forward(x, w1, w2):
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
             signal.signal(signal.SIGINT, signal.SIG_IGN)
             while True:
                 pass
-    """, limits={"call_seconds": 3.0}),
-    Attack("memory_grab", "allocates memory until something stops it", STUB1, """
+    """,
+        limits={"call_seconds": 3.0},
+    ),
+    Attack(
+        "memory_grab",
+        "allocates memory until something stops it",
+        STUB1,
+        """
         import numpy as np
         def forward(x, w1, w2):
             hoard = []
             while True:
                 hoard.append(np.ones(2 ** 24))  # 128 MiB a time, touched
-    """, limits={"memory_bytes": 1536 * 1024 * 1024, "call_seconds": 30.0}),
-    Attack("fork_bomb", "forks without end", STUB1, """
+    """,
+        limits={"memory_bytes": 1536 * 1024 * 1024, "call_seconds": 30.0},
+    ),
+    Attack(
+        "fork_bomb",
+        "forks without end",
+        STUB1,
+        """
         import os
         def forward(x, w1, w2):
             while True:
@@ -229,8 +323,14 @@ ATTACKS = [
                     os.fork()
                 except OSError:
                     pass
-    """, limits={"call_seconds": 4.0}),
-    Attack("orphans_and_daemons", "leaves a detached daemon and a subprocess behind", ZEROS1, """
+    """,
+        limits={"call_seconds": 4.0},
+    ),
+    Attack(
+        "orphans_and_daemons",
+        "leaves a detached daemon and a subprocess behind",
+        ZEROS1,
+        """
         import os, subprocess, time
         subprocess.Popen(["sleep", "300"], start_new_session=True)
         if os.fork() == 0:
@@ -238,14 +338,24 @@ ATTACKS = [
             if os.fork() == 0:
                 time.sleep(300)
             os._exit(0)
-    """),
-    Attack("output_flood", "floods stdout and stderr", ZEROS1, """
+    """,
+    ),
+    Attack(
+        "output_flood",
+        "floods stdout and stderr",
+        ZEROS1,
+        """
         import sys
         for _ in range(20000):
             sys.stdout.write("x" * 4096)
             sys.stderr.write("y" * 4096)
-    """),
-    Attack("kill_the_grader", "signals its parent, its process group's leader and every process it can see", ZEROS1, """
+    """,
+    ),
+    Attack(
+        "kill_the_grader",
+        "signals its parent, its process group's leader and every process it can see",
+        ZEROS1,
+        """
         import os, signal
         for _pid in [os.getppid(), 1] + [int(p) for p in os.listdir("/proc") if p.isdigit()]:
             if _pid != os.getpid():
@@ -253,8 +363,13 @@ ATTACKS = [
                     os.kill(_pid, signal.SIGKILL)
                 except OSError:
                     pass
-    """),
-    Attack("network", "connects to a server on the loopback (the test listens there)", ZEROS1, """
+    """,
+    ),
+    Attack(
+        "network",
+        "connects to a server on the loopback (the test listens there)",
+        ZEROS1,
+        """
         import os, socket
         try:
             port = int(os.environ.get("KIT_TEST_PORT", "1"))
@@ -265,10 +380,15 @@ ATTACKS = [
             socket.create_connection(("127.0.0.1", {port}), timeout=2).sendall(b"leak")
         except OSError:
             pass
-    """),
+    """,
+    ),
     # --- issue 16: what the child could see, and what it could stall (each reproduced on the old main)
-    Attack("search_the_disk", "looks for the reference solutions (any checkout, its .git, the mount table, a "
-           "course's source/) and runs what it finds", STUB1, """
+    Attack(
+        "search_the_disk",
+        "looks for the reference solutions (any checkout, its .git, the mount table, a "
+        "course's source/) and runs what it finds",
+        STUB1,
+        """
         import glob, os
         _found = []
         _roots = {"/", "/work", "/home", "/root", "/srv", "/opt", "/tmp", "/var"}
@@ -289,8 +409,13 @@ ATTACKS = [
                     break
             except (OSError, SyntaxError, ValueError):
                 pass
-    """),
-    Attack("output_is_a_pipe", "replaces its output file with a named pipe (the grader reads it)", ZEROS1, """
+    """,
+    ),
+    Attack(
+        "output_is_a_pipe",
+        "replaces its output file with a named pipe (the grader reads it)",
+        ZEROS1,
+        """
         import os
         for _p in (".output", os.path.join(os.getcwd(), ".output")):
             try:
@@ -301,8 +426,13 @@ ATTACKS = [
                 os.mkfifo(_p)
             except OSError:
                 pass
-    """),
-    Attack("slow_reply", "answers on the grader's socket one byte a second", STUB1, """
+    """,
+    ),
+    Attack(
+        "slow_reply",
+        "answers on the grader's socket one byte a second",
+        STUB1,
+        """
         import os, stat, struct, time
         def forward(x, w1, w2):
             for _fd in range(3, 64):
@@ -316,25 +446,43 @@ ATTACKS = [
                 except OSError:
                     pass
             time.sleep(600)
-    """, limits={"call_seconds": 4.0, "submission_seconds": 30.0}),
+    """,
+        limits={"call_seconds": 4.0, "submission_seconds": 30.0},
+    ),
     # The student's own failures must stay theirs: none of these may make a "grader error".
-    Attack("model_left_on_meta", "train leaves the model on the meta device (no values to read back)", REF7, """
+    Attack(
+        "model_left_on_meta",
+        "train leaves the model on the meta device (no values to read back)",
+        REF7,
+        """
         _train = train
 
         def train(model, *args, **kwargs):
             losses = _train(model, *args, **kwargs)
             model.to("meta")
             return losses
-    """, level=7),
-    Attack("runtime_tampered", "replaces the child runtime's describe and encoders with liars", REF7, """
+    """,
+        level=7,
+    ),
+    Attack(
+        "runtime_tampered",
+        "replaces the child runtime's describe and encoders with liars",
+        REF7,
+        """
         import sys as _sys
         for _name, _mod in list(_sys.modules.items()):
             if _name.endswith(".runtime") and hasattr(_mod, "describe"):
                 _mod.describe = lambda obj: {"type": 3, "children": "all"}
                 _mod.device_of = lambda t, s: ["cuda"]
                 _mod.Runtime._encode_tensor = lambda self, v, buffers, with_grad=True: {"t": "tensor", "h": "x"}
-    """, level=7),
-    Attack("builtins_rebound", "rebinds isinstance, len and type in builtins once its work is done", REF7, """
+    """,
+        level=7,
+    ),
+    Attack(
+        "builtins_rebound",
+        "rebinds isinstance, len and type in builtins once its work is done",
+        REF7,
+        """
         import builtins as _builtins
         _train = train
 
@@ -343,5 +491,7 @@ ATTACKS = [
             _builtins.isinstance = lambda *a: False
             _builtins.len = lambda *a: -1
             return losses
-    """, level=7),
+    """,
+        level=7,
+    ),
 ]

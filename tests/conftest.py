@@ -3,6 +3,7 @@ from it is cheap), and a loopback listener that attack tests use to see whether 
 
 Test modules import the constant (``from conftest import SEED``): pytest puts tests/ on sys.path.
 """
+
 from __future__ import annotations
 
 import os

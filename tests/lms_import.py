@@ -14,6 +14,7 @@ Moodle (CSV grade import): the first row is the header; the instructor maps one 
 to a user field (``ID number`` to ``useridnumber`` or ``Email address`` to ``useremail``) and each
 other column to a grade item; a value is a number, or empty / ``-`` for no grade.
 """
+
 from __future__ import annotations
 
 import csv
@@ -37,7 +38,7 @@ def canvas_import(text: str) -> tuple[dict[str, float], dict[tuple[str, str], di
         if required not in header:
             raise ImportRefused(f"no {required} column")
     last_identity = max(header.index(h) for h in (*CANVAS_IDENTITY, "SIS Login ID", "Section") if h in header)
-    assignments = header[last_identity + 1:]
+    assignments = header[last_identity + 1 :]
     if not assignments:
         raise ImportRefused("no assignment column")
     for a in assignments:
@@ -50,8 +51,7 @@ def canvas_import(text: str) -> tuple[dict[str, float], dict[tuple[str, str], di
         if row and row[0].strip() == "Points Possible":
             points = {a: float(cells[a]) for a in assignments if cells.get(a, "").strip()}
             continue
-        key = next(((h, cells[h].strip()) for h in ("ID", "SIS User ID", "Student") if cells.get(h, "").strip()),
-                   None)
+        key = next(((h, cells[h].strip()) for h in ("ID", "SIS User ID", "Student") if cells.get(h, "").strip()), None)
         if key is None:
             raise ImportRefused(f"a student row without identity: {row}")
         if key in students:

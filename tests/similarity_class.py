@@ -14,6 +14,7 @@ function, chosen so that no two honest students share more than two functions' s
   ``-honest_6`` (a spreadsheet would run it as a formula), ``copy_b`` hands level 3 in as a notebook,
   and ``honest_3``'s level 1 file holds text that would be markup in an HTML page.
 """
+
 from __future__ import annotations
 
 import ast
@@ -29,9 +30,11 @@ from autograder.curriculum import LEVELS
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "tests" / "corpus" / "correct"
 CLASS_LEVELS = (1, 2, 3)
-STYLE_DIRS = {1: ["l1_mask_multiply_stderr", "l1_np_where_float64_loss_prints"],
-              2: ["l2_matmul_sub_", "l2_mm_relu_where"],
-              3: ["l3_add_alpha_zero_first", "l3_grad_none_data_update"]}
+STYLE_DIRS = {
+    1: ["l1_mask_multiply_stderr", "l1_np_where_float64_loss_prints"],
+    2: ["l2_matmul_sub_", "l2_mm_relu_where"],
+    3: ["l3_add_alpha_zero_first", "l3_grad_none_data_update"],
+}
 N_HONEST = 7
 HOSTILE_TEXT = "</pre><script>alert('copied')</script><img src=x onerror=alert(1)>"
 
@@ -44,7 +47,7 @@ def _defs(source: str) -> tuple[dict[str, str], list[str]]:
     for node in tree.body:
         if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
             first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
-            defs[node.name] = "\n".join(lines[first - 1:node.end_lineno])
+            defs[node.name] = "\n".join(lines[first - 1 : node.end_lineno])
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
             imports.append(ast.get_source_segment(source, node))
     return defs, imports
@@ -55,8 +58,9 @@ def styles(level: int, style_dirs: list[str] | None = None) -> tuple[dict[str, l
     module (imports, and helpers of the corpus files that the reference does not have)."""
     module = LEVELS[level].module
     solution = (ROOT / "solutions" / f"{module}.py").read_text()
-    solution = "\n".join(line for line in solution.splitlines()
-                         if line.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION"))
+    solution = "\n".join(
+        line for line in solution.splitlines() if line.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION")
+    )
     ref, imports = _defs(solution)
     out = {name: [src] for name, src in ref.items()}
     for d in style_dirs if style_dirs is not None else STYLE_DIRS[level]:
@@ -80,13 +84,14 @@ def fill_stub(level: int, chosen: dict[str, str], imports: list[str]) -> str:
     text = stub(level)
     tree = ast.parse(text)
     lines = text.splitlines()
-    for node in sorted((n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))),
-                       key=lambda n: -n.lineno):
+    for node in sorted(
+        (n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))), key=lambda n: -n.lineno
+    ):
         if node.name in chosen:
-            lines[node.lineno - 1:node.end_lineno] = chosen[node.name].splitlines()
+            lines[node.lineno - 1 : node.end_lineno] = chosen[node.name].splitlines()
     first_code = next(n.lineno for n in tree.body if not isinstance(n, ast.Expr))
     present = {ast.get_source_segment(text, n) for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))}
-    lines[first_code - 1:first_code - 1] = [i for i in imports if i not in present]
+    lines[first_code - 1 : first_code - 1] = [i for i in imports if i not in present]
     return "\n".join(lines) + "\n"
 
 
@@ -137,8 +142,13 @@ class _Renamer(ast.NodeTransformer):
 def _drop_docstrings(tree: ast.AST) -> None:
     for node in ast.walk(tree):
         body = getattr(node, "body", None)
-        if isinstance(body, list) and body and isinstance(body[0], ast.Expr) \
-                and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
+        if (
+            isinstance(body, list)
+            and body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.Constant)
+            and isinstance(body[0].value.value, str)
+        ):
             node.body = body[1:] or [ast.Pass()]
 
 
@@ -159,8 +169,12 @@ def disguise(source: str, seed: int) -> str:
     """What a student does to hide a copy; the program computes the same thing."""
     tree = ast.parse(source)
     contract = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
-    modules = {a.asname or a.name.split(".")[0] for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))
-               for a in n.names}
+    modules = {
+        a.asname or a.name.split(".")[0]
+        for n in tree.body
+        if isinstance(n, (ast.Import, ast.ImportFrom))
+        for a in n.names
+    }
     _drop_docstrings(tree)
     tree = _Renamer(contract | modules | {"self"}).visit(tree)
     for node in ast.walk(tree):
@@ -214,6 +228,7 @@ def build_class(root: Path) -> dict[str, Path]:
 def as_notebook(text: str) -> str:
     """The module as a notebook: a markdown cell, one code cell per top-level block, a magic."""
     import nbformat
+
     blocks = [b for b in re.split(r"\n(?=\S)", text) if b.strip()]
     cells = [nbformat.v4.new_markdown_cell("# My level, in a notebook")]
     cells += [nbformat.v4.new_code_cell(b) for b in blocks]

@@ -1,4 +1,5 @@
 """Attacks gain nothing, crash nothing, and leave nothing behind (tests/attack_corpus.py)."""
+
 from __future__ import annotations
 
 import json
@@ -34,14 +35,18 @@ def sandbox_processes() -> list[int]:
             except OSError:
                 continue
             leased = os.path.exists(os.path.join(tempfile.gettempdir(), "kit-sandbox-uids", str(uid)))
-            if SANDBOX_UID_BASE <= uid < SANDBOX_UID_BASE + 100_000 and (ours in cmdline or leased) \
-                    and processes_of(uid=uid):
+            if (
+                SANDBOX_UID_BASE <= uid < SANDBOX_UID_BASE + 100_000
+                and (ours in cmdline or leased)
+                and processes_of(uid=uid)
+            ):
                 found.append(int(p))
     return found
 
 
 def write_submission(directory: Path, level: int, source: str, extra: dict | None = None) -> Path:
     from autograder.curriculum import LEVELS
+
     directory.mkdir(parents=True)
     (directory / f"{LEVELS[level].module}.py").write_text(source)
     for name, text in (extra or {}).items():
@@ -85,8 +90,13 @@ def expect_contained(attack, pool, tmp_path, listener):
 def test_forged_stdout_does_not_reach_the_report(tmp_path):
     attack = next(a for a in ATTACKS if a.name == "forged_stdout")
     d = write_submission(tmp_path / "s", 1, attack.source())
-    out = subprocess.run([sys.executable, "-m", "autograder", "grade", str(d), "--format", "json", "--level", "1"],
-                         capture_output=True, text=True, cwd=ROOT, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-m", "autograder", "grade", str(d), "--format", "json", "--level", "1"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)  # exactly one JSON object: the grader's
     assert report["score"] == 0.0 and len(report["checks"]) == 10

@@ -4,6 +4,7 @@ clear message on every check of its level, never a grader error or traceback.
 The submissions are written on the fly into tmp_path, most of them as one edit of the reference
 solution, so that only the damaged part can lose points.
 """
+
 from __future__ import annotations
 
 import ast
@@ -52,8 +53,11 @@ def grade_files(tmp_path: Path, zygote, files: dict[str, str | bytes], levels=(1
             (sub / name).write_text(content)
     report = grade(sub, list(levels), seed=SEED, pool=zygote)
     checks = {c.id: c for c in report.checks}
-    detail = "\n".join(f"  {c.id}: {'pass' if c.passed else 'FAIL'} {c.score}/{c.max_score}"
-                       f"{' ERROR' if c.error else ''} {c.message[:2000]}" for c in report.checks)
+    detail = "\n".join(
+        f"  {c.id}: {'pass' if c.passed else 'FAIL'} {c.score}/{c.max_score}"
+        f"{' ERROR' if c.error else ''} {c.message[:2000]}"
+        for c in report.checks
+    )
     want = {spec.id for lv in levels for spec in curriculum.checks_for(lv)}
     assert set(checks) == want, f"the report should hold every check of the level(s)\n{detail}"
     errors = [c.id for c in report.checks if c.error]
@@ -125,8 +129,7 @@ def test_nul_bytes_in_the_module(tmp_path, zygote):
 def test_release_stub_is_not_implemented(tmp_path, zygote):
     stub = (ROOT / "assignments" / f"{module(1)}.py").read_text()
     checks = grade_files(tmp_path, zygote, {f"{module(1)}.py": stub})
-    expect_zero(checks, level_ids(1, "forward") + level_ids(1, "loss") + level_ids(1, "backward"),
-                "not implemented")
+    expect_zero(checks, level_ids(1, "forward") + level_ids(1, "loss") + level_ids(1, "backward"), "not implemented")
     assert sum(c.score for c in checks.values()) == 0.0
 
 
@@ -145,7 +148,7 @@ def test_wrong_return_type_list(tmp_path, zygote):
 
 
 def test_wrong_return_type_string(tmp_path, zygote):
-    src = edited(1, "    return float(np.square(y_pred - y).sum())", "    return f\"{np.square(y_pred - y).sum():.3f}\"")
+    src = edited(1, "    return float(np.square(y_pred - y).sum())", '    return f"{np.square(y_pred - y).sum():.3f}"')
     checks = grade_files(tmp_path, zygote, {f"{module(1)}.py": src})
     expect_zero(checks, level_ids(1, "loss"), "float", "str")
     assert all(checks[i].passed for i in level_ids(1, "forward") + level_ids(1, "backward"))
@@ -170,7 +173,7 @@ def test_transposed_shape_is_named(tmp_path, zygote):
 
 
 def test_nan_outputs_of_a_model(tmp_path, zygote):
-    src = edited(7, "        return y_pred\n", "        return y_pred * float(\"nan\")\n")
+    src = edited(7, "        return y_pred\n", '        return y_pred * float("nan")\n')
     checks = grade_files(tmp_path, zygote, {f"{module(7)}.py": src}, levels=(7,))
     expect_zero(checks, ["7.forward.values"], "NaN")
     assert all(checks[i].passed for i in level_ids(7, "train")), "train is run on the grader's model"
@@ -184,8 +187,9 @@ def test_nan_outputs_by_hand(tmp_path, zygote):
 
 
 def test_exception_inside_student_code(tmp_path, zygote):
-    src = edited(1, "    grad_w1 = x.T @ grad_h\n",
-                 "    grad_w1 = x.T @ grad_h\n    raise ValueError(\"shapes look odd\")\n")
+    src = edited(
+        1, "    grad_w1 = x.T @ grad_h\n", '    grad_w1 = x.T @ grad_h\n    raise ValueError("shapes look odd")\n'
+    )
     line = line_of(src, "shapes look odd")
     checks = grade_files(tmp_path, zygote, {f"{module(1)}.py": src})
     expect_zero(checks, level_ids(1, "backward"), "ValueError", "shapes look odd", f"line {line}", "backward")
@@ -206,14 +210,17 @@ def filled_notebook(level: int) -> nbformat.NotebookNode:
     """The release notebook (assignments/) with each solution cell replaced by the solution's code."""
     nb = nbformat.read(ROOT / "assignments" / f"{module(level)}.ipynb", as_version=4)
     src = solution(level)
-    defs = {node.name: ast.get_source_segment(src, node) for node in ast.parse(src).body
-            if isinstance(node, (ast.FunctionDef, ast.ClassDef))}
+    defs = {
+        node.name: ast.get_source_segment(src, node)
+        for node in ast.parse(src).body
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef))
+    }
     filled = 0
     for cell in nb.cells:
         grade_id = cell.metadata.get("nbgrader", {}).get("grade_id", "")
         prefix = f"level{level}_solution_"
         if cell.cell_type == "code" and grade_id.startswith(prefix):
-            name = grade_id[len(prefix):]
+            name = grade_id[len(prefix) :]
             cell.source = defs[name]
             filled += 1
     assert filled == len(curriculum.LEVELS[level].names), "every graded name has a solution cell"
@@ -242,8 +249,9 @@ def test_notebook_with_a_mistake_loses_the_same_checks_as_the_module(tmp_path, z
 
 
 def test_module_wins_over_a_notebook(tmp_path, zygote):
-    checks = grade_files(tmp_path, zygote, {f"{module(6)}.py": solution(6), f"{module(6)}.ipynb": "{not json"},
-                         levels=(6,))
+    checks = grade_files(
+        tmp_path, zygote, {f"{module(6)}.py": solution(6), f"{module(6)}.ipynb": "{not json"}, levels=(6,)
+    )
     assert all(c.passed for c in checks.values()), "the .py is graded when both exist"
 
 
@@ -253,8 +261,9 @@ def test_malformed_notebook(tmp_path, zygote):
 
 
 def test_notebook_without_cells(tmp_path, zygote):
-    checks = grade_files(tmp_path, zygote, {f"{module(5)}.ipynb": json.dumps({"nbformat": 4, "metadata": {}})},
-                         levels=(5,))
+    checks = grade_files(
+        tmp_path, zygote, {f"{module(5)}.ipynb": json.dumps({"nbformat": 4, "metadata": {}})}, levels=(5,)
+    )
     expect_zero(checks, level_ids(5), f"{module(5)}.ipynb", "not a valid notebook")
 
 

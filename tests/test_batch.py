@@ -1,4 +1,5 @@
 """Batch grading of a class: 30+ mixed submissions, parallel, resumable after a kill."""
+
 from __future__ import annotations
 
 import csv
@@ -17,8 +18,18 @@ from test_attacks import sandbox_processes
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "tests" / "corpus" / "broken"
-HOSTILE = ["os_exit_in_call", "hang_ignoring_signals", "memory_grab", "output_flood", "forged_stdout",
-           "write_outside_scratch", "orphans_and_daemons", "keyboard_interrupt", "always_equal", "exit_at_import"]
+HOSTILE = [
+    "os_exit_in_call",
+    "hang_ignoring_signals",
+    "memory_grab",
+    "output_flood",
+    "forged_stdout",
+    "write_outside_scratch",
+    "orphans_and_daemons",
+    "keyboard_interrupt",
+    "always_equal",
+    "exit_at_import",
+]
 
 
 def make_class(tmp_path: Path) -> tuple[Path, dict]:
@@ -47,10 +58,26 @@ def make_class(tmp_path: Path) -> tuple[Path, dict]:
 
 
 def run(cls: Path, out: Path, **popen) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "autograder", "grade", str(cls), "--out", str(out), "--level", "1", "--jobs", "2",
-           "--call-timeout", "4", "--timeout", "30"]
-    return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True, **popen)
+    cmd = [
+        sys.executable,
+        "-m",
+        "autograder",
+        "grade",
+        str(cls),
+        "--out",
+        str(out),
+        "--level",
+        "1",
+        "--jobs",
+        "2",
+        "--call-timeout",
+        "4",
+        "--timeout",
+        "30",
+    ]
+    return subprocess.Popen(
+        cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True, **popen
+    )
 
 
 @pytest.mark.slow

@@ -4,6 +4,7 @@ These tests read the *committed* files in assignments/, so a stale, hand-edited 
 fails here. The fix is always the same: edit solutions/ (or autograder/build.py) and run
 `python -m autograder build`.
 """
+
 from __future__ import annotations
 
 import copy
@@ -54,7 +55,7 @@ def _solution_only_lines(level: int) -> set[str]:
     for region in solution.regions:
         for i in range(region.begin, region.end + 1):
             in_region[i] = True
-        inside.update(line.strip() for line in solution.lines[region.code_start:region.end])  # not its hints
+        inside.update(line.strip() for line in solution.lines[region.code_start : region.end])  # not its hints
     outside = {line.strip() for line, flag in zip(solution.lines, in_region) if not flag}
     return {line for line in inside - outside if line}
 
@@ -165,6 +166,7 @@ def test_stub_lines_stay_short_and_point_to_hint(level):
 
 def test_hints_json_holds_every_ladder_and_no_solution_code(fresh_outputs):
     from autograder import hints
+
     document = json.loads(fresh_outputs[hints.HINTS_FILE])
     assert document["enabled"] is True and sorted(map(int, document["levels"])) == LEVELS
     text = json.dumps(document)
@@ -178,7 +180,7 @@ def test_hints_json_holds_every_ladder_and_no_solution_code(fresh_outputs):
         stub = (build.ASSIGNMENTS_DIR / f"{_module(level)}.py").read_text(encoding="utf-8")
         solution = build.load_solution(level)
         for region in solution.regions:
-            code = {ln.strip() for ln in solution.lines[region.code_start:region.end]} & secret
+            code = {ln.strip() for ln in solution.lines[region.code_start : region.end]} & secret
             code = {ln for ln in code if len(ln) >= 8 and ln not in stub}
             quoted = {ln for ln in code if ln in text}
             allowed = len(code) / 2 if len(code) > 1 else 0
@@ -235,8 +237,10 @@ def test_grade_cells_carry_the_curriculum_points(level):
     assert len(set(grade_ids)) == len(grade_ids), f"duplicate grade_id in {grade_ids}"
 
     cells = _grade_cells(nb)
-    stages = [re.fullmatch(rf'from autograder\.selfcheck import check, hint\ncheck\({level}, "(\w+)"\)',
-                           cell.source) for cell in cells]
+    stages = [
+        re.fullmatch(rf'from autograder\.selfcheck import check, hint\ncheck\({level}, "(\w+)"\)', cell.source)
+        for cell in cells
+    ]
     assert all(stages), [cell.source for cell in cells]
     assert sorted(m.group(1) for m in stages) == sorted(curriculum.stages_of(level))
     for cell, match in zip(cells, stages):
@@ -288,8 +292,9 @@ def test_nbgrader_clear_solutions_strips_the_source_form(level):
         assert "SOLUTION" not in cell.source
         assert "raise NotImplementedError()" in cell.source
         assert "def " in cell.source or "class " in cell.source  # the signature survives
-    assert [(c.source, c.metadata) for c in _grade_cells(cleared)] == \
-        [(c.source, c.metadata) for c in _grade_cells(source)]
+    assert [(c.source, c.metadata) for c in _grade_cells(cleared)] == [
+        (c.source, c.metadata) for c in _grade_cells(source)
+    ]
     for before, after in zip(source.cells, cleared.cells):
         if not _nbgrader(before).get("solution"):
             assert after.source == before.source, before.id

@@ -1,6 +1,7 @@
 """Grading a class on a Dask cluster: a real scheduler and workers (separate processes, 127.0.0.1),
 a worker SIGKILLed midway, the scheduler lost midway, a student whose task keeps killing workers;
 every report equals local grading's with the same seed."""
+
 from __future__ import annotations
 
 import json
@@ -23,8 +24,16 @@ from autograder.sandbox import Limits, _alive, _descendants, start_method
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "tests" / "corpus" / "broken"
 SEED = 4242  # not the default seed (conftest.SEED): a worker that used its own default would show
-HOSTILE = ["os_exit_in_call", "output_flood", "forged_stdout", "write_outside_scratch", "orphans_and_daemons",
-           "always_equal", "exit_at_import", "keyboard_interrupt"]
+HOSTILE = [
+    "os_exit_in_call",
+    "output_flood",
+    "forged_stdout",
+    "write_outside_scratch",
+    "orphans_and_daemons",
+    "always_equal",
+    "exit_at_import",
+    "keyboard_interrupt",
+]
 # Roomy limits: on a loaded machine a 4 s call limit timed out one side only (a different message).
 GRADE = ["--level", "1", "--seed", str(SEED), "--call-timeout", "20", "--timeout", "120"]
 
@@ -47,8 +56,15 @@ def make_class(root: Path, correct: int = 6, broken: int = 6, hostile: list[str]
 
 
 def grade_cli(cls: Path, out: Path, *extra: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "autograder", "grade", str(cls), "--out", str(out), *GRADE, *extra],
-                          cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=_env(), check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "autograder", "grade", str(cls), "--out", str(out), *GRADE, *extra],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=_env(),
+        check=False,
+    )
 
 
 def _env() -> dict:
@@ -60,8 +76,10 @@ def comparable(report: dict) -> dict:
     the protections that held (not timings, which worker, or which sandbox uid)."""
     return {
         "checks": [{k: v for k, v in c.items() if k != "seconds"} for c in report["checks"]],
-        **{k: report[k] for k in ("score", "max_score", "seed", "levels", "errors", "submission",
-                                  "submission_sha256", "device")},
+        **{
+            k: report[k]
+            for k in ("score", "max_score", "seed", "levels", "errors", "submission", "submission_sha256", "device")
+        },
         "sandbox": {k: v for k, v in report["sandbox"].items() if k != "user"},
     }
 
@@ -80,14 +98,34 @@ def dask_processes(tmp_path: Path, workers: int):
     procs: list[subprocess.Popen] = []
 
     def start(cmd, log):
-        p = subprocess.Popen(cmd, cwd=tmp_path, env=_env(), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                             stderr=(logs / log).open("w"), start_new_session=True)
+        p = subprocess.Popen(
+            cmd,
+            cwd=tmp_path,
+            env=_env(),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=(logs / log).open("w"),
+            start_new_session=True,
+        )
         procs.append(p)
         return p
 
     try:
-        scheduler = start([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
-                           "--port", "0", "--no-dashboard", "--scheduler-file", str(scheduler_file)], "scheduler.log")
+        scheduler = start(
+            [
+                sys.executable,
+                "-m",
+                "distributed.cli.dask_scheduler",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--no-dashboard",
+                "--scheduler-file",
+                str(scheduler_file),
+            ],
+            "scheduler.log",
+        )
         address = None
         deadline = time.monotonic() + 60
         while address is None:  # the file appears before its content does
@@ -98,11 +136,32 @@ def dask_processes(tmp_path: Path, workers: int):
             except (OSError, ValueError, KeyError):
                 pass
         assert address.startswith("tcp://127.0.0.1:")
-        worker_procs = [start([sys.executable, "-m", "distributed.cli.dask_worker", address, "--host", "127.0.0.1",
-                               "--nthreads", "1", "--no-nanny", "--no-dashboard", "--memory-limit", "0",
-                               "--death-timeout", "60", "--name", f"w{i}"], f"worker{i}.log")
-                        for i in range(workers)]
+        worker_procs = [
+            start(
+                [
+                    sys.executable,
+                    "-m",
+                    "distributed.cli.dask_worker",
+                    address,
+                    "--host",
+                    "127.0.0.1",
+                    "--nthreads",
+                    "1",
+                    "--no-nanny",
+                    "--no-dashboard",
+                    "--memory-limit",
+                    "0",
+                    "--death-timeout",
+                    "60",
+                    "--name",
+                    f"w{i}",
+                ],
+                f"worker{i}.log",
+            )
+            for i in range(workers)
+        ]
         from distributed import Client
+
         with Client(address, timeout=60) as client:
             client.wait_for_workers(workers, timeout=120)
         yield address, scheduler, worker_procs
@@ -145,6 +204,7 @@ def test_scheduler_addresses():
 def test_a_student_travels_as_the_files_local_grading_reads(tmp_path):
     from autograder.batch import Student
     from autograder.submission import MAX_SOURCE_BYTES, read_submission, submission_hash
+
     d = tmp_path / "alice"
     d.mkdir()
     (d / "level1_numpy.py").write_text("x = 1\n")
@@ -167,6 +227,7 @@ def test_what_the_worker_writes_reads_back_as_the_client_read_it(tmp_path):
     from autograder.batch import Student
     from autograder.cluster_worker import materialize
     from autograder.submission import MAX_SOURCE_BYTES, read_submission, submission_hash
+
     d = tmp_path / "bob"
     d.mkdir()
     (d / "level1_numpy.py").write_text("x = 1\n")
@@ -184,14 +245,19 @@ def test_what_the_worker_writes_reads_back_as_the_client_read_it(tmp_path):
     for lv in levels:
         assert (there[lv].source, there[lv].filename) == (here[lv].source, here[lv].filename), lv
         assert (there[lv].problem or "").replace(str(worker_side), str(d)) == (here[lv].problem or ""), lv
-    assert [("notebook" in here[3].problem), ("UTF-8" in here[4].problem), ("larger than" in here[5].problem),
-            ("missing" in here[6].problem)] == [True] * 4
+    assert [
+        ("notebook" in here[3].problem),
+        ("UTF-8" in here[4].problem),
+        ("larger than" in here[5].problem),
+        ("missing" in here[6].problem),
+    ] == [True] * 4
     assert here[2].source == "" and "size" in job["files"]["level5_nn.py"]
 
 
 def test_the_worker_writes_only_contract_files_and_never_through_a_link(tmp_path):
     from autograder.cluster_worker import materialize
     from autograder.submission import read_submission
+
     d = tmp_path / "sub"
     d.mkdir()
     materialize({"level1_numpy.py": {"data": b"x = 1\n"}, "level2_tensors.py": {"size": 5 << 20}}, d)
@@ -214,6 +280,7 @@ def test_the_worker_writes_only_contract_files_and_never_through_a_link(tmp_path
 @pytest.mark.skipif(start_method() != "fork", reason="a Spawner has no process to keep warm")
 def test_a_worker_keeps_its_pool_warm_replaces_a_dead_one_and_closes_them_all():
     from autograder.cluster_worker import SandboxPools
+
     plugin = SandboxPools([1])
     plugin.setup(worker=None)
     try:
@@ -233,8 +300,18 @@ def test_a_worker_keeps_its_pool_warm_replaces_a_dead_one_and_closes_them_all():
 
 def test_a_worker_with_another_kit_reports_an_error_not_a_grade(tmp_path):
     from autograder.cluster_worker import grade_task, kit_fingerprint
-    job = {"origin": str(tmp_path), "files": {}, "sha256": "", "levels": [1], "seed": SEED, "device": "cpu",
-           "limits": {}, "curves": False, "kit": dict(kit_fingerprint(), code_sha256="0000")}
+
+    job = {
+        "origin": str(tmp_path),
+        "files": {},
+        "sha256": "",
+        "levels": [1],
+        "seed": SEED,
+        "device": "cpu",
+        "limits": {},
+        "curves": False,
+        "kit": dict(kit_fingerprint(), code_sha256="0000"),
+    }
     data = grade_task(job)
     assert data["errors"] and "differs from the client's" in data["errors"][0]
     assert all(c["error"] and c["score"] == 0 for c in data["checks"])
@@ -242,6 +319,7 @@ def test_a_worker_with_another_kit_reports_an_error_not_a_grade(tmp_path):
 
 def test_without_distributed_the_cli_says_what_to_install(tmp_path, monkeypatch):
     from autograder import cli
+
     monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed -> ImportError
     (tmp_path / "class" / "a").mkdir(parents=True)
     code = cli.main(["grade", str(tmp_path / "class"), "--out", str(tmp_path / "out"), "--scheduler", "local:1"])
@@ -250,10 +328,12 @@ def test_without_distributed_the_cli_says_what_to_install(tmp_path, monkeypatch)
 
 def test_an_unreachable_scheduler_stops_cleanly(tmp_path):
     from autograder.cluster import grade_class_on_cluster
+
     (tmp_path / "class" / "a").mkdir(parents=True)
     with pytest.raises(ClusterError, match="cannot reach"):
-        grade_class_on_cluster([tmp_path / "class"], tmp_path / "out", [1], SEED, "tcp://127.0.0.1:9",
-                               progress=False, connect_timeout=3)
+        grade_class_on_cluster(
+            [tmp_path / "class"], tmp_path / "out", [1], SEED, "tcp://127.0.0.1:9", progress=False, connect_timeout=3
+        )
 
 
 # --------------------------------------------------------------------------- end to end
@@ -267,12 +347,21 @@ def test_a_class_on_two_dask_workers_survives_a_killed_worker_and_matches_local_
 
     out = tmp_path / "cluster"
     with dask_processes(tmp_path, workers=2) as (address, _scheduler, workers):
-        client = subprocess.Popen([sys.executable, "-m", "autograder", "grade", str(cls), "--out", str(out), *GRADE,
-                                   "--scheduler", address], cwd=ROOT, env=_env(), stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True, start_new_session=True)
+        client = subprocess.Popen(
+            [sys.executable, "-m", "autograder", "grade", str(cls), "--out", str(out), *GRADE, "--scheduler", address],
+            cwd=ROOT,
+            env=_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
         try:
-            wait_until(lambda: len(list((out / "reports").glob("*.json"))) >= 5 or client.poll() is not None, 300,
-                       "the first reports")
+            wait_until(
+                lambda: len(list((out / "reports").glob("*.json"))) >= 5 or client.poll() is not None,
+                300,
+                "the first reports",
+            )
             victim = workers[0]
             sandbox = _descendants(victim.pid)  # its warm pool (zygote) and any child grading right now
             assert sandbox, "the worker keeps a warm sandbox pool"
@@ -308,12 +397,21 @@ def test_losing_the_scheduler_stops_the_run_and_a_rerun_finishes_it(tmp_path):
     cls = make_class(tmp_path, correct=8, broken=0, hostile=[])
     out = tmp_path / "cluster"
     with dask_processes(tmp_path, workers=1) as (address, scheduler, _workers):
-        client = subprocess.Popen([sys.executable, "-m", "autograder", "grade", str(cls), "--out", str(out), *GRADE,
-                                   "--scheduler", address], cwd=ROOT, env=_env(), stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True, start_new_session=True)
+        client = subprocess.Popen(
+            [sys.executable, "-m", "autograder", "grade", str(cls), "--out", str(out), *GRADE, "--scheduler", address],
+            cwd=ROOT,
+            env=_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
         try:
-            wait_until(lambda: len(list((out / "reports").glob("*.json"))) >= 2 or client.poll() is not None, 300,
-                       "the first reports")
+            wait_until(
+                lambda: len(list((out / "reports").glob("*.json"))) >= 2 or client.poll() is not None,
+                300,
+                "the first reports",
+            )
             _end(scheduler)
             _, stderr = client.communicate(timeout=120)
         finally:
@@ -338,6 +436,7 @@ def kills_its_worker_for_poison(job: dict) -> dict:
     if job["origin"].endswith("poison"):
         os._exit(1)
     from autograder.cluster_worker import grade_task
+
     return grade_task(job)
 
 
@@ -346,14 +445,22 @@ def test_a_student_who_keeps_killing_workers_gets_an_error_report_and_the_run_go
     import cloudpickle
 
     from autograder import cluster
+
     monkeypatch.setattr(cluster, "ALLOWED_FAILURES", 1)  # each worker death costs a restart: keep them few
     cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the workers need not import this test
     cls = make_class(tmp_path, correct=2, broken=0, hostile=[])
     (cls / "poison").mkdir()
     (cls / "poison" / "level1_numpy.py").write_text((ROOT / "solutions" / "level1_numpy.py").read_text())
-    summary = cluster.grade_class_on_cluster([cls], tmp_path / "out", [1], SEED, "local:2", progress=False,
-                                     limits=Limits(call_seconds=4, submission_seconds=30),
-                                     task=kills_its_worker_for_poison)
+    summary = cluster.grade_class_on_cluster(
+        [cls],
+        tmp_path / "out",
+        [1],
+        SEED,
+        "local:2",
+        progress=False,
+        limits=Limits(call_seconds=4, submission_seconds=30),
+        task=kills_its_worker_for_poison,
+    )
     got = reports(tmp_path / "out")
     assert summary["grader_errors"] == ["poison"], {n: r["errors"] for n, r in got.items()}
     assert "died 2 times" in got["poison"]["errors"][0]  # and was sent twice: 4 workers died of it

@@ -1,5 +1,6 @@
 """The cold path: one fresh interpreter per child (sandbox.Spawner), for platforms where a warm
 interpreter must not fork. Chosen automatically there; forced here to test it on Linux."""
+
 from __future__ import annotations
 
 import os
@@ -16,8 +17,17 @@ from test_attacks import expect_contained
 
 # Every test starts cold (spawned) children: 20-70 s each, about 480 s in all (pytest --durations=0).
 pytestmark = pytest.mark.slow
-COLD_ATTACKS = ["os_exit_in_call", "patch_the_grader", "read_the_solution", "write_outside_scratch",
-                "hang_ignoring_signals", "memory_grab", "fork_bomb", "orphans_and_daemons", "network"]
+COLD_ATTACKS = [
+    "os_exit_in_call",
+    "patch_the_grader",
+    "read_the_solution",
+    "write_outside_scratch",
+    "hang_ignoring_signals",
+    "memory_grab",
+    "fork_bomb",
+    "orphans_and_daemons",
+    "network",
+]
 
 
 @pytest.fixture(scope="module")
@@ -74,6 +84,7 @@ def test_attacks_are_contained_on_the_cold_path(name, spawner, tmp_path, listene
 def test_both_pools_make_their_children_the_oom_killers_first_choice(spawner, tmp_path):
     """Gradescope's setting (oom_score_adj 1000) reaches a child on either path."""
     from autograder.sandbox import Limits, Zygote
+
     for pool in (Zygote(), sandbox.Spawner()):
         try:
             pool.set_oom_score_adj(1000)

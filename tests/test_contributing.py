@@ -6,6 +6,7 @@ registered for the duration (``curriculum.register_level``, with the check modul
 the real grading path grades the solution (full marks), a broken copy (the stage of its mistake
 fails, and only what should) and the stub the build makes of it (nothing earned, no grader error).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -58,7 +59,7 @@ def toy(tmp_path_factory):
     check_module = checks / Path(CHECK_MODULE).name
     check_module.write_text(blocks[CHECK_MODULE])
     namespace = dict(vars(curriculum))  # the entries are written in curriculum.py's own terms
-    (number, level), = eval("{" + blocks[LEVEL_ENTRY] + "}", namespace).items()
+    ((number, level),) = eval("{" + blocks[LEVEL_ENTRY] + "}", namespace).items()
     specs = eval("[" + blocks[CHECK_ENTRIES] + "]", namespace)
     assert level.module == solution.stem and check_module.name == f"test_level{number}.py"
     curriculum.register_level(dataclasses.replace(level, checks_file=check_module), specs)
@@ -93,8 +94,11 @@ def test_the_toy_level_is_one_record_the_references_read(toy):
     assert curriculum.stages_of(number) == ["forward", "loss", "zero_grad", "step", "train"]
     s = Sizes(N=4, D_in=5, H=3, D_out=2)
     params = ref.init_params(number, s, generator(SEED, "toy"))
-    assert tuple(params) == level.param_names == ("linear1.weight", "linear1.bias", "linear2.weight",
-                                                  "linear2.bias", "linear3.weight", "linear3.bias")
+    assert (
+        tuple(params)
+        == level.param_names
+        == ("linear1.weight", "linear1.bias", "linear2.weight", "linear2.bias", "linear3.weight", "linear3.bias")
+    )
     assert params["linear2.weight"].shape == (3, 3) and params["linear3.weight"].shape == (2, 3)
     assert ref.model_forward(number, params, torch.ones(4, 5, dtype=torch.float64)).shape == (4, 2)
 
@@ -138,6 +142,7 @@ def test_the_toy_stub_earns_nothing_and_breaks_nothing(toy, zygote, tmp_path):
 def test_the_childs_model_is_the_records(number):
     """The model the student's process builds from a record's plain-data spec is the reference's network."""
     from autograder.child.models import build_model
+
     level, s = curriculum.LEVELS[number], Sizes(N=4, D_in=5, H=3, D_out=2)
     params = ref.init_params(number, s, generator(SEED, "spec"))
     model = build_model(*level.model.spec(s)).double()

@@ -5,6 +5,7 @@ each stage in its manifest entry's ``fails`` has a failing check, no stage outsi
 ``may_fail`` loses anything, and no check is a grader error. Every correct case
 (tests/corpus/correct/<case>/) must get full marks. tests/corpus/manifest.py describes each case.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -40,9 +41,11 @@ def _case_dir(case: dict) -> Path:
 
 
 def _describe(checks) -> str:
-    return "\n".join(f"  {c.id}: {'pass' if c.passed else 'FAIL'} {c.score}/{c.max_score}"
-                     f"{' ERROR' if c.error else ''}{f' [{c.diagnosis}]' if c.diagnosis else ''} {c.message[:2000]}"
-                     for c in checks)
+    return "\n".join(
+        f"  {c.id}: {'pass' if c.passed else 'FAIL'} {c.score}/{c.max_score}"
+        f"{' ERROR' if c.error else ''}{f' [{c.diagnosis}]' if c.diagnosis else ''} {c.message[:2000]}"
+        for c in checks
+    )
 
 
 def _params():
@@ -75,14 +78,19 @@ def test_manifest_entries_are_well_formed():
         for check_id in c.get("fails_checks", []):
             spec = curriculum.CHECKS.get(check_id)
             assert spec is not None and spec.level == c["level"], f"{where}: unknown check {check_id}"
-            assert spec.stage in c["fails"] or spec.stage in c["may_fail"], \
+            assert spec.stage in c["fails"] or spec.stage in c["may_fail"], (
                 f"{where}: {check_id} must fail but its stage {spec.stage} is allowed to fail in neither list"
+            )
 
 
 def test_manifest_matches_the_directories():
     listed = {(c["kind"], c["case"]) for c in CASES}
-    present = {(d.parent.name, d.name) for kind in ("broken", "correct") for d in (CORPUS / kind).iterdir()
-               if d.is_dir() and not d.name.startswith((".", "__"))}
+    present = {
+        (d.parent.name, d.name)
+        for kind in ("broken", "correct")
+        for d in (CORPUS / kind).iterdir()
+        if d.is_dir() and not d.name.startswith((".", "__"))
+    }
     assert listed - present == set(), "manifest entries without a directory"
     assert present - listed == set(), "corpus directories missing from the manifest"
     for c in CASES:
@@ -105,8 +113,9 @@ def test_every_stage_and_discipline_rule_is_exercised():
         assert not missing, f"level {level}: no broken case fails stage(s) {missing}"
         named = {i for c in broken for i in c.get("fails_checks", [])}
         rules = [spec.id for spec in curriculum.checks_for(level, "discipline")]
-        assert not [r for r in rules if r not in named], \
+        assert not [r for r in rules if r not in named], (
             f"level {level}: discipline rule(s) {[r for r in rules if r not in named]} are exercised by no case"
+        )
 
 
 def test_every_level_has_a_correct_case_in_another_style():
@@ -136,8 +145,9 @@ def test_corpus_case(case, zygote):
         return
 
     for stage in case["fails"]:
-        assert any(not c.passed for c in checks if c.stage == stage), \
+        assert any(not c.passed for c in checks if c.stage == stage), (
             f"the mistake belongs to stage {stage!r}, but all its checks passed\n{detail}"
+        )
     allowed = set(case["fails"]) | set(case["may_fail"])
     wrongly = [c.id for c in checks if not c.passed and c.stage not in allowed]
     assert not wrongly, f"checks outside the mistake's stages failed: {wrongly}\n{detail}"
@@ -146,8 +156,9 @@ def test_corpus_case(case, zygote):
     assert got < full, detail
     if case.get("diagnosis"):
         diagnosed = {c.diagnosis for c in checks if not c.passed}
-        assert case["diagnosis"] in diagnosed, \
+        assert case["diagnosis"] in diagnosed, (
             f"expected a failing check diagnosed {case['diagnosis']!r}, got {diagnosed or 'none'}\n{detail}"
+        )
 
 
 # ------------------------------------------------------------------ correct styles over several seeds
@@ -157,9 +168,12 @@ MORE_SEEDS = [SEED + 1, SEED + 17, SEED + 123, 7, 424242]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("case", [c for c in CASES if c["kind"] == "correct"] + [
-    dict(case="solutions", kind="correct", level=None, note="the reference solutions, every level")],
-    ids=lambda c: c["case"])
+@pytest.mark.parametrize(
+    "case",
+    [c for c in CASES if c["kind"] == "correct"]
+    + [dict(case="solutions", kind="correct", level=None, note="the reference solutions, every level")],
+    ids=lambda c: c["case"],
+)
 def test_correct_style_gets_full_marks_over_five_seeds(case, zygote):
     directory = CORPUS.parent.parent / "solutions" if case["case"] == "solutions" else _case_dir(case)
     levels = sorted(curriculum.LEVELS) if case["level"] is None else [case["level"]]

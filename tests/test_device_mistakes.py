@@ -1,5 +1,6 @@
 """Device mistakes are caught on a machine without a GPU (through the simulated GPU of
 child/simdevice.py, and the dtype checks)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -15,19 +16,54 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # (name, level, text in the solution, replacement, checks that must fail, words in the message)
 MISTAKES = [
-    ("cpu_tensor_in_forward", 2, "    h = x @ w1\n",
-     "    h = x @ w1 + torch.zeros(x.shape[0], w1.shape[1], dtype=x.dtype)\n", {"2.forward.shapes"}, "device"),
-    ("cpu_mask_in_backward", 2, "grad_h[h < 0] = 0", "grad_h = grad_h * torch.tensor((h >= 0).numpy(), dtype=h.dtype)",
-     {"2.backward.shapes"}, "device"),
-    ("hard_coded_cuda", 2, "    h = x @ w1\n", "    h = (x.to('cuda') @ w1.to('cuda')).to(x.device)\n",
-     {"2.forward.shapes", "2.forward.values"}, "cuda"),
-    ("dtype_changed_on_the_way", 2, "    h = x @ w1\n", "    h = x.float() @ w1.float()\n",
-     {"2.forward.shapes"}, "dtype"),
-    ("item_inside_the_loss", 3, "return (y_pred - y).pow(2).sum()", "return (y_pred - y).pow(2).sum().item()",
-     {"3.loss.value"}, "float"),
-    ("cpu_tensor_in_module_forward", 7, "y_pred = self.linear2(h_relu)",
-     "y_pred = self.linear2(h_relu) + torch.zeros(x.shape[0], self.linear2.out_features)", {"7.forward.values"},
-     "device"),
+    (
+        "cpu_tensor_in_forward",
+        2,
+        "    h = x @ w1\n",
+        "    h = x @ w1 + torch.zeros(x.shape[0], w1.shape[1], dtype=x.dtype)\n",
+        {"2.forward.shapes"},
+        "device",
+    ),
+    (
+        "cpu_mask_in_backward",
+        2,
+        "grad_h[h < 0] = 0",
+        "grad_h = grad_h * torch.tensor((h >= 0).numpy(), dtype=h.dtype)",
+        {"2.backward.shapes"},
+        "device",
+    ),
+    (
+        "hard_coded_cuda",
+        2,
+        "    h = x @ w1\n",
+        "    h = (x.to('cuda') @ w1.to('cuda')).to(x.device)\n",
+        {"2.forward.shapes", "2.forward.values"},
+        "cuda",
+    ),
+    (
+        "dtype_changed_on_the_way",
+        2,
+        "    h = x @ w1\n",
+        "    h = x.float() @ w1.float()\n",
+        {"2.forward.shapes"},
+        "dtype",
+    ),
+    (
+        "item_inside_the_loss",
+        3,
+        "return (y_pred - y).pow(2).sum()",
+        "return (y_pred - y).pow(2).sum().item()",
+        {"3.loss.value"},
+        "float",
+    ),
+    (
+        "cpu_tensor_in_module_forward",
+        7,
+        "y_pred = self.linear2(h_relu)",
+        "y_pred = self.linear2(h_relu) + torch.zeros(x.shape[0], self.linear2.out_features)",
+        {"7.forward.values"},
+        "device",
+    ),
 ]
 
 

@@ -1,4 +1,5 @@
 """Feedback that teaches: the terminal table, the HTML page (seen in a real headless Chromium)."""
+
 from __future__ import annotations
 
 import re
@@ -17,9 +18,17 @@ ROOT = Path(__file__).resolve().parent.parent
 
 ARTIFACTS = ROOT / "artifacts" / "feedback"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--hide-scrollbars"]
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+]
 
 
 def broken_level7(tmp_path: Path) -> Path:
@@ -54,14 +63,19 @@ def test_the_diagnosis_names_the_mistake_and_its_stage(reports):
 def test_failing_checks_show_expected_against_got(zygote, tmp_path):
     d = tmp_path / "s"
     d.mkdir()
-    src = (ROOT / "solutions" / "level1_numpy.py").read_text().replace("grad_y_pred = 2.0 * (y_pred - y)",
-                                                                         "grad_y_pred = (y_pred - y)")
+    src = (
+        (ROOT / "solutions" / "level1_numpy.py")
+        .read_text()
+        .replace("grad_y_pred = 2.0 * (y_pred - y)", "grad_y_pred = (y_pred - y)")
+    )
     assert "grad_y_pred = (y_pred - y)" in src
     (d / "level1_numpy.py").write_text(src)
     r = grade(d, [1], SEED, pool=zygote)
     c = next(c for c in r.checks if c.id == "1.backward.values")
     assert not c.passed
-    assert re.search(r"expected \[.*\], got \[.*\]", c.message) and "Hint:" in c.message and "2·(y_pred - y)" in c.message
+    assert (
+        re.search(r"expected \[.*\], got \[.*\]", c.message) and "Hint:" in c.message and "2·(y_pred - y)" in c.message
+    )
     assert len(c.message) < 600  # compact: a few values, not a wall of numbers
     assert "level 1, stage backward" in fix_first(r)
 
@@ -76,10 +90,16 @@ def test_html_page_is_self_contained_and_has_table_and_plot(reports):
 
 
 def test_class_page(reports):
-    summary = {"n_students": 3, "mean": 40.0, "median": 25.0,
-               "distribution": {f"{b}-{b + 10}": int(b == 0) for b in range(0, 100, 10)},
-               "most_failed": [{"check": "7.zero_grad.train", "name": "train zeroes the gradients", "students": 2,
-                                "share": 0.67}], "grader_errors": []}
+    summary = {
+        "n_students": 3,
+        "mean": 40.0,
+        "median": 25.0,
+        "distribution": {f"{b}-{b + 10}": int(b == 0) for b in range(0, 100, 10)},
+        "most_failed": [
+            {"check": "7.zero_grad.train", "name": "train zeroes the gradients", "students": 2, "share": 0.67}
+        ],
+        "grader_errors": [],
+    }
     page = class_page(summary, {(7, "no_zero_grad"): 2})
     assert "no zero grad" in page and "<img" in page and "7.zero_grad.train" in page
 
@@ -93,14 +113,30 @@ def test_html_page_renders_in_headless_chromium(reports, which, tmp_path):
     shot = ARTIFACTS / f"{which}.png"
     shot.unlink(missing_ok=True)
     profile = tmp_path / "profile"
-    run = subprocess.run([CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--window-size=412,1800",
-                          f"--screenshot={shot}", page.as_uri()], capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        [
+            CHROMIUM,
+            *CHROMIUM_FLAGS,
+            f"--user-data-dir={profile}",
+            "--window-size=412,1800",
+            f"--screenshot={shot}",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert shot.is_file() and shot.stat().st_size > 5000, run.stderr[-2000:]
     import matplotlib.image as mpimg
+
     pixels = mpimg.imread(shot)
     assert pixels.std() > 0.01  # not a blank page
-    dom = subprocess.run([CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--dump-dom", page.as_uri()],
-                         capture_output=True, text=True, timeout=120).stdout
+    dom = subprocess.run(
+        [CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--dump-dom", page.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
     assert "<table" in dom and "Total:" in dom
     if which != "stub":
         assert "<img" in dom and "data:image/png;base64," in dom

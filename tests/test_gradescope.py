@@ -7,6 +7,7 @@ hostile submissions, and check every ``results.json`` against the documented sch
 ``setup.sh``'s installs are not run here (no network): the kit comes from the zip's own wheel,
 unpacked onto ``PYTHONPATH``; torch and numpy are this environment's.
 """
+
 from __future__ import annotations
 
 import io
@@ -36,10 +37,32 @@ pytestmark = pytest.mark.slow
 
 # ---------------------------------------------------------------------------- the schema
 FORMATS = {"text", "simple_format", "html", "md", "ansi"}
-TOP_KEYS = {"score", "execution_time", "output", "output_format", "test_output_format", "test_name_format",
-            "visibility", "stdout_visibility", "extra_data", "tests", "leaderboard"}
-TEST_KEYS = {"name", "name_format", "number", "score", "max_score", "status", "output", "output_format", "tags",
-             "visibility", "extra_data"}
+TOP_KEYS = {
+    "score",
+    "execution_time",
+    "output",
+    "output_format",
+    "test_output_format",
+    "test_name_format",
+    "visibility",
+    "stdout_visibility",
+    "extra_data",
+    "tests",
+    "leaderboard",
+}
+TEST_KEYS = {
+    "name",
+    "name_format",
+    "number",
+    "score",
+    "max_score",
+    "status",
+    "output",
+    "output_format",
+    "tags",
+    "visibility",
+    "extra_data",
+}
 
 
 def validate(results: dict, full: bool = True) -> None:
@@ -57,8 +80,11 @@ def validate(results: dict, full: bool = True) -> None:
     assert isinstance(results["execution_time"], (int, float)) and results["execution_time"] >= 0
     numbers = set()
     for t in results["tests"]:
-        assert {"name", "number", "score", "max_score", "status", "tags", "output", "output_format",
-                "visibility"} <= set(t) <= TEST_KEYS, t
+        assert (
+            {"name", "number", "score", "max_score", "status", "tags", "output", "output_format", "visibility"}
+            <= set(t)
+            <= TEST_KEYS
+        ), t
         assert isinstance(t["name"], str) and t["name"]
         assert re.fullmatch(r"[1-8]\.\d+", t["number"]) and t["number"] not in numbers, t["number"]
         numbers.add(t["number"])
@@ -79,9 +105,27 @@ def bundle(tmp_path_factory):
     """The zip (all levels, level 8 hidden until published) and its wheel unpacked as site-packages."""
     tmp = tmp_path_factory.mktemp("bundle")
     out = tmp / "autograder.zip"
-    proc = subprocess.run([sys.executable, "-m", "autograder", "gradescope", "build", "--out", str(out),
-                           "--seed", str(SEED), "--hidden", "8.*", "--hidden-visibility", "after_published"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "autograder",
+            "gradescope",
+            "build",
+            "--out",
+            str(out),
+            "--seed",
+            str(SEED),
+            "--hidden",
+            "8.*",
+            "--hidden-visibility",
+            "after_published",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     with zipfile.ZipFile(out) as zf:
         names = zf.namelist()
@@ -114,11 +158,17 @@ def make_tree(tmp: Path, bundle, files: dict[str, bytes | str], limits: dict | N
 
 
 def run_autograder(root: Path, bundle, timeout: float = 300, python: str = sys.executable) -> tuple[dict, float, str]:
-    env = {"PATH": os.environ["PATH"], "KIT_AUTOGRADER_ROOT": str(root), "KIT_PYTHON": python,
-           "PYTHONPATH": str(bundle["site"]), "HOME": str(root)}
+    env = {
+        "PATH": os.environ["PATH"],
+        "KIT_AUTOGRADER_ROOT": str(root),
+        "KIT_PYTHON": python,
+        "PYTHONPATH": str(bundle["site"]),
+        "HOME": str(root),
+    }
     t0 = time.monotonic()
-    proc = subprocess.run(["bash", str(root / "run_autograder")], cwd=root, env=env, capture_output=True, text=True,
-                          timeout=timeout)
+    proc = subprocess.run(
+        ["bash", str(root / "run_autograder")], cwd=root, env=env, capture_output=True, text=True, timeout=timeout
+    )
     seconds = time.monotonic() - t0
     assert proc.returncode == 0, proc.stderr
     text = (root / "results" / "results.json").read_text()
@@ -126,8 +176,13 @@ def run_autograder(root: Path, bundle, timeout: float = 300, python: str = sys.e
 
 
 def cli_grade(directory: Path, *extra: str) -> dict:
-    proc = subprocess.run([sys.executable, "-m", "autograder", "grade", str(directory), "--format", "json",
-                           "--seed", str(SEED), *extra], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-m", "autograder", "grade", str(directory), "--format", "json", "--seed", str(SEED), *extra],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode in (0, 3), proc.stderr
     return json.loads(proc.stdout)
 
@@ -138,8 +193,11 @@ def assert_same_scores(results: dict, report: dict) -> None:
     assert len(by_id) == len(results["tests"]) == len(report["checks"])
     for c in report["checks"]:
         t = by_id[c["id"]]
-        assert (t["score"], t["max_score"], t["status"] == "passed") == (c["score"], c["max_score"], c["passed"]), \
-            (c["id"], t["output"], c["message"])
+        assert (t["score"], t["max_score"], t["status"] == "passed") == (c["score"], c["max_score"], c["passed"]), (
+            c["id"],
+            t["output"],
+            c["message"],
+        )
     assert results["score"] == report["score"]
 
 
@@ -175,17 +233,23 @@ def test_zip_holds_setup_runner_config_and_a_pinned_wheel(bundle, tmp_path):
         assert subprocess.run(["bash", "-n", str(tmp_path / script)]).returncode == 0
     import numpy
     import torch
+
     commands = [line for line in setup.splitlines() if not line.lstrip().startswith("#")]
     assert "set -euo pipefail" in commands and not any("conda" in line for line in commands)
-    assert f'TORCH_VERSION={torch.__version__.split("+")[0]}' in setup
+    assert f"TORCH_VERSION={torch.__version__.split('+')[0]}" in setup
     assert '"torch==${TORCH_VERSION}+cpu"' in setup and "--index-url https://download.pytorch.org/whl/cpu" in setup
     assert f"NUMPY_VERSION={numpy.__version__}" in setup and "--no-deps" in setup
     assert config["seed"] == SEED and config["levels"] == sorted(LEVELS) and config["hidden"] == ["8.*"]
     assert config["wheel"] in names and config["wheel"].startswith(f"pytorch_examples_kit-{config['kit_version']}-")
     # the run below really uses the zip's wheel, not this checkout
     env = dict(os.environ, PYTHONPATH=str(bundle["site"]))
-    where = subprocess.run([sys.executable, "-c", "import autograder.gradescope as g; print(g.__file__)"],
-                           env=env, cwd=tmp_path, capture_output=True, text=True).stdout
+    where = subprocess.run(
+        [sys.executable, "-c", "import autograder.gradescope as g; print(g.__file__)"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    ).stdout
     assert where.startswith(str(bundle["site"]))
 
 
@@ -193,6 +257,7 @@ def test_zip_holds_no_solution_and_no_hints(bundle):
     """Solutions and hints stay out of the bundle, its wheel included (the package alone ships)."""
     from autograder import build
     from autograder.hints import HINTS_FILE
+
     texts = {}
     with zipfile.ZipFile(bundle["zip"]) as zf:
         for name in zf.namelist():
@@ -209,15 +274,19 @@ def test_zip_holds_no_solution_and_no_hints(bundle):
     runs = {}
     for name, text in texts.items():
         lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-        runs[name] = {tuple(lines[i:i + 3]) for i in range(len(lines) - 2)} | {tuple(lines[i:i + 2])
-                                                                               for i in range(len(lines) - 1)}
+        runs[name] = {tuple(lines[i : i + 3]) for i in range(len(lines) - 2)} | {
+            tuple(lines[i : i + 2]) for i in range(len(lines) - 1)
+        }
     for level in LEVELS:
         solution = build.load_solution(level)
         hint_texts = [h.text for r in solution.regions for h in r.hints if len(h.text) >= 40]
         for region in solution.regions:
-            code = [ln.strip() for ln in solution.lines[region.code_start:region.end] if ln.strip()]
-            windows = {tuple(code[i:i + min(3, len(code))]) for i in range(max(1, len(code) - 2))} if len(code) > 1 \
+            code = [ln.strip() for ln in solution.lines[region.code_start : region.end] if ln.strip()]
+            windows = (
+                {tuple(code[i : i + min(3, len(code))]) for i in range(max(1, len(code) - 2))}
+                if len(code) > 1
                 else set()
+            )
             for name in texts:
                 assert not windows & runs[name], f"{name} holds the solution of level {level}'s {region.owner}"
         for name, text in texts.items():
@@ -285,18 +354,33 @@ def test_zip_submission_is_searched_safely(bundle, tmp_path):
 
 def test_notebook_submission_same_as_cli(bundle, tmp_path):
     source = (ROOT / "solutions" / "level3_autograd.py").read_text()
-    nb = {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [
-        {"cell_type": "markdown", "metadata": {}, "source": ["# Level 3\n"]},
-        {"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [],
-         "source": ["%matplotlib inline\n", "!pip list\n"]},
-        {"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [], "source": source},
-        {"cell_type": "code", "metadata": {"nbgrader": {"grade": True, "solution": False, "points": 1}},
-         "execution_count": None, "outputs": [], "source": ["from autograder.selfcheck import check\n",
-                                                            "check(3, 'forward')\n"]},
-    ]}
+    nb = {
+        "nbformat": 4,
+        "nbformat_minor": 5,
+        "metadata": {},
+        "cells": [
+            {"cell_type": "markdown", "metadata": {}, "source": ["# Level 3\n"]},
+            {
+                "cell_type": "code",
+                "metadata": {},
+                "execution_count": None,
+                "outputs": [],
+                "source": ["%matplotlib inline\n", "!pip list\n"],
+            },
+            {"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [], "source": source},
+            {
+                "cell_type": "code",
+                "metadata": {"nbgrader": {"grade": True, "solution": False, "points": 1}},
+                "execution_count": None,
+                "outputs": [],
+                "source": ["from autograder.selfcheck import check\n", "check(3, 'forward')\n"],
+            },
+        ],
+    }
     text = json.dumps(nb)
-    results, _, _, _ = grade_both(tmp_path, bundle, {"notebooks/level3_autograd.ipynb": text},
-                                  {"level3_autograd.ipynb": text})
+    results, _, _, _ = grade_both(
+        tmp_path, bundle, {"notebooks/level3_autograd.ipynb": text}, {"level3_autograd.ipynb": text}
+    )
     assert results["score"] == 12.5
     assert results["extra_data"]["graded_files"] == {"level3_autograd.ipynb": "notebooks/level3_autograd.ipynb"}
 
@@ -331,8 +415,9 @@ def test_writing_its_own_results_json_gains_nothing(bundle, tmp_path):
 
 
 def test_printing_fake_json_gains_nothing(bundle, tmp_path):
-    fake = json.dumps({"score": 100.0, "output": "FAKE-MARKER",
-                       "tests": [{"name": "x", "score": 100, "max_score": 100}]})
+    fake = json.dumps(
+        {"score": 100.0, "output": "FAKE-MARKER", "tests": [{"name": "x", "score": 100, "max_score": 100}]}
+    )
     attack = STUB1 + textwrap.dedent(f"""
 
         import atexit, os, sys
@@ -368,8 +453,14 @@ def test_a_hanging_train_loses_only_its_own_checks(bundle, tmp_path):
     ref = (ROOT / "solutions" / "level1_numpy.py").read_text()
     hang = ref + "\n\ndef train(x, y, w1, w2, lr, steps):\n" + textwrap.indent(HANG, "    ")
     files = {"level1_numpy.py": hang}
-    results, _, _, _ = grade_both(tmp_path, bundle, files, files, limits={"call_seconds": 3, "level_seconds": 10},
-                                  cli_extra=("--call-timeout", "3", "--timeout", "10"))
+    results, _, _, _ = grade_both(
+        tmp_path,
+        bundle,
+        files,
+        files,
+        limits={"call_seconds": 3, "level_seconds": 10},
+        cli_extra=("--call-timeout", "3", "--timeout", "10"),
+    )
     level1 = [t for t in results["tests"] if t["extra_data"]["level"] == 1]
     assert all(t["status"] == "passed" for t in level1 if t["tags"][0] in ("forward", "loss", "backward", "step"))
     assert all("train() did not finish within 3 s" in t["output"] for t in level1 if t["status"] == "failed")
@@ -378,8 +469,9 @@ def test_a_hanging_train_loses_only_its_own_checks(bundle, tmp_path):
 
 def test_a_submission_that_never_ends_still_gets_results_within_the_run_limit(bundle, tmp_path):
     files = {f"{lv.module}.py": HANG for lv in LEVELS.values()}
-    root = make_tree(tmp_path, bundle, files, limits={"call_seconds": 3, "level_seconds": 3, "run_seconds": 8,
-                                                      "grace_seconds": 20})
+    root = make_tree(
+        tmp_path, bundle, files, limits={"call_seconds": 3, "level_seconds": 3, "run_seconds": 8, "grace_seconds": 20}
+    )
     results, seconds, _ = run_autograder(root, bundle, timeout=120)
     validate(results)
     assert results["score"] == 0.0 and len(results["tests"]) == len(CHECKS)
@@ -391,26 +483,27 @@ def test_a_submission_that_never_ends_still_gets_results_within_the_run_limit(bu
 # ---------------------------------------------------------------------------- the grader's own failures
 def run_patched(root: Path, bundle, patch: str, timeout=120) -> tuple[dict, int, float]:
     """``gradescope run`` in a subprocess, with grading.grade replaced (a hang or a crash of the grader)."""
-    code = "\n".join([
-        "import sys, time",
-        "from pathlib import Path",
-        "import autograder.grading, autograder.gradescope as g",
-        textwrap.dedent(patch),
-        f"root = Path({str(root)!r})",
-        f"sys.exit(g.run(root, g.load_config(root / 'source' / {CONFIG_NAME!r})))",
-    ])
+    code = "\n".join(
+        [
+            "import sys, time",
+            "from pathlib import Path",
+            "import autograder.grading, autograder.gradescope as g",
+            textwrap.dedent(patch),
+            f"root = Path({str(root)!r})",
+            f"sys.exit(g.run(root, g.load_config(root / 'source' / {CONFIG_NAME!r})))",
+        ]
+    )
     env = dict(os.environ, PYTHONPATH=str(bundle["site"]))
     t0 = time.monotonic()
-    proc = subprocess.run([sys.executable, "-c", code], env=env, cwd=root, capture_output=True, text=True,
-                          timeout=timeout)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=root, capture_output=True, text=True, timeout=timeout
+    )
     return json.loads((root / "results" / "results.json").read_text()), proc.returncode, time.monotonic() - t0
 
 
 def test_watchdog_writes_what_was_graded_when_the_grader_itself_hangs(bundle, tmp_path):
-    root = make_tree(tmp_path, bundle, {"level1_numpy.py": STUB1},
-                     limits={"run_seconds": 3, "grace_seconds": 2})
-    results, code, seconds = run_patched(root, bundle,
-                                         "autograder.grading.grade = lambda *a, **k: time.sleep(1000)")
+    root = make_tree(tmp_path, bundle, {"level1_numpy.py": STUB1}, limits={"run_seconds": 3, "grace_seconds": 2})
+    results, code, seconds = run_patched(root, bundle, "autograder.grading.grade = lambda *a, **k: time.sleep(1000)")
     validate(results)
     assert code == 0 and seconds < 60
     assert results["score"] == 0 and len(results["tests"]) == len(CHECKS)
@@ -420,11 +513,15 @@ def test_watchdog_writes_what_was_graded_when_the_grader_itself_hangs(bundle, tm
 def test_a_grader_crash_still_writes_a_valid_zero(bundle, tmp_path):
     root = make_tree(tmp_path, bundle, {"level1_numpy.py": (ROOT / "solutions" / "level1_numpy.py").read_text()})
 
-    results, code, _ = run_patched(root, bundle, """
+    results, code, _ = run_patched(
+        root,
+        bundle,
+        """
         def boom(*a, **k):
             raise RuntimeError("grader bug")
         autograder.grading.grade = boom
-    """)
+    """,
+    )
     validate(results)
     assert code == 0 and results["score"] == 0
     assert "failed before it could grade" in results["output"]

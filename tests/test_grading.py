@@ -1,4 +1,5 @@
 """End to end: the reference scores full marks, the stubs score zero, the report keeps its contract."""
+
 from __future__ import annotations
 
 import json
@@ -52,8 +53,25 @@ def test_every_check_reports(reference_report):
 
 
 def test_json_report_follows_the_contract(zygote, tmp_path):
-    out = subprocess.run([sys.executable, "-m", "autograder", "grade", str(ROOT / "assignments"), "--format", "json",
-                          "--level", "2", "--level", "5"], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "autograder",
+            "grade",
+            str(ROOT / "assignments"),
+            "--format",
+            "json",
+            "--level",
+            "2",
+            "--level",
+            "5",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)  # stdout holds the JSON object and nothing else
     assert {"score", "max_score", "checks", "seed", "device", "versions"} <= set(data)
@@ -76,6 +94,7 @@ def test_same_seed_same_report_and_seed_changes_inputs(zygote):
 
 def test_sizes_vary_with_the_seed_and_are_never_all_equal():
     from autograder.problems import unit_sizes
+
     seen = set()
     for seed in range(50):
         s = unit_sizes(seed, 1)
@@ -86,15 +105,32 @@ def test_sizes_vary_with_the_seed_and_are_never_all_equal():
 
 def test_plain_pytest_runs_the_checks_on_a_directory():
     """The checks are pytest tests: pytest can run them directly against a submission (README)."""
-    out = subprocess.run([sys.executable, "-m", "pytest", str(ROOT / "autograder" / "checks"), "--submission",
-                          str(ROOT / "solutions"), "--ag-level", "4", "-q", "-p", "no:cacheprovider"],
-                         capture_output=True, text=True, cwd=ROOT, timeout=300)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            str(ROOT / "autograder" / "checks"),
+            "--submission",
+            str(ROOT / "solutions"),
+            "--ag-level",
+            "4",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stdout[-2000:]
     assert "7 passed" in out.stdout and "7 skipped" in out.stdout  # the CUDA variants skip without a GPU
 
 
 def test_check_command_shows_the_table_and_what_to_fix_first():
-    out = subprocess.run([sys.executable, "-m", "autograder", "check", "1"], capture_output=True, text=True,
-                         cwd=ROOT, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-m", "autograder", "check", "1"], capture_output=True, text=True, cwd=ROOT, timeout=300
+    )
     assert out.returncode == 0, out.stderr
     assert "Level 1" in out.stdout and "What to fix first" in out.stdout and "not implemented yet" in out.stdout

@@ -3,6 +3,7 @@ found wherever they put it, the class summary counts attempted work, and the pag
 
 Fast tests drive the pieces directly; the ones that grade for real are few and small (level 1).
 """
+
 from __future__ import annotations
 
 import csv
@@ -28,8 +29,14 @@ STUB1 = (ROOT / "assignments" / "level1_numpy.py").read_text()
 
 
 def kit(*args, cwd=ROOT, env=None):
-    return subprocess.run([sys.executable, "-m", "autograder", *args], cwd=cwd, capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "autograder", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+        timeout=600,
+    )
 
 
 # ----------------------------------------------------------------- 2. finding the files
@@ -62,8 +69,12 @@ def test_two_different_copies_are_ambiguous_never_a_silent_choice(tmp_path):
     (tmp_path / "a" / "level1_numpy.py").write_text(LEVEL1)
     (tmp_path / "b" / "level1_numpy.py").write_text(STUB1)
     found = locate(tmp_path, [1])
-    assert 1 not in found.files and "a/level1_numpy.py" in found.problems[1] and "b/level1_numpy.py" in \
-        found.problems[1] and "keep one copy" in found.problems[1]
+    assert (
+        1 not in found.files
+        and "a/level1_numpy.py" in found.problems[1]
+        and "b/level1_numpy.py" in found.problems[1]
+        and "keep one copy" in found.problems[1]
+    )
     assert "keep one copy" in read_submission(tmp_path, [1])[1].problem
     (tmp_path / "b" / "level1_numpy.py").write_text(LEVEL1)  # the same content twice: one file
     assert locate(tmp_path, [1]).files[1].data == LEVEL1.encode()
@@ -74,6 +85,7 @@ def test_two_different_copies_are_ambiguous_never_a_silent_choice(tmp_path):
 
 def test_nbgrader_collection_finds_notebooks_anywhere(tmp_path):
     from autograder.nbgrader_course import find_submissions
+
     (tmp_path / "carol" / "my stuff").mkdir(parents=True)
     (tmp_path / "carol" / "my stuff" / "level1_numpy.ipynb").write_text('{"cells": []}')
     with zipfile.ZipFile(tmp_path / "carol" / "l3.zip", "w") as zf:
@@ -86,6 +98,7 @@ def test_grade_dir_takes_a_single_subfolder_as_one_submission(tmp_path):
     """The documented local recheck of a Gradescope download: files under submission/hw/ are one
     student's, not a class whose student is "hw"."""
     from autograder.cli import is_class
+
     (tmp_path / "submission" / "hw").mkdir(parents=True)
     (tmp_path / "submission" / "hw" / "level1_numpy.py").write_text(LEVEL1)
     assert not is_class(tmp_path / "submission")
@@ -113,8 +126,7 @@ def test_the_course_file_remembers_the_seed_and_refuses_another(tmp_path):
 def test_a_class_rerun_with_another_seed_is_refused(tmp_path):
     (tmp_path / "class" / "alice").mkdir(parents=True)
     out = tmp_path / "grades"
-    course_file.settle(out, {"seed": 914053, "levels": [1]}, {"device": "cpu", "call_timeout": 60.0,
-                                                               "timeout": 600.0})
+    course_file.settle(out, {"seed": 914053, "levels": [1]}, {"device": "cpu", "call_timeout": 60.0, "timeout": 600.0})
     proc = kit("grade", str(tmp_path / "class"), "--out", str(out), "--seed", "5", "--level", "1")
     assert proc.returncode == 2 and "914053" in proc.stderr and "--force" in proc.stderr
     assert not (out / "grades.csv").exists()
@@ -128,10 +140,21 @@ def test_seed_is_in_the_instructors_files_only():
 
 def test_feedback_page_has_no_seed_and_no_instructor_path(tmp_path):
     from autograder.render_html import feedback_page
+
     sub = tmp_path / "course" / "submissions" / "alice"
     report = Report(seed=914053, levels=[1], submission=str(sub), submission_hash="ab" * 32)
-    report.checks.append(CheckResult("1.forward.values", 1, "forward", "forward values", 0.0, 2.0, False,
-                                     f"failed in {sub}/level1_numpy.py line 3 and {ROOT}/autograder/x.py"))
+    report.checks.append(
+        CheckResult(
+            "1.forward.values",
+            1,
+            "forward",
+            "forward values",
+            0.0,
+            2.0,
+            False,
+            f"failed in {sub}/level1_numpy.py line 3 and {ROOT}/autograder/x.py",
+        )
+    )
     report.level_notes[1] = f"something in {sub}"
     page = feedback_page(report, "Feedback for alice")
     assert "914053" not in page
@@ -141,6 +164,7 @@ def test_feedback_page_has_no_seed_and_no_instructor_path(tmp_path):
 def test_nbgrader_secrets_are_private(tmp_path):
     pytest.importorskip("nbgrader")
     from autograder.nbgrader_course import init_course
+
     course = tmp_path / "course"
     init_course(course, levels=[1], seed=914053, generate=False)
     for name in ("nbgrader_config.py", "gradebook.db", course_file.NAME):
@@ -184,8 +208,7 @@ def test_summary_counts_only_attempted_work(tmp_path):
         write_atomic(tmp_path / f"{name}.json", json.dumps(data))
         students.append(Student(name, tmp_path))
     summary = summarize(students, tmp_path, [4], seed=7)
-    assert summary["per_level"]["4"] == {"handed_in": 3, "missing": 1, "stub_only": 1, "attempted": 2,
-                                         "full_marks": 1}
+    assert summary["per_level"]["4"] == {"handed_in": 3, "missing": 1, "stub_only": 1, "attempted": 2, "full_marks": 1}
     failed = {m["check"]: (m["students"], m["attempted"]) for m in summary["most_failed"]}
     assert failed == {"4.train.converges": (1, 2)}  # the stub and the missing file are no failures
     md = summary_markdown({**summary, "diagnoses": {"4|mean_loss": 1}})
@@ -195,6 +218,7 @@ def test_summary_counts_only_attempted_work(tmp_path):
 # ----------------------------------------------------------------- 5. the charts say what they compare
 def test_level8_chart_has_a_band_and_every_chart_says_what_it_shows():
     from autograder.render_html import curve_caption, loss_plot
+
     band = [[10.0 / (t + 1) * (1 + d / 4) for d in range(4)] for t in range(20)]
     curve = {"reference": [b[1] for b in band], "student": [b[3] for b in band], "band": band}
     assert loss_plot(8, curve) and "4 possible depths" in curve_caption(8, curve)
@@ -208,15 +232,18 @@ def test_level8_reference_band_holds_the_reference_losses():
 
     from autograder import reference as ref
     from autograder.checks.loops import convergence_problem
+
     p = convergence_problem(8, 3, torch.float64)
-    run = ref.simulate(8, p["params0"], p["x"], p["y"], p["opt"], 30, ks=ref.depths(p["python_seed"], 30),
-                       depth_band=True)
+    run = ref.simulate(
+        8, p["params0"], p["x"], p["y"], p["opt"], 30, ks=ref.depths(p["python_seed"], 30), depth_band=True
+    )
     assert len(run.band) == 30
     assert all(min(b) - 1e-9 <= loss <= max(b) + 1e-9 for b, loss in zip(run.band, run.losses))
 
 
 def test_the_three_summary_formats_hold_the_same_content(tmp_path):
     from autograder.render_html import class_page
+
     write_atomic(tmp_path / "wrong.json", json.dumps(_report([("4.train.converges", False, "did not fall")])))
     summary = summarize([Student("wrong", tmp_path)], tmp_path, [4], seed=7)
     summary["diagnoses"] = {"4|mean_loss": 1}
@@ -233,6 +260,7 @@ def test_release_notebooks_keep_the_stubs_text_and_reruns_regenerate_nothing(tmp
 
     from autograder.build import build_notebook
     from autograder.nbgrader_course import generate_changed, init_course
+
     course = tmp_path / "course"
     init_course(course, levels=[3], seed=914053)
     release = nbformat.read(course / "release" / "level3" / "level3_autograd.ipynb", as_version=4)

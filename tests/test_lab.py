@@ -22,6 +22,7 @@ one of them carries a marker in its environment, and /proc is searched for it.
 
 Where Chromium or the playwright package is missing, the browser test skips with the reason.
 """
+
 from __future__ import annotations
 
 import json
@@ -48,8 +49,15 @@ from autograder.settings import default_seed
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "artifacts" / "lab"
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 #: Level 1 (numpy) and level 3 (autograd): both kinds of kernel work, in one JupyterLab.
 BROWSER_LEVELS = (1, 3)
 VALIDATE_LEVEL = 1
@@ -71,6 +79,7 @@ def _browser_missing() -> str | None:
 
 def test_lab_command_points_at_level_1(capsys):
     from autograder.cli import main
+
     assert main(["lab", "--dry-run", "--no-browser", "--port", "8765"]) == 0
     out = capsys.readouterr().out
     assert "Where to begin: level1_numpy.ipynb" in out
@@ -98,6 +107,7 @@ def test_selfcheck_outside_ipython_prints_text_and_raises_short(capsys):
     import runpy
 
     from autograder.selfcheck import SelfCheckFailed, check
+
     ns = runpy.run_path(str(ROOT / "assignments" / "level1_numpy.py"), run_name="stub")
     with pytest.raises(SelfCheckFailed) as info:
         check(1, "loss", ns)
@@ -112,11 +122,13 @@ def test_selfcheck_panel_shows_failures_with_expected_got_and_hint():
     import runpy
 
     from autograder import selfcheck
+
     ns = runpy.run_path(str(ROOT / "solutions" / "level1_numpy.py"), run_name="student")
     src = (ROOT / "solutions" / "level1_numpy.py").read_text()
     broken = dict(ns)
-    exec(compile(src.replace("grad_y_pred = 2.0 * (y_pred - y)", "grad_y_pred = (y_pred - y)"),
-                 "broken", "exec"), broken)
+    exec(
+        compile(src.replace("grad_y_pred = 2.0 * (y_pred - y)", "grad_y_pred = (y_pred - y)"), "broken", "exec"), broken
+    )
     report = selfcheck.run(1, "backward", broken)
     panel = selfcheck.html_panel(report, "backward")
     assert 'data-passed="false"' in panel and "✗ fail" in panel
@@ -173,8 +185,10 @@ class Lab:
         settings = tmp / "lab-settings"
         # Keep the page quiet and whole: no news or update pop-up over the notebook (and no request
         # for them), and every cell in the DOM (no virtual scrolling), so cells can be read by index.
-        for plugin, values in {"apputils-extension/notification": {"fetchNews": "false", "checkForUpdates": False},
-                               "notebook-extension/tracker": {"windowingMode": "none"}}.items():
+        for plugin, values in {
+            "apputils-extension/notification": {"fetchNews": "false", "checkForUpdates": False},
+            "notebook-extension/tracker": {"windowingMode": "none"},
+        }.items():
             path = settings / "@jupyterlab" / f"{plugin}.jupyterlab-settings"
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(values))
@@ -183,21 +197,45 @@ class Lab:
         self.cwd = tmp / "server-cwd"
         self.cwd.mkdir()
         from autograder.nbgrader_course import DEFAULT_CELL_TIMEOUT
+
         (self.cwd / "nbgrader_config.py").write_text(NBGRADER_CONFIG.format(timeout=DEFAULT_CELL_TIMEOUT))
         env = kernel_env()
         env.pop("KIT_HISTORY", None)  # the student's kernels keep their record (conftest.py turns it off)
-        env.update({MARKER: marker, "JUPYTER_RUNTIME_DIR": str(tmp / "runtime"), "IPYTHONDIR": str(tmp / "ipython"),
-                    "MPLCONFIGDIR": str(tmp / "mpl")})
-        cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--ServerApp.token={self.token}",
-               f"--port={self.port}", "--ServerApp.port_retries=0", "--ServerApp.ip=127.0.0.1",
-               f"--ServerApp.root_dir={self.root}", f"--LabApp.user_settings_dir={settings}",
-               f"--LabApp.workspaces_dir={tmp / 'lab-workspaces'}"]
+        env.update(
+            {
+                MARKER: marker,
+                "JUPYTER_RUNTIME_DIR": str(tmp / "runtime"),
+                "IPYTHONDIR": str(tmp / "ipython"),
+                "MPLCONFIGDIR": str(tmp / "mpl"),
+            }
+        )
+        cmd = [
+            sys.executable,
+            "-m",
+            "jupyter",
+            "lab",
+            "--no-browser",
+            f"--ServerApp.token={self.token}",
+            f"--port={self.port}",
+            "--ServerApp.port_retries=0",
+            "--ServerApp.ip=127.0.0.1",
+            f"--ServerApp.root_dir={self.root}",
+            f"--LabApp.user_settings_dir={settings}",
+            f"--LabApp.workspaces_dir={tmp / 'lab-workspaces'}",
+        ]
         if os.geteuid() == 0:
             cmd.append("--allow-root")
         self.log_path = tmp / "jupyterlab.log"
         self._log = open(self.log_path, "w")  # closed in stop()
-        self.proc = subprocess.Popen(cmd, cwd=self.cwd, env=env, stdout=self._log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, start_new_session=True)
+        self.proc = subprocess.Popen(
+            cmd,
+            cwd=self.cwd,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         _wait_for("JupyterLab to answer", self._up, 90)
 
     def _up(self) -> bool:
@@ -247,8 +285,11 @@ class Notebook:
 
     def open(self) -> None:
         self.page.goto(self.lab.url(f"{self.module}.ipynb"))
-        self.page.wait_for_function(f"document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) "
-                                    f".jp-Notebook .jp-Cell').length === {self.n_cells}", timeout=90_000)
+        self.page.wait_for_function(
+            f"document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) "
+            f".jp-Notebook .jp-Cell').length === {self.n_cells}",
+            timeout=90_000,
+        )
         self.wait_idle(90)
 
     def cell(self, index: int):
@@ -264,8 +305,9 @@ class Notebook:
 
     def wait_idle(self, timeout: float) -> None:
         # idle twice in a row, a moment apart: not the gap between two queued cells
-        _wait_for("the kernel to be idle", lambda: self.kernel_idle() and (time.sleep(0.5) or self.kernel_idle()),
-                  timeout)
+        _wait_for(
+            "the kernel to be idle", lambda: self.kernel_idle() and (time.sleep(0.5) or self.kernel_idle()), timeout
+        )
 
     def menu(self, menu: str, item: str) -> None:
         """Click a menu bar entry, then one of its items, by their labels (as a student does)."""
@@ -279,9 +321,13 @@ class Notebook:
         for _ in range(attempts):
             self.menu("Run", "Run All Cells")
             try:
-                _wait_for("a cell to start", lambda: self.page.evaluate("""() => Array.from(
+                _wait_for(
+                    "a cell to start",
+                    lambda: self.page.evaluate("""() => Array.from(
                     document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-InputPrompt'))
-                    .some(p => /\\[[*0-9]+\\]/.test(p.textContent))"""), 20)
+                    .some(p => /\\[[*0-9]+\\]/.test(p.textContent))"""),
+                    20,
+                )
                 return
             except AssertionError:
                 continue
@@ -308,8 +354,14 @@ class Notebook:
         self.cell(self.n_cells - 1).locator(".jp-InputArea").first.click()
         self.page.keyboard.press("Escape")
         self.page.keyboard.press("b")  # a new cell below, as a student adds one
-        _wait_for("the new cell", lambda: self.page.locator(
-            ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Cell").count() == self.n_cells + 1, 10)
+        _wait_for(
+            "the new cell",
+            lambda: (
+                self.page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Cell").count()
+                == self.n_cells + 1
+            ),
+            10,
+        )
         editor = self.cell(self.n_cells).locator(".cm-content")
         editor.click()
         self.page.keyboard.insert_text(call)
@@ -321,13 +373,19 @@ class Notebook:
             def new_hint():  # the output is replaced by the next run: wait until it differs
                 shown = self.hints()
                 return shown[-1] if shown and (not seen or shown[-1] != seen[-1]) else None
+
             seen.append(_wait_for("a new hint", new_hint, 60))
             self.wait_idle(60)
         self.page.keyboard.press("Escape")
         self.page.keyboard.press("d")
         self.page.keyboard.press("d")
-        _wait_for("the cell to go", lambda: self.page.locator(
-            ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Cell").count() == self.n_cells, 10)
+        _wait_for(
+            "the cell to go",
+            lambda: (
+                self.page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Cell").count() == self.n_cells
+            ),
+            10,
+        )
         return seen
 
     def errors(self) -> list[str]:
@@ -350,8 +408,9 @@ class Notebook:
         typed = {}
         for grade_id, index in self.solution_cells.items():
             cell = next(c for c in reference.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
-            code = "\n".join(line for line in cell.source.splitlines()
-                             if line.strip() not in (BEGIN_SOLUTION, END_SOLUTION))
+            code = "\n".join(
+                line for line in cell.source.splitlines() if line.strip() not in (BEGIN_SOLUTION, END_SOLUTION)
+            )
             editor = self.cell(index).locator(".cm-content")
             editor.scroll_into_view_if_needed()
             editor.click()
@@ -365,6 +424,7 @@ class Notebook:
         def saved():
             on_disk = nbformat.read(self.path, as_version=4)
             return all(on_disk.cells[i].source == typed[g] for g, i in self.solution_cells.items())
+
         _wait_for("the notebook to be saved with the reference's code", saved, 30)
         return typed
 
@@ -376,6 +436,7 @@ def browser_lab(tmp_path, zygote):
     if reason:
         pytest.skip(reason)
     from playwright.sync_api import sync_playwright
+
     marker = secrets.token_hex(8)
     os.environ[MARKER] = marker  # inherited by Playwright's driver and Chromium, and set for the server
     lab = pw = browser = None
@@ -430,16 +491,23 @@ def test_students_run_and_self_check_in_jupyterlab(browser_lab, zygote, tmp_path
         assert "not implemented yet" in panels[first]["text"]
         errors = nb.errors()
         assert errors, "the failing self-check must fail its cell (nbgrader counts it)"
-        assert all(len(e.strip().splitlines()) == 1 and "SelfCheckFailed" in e and "not implemented yet" in e
-                   and "Traceback" not in e for e in errors), errors
+        assert all(
+            len(e.strip().splitlines()) == 1
+            and "SelfCheckFailed" in e
+            and "not implemented yet" in e
+            and "Traceback" not in e
+            for e in errors
+        ), errors
         nb.screenshot(nb.grade_cells[first], f"level{level}-stub-run.png")
 
         # 1b. Stuck: hint(level, stage) in a new cell, twice: one rung, then the next, from the hints
         # shipped beside the notebook (the grade cell imported `hint` along with `check`).
         ladder = json.loads((lab.root / "hints.json").read_text())["levels"][str(level)][first]["ladder"]
         shown = nb.ask_for_hints(f'hint({level}, "{first}")', 2)
-        assert [(h["stage"], h["rung"], h["rungs"]) for h in shown] == [(first, 1, len(ladder)),
-                                                                        (first, 2, len(ladder))]
+        assert [(h["stage"], h["rung"], h["rungs"]) for h in shown] == [
+            (first, 1, len(ladder)),
+            (first, 2, len(ladder)),
+        ]
         for h, text in zip(shown, ladder):
             assert " ".join(text.replace("`", "").split()) in " ".join(h["text"].split()), (h, text)
         record = [json.loads(line) for line in (lab.root / ".kit-history.jsonl").read_text().splitlines()]
@@ -451,9 +519,15 @@ def test_students_run_and_self_check_in_jupyterlab(browser_lab, zygote, tmp_path
         # 3. Restart and run all: full marks, stage by stage, the loss curve, no error anywhere.
         nb.menu("Kernel", "Restart Kernel and Run All Cells…")
         page.locator(".jp-Dialog .jp-mod-accept").click()  # "Restart"
-        _wait_for("every self-check to show", lambda nb=nb: len(nb.panels()) == len(nb.grade_cells)
-                  and nb.cell(nb.last_code_cell).locator(".jp-InputPrompt").inner_text().strip() not in ("[ ]:", "[*]:"),
-                  180, interval=1)
+        _wait_for(
+            "every self-check to show",
+            lambda nb=nb: (
+                len(nb.panels()) == len(nb.grade_cells)
+                and nb.cell(nb.last_code_cell).locator(".jp-InputPrompt").inner_text().strip() not in ("[ ]:", "[*]:")
+            ),
+            180,
+            interval=1,
+        )
         nb.wait_idle(120)
         panels = nb.panels()
         assert set(panels) == set(nb.grade_cells)
@@ -479,8 +553,9 @@ def test_students_run_and_self_check_in_jupyterlab(browser_lab, zygote, tmp_path
 
         # 5. nbgrader's Validate button runs the saved notebook in a fresh kernel: all tests pass.
         if level == VALIDATE_LEVEL:
-            page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-ToolbarButtonComponent",
-                         has_text="Validate").click()
+            page.locator(
+                ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-ToolbarButtonComponent", has_text="Validate"
+            ).click()
             dialog = page.locator(".jp-Dialog")
             dialog.wait_for(timeout=180_000)
             text = dialog.inner_text()

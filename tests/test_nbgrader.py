@@ -14,6 +14,7 @@ round (a folder of submissions and an LMS zip through zip_collect).
 nbgrader starts a kernel per notebook and the in-kernel self-check runs every stage, so this
 module takes minutes: the class is kept small, and cell and call timeouts are short.
 """
+
 from __future__ import annotations
 
 import copy
@@ -45,21 +46,24 @@ LEVELS = [1, 3]
 
 
 def nbgrader(course: Path, *args: str, ok: bool = True) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, capture_output=True,
-                          text=True, timeout=1800)
+    proc = subprocess.run(
+        [sys.executable, "-m", "nbgrader", *args], cwd=course, capture_output=True, text=True, timeout=1800
+    )
     if ok:
         assert proc.returncode == 0, f"nbgrader {' '.join(args)}:\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"
     return proc
 
 
 def kit(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, "-m", "autograder", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=1800)
+    proc = subprocess.run(
+        [sys.executable, "-m", "autograder", *args], cwd=cwd, capture_output=True, text=True, timeout=1800
+    )
     assert proc.returncode == 0, f"autograder {' '.join(args)}:\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"
     return proc
 
 
 # ----------------------------------------------------------------------------- the submissions
+
 
 def _code_cells(nb, kind: str):
     for cell in nb.cells:
@@ -131,11 +135,15 @@ def with_stderr(nb):
     """Correct work that writes to stderr, also from inside forward (so during the test cells)."""
     nb = copy.deepcopy(nb)
     cell = _imports_cell(nb)
-    cell.source += ("\nimport sys\nimport warnings\nprint('student output on stderr', file=sys.stderr)\n"
-                    "warnings.warn('a warning from the student')\n")
+    cell.source += (
+        "\nimport sys\nimport warnings\nprint('student output on stderr', file=sys.stderr)\n"
+        "warnings.warn('a warning from the student')\n"
+    )
     forward = _cell(nb, "level1_solution_forward")
-    forward.source += ("\n\n\n_forward_impl = forward\n\n\ndef forward(x, w1, w2):\n"
-                       "    print('forward was called', file=sys.stderr)\n    return _forward_impl(x, w1, w2)\n")
+    forward.source += (
+        "\n\n\n_forward_impl = forward\n\n\ndef forward(x, w1, w2):\n"
+        "    print('forward was called', file=sys.stderr)\n    return _forward_impl(x, w1, w2)\n"
+    )
     return nb
 
 
@@ -146,8 +154,10 @@ def never_ending(nb):
     _imports_cell(nb).source += "\n" + COPY_OTHERS_WORK
     _cell(nb, "level1_solution_train").source += "\n\n\nwhile True:  # never ends\n    pass\n"
     demo = [c for c in _code_cells(nb, "plain") if "__main__" in c.source][0]
-    demo.source = ("import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
-                   "while True:  # never ends, and ignores the interrupt\n    pass\n\n" + demo.source)
+    demo.source = (
+        "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+        "while True:  # never ends, and ignores the interrupt\n    pass\n\n" + demo.source
+    )
     return nb
 
 
@@ -164,20 +174,22 @@ if _os.path.isfile(_theirs) and _os.path.isfile(_mine):
 """
 
 
-
-
 def build_class(course: Path) -> tuple[dict, dict]:
     """``{student: {level: notebook}}`` and, for each tampering student, the untampered base."""
-    release = {lv: nbformat.read(course / "release" / assignment_id(lv) / notebook_name(lv), as_version=4)
-               for lv in LEVELS}
+    release = {
+        lv: nbformat.read(course / "release" / assignment_id(lv) / notebook_name(lv), as_version=4) for lv in LEVELS
+    }
     solution = {lv: (ROOT / "solutions" / f"{curriculum.LEVELS[lv].module}.py").read_text() for lv in LEVELS}
     ref = {lv: fill_notebook(release[lv], solution[lv]) for lv in LEVELS}
 
     def broken(case: str, lv: int):
         return fill_notebook(release[lv], (CORPUS / case / f"{curriculum.LEVELS[lv].module}.py").read_text())
 
-    b1, b1_backward, b3 = broken("l1_loss_mean", 1), broken("l1_backward_no_factor2", 1), \
-        broken("l3_train_no_zero_grad", 3)
+    b1, b1_backward, b3 = (
+        broken("l1_loss_mean", 1),
+        broken("l1_backward_no_factor2", 1),
+        broken("l3_train_no_zero_grad", 3),
+    )
     students = {
         "reference": {1: ref[1], 3: ref[3]},
         "stub": {1: release[1], 3: release[3]},
@@ -188,16 +200,31 @@ def build_class(course: Path) -> tuple[dict, dict]:
         "tamper_hang": {1: never_ending(ref[1])},
     }
     bases = {  # what each tampering student would have without the tampering
-        "tamper_cells": {1: release[1]}, "tamper_patch": {1: b1_backward, 3: b3},
-        "tamper_stderr": {1: ref[1]}, "tamper_hang": {1: ref[1]},
+        "tamper_cells": {1: release[1]},
+        "tamper_patch": {1: b1_backward, 3: b3},
+        "tamper_stderr": {1: ref[1]},
+        "tamper_hang": {1: ref[1]},
     }
     return students, bases
 
 
 def kit_batch(class_dir: Path, out: Path) -> dict:
     """The kit's own batch grader on a class directory: ``{student: report}``."""
-    args = ["grade", str(class_dir), "--out", str(out), "--jobs", "2", "--seed", str(SEED),
-            "--call-timeout", str(CALL_TIMEOUT), "--format", "json", "--force"]
+    args = [
+        "grade",
+        str(class_dir),
+        "--out",
+        str(out),
+        "--jobs",
+        "2",
+        "--seed",
+        str(SEED),
+        "--call-timeout",
+        str(CALL_TIMEOUT),
+        "--format",
+        "json",
+        "--force",
+    ]
     for lv in LEVELS:
         args += ["--level", str(lv)]
     kit(*args)
@@ -208,9 +235,16 @@ def kit_in_process(notebooks: dict, zygote) -> dict:
     """``{student: {level: score}}`` from the kit's grader, called in this process."""
     from autograder.nbgrader_course import grade_notebook_bytes
     from autograder.sandbox import Limits
-    return {student: {lv: grade_notebook_bytes(nbformat.writes(nb).encode(), lv, SEED, limits=Limits(
-        call_seconds=CALL_TIMEOUT), pool=zygote).level_score(lv)[0] for lv, nb in nbs.items()}
-        for student, nbs in notebooks.items()}
+
+    return {
+        student: {
+            lv: grade_notebook_bytes(
+                nbformat.writes(nb).encode(), lv, SEED, limits=Limits(call_seconds=CALL_TIMEOUT), pool=zygote
+            ).level_score(lv)[0]
+            for lv, nb in nbs.items()
+        }
+        for student, nbs in notebooks.items()
+    }
 
 
 def level_score(report: dict, level: int) -> float:
@@ -224,6 +258,7 @@ def stage_score(report: dict, level: int, stage: str) -> float:
 def gradebook(course: Path) -> dict:
     """``{(student, level): (score, needs_manual, {grade_id: auto_score})}`` from gradebook.db."""
     from nbgrader.api import Gradebook
+
     out = {}
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}", course_id=COURSE_ID) as gb:
         for lv in LEVELS:
@@ -235,15 +270,32 @@ def gradebook(course: Path) -> dict:
 
 # ----------------------------------------------------------------------------- the run
 
+
 @pytest.fixture(scope="module")
 def course(tmp_path_factory) -> Path:
     """Create the course, add the students, generate the assignments."""
     course = tmp_path_factory.mktemp("nbgrader") / "course"
-    kit("nbgrader", "init", str(course), "--course-id", COURSE_ID, "--levels", *map(str, LEVELS), "--no-generate",
-        "--seed", str(SEED), "--cell-timeout", str(CELL_TIMEOUT), "--call-timeout", str(CALL_TIMEOUT))
+    kit(
+        "nbgrader",
+        "init",
+        str(course),
+        "--course-id",
+        COURSE_ID,
+        "--levels",
+        *map(str, LEVELS),
+        "--no-generate",
+        "--seed",
+        str(SEED),
+        "--cell-timeout",
+        str(CELL_TIMEOUT),
+        "--call-timeout",
+        str(CALL_TIMEOUT),
+    )
     roster = course.parent / "students.csv"
-    roster.write_text("id,last_name,first_name,email\n" + "".join(
-        f"{s},{s.split('_')[0].title()},{s},{s}@example.org\n" for s in STUDENTS))
+    roster.write_text(
+        "id,last_name,first_name,email\n"
+        + "".join(f"{s},{s.split('_')[0].title()},{s},{s}@example.org\n" for s in STUDENTS)
+    )
     nbgrader(course, "db", "student", "import", str(roster))
     for lv in LEVELS:
         nbgrader(course, "generate_assignment", assignment_id(lv), "--force")
@@ -277,10 +329,19 @@ def graded(course: Path, tmp_path_factory, zygote) -> dict:
     t2 = time.monotonic()
     kit_reports = kit_batch(class_dir, tmp_path_factory.mktemp("kit-out"))
     t3 = time.monotonic()
-    print(f"\nnbgrader autograde: {t1 - t0:.0f} s for {sum(len(n) for n in students.values())} notebooks; "
-          f"feedback + export {t2 - t1:.0f} s; kit batch grader {t3 - t2:.0f} s", file=sys.stderr)
-    return dict(students=students, autograde=autograde, feedback=feedback, gradebook=gradebook(course),
-                kit=kit_reports, kit_bases=kit_in_process(bases, zygote))
+    print(
+        f"\nnbgrader autograde: {t1 - t0:.0f} s for {sum(len(n) for n in students.values())} notebooks; "
+        f"feedback + export {t2 - t1:.0f} s; kit batch grader {t3 - t2:.0f} s",
+        file=sys.stderr,
+    )
+    return dict(
+        students=students,
+        autograde=autograde,
+        feedback=feedback,
+        gradebook=gradebook(course),
+        kit=kit_reports,
+        kit_bases=kit_in_process(bases, zygote),
+    )
 
 
 def test_autograde_grades_every_submission(graded):
@@ -349,8 +410,9 @@ def test_student_code_ran_in_the_kernel_and_test_cells_show_the_official_grade(c
         assert [o.output_type for o in cell.outputs] == ["stream", "execute_result"]
         assert cell.outputs[1].data["text/plain"] == repr(float(cell.metadata.nbgrader["points"]))
     hang = _autograded(course, "tamper_hang", 1)
-    errors = [o.ename for c in hang.cells if c.cell_type == "code" for o in c.get("outputs", [])
-              if o.output_type == "error"]
+    errors = [
+        o.ename for c in hang.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"
+    ]
     assert "CellTimeoutError" in errors
     tampered = _autograded(course, "tamper_cells", 1)
     assert len(list(_code_cells(tampered, "test"))) == len(curriculum.stages_of(1))  # deleted ones put back
@@ -371,10 +433,13 @@ def test_lms_imports_and_similarity_from_the_course(course, graded, tmp_path):
     """``python -m autograder lms COURSE`` writes the Canvas and Moodle imports from the gradebook
     (read back by the documented-format parsers), ``similarity COURSE`` compares submitted/."""
     from lms_import import canvas_import, moodle_import
+
     roster = tmp_path / "roster.csv"
-    roster.write_text("directory,student_id,name,section\n"
-                      + "".join(f"{s},{1000 + i},\"{s.title()}, Student\",A\n" for i, s in enumerate(STUDENTS))
-                      + "absent,1999,\"Absent, Student\",A\n")
+    roster.write_text(
+        "directory,student_id,name,section\n"
+        + "".join(f'{s},{1000 + i},"{s.title()}, Student",A\n' for i, s in enumerate(STUDENTS))
+        + 'absent,1999,"Absent, Student",A\n'
+    )
     kit("lms", str(course), "--roster", str(roster), "--out", str(tmp_path), "--lms-columns", "total")
     gradebook_totals = {}
     for (student, _), (score, _, _) in graded["gradebook"].items():
@@ -389,8 +454,9 @@ def test_lms_imports_and_similarity_from_the_course(course, graded, tmp_path):
     kit("similarity", str(course), "--out", str(tmp_path / "sim"))
     rows = list(csv.DictReader((tmp_path / "sim" / "similarity.csv").open()))
     assert rows and not [r for r in rows if "stub" in (r["student_a"], r["student_b"])]
-    assert any({r["student_a"], r["student_b"]} == {"reference", "tamper_stderr"} and r["flagged"] == "yes"
-               for r in rows)
+    assert any(
+        {r["student_a"], r["student_b"]} == {"reference", "tamper_stderr"} and r["flagged"] == "yes" for r in rows
+    )
 
 
 def _solution_only_lines(level: int) -> set[str]:
@@ -399,7 +465,7 @@ def _solution_only_lines(level: int) -> set[str]:
     for region in solution.regions:
         for i in range(region.begin, region.end + 1):
             in_region[i] = True
-        inside.update(line.strip() for line in solution.lines[region.begin + 1:region.end])
+        inside.update(line.strip() for line in solution.lines[region.begin + 1 : region.end])
     outside = {line.strip() for line, flag in zip(solution.lines, in_region) if not flag}
     return {line for line in inside - outside if line and not line.startswith("#")}
 
@@ -413,8 +479,11 @@ HIDDEN_MARKERS = ["BEGIN HIDDEN TESTS", "END HIDDEN TESTS", "official_grade(", "
 
 def test_release_and_feedback_hold_no_solutions_nor_hidden_checks(course, graded):
     release = {p: p.read_text(encoding="utf-8") for p in (course / "release").rglob("*") if p.is_file()}
-    release_code = {p: "\n".join(c.source for c in nbformat.reads(t, as_version=4).cells)
-                    for p, t in release.items() if p.suffix == ".ipynb"}
+    release_code = {
+        p: "\n".join(c.source for c in nbformat.reads(t, as_version=4).cells)
+        for p, t in release.items()
+        if p.suffix == ".ipynb"
+    }
     feedback = {p: _html_text(p) for p in (course / "feedback").rglob("*.html")}
     assert len(release_code) == len(LEVELS)
     # each level's hints ship beside its notebook (hints on by default): that level's ladders only
@@ -448,6 +517,7 @@ def test_release_and_feedback_hold_no_solutions_nor_hidden_checks(course, graded
 
 def test_hints_switched_off_for_a_course_leave_none_in_its_release(tmp_path):
     from autograder import hints
+
     course = tmp_path / "course"
     kit("nbgrader", "init", str(course), "--levels", "3", "--no-hints", "--seed", str(SEED))
     released = course / "release" / "level3"
@@ -476,8 +546,10 @@ def test_run_grades_a_new_round_in_one_command(course, graded, tmp_path, zygote)
     graded without a kernel (--no-execute)."""
     from autograder.nbgrader_course import grade_notebook_bytes
     from autograder.sandbox import Limits
-    release = {lv: nbformat.read(course / "release" / assignment_id(lv) / notebook_name(lv), as_version=4)
-               for lv in LEVELS}
+
+    release = {
+        lv: nbformat.read(course / "release" / assignment_id(lv) / notebook_name(lv), as_version=4) for lv in LEVELS
+    }
     late = fill_notebook(release[3], (CORPUS / "l3_loss_mean" / "level3_autograd.py").read_text())
     folder = tmp_path / "round2"
     (folder / "latecomer").mkdir(parents=True)
@@ -485,7 +557,8 @@ def test_run_grades_a_new_round_in_one_command(course, graded, tmp_path, zygote)
     # an unchanged resubmission is not graded again
     (folder / "stub").mkdir()
     (folder / "stub" / "level3_autograd.ipynb").write_bytes(
-        (course / "submitted" / "stub" / "level3" / "level3_autograd.ipynb").read_bytes())
+        (course / "submitted" / "stub" / "level3" / "level3_autograd.ipynb").read_bytes()
+    )
     lms_nb = fill_notebook(release[1], (CORPUS / "l1_step_rebinds" / "level1_numpy.py").read_text())
     lms = tmp_path / "lms" / "level1"
     lms.mkdir(parents=True)
@@ -494,8 +567,9 @@ def test_run_grades_a_new_round_in_one_command(course, graded, tmp_path, zygote)
     before = (course / "autograded" / "stub" / "level3" / "level3_autograd.ipynb").stat().st_mtime_ns
 
     # --no-execute: no kernel at all (the hardened mode for a shared server), the same grades
-    proc = kit("nbgrader", "run", str(course), "--submissions", str(folder), "--lms", str(tmp_path / "lms"),
-               "--no-execute")
+    proc = kit(
+        "nbgrader", "run", str(course), "--submissions", str(folder), "--lms", str(tmp_path / "lms"), "--no-execute"
+    )
     assert "zip_collect level1" in proc.stderr
     after = (course / "autograded" / "stub" / "level3" / "level3_autograd.ipynb").stat().st_mtime_ns
     assert before == after
@@ -511,7 +585,8 @@ def test_run_grades_a_new_round_in_one_command(course, graded, tmp_path, zygote)
         assert (course / "feedback" / student / assignment_id(lv) / f"{curriculum.LEVELS[lv].module}.html").is_file()
         graded_nb = _autograded(course, student, lv)
         assert not any(c.get("outputs") for c in graded_nb.cells if not c.metadata.get("nbgrader", {}).get("grade"))
-    rows = {(r["student_id"], r["assignment"]): float(r["score"])
-            for r in csv.DictReader((course / "grades.csv").open())}
+    rows = {
+        (r["student_id"], r["assignment"]): float(r["score"]) for r in csv.DictReader((course / "grades.csv").open())
+    }
     assert rows[("latecomer", "level3")] == pytest.approx(scores[("latecomer", 3)][0])
     assert rows[("reference", "level1")] == 12.5

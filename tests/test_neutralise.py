@@ -1,5 +1,6 @@
 """The neutraliser: each output kind's function, on hostile strings (the renderers' use of it is
 tested in tests/test_hostile_text.py)."""
+
 from __future__ import annotations
 
 import json
@@ -12,8 +13,12 @@ from autograder import neutralise as n
 HOSTILE = [
     "\x1b[2J\x1b[HTotal: 12.5 / 12.5",
     "a|b<img src=x onerror=alert(1)>`code`",
-    "=HYPERLINK(\"http://evil\",\"x\")",
-    "-1-1", "+1", "@SUM(A1)", "\tx", "\rx",
+    '=HYPERLINK("http://evil","x")',
+    "-1-1",
+    "+1",
+    "@SUM(A1)",
+    "\tx",
+    "\rx",
     "\u202eevil\u202c",
     "line1\nline2",
 ]

@@ -10,6 +10,7 @@ dropped, so are ``pip install`` lines (the kit is installed), and the README's e
 address becomes a local Dask cluster. Each command's wall time is written to ``artifacts/readme/timings.txt`` (the
 instructor's day, step by step).
 """
+
 from __future__ import annotations
 
 import os
@@ -32,7 +33,7 @@ pytestmark = pytest.mark.slow
 
 
 def instructor_blocks(readme: str) -> list[list[str]]:
-    section = readme[readme.index(START):readme.index(END)]
+    section = readme[readme.index(START) : readme.index(END)]
     blocks = re.findall(r"```bash\n(.*?)```", section, re.S)
     out = []
     for block in blocks:
@@ -60,10 +61,13 @@ def scratch(home: Path) -> None:
     (home / "Downloads").mkdir()
     with zipfile.ZipFile(home / "Downloads" / "submissions.zip", "w") as zf:  # Canvas's names
         zf.writestr("liddellalice_12345_777_level1_numpy.py", sol)
-        zf.writestr("builderbob_LATE_12346_778_level1_numpy-1.py",  # late and resubmitted
-                    (ROOT / "assignments" / "level1_numpy.py").read_text())
-    (home / "roster.csv").write_text("student_id,login,name,section\n12345,alice,Alice Liddell,A\n"
-                                     "12346,bob,Bob Builder,A\n")
+        zf.writestr(
+            "builderbob_LATE_12346_778_level1_numpy-1.py",  # late and resubmitted
+            (ROOT / "assignments" / "level1_numpy.py").read_text(),
+        )
+    (home / "roster.csv").write_text(
+        "student_id,login,name,section\n12345,alice,Alice Liddell,A\n12346,bob,Bob Builder,A\n"
+    )
 
 
 def test_every_instructor_command_of_the_readme_runs(tmp_path):
@@ -72,8 +76,12 @@ def test_every_instructor_command_of_the_readme_runs(tmp_path):
     home = tmp_path / "home"
     home.mkdir()
     scratch(home)
-    env = {**os.environ, "HOME": str(home), "PYTHONPATH": str(ROOT),
-           "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")}
+    env = {
+        **os.environ,
+        "HOME": str(home),
+        "PYTHONPATH": str(ROOT),
+        "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""),
+    }
     env.pop("KIT_SEED", None)
     timings = []
     for block in blocks:
@@ -81,13 +89,15 @@ def test_every_instructor_command_of_the_readme_runs(tmp_path):
         for line in block:
             script += ['echo "@@start $(date +%s.%N)" >&2', line, 'echo "@@end $(date +%s.%N)" >&2']
         t0 = time.monotonic()
-        proc = subprocess.run(["bash", "-c", "\n".join(script)], env=env, capture_output=True, text=True,
-                              timeout=1800)
+        proc = subprocess.run(["bash", "-c", "\n".join(script)], env=env, capture_output=True, text=True, timeout=1800)
         marks = [float(m) for m in re.findall(r"@@(?:start|end) ([0-9.]+)", proc.stderr)]
-        for i, line in enumerate(block[:len(marks) // 2]):
+        for i, line in enumerate(block[: len(marks) // 2]):
             timings.append(f"{marks[2 * i + 1] - marks[2 * i]:7.1f} s  {line}")
-        assert proc.returncode == 0, (f"README block failed ({time.monotonic() - t0:.0f} s):\n" + "\n".join(block)
-                                      + f"\n--- stdout\n{proc.stdout[-3000:]}\n--- stderr\n{proc.stderr[-5000:]}")
+        assert proc.returncode == 0, (
+            f"README block failed ({time.monotonic() - t0:.0f} s):\n"
+            + "\n".join(block)
+            + f"\n--- stdout\n{proc.stdout[-3000:]}\n--- stderr\n{proc.stderr[-5000:]}"
+        )
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     (ARTIFACTS / "timings.txt").write_text("\n".join(timings) + "\n")
     grades = home / "grades"

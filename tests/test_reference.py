@@ -1,4 +1,5 @@
 """The grader's written-out optimizers follow torch.optim's trajectories (float64, many steps)."""
+
 import pytest
 import torch
 
@@ -26,10 +27,17 @@ def _run(make, params0, steps=25, set_to_none=True, rebuild_every=0):
     return [p.detach() for p in params]
 
 
-@pytest.mark.parametrize("kind,kwargs", [
-    ("sgd", dict(lr=0.05)), ("sgd", dict(lr=0.05, momentum=0.9)), ("sgd", dict(lr=0.05, maximize=True)),
-    ("sgd", dict(lr=0.02, momentum=0.5, maximize=True)), ("adam", dict(lr=0.01)), ("adam", dict(lr=0.03, maximize=True)),
-])
+@pytest.mark.parametrize(
+    "kind,kwargs",
+    [
+        ("sgd", dict(lr=0.05)),
+        ("sgd", dict(lr=0.05, momentum=0.9)),
+        ("sgd", dict(lr=0.05, maximize=True)),
+        ("sgd", dict(lr=0.02, momentum=0.5, maximize=True)),
+        ("adam", dict(lr=0.01)),
+        ("adam", dict(lr=0.03, maximize=True)),
+    ],
+)
 @pytest.mark.parametrize("set_to_none", [True, False])
 @pytest.mark.parametrize("rebuild_every", [0, 3])
 def test_optimizer_matches_torch_optim(kind, kwargs, set_to_none, rebuild_every):
@@ -52,8 +60,9 @@ def test_a_parameter_without_gradient_is_left_alone():
     assert not torch.equal(p[0].detach(), torch.ones(2))
 
 
-@pytest.mark.parametrize("level,opt", [(5, ref.Optim("sgd", 1e-3)), (6, ref.Optim("adam", 0.02)),
-                                       (8, ref.Optim("sgd", 1e-3, 0.9))])
+@pytest.mark.parametrize(
+    "level,opt", [(5, ref.Optim("sgd", 1e-3)), (6, ref.Optim("adam", 0.02)), (8, ref.Optim("sgd", 1e-3, 0.9))]
+)
 @pytest.mark.parametrize("to_none", [False, True])
 def test_simulate_equals_a_torch_optim_loop(level, opt, to_none):
     s = Sizes(N=7, D_in=11, H=5, D_out=3)
@@ -64,8 +73,11 @@ def test_simulate_equals_a_torch_optim_loop(level, opt, to_none):
     got = ref.simulate(level, params0, x, y, opt, 30, ks=ks, zero_to_none=to_none)
     names = LEVELS[level].param_names
     p = {n: params0[n].clone().requires_grad_(True) for n in names}
-    optimizer = (torch.optim.Adam(p.values(), lr=opt.lr) if opt.kind == "adam"
-                 else torch.optim.SGD(p.values(), lr=opt.lr, momentum=opt.momentum))
+    optimizer = (
+        torch.optim.Adam(p.values(), lr=opt.lr)
+        if opt.kind == "adam"
+        else torch.optim.SGD(p.values(), lr=opt.lr, momentum=opt.momentum)
+    )
     losses = []
     for t in range(30):
         loss = ref.loss_of(level, p, x, y, ks[t] if ks else None)
@@ -84,9 +96,12 @@ def test_grading_never_imports_torch_dynamo_in_the_grader():
     import subprocess
     import sys
     from pathlib import Path
+
     root = Path(__file__).resolve().parent.parent
-    code = ("import sys, torch; from pathlib import Path; from autograder.grading import grade; "
-            f"r = grade(Path('solutions'), [1, 2, 3, 4, 5, 6, 7, 8], {SEED}, curves=True); "
-            "print(r.score, 'torch._dynamo' in sys.modules)")
+    code = (
+        "import sys, torch; from pathlib import Path; from autograder.grading import grade; "
+        f"r = grade(Path('solutions'), [1, 2, 3, 4, 5, 6, 7, 8], {SEED}, curves=True); "
+        "print(r.score, 'torch._dynamo' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=300)
     assert out.stdout.split() == ["100.0", "False"], out.stderr[-2000:]

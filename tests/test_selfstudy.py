@@ -11,6 +11,7 @@ What is proven here:
 - every text that reaches the terminal or HTML is neutralised;
 - ``progress`` sums the record up and draws its chart.
 """
+
 from __future__ import annotations
 
 import json
@@ -39,9 +40,12 @@ def workdir(tmp_path, monkeypatch):
 
 
 def _check_event(level: int, stage: str, passed: bool, mistakes: dict | None = None) -> dict:
-    return {"event": "check", "level": level, "stage": stage,
-            "stages": {stage: {"score": 1.0 if passed else 0.0, "max": 1.0, "passed": passed,
-                               "mistakes": mistakes or {}}}}
+    return {
+        "event": "check",
+        "level": level,
+        "stage": stage,
+        "stages": {stage: {"score": 1.0 if passed else 0.0, "max": 1.0, "passed": passed, "mistakes": mistakes or {}}},
+    }
 
 
 # --- the ladder ----------------------------------------------------------------------------------
@@ -68,6 +72,7 @@ def test_ladder_advances_stays_on_its_last_rung_and_resets_when_the_stage_passes
 
 def test_every_stage_of_every_level_has_a_ladder_of_two_to_four_rungs():
     from autograder.curriculum import LEVELS, stages_of
+
     for level in LEVELS:
         assert set(TABLE[str(level)]) == set(stages_of(level))
         for stage, entry in TABLE[str(level)].items():
@@ -106,8 +111,9 @@ def test_a_mistake_named_by_a_unit_check_gets_its_hint_first(workdir):
     ns = runpy.run_path(str(ROOT / "solutions" / "level1_numpy.py"), run_name="student")
     src = (ROOT / "solutions" / "level1_numpy.py").read_text()
     broken = dict(ns)
-    exec(compile(src.replace("grad_y_pred = 2.0 * (y_pred - y)", "grad_y_pred = (y_pred - y)"),
-                 "broken", "exec"), broken)
+    exec(
+        compile(src.replace("grad_y_pred = 2.0 * (y_pred - y)", "grad_y_pred = (y_pred - y)"), "broken", "exec"), broken
+    )
     report = selfcheck.run(1, "backward", broken)
     hints.record_check(report, workdir, stage="backward")
     first = hints.next_hint(1, None, workdir)
@@ -139,6 +145,7 @@ def test_hints_switched_off_by_the_course_are_off_even_beside_the_kit(tmp_path):
 
 def test_hint_text_is_escaped_for_html_and_the_terminal(workdir):
     from rich.console import Console
+
     h = hints.Hint(3, "forward", "[bold red]x[/] <script>alert(1)</script> \x1b[2J`a < b`", 1, 3, note="n")
     page = hints.render_html(h)
     assert "<script>" not in page and "&lt;script&gt;" in page and "<code>a &lt; b</code>" in page
@@ -162,10 +169,24 @@ def test_progress_html_escapes_and_draws_the_chart(workdir):
 
 def test_progress_counts_hints_solutions_and_time_to_full_marks(workdir):
     from autograder.curriculum import stage_points, stages_of
+
     for stage in stages_of(6):
-        history.append({"event": "check", "level": 6, "stage": None, "stages": {
-            stage: {"score": stage_points(6, stage), "max": stage_points(6, stage), "passed": True, "mistakes": {}}}},
-            workdir)
+        history.append(
+            {
+                "event": "check",
+                "level": 6,
+                "stage": None,
+                "stages": {
+                    stage: {
+                        "score": stage_points(6, stage),
+                        "max": stage_points(6, stage),
+                        "passed": True,
+                        "mistakes": {},
+                    }
+                },
+            },
+            workdir,
+        )
     history.append({"event": "hint", "level": 6, "stage": "step", "rung": 1, "mistake": None}, workdir)
     history.append({"event": "solution", "level": 6, "stage": "step"}, workdir)
     p = progress.summarize(history.read(workdir))[6]
@@ -178,9 +199,14 @@ def test_progress_counts_hints_solutions_and_time_to_full_marks(workdir):
 def test_progress_command_writes_the_page(workdir, tmp_path):
     history.append(_check_event(2, "loss", passed=True), workdir)
     out = tmp_path / "html"
-    proc = subprocess.run([sys.executable, "-m", "autograder", "progress", "--dir", str(workdir), "--html", str(out)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    proc = subprocess.run(
+        [sys.executable, "-m", "autograder", "progress", "--dir", str(workdir), "--html", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     assert proc.returncode == 0, proc.stderr
     assert "Your progress" in proc.stdout
     assert "data:image/png;base64," in (out / "progress.html").read_text()
@@ -205,11 +231,17 @@ def test_history_survives_an_interrupted_write(workdir):
 
 
 def test_history_keeps_every_line_of_concurrent_writers(workdir):
-    code = ("import sys; from autograder import history\n"
-            "for i in range(40): history.append({'event': 'hint', 'level': 2, 'stage': 'loss', 'rung': i, "
-            "'mistake': sys.argv[1] * 300}, sys.argv[2])\n")
-    procs = [subprocess.Popen([sys.executable, "-c", code, str(n), str(workdir)], cwd=ROOT,
-                              env={**os.environ, "PYTHONPATH": str(ROOT)}) for n in range(4)]
+    code = (
+        "import sys; from autograder import history\n"
+        "for i in range(40): history.append({'event': 'hint', 'level': 2, 'stage': 'loss', 'rung': i, "
+        "'mistake': sys.argv[1] * 300}, sys.argv[2])\n"
+    )
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, str(n), str(workdir)], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}
+        )
+        for n in range(4)
+    ]
     assert [p.wait(120) for p in procs] == [0] * 4
     events = history.read(workdir)
     assert len(events) == 160 and len((workdir / history.FILE_NAME).read_bytes().splitlines()) == 160
@@ -218,12 +250,22 @@ def test_history_keeps_every_line_of_concurrent_writers(workdir):
 def test_a_hostile_record_or_hints_file_changes_nothing_but_the_hint(workdir):
     """A record edited by hand (or by code): odd types, unknown mistakes, markup in messages."""
     path = workdir / history.FILE_NAME
-    odd = [{"v": 1, "t": 1, "event": "check", "level": 3, "stages": ["forward"]},
-           {"v": 1, "t": 2, "event": "check", "level": 3, "stages": {"forward": "passed"}},
-           {"v": 1, "t": 3, "event": "check", "level": 3, "stages": {"forward": {
-               "passed": False, "score": "x", "mistakes": {"rm -rf": "boom", "no_relu": "<b>[red]x"}}}},
-           {"v": 1, "t": 4, "event": "hint", "level": 3, "stage": ["forward"], "mistake": {"a": 1}},
-           {"v": 1, "t": "soon", "event": "check", "level": 3}, {"v": 1, "t": 5, "event": "check", "level": "3"}]
+    odd = [
+        {"v": 1, "t": 1, "event": "check", "level": 3, "stages": ["forward"]},
+        {"v": 1, "t": 2, "event": "check", "level": 3, "stages": {"forward": "passed"}},
+        {
+            "v": 1,
+            "t": 3,
+            "event": "check",
+            "level": 3,
+            "stages": {
+                "forward": {"passed": False, "score": "x", "mistakes": {"rm -rf": "boom", "no_relu": "<b>[red]x"}}
+            },
+        },
+        {"v": 1, "t": 4, "event": "hint", "level": 3, "stage": ["forward"], "mistake": {"a": 1}},
+        {"v": 1, "t": "soon", "event": "check", "level": 3},
+        {"v": 1, "t": 5, "event": "check", "level": "3"},
+    ]
     path.write_text("".join(json.dumps(e) + "\n" for e in odd))
     h = hints.next_hint(3, None, workdir)
     assert (h.stage, h.mistake) == ("forward", "no_relu")  # the unknown mistake is ignored
@@ -249,8 +291,15 @@ def test_history_can_be_switched_off_and_refuses_links(workdir, monkeypatch, tmp
 
 
 def _kit(*args, cwd=ROOT, pythonpath=ROOT, stdin=subprocess.DEVNULL):
-    return subprocess.run([sys.executable, "-m", "autograder", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=120, stdin=stdin, env={**os.environ, "PYTHONPATH": str(pythonpath)})
+    return subprocess.run(
+        [sys.executable, "-m", "autograder", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=stdin,
+        env={**os.environ, "PYTHONPATH": str(pythonpath)},
+    )
 
 
 def test_solution_asks_first_and_records_what_it_showed(workdir):
@@ -258,11 +307,23 @@ def test_solution_asks_first_and_records_what_it_showed(workdir):
     refused = _kit("solution", "4", "backward", "--dir", str(workdir))
     assert refused.returncode == 1 and secret not in refused.stdout + refused.stderr
     assert "--yes" in refused.stderr and history.read(workdir) == []
-    driver = ("import pty, sys; sys.exit(pty.spawn([sys.executable, '-m', 'autograder', 'solution', '4', "
-              f"'backward', '--dir', {str(workdir)!r}]))")
-    no = subprocess.run([sys.executable, "-c", driver],
-                        input="n\n", capture_output=True, text=True, timeout=120, cwd=ROOT,
-                        env={**os.environ, "PYTHONPATH": str(ROOT)}) if sys.platform != "win32" else None
+    driver = (
+        "import pty, sys; sys.exit(pty.spawn([sys.executable, '-m', 'autograder', 'solution', '4', "
+        f"'backward', '--dir', {str(workdir)!r}]))"
+    )
+    no = (
+        subprocess.run(
+            [sys.executable, "-c", driver],
+            input="n\n",
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+        if sys.platform != "win32"
+        else None
+    )
     if no is not None:
         assert "Show the worked solution" in no.stdout and secret not in no.stdout and history.read(workdir) == []
     shown = _kit("solution", "4", "backward", "--yes", "--dir", str(workdir))
@@ -274,8 +335,7 @@ def test_solution_asks_first_and_records_what_it_showed(workdir):
 
 def test_solution_refuses_where_no_solutions_are_installed(tmp_path):
     """The package alone (as an installed wheel, a class release or the Gradescope bundle has it)."""
-    shutil.copytree(ROOT / "autograder", tmp_path / "site" / "autograder",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "autograder", tmp_path / "site" / "autograder", ignore=shutil.ignore_patterns("__pycache__"))
     proc = _kit("solution", "3", "backward", "--yes", cwd=tmp_path, pythonpath=tmp_path / "site")
     assert proc.returncode == 2 and "not here" in proc.stderr and "loss.backward()" not in proc.stdout
 
@@ -288,6 +348,7 @@ def test_a_hint_cell_left_in_a_notebook_costs_nothing(tmp_path, zygote):
     from autograder.nbgrader_course import fill_notebook
     from autograder.settings import default_seed
     from autograder.submission import notebook_code
+
     release = nbformat.read(ROOT / "assignments" / "level1_numpy.ipynb", as_version=4)
     nb = fill_notebook(release, (ROOT / "solutions" / "level1_numpy.py").read_text())
     nb.cells.insert(3, nbformat.v4.new_code_cell('from autograder.selfcheck import hint\nhint(1, "forward")\nhint(1)'))

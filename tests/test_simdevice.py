@@ -1,5 +1,6 @@
 """The simulated GPU (autograder/child/simdevice.py), in-process: it collides where CUDA collides,
 and lets through what CUDA lets through (printing values, 0-dim CPU scalars, CPU indices)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -49,25 +50,30 @@ def test_printing_values_works(xw, capsys):
         y = x @ w
         print(y.sum().item(), float(y.sum()), y.tolist()[0], f"{y.sum():.3f}", y, y.cpu().numpy().shape)
         return y
+
     assert where(run(prints)) == "cuda:0 (simulated)"
     assert "tensor(" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("make", [
-    lambda x: torch.zeros(4, 3, dtype=x.dtype, device=x.device),
-    lambda x: torch.zeros_like(x),
-    lambda x: x.new_zeros(4, 3),
-    lambda x: torch.ones(4, 3).to(x.device),
-    lambda x: torch.ones(4, 3).to(x),
-    lambda x: torch.ones(4, 3, device=str(x.device)),
-    lambda x: torch.ones(4, 3, device=x.device.type),
-    lambda x: torch.ones(4, 3, device=x.get_device()),
-    lambda x: torch.ones(4, 3).cuda(),
-    lambda x: x.to(torch.float32),
-    lambda x: x.clamp(min=0) * (x > 0),
-    lambda x: torch.where(x > 0, x, torch.zeros((), dtype=x.dtype)),
-    lambda x: x + torch.tensor(2.0, dtype=x.dtype),
-], ids=range(13))
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda x: torch.zeros(4, 3, dtype=x.dtype, device=x.device),
+        lambda x: torch.zeros_like(x),
+        lambda x: x.new_zeros(4, 3),
+        lambda x: torch.ones(4, 3).to(x.device),
+        lambda x: torch.ones(4, 3).to(x),
+        lambda x: torch.ones(4, 3, device=str(x.device)),
+        lambda x: torch.ones(4, 3, device=x.device.type),
+        lambda x: torch.ones(4, 3, device=x.get_device()),
+        lambda x: torch.ones(4, 3).cuda(),
+        lambda x: x.to(torch.float32),
+        lambda x: x.clamp(min=0) * (x > 0),
+        lambda x: torch.where(x > 0, x, torch.zeros((), dtype=x.dtype)),
+        lambda x: x + torch.tensor(2.0, dtype=x.dtype),
+    ],
+    ids=range(13),
+)
 def test_tensors_made_on_the_inputs_device_stay_there(xw, make):
     x, _ = xw
     out = run(lambda: make(x) + x)
@@ -88,6 +94,7 @@ def test_indexing_with_a_cpu_mask_and_in_place_zeroing_work(xw):
         g[x < 0] = 0
         g[torch.tensor([True, False, True, False])] = 1.0
         return g
+
     assert where(run(masked)) == "cuda:0 (simulated)"
 
 
@@ -105,6 +112,7 @@ def test_autograd_and_modules_on_the_simulated_gpu(xw):
                 p -= 0.1 * p.grad
                 p.data = p.data - 0.1 * p.grad.data
         return model(x)
+
     assert where(run(step)) == "cuda:0 (simulated)"
     with pytest.raises(RuntimeError, match="same device"):
         run(lambda: model(x) + torch.ones(4, 2, dtype=x.dtype))

@@ -1,4 +1,5 @@
 """The similarity report: normalisation, a class with disguised copies, the CSV and the HTML page."""
+
 from __future__ import annotations
 
 import csv
@@ -48,10 +49,13 @@ def test_the_stream_keeps_what_the_program_does():
     c = "def forward(x, w1, w2):\n    y = np.maximum(h, 0) @ w2\n    h = x @ w1\n    return y, h\n"
     assert _stream(a) != _stream(b)
     assert _stream(a) != _stream(c)
-    swapped = "def forward(p, q, r):\n    # two independent lines, swapped\n    k = 2\n    h = p @ q\n" \
-              "    y = np.maximum(h, 0) @ r * k\n    return y, h\n"
-    original = "def forward(x, w1, w2):\n    h = x @ w1\n    two = 2\n    y = np.maximum(h, 0) @ w2 * two\n" \
-               "    return y, h\n"
+    swapped = (
+        "def forward(p, q, r):\n    # two independent lines, swapped\n    k = 2\n    h = p @ q\n"
+        "    y = np.maximum(h, 0) @ r * k\n    return y, h\n"
+    )
+    original = (
+        "def forward(x, w1, w2):\n    h = x @ w1\n    two = 2\n    y = np.maximum(h, 0) @ w2 * two\n    return y, h\n"
+    )
     assert _stream(swapped) == _stream(original)
 
 
@@ -60,6 +64,7 @@ def test_the_stub_is_boilerplate():
     stub = (ROOT / "assignments" / "level3_autograd.py").read_text()
     assert _stream(stub, 3) == []
     from autograder.submission import notebook_code
+
     assert _stream(notebook_code((ROOT / "assignments" / "level3_autograd.ipynb").read_bytes()), 3) == []
 
 
@@ -110,8 +115,11 @@ def test_the_threshold_separates_the_class(klass):
     """The default threshold sits between the honest pairs and the copies of this class."""
     _, _, result = klass
     copies = [m.score for m in result.matches if (m.a, m.b) in COPY_PAIRS]
-    honest = [m.score for m in result.matches
-              if (m.a, m.b) not in COPY_PAIRS and ((m.a, m.b), m.level) != (PARTIAL_PAIR, PARTIAL_LEVEL)]
+    honest = [
+        m.score
+        for m in result.matches
+        if (m.a, m.b) not in COPY_PAIRS and ((m.a, m.b), m.level) != (PARTIAL_PAIR, PARTIAL_LEVEL)
+    ]
     assert max(honest) < similarity.DEFAULT_THRESHOLD < min(copies)
 
 
@@ -119,22 +127,32 @@ def test_the_threshold_separates_the_class(klass):
 def test_the_command_writes_a_safe_csv_and_a_self_contained_page(klass, tmp_path):
     root, _, _ = klass
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    proc = subprocess.run([sys.executable, "-m", "autograder", "similarity", str(root / "class"),
-                           "--out", str(tmp_path)], check=False, capture_output=True, text=True, env=env, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "autograder", "similarity", str(root / "class"), "--out", str(tmp_path)],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "reason to look, not proof" in proc.stdout
     rows = list(csv.DictReader(io.StringIO((tmp_path / "similarity.csv").read_text())))
-    assert {(r["student_a"], r["student_b"], int(r["level"])) for r in rows if r["flagged"] == "yes"} == \
-        {(a, b, lv) for a, b in COPY_PAIRS for lv in (1, 2, 3)} | {(*PARTIAL_PAIR, PARTIAL_LEVEL)}
+    assert {(r["student_a"], r["student_b"], int(r["level"])) for r in rows if r["flagged"] == "yes"} == {
+        (a, b, lv) for a, b in COPY_PAIRS for lv in (1, 2, 3)
+    } | {(*PARTIAL_PAIR, PARTIAL_LEVEL)}
     cells = [c for r in csv.reader(io.StringIO((tmp_path / "similarity.csv").read_text())) for c in r]
     assert not [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r")]
     assert "'" + FORMULA_NAME in cells
     page = (tmp_path / "similarity.html").read_text()
     assert "not proof" in page
-    assert HOSTILE_TEXT not in page and "<script" not in page.lower() and "onerror=alert" not in page.replace(
-        "&lt;img src=x onerror=alert(1)&gt;", "")
+    assert (
+        HOSTILE_TEXT not in page
+        and "<script" not in page.lower()
+        and "onerror=alert" not in page.replace("&lt;img src=x onerror=alert(1)&gt;", "")
+    )
     assert "&lt;/pre&gt;&lt;script&gt;" in page  # shown, escaped
-    for external in ("src=\"http", "src='http", "href=\"http", "href='http", "@import", "url("):
+    for external in ('src="http', "src='http", 'href="http', "href='http", "@import", "url("):
         assert external not in page
     assert page.count("class='hit'") + page.count('class="hit"') > 0
 
@@ -177,6 +195,7 @@ def test_a_class_that_all_wrote_the_same_is_told_so(tmp_path):
     result = similarity.compare(students, [1])
     assert result.flagged == [] and result.commonplace[1] == 1.0
     from autograder.similarity_html import similarity_page
+
     assert "Most of the class wrote the same code at level 1" in similarity_page(result)
     everything = similarity.compare(students, [1], similarity.Options(common=1.0))
     assert len(everything.flagged) == 36 and {m.score for m in everything.flagged} == {1.0}

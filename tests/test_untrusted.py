@@ -2,6 +2,7 @@
 worked on the old main and now holding: the attack scores no more than the same code without it,
 the grader answers with a valid report within its limits, nothing survives, and the screen, page,
 CSV and JSON show the true score. (Code-level attacks on the sandbox are in attack_corpus.py.)"""
+
 from __future__ import annotations
 
 import csv
@@ -84,6 +85,7 @@ def test_nbgrader_refuses_a_linked_notebook(tmp_path, zygote):
         grade_notebook_bytes,
         notebook_name,
     )
+
     subs = tmp_path / "submissions"
     (subs / "mallory").mkdir(parents=True)
     (subs / "mallory" / notebook_name(1)).symlink_to(ROOT / "assignments" / notebook_name(1))
@@ -106,8 +108,10 @@ def test_class_names_cannot_be_stolen_and_do_not_depend_on_order(tmp_path):
     assert all(n.startswith("alice-") for d, n in by_dir.items() if d in ("_alice", "__alice"))
     again = {s.directory: s.name for s in find_students([cls])}
     assert again == by_dir
-    rows = [{"student": s.name, "directory": s.directory, "level1": 0.0, "total": 0.0, "max": 12.5, "errors": 0}
-            for s in students]
+    rows = [
+        {"student": s.name, "directory": s.directory, "level1": 0.0, "total": 0.0, "max": 12.5, "errors": 0}
+        for s in students
+    ]
     table = list(csv.reader(io.StringIO(class_csv(rows, [1]))))
     assert table[0][:2] == ["student", "directory"]
     for row in table[1:]:
@@ -117,12 +121,29 @@ def test_class_names_cannot_be_stolen_and_do_not_depend_on_order(tmp_path):
 
 # ----------------------------------------------------------------------------- every renderer
 def hostile_report() -> Report:
-    checks = [CheckResult("1.forward.values", 1, "forward", "forward " + HOSTILE, 0.0, 1.5, False,
-                          f"forward raised {HOSTILE}: {HOSTILE}", diagnosis="no_zero_grad" + HOSTILE),
-              CheckResult("1.loss.value", 1, "loss", "loss", 1.0, 1.0, True, "")]
-    return Report(checks=checks, seed=SEED, levels=[1], device="cpu", level_notes={1: HOSTILE},
-                  curves={1: {"student": [1.0, float("nan"), float("inf")], "reference": [1.0, 0.5]}},
-                  timings={"total_s": float("nan")})
+    checks = [
+        CheckResult(
+            "1.forward.values",
+            1,
+            "forward",
+            "forward " + HOSTILE,
+            0.0,
+            1.5,
+            False,
+            f"forward raised {HOSTILE}: {HOSTILE}",
+            diagnosis="no_zero_grad" + HOSTILE,
+        ),
+        CheckResult("1.loss.value", 1, "loss", "loss", 1.0, 1.0, True, ""),
+    ]
+    return Report(
+        checks=checks,
+        seed=SEED,
+        levels=[1],
+        device="cpu",
+        level_notes={1: HOSTILE},
+        curves={1: {"student": [1.0, float("nan"), float("inf")], "reference": [1.0, 0.5]}},
+        timings={"total_s": float("nan")},
+    )
 
 
 def test_every_renderer_neutralises_the_same_hostile_strings():
@@ -132,6 +153,7 @@ def test_every_renderer_neutralises_the_same_hostile_strings():
     from autograder.render_html import class_page, feedback_page
     from autograder.render_terminal import render
     from autograder.selfcheck import html_panel, text_table
+
     report = hostile_report()
 
     console = Console(file=io.StringIO(), width=120, force_terminal=True, color_system=None)
@@ -162,9 +184,15 @@ def test_every_renderer_neutralises_the_same_hostile_strings():
     assert data["curves"]["1"]["student"] == [1.0, None, None] and "student_nonfinite" in data["curves"]["1"]
     assert data["timings"]["total_s"] is None and data["timings"]["total_s_nonfinite"] == "nan"
 
-    summary = {"n_students": 1, "mean": 1.0, "median": 1.0, "distribution": {"0-10": 1},
-               "most_failed": [{"check": HOSTILE, "name": HOSTILE, "students": 1, "share": 1.0}],
-               "grader_errors": [HOSTILE], "students": []}
+    summary = {
+        "n_students": 1,
+        "mean": 1.0,
+        "median": 1.0,
+        "distribution": {"0-10": 1},
+        "most_failed": [{"check": HOSTILE, "name": HOSTILE, "students": 1, "share": 1.0}],
+        "grader_errors": [HOSTILE],
+        "students": [],
+    }
     md = summary_markdown(summary)
     assert "<img" not in md and "\x1b" not in md
     rows = [line for line in md.splitlines() if line.startswith("| ") and "%" in line]
@@ -172,22 +200,45 @@ def test_every_renderer_neutralises_the_same_hostile_strings():
     assert rows and all(r.replace("\\|", "").count("|") == 6 for r in rows)
     page = class_page(summary, {(1, HOSTILE): 1})
     assert "<img src=x" not in page and "\x1b" not in page and "&lt;img src=x" in page
-    cells = list(csv.reader(io.StringIO(class_csv([{"student": HOSTILE[4:], "directory": "=cmd|' /C calc'!A0",
-                                                    "level1": float("nan"), "total": 1.0, "max": 2.5,
-                                                    "errors": 0}], [1]))))[1]
+    cells = list(
+        csv.reader(
+            io.StringIO(
+                class_csv(
+                    [
+                        {
+                            "student": HOSTILE[4:],
+                            "directory": "=cmd|' /C calc'!A0",
+                            "level1": float("nan"),
+                            "total": 1.0,
+                            "max": 2.5,
+                            "errors": 0,
+                        }
+                    ],
+                    [1],
+                )
+            )
+        )
+    )[1]
     assert not any(c.startswith(("=", "+", "-", "@", "\t", "\r")) for c in cells)
 
 
 def test_an_exception_named_with_escapes_shows_the_true_score(tmp_path, zygote):
     d = tmp_path / "s"
     d.mkdir()
-    (d / "level1_numpy.py").write_text(REF1 + f"\n\ndef forward(x, w1, w2):\n"
-                                       f"    raise type({HOSTILE!r}, (Exception,), {{}})({HOSTILE!r})\n")
+    (d / "level1_numpy.py").write_text(
+        REF1 + f"\n\ndef forward(x, w1, w2):\n    raise type({HOSTILE!r}, (Exception,), {{}})({HOSTILE!r})\n"
+    )
     r = grade(d, [1], SEED, limits=LIMITS, pool=zygote)
     want = grade(ROOT / "solutions", [1], SEED, limits=LIMITS, pool=zygote)
     assert r.errors == [] and r.score < want.score
-    out = subprocess.run([sys.executable, "-m", "autograder", "grade", str(d), "--level", "1"],
-                         capture_output=True, text=True, cwd=ROOT, timeout=300, env=dict(os.environ, COLUMNS="200"))
+    out = subprocess.run(
+        [sys.executable, "-m", "autograder", "grade", str(d), "--level", "1"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+        env=dict(os.environ, COLUMNS="200"),
+    )
     assert "\x1b[2J" not in out.stdout and "\\x1b[2J" in out.stdout
     totals = [line for line in out.stdout.splitlines() if line.strip().startswith("Total:")]
     assert totals and totals[-1].startswith(f"Total: {r.score:g} / 12.5")
@@ -198,14 +249,33 @@ def test_an_exception_named_with_escapes_shows_the_true_score(tmp_path, zygote):
 def test_a_huge_reply_and_a_huge_exception_name_are_bounded(tmp_path):
     d = tmp_path / "s"
     d.mkdir()
-    (d / "level1_numpy.py").write_text(REF1 + "\n\nimport numpy as _np\n"
-                                       "def forward(x, w1, w2):\n"
-                                       "    return _np.zeros(60 * 2**20), _np.zeros(1)\n"  # 480 MiB
-                                       "def loss_fn(y_pred, y):\n"
-                                       "    raise type('E' * (8 * 2**20), (Exception,), {})('m' * (8 * 2**20))\n")
+    (d / "level1_numpy.py").write_text(
+        REF1 + "\n\nimport numpy as _np\n"
+        "def forward(x, w1, w2):\n"
+        "    return _np.zeros(60 * 2**20), _np.zeros(1)\n"  # 480 MiB
+        "def loss_fn(y_pred, y):\n"
+        "    raise type('E' * (8 * 2**20), (Exception,), {})('m' * (8 * 2**20))\n"
+    )
     html_dir = tmp_path / "html"
-    out = subprocess.run([sys.executable, "-m", "autograder", "grade", str(d), "--level", "1", "--format", "json",
-                          "--html", str(html_dir)], capture_output=True, text=True, cwd=ROOT, timeout=600)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "autograder",
+            "grade",
+            str(d),
+            "--level",
+            "1",
+            "--format",
+            "json",
+            "--html",
+            str(html_dir),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=600,
+    )
     report = strict_json(out.stdout)
     assert report["errors"] == [] and report["score"] < 12.5
     assert len(out.stdout) < 1_000_000  # (75 MB on the old main)
@@ -228,18 +298,20 @@ def test_scratch_files_are_bounded(tmp_path, zygote):
 
 
 def textwrap_flood() -> str:
-    return ("\n\nimport os as _os\n_total, _why = 0, 'no error'\n"
-            "for _i in range(64):  # up to 1 GiB, 16 MiB a file (the file-size limit)\n"
-            "    try:\n"
-            "        with open(f'flood{_i}', 'wb') as _f:\n"
-            "            for _ in range(16):\n"
-            "                _f.write(b'x' * 2**20)\n"
-            "                _total += 2**20\n"
-            "    except OSError as _e:\n"
-            "        _why = str(_e)\n"
-            "        break\n"
-            "def forward(x, w1, w2):\n"
-            "    raise RuntimeError(f'wrote {_total} bytes: {_why}')\n")
+    return (
+        "\n\nimport os as _os\n_total, _why = 0, 'no error'\n"
+        "for _i in range(64):  # up to 1 GiB, 16 MiB a file (the file-size limit)\n"
+        "    try:\n"
+        "        with open(f'flood{_i}', 'wb') as _f:\n"
+        "            for _ in range(16):\n"
+        "                _f.write(b'x' * 2**20)\n"
+        "                _total += 2**20\n"
+        "    except OSError as _e:\n"
+        "        _why = str(_e)\n"
+        "        break\n"
+        "def forward(x, w1, w2):\n"
+        "    raise RuntimeError(f'wrote {_total} bytes: {_why}')\n"
+    )
 
 
 def test_one_deadline_bounds_the_whole_message():
@@ -297,28 +369,50 @@ def test_the_child_sees_an_allow_listed_root_only(tmp_path, zygote):
     seen = json.loads(probe.split("PROBE", 1)[1].split("PROBE")[0])
     assert seen["checkout"] is False and seen["git"] is False and seen["submissions"] is False
     assert seen["mountinfo_names_checkout"] is False
-    assert set(seen["root"]) <= {"usr", "lib", "lib64", "lib32", "bin", "sbin", "dev", "proc", "tmp", "sys",
-                                 "root", "opt", "home", "srv", "var", "work"}
+    assert set(seen["root"]) <= {
+        "usr",
+        "lib",
+        "lib64",
+        "lib32",
+        "bin",
+        "sbin",
+        "dev",
+        "proc",
+        "tmp",
+        "sys",
+        "root",
+        "opt",
+        "home",
+        "srv",
+        "var",
+        "work",
+    }
 
 
 def textwrap_probe(root: str, submissions: str) -> str:
-    return (f"\n\nimport json as _json, os as _os\n"
-            f"_seen = {{'checkout': _os.path.exists({root!r}), 'git': _os.path.exists({root + '/.git'!r}),\n"
-            f"         'submissions': _os.path.exists({submissions!r}), 'root': sorted(_os.listdir('/')),\n"
-            f"         'mountinfo_names_checkout': {root!r} in open('/proc/self/mountinfo').read()}}\n"
-            f"def forward(x, w1, w2):\n"
-            f"    raise RuntimeError('PROBE' + _json.dumps(_seen) + 'PROBE')\n")
+    return (
+        f"\n\nimport json as _json, os as _os\n"
+        f"_seen = {{'checkout': _os.path.exists({root!r}), 'git': _os.path.exists({root + '/.git'!r}),\n"
+        f"         'submissions': _os.path.exists({submissions!r}), 'root': sorted(_os.listdir('/')),\n"
+        f"         'mountinfo_names_checkout': {root!r} in open('/proc/self/mountinfo').read()}}\n"
+        f"def forward(x, w1, w2):\n"
+        f"    raise RuntimeError('PROBE' + _json.dumps(_seen) + 'PROBE')\n"
+    )
 
 
 def test_official_grading_refuses_where_the_child_is_not_confined(zygote):
     """--require-isolation: where the child could not be hidden (here: isolation turned off, as for an
     ordinary user), the grade is refused with a grader error, never given a score."""
     from autograder.sandbox import isolation_shortfall
+
     r = grade(ROOT / "solutions", [1], SEED, limits=Limits(isolate=False, require_isolation=True), pool=zygote)
     assert r.errors and any("isolation is required" in e for e in r.errors)
     assert all(c.error for c in r.checks)
-    user = {"network": "not isolated", "hidden_paths": "not hidden (ordinary user: no private mount namespace)",
-            "user": "same user as the grader"}
+    user = {
+        "network": "not isolated",
+        "hidden_paths": "not hidden (ordinary user: no private mount namespace)",
+        "user": "same user as the grader",
+    }
     assert len(isolation_shortfall(user)) == 3
     if ROOT_USER:
         ok = grade(ROOT / "solutions", [1], SEED, limits=Limits(require_isolation=True), pool=zygote)

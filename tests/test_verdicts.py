@@ -7,6 +7,7 @@
    reached without the watched words at the tensors level;
 5. the student's failures are the student's: no submission makes a "grader error".
 """
+
 from __future__ import annotations
 
 import json
@@ -40,8 +41,9 @@ def grade_source(tmp_path, level: int, source: str, pool):
     d.mkdir(exist_ok=True)
     (d / f"{LEVELS[level].module}.py").write_text(source)
     r = grade(d, [level], SEED, pool=pool)
-    assert r.errors == [] and not [c.id for c in r.checks if c.error], \
-        [(c.id, c.message) for c in r.checks if c.error] or r.errors
+    assert r.errors == [] and not [c.id for c in r.checks if c.error], [
+        (c.id, c.message) for c in r.checks if c.error
+    ] or r.errors
     return r
 
 
@@ -51,29 +53,52 @@ def failed(r) -> dict[str, str]:
 
 # ------------------------------------------------------------------ 1. prints are not device mistakes
 PRINTS = {
-    2: [("    h = x @ w1\n",
-         "    h = x @ w1\n    print('h', h.sum().item(), float(h[0, 0]), h[0, :2].tolist())\n"),
-        ("    return (y_pred - y).pow(2).sum()",
-         "    loss = (y_pred - y).pow(2).sum()\n"
-         "    print(f'loss {loss.item():.3f} {float(loss)}', loss.cpu().numpy())\n"
-         "    return loss"),
-        ("    grad_w1 = x.t() @ grad_h\n",
-         "    grad_w1 = x.t() @ grad_h\n"
-         "    print('grad', grad_w1.norm().item(), grad_w1.cpu().numpy().shape, f'{grad_w1.sum()}')\n")],
-    3: [("    y_pred = h_relu @ w2\n",
-         "    y_pred = h_relu @ w2\n    print('y', y_pred.sum().item(), y_pred[0].tolist())\n"),
-        ("    return (y_pred - y).pow(2).sum()",
-         "    loss = (y_pred - y).pow(2).sum()\n"
-         "    print('loss', loss.item(), float(loss), f'{loss:.2f}')\n    return loss")],
-    4: [("        return input.clamp(min=0)",
-         "        print('relu in', input.sum().item(), input.detach().cpu().numpy().shape)\n"
-         "        return input.clamp(min=0)")],
-    7: [("        y_pred = self.linear2(h_relu)\n",
-         "        y_pred = self.linear2(h_relu)\n"
-         "        print('out', y_pred.sum().item(), float(y_pred.mean()), y_pred[0].tolist())\n")],
-    8: [("        y_pred = self.output_linear(h_relu)\n",
-         "        y_pred = self.output_linear(h_relu)\n"
-         "        print(f'k={k}', y_pred.norm().item(), y_pred.detach().cpu().numpy().shape)\n")],
+    2: [
+        ("    h = x @ w1\n", "    h = x @ w1\n    print('h', h.sum().item(), float(h[0, 0]), h[0, :2].tolist())\n"),
+        (
+            "    return (y_pred - y).pow(2).sum()",
+            "    loss = (y_pred - y).pow(2).sum()\n"
+            "    print(f'loss {loss.item():.3f} {float(loss)}', loss.cpu().numpy())\n"
+            "    return loss",
+        ),
+        (
+            "    grad_w1 = x.t() @ grad_h\n",
+            "    grad_w1 = x.t() @ grad_h\n"
+            "    print('grad', grad_w1.norm().item(), grad_w1.cpu().numpy().shape, f'{grad_w1.sum()}')\n",
+        ),
+    ],
+    3: [
+        (
+            "    y_pred = h_relu @ w2\n",
+            "    y_pred = h_relu @ w2\n    print('y', y_pred.sum().item(), y_pred[0].tolist())\n",
+        ),
+        (
+            "    return (y_pred - y).pow(2).sum()",
+            "    loss = (y_pred - y).pow(2).sum()\n"
+            "    print('loss', loss.item(), float(loss), f'{loss:.2f}')\n    return loss",
+        ),
+    ],
+    4: [
+        (
+            "        return input.clamp(min=0)",
+            "        print('relu in', input.sum().item(), input.detach().cpu().numpy().shape)\n"
+            "        return input.clamp(min=0)",
+        )
+    ],
+    7: [
+        (
+            "        y_pred = self.linear2(h_relu)\n",
+            "        y_pred = self.linear2(h_relu)\n"
+            "        print('out', y_pred.sum().item(), float(y_pred.mean()), y_pred[0].tolist())\n",
+        )
+    ],
+    8: [
+        (
+            "        y_pred = self.output_linear(h_relu)\n",
+            "        y_pred = self.output_linear(h_relu)\n"
+            "        print(f'k={k}', y_pred.norm().item(), y_pred.detach().cpu().numpy().shape)\n",
+        )
+    ],
 }
 
 
@@ -84,8 +109,13 @@ def test_printing_values_inside_units_gets_full_marks(zygote, tmp_path, level):
 
 
 def test_a_cpu_tensor_is_still_caught_next_to_prints(zygote, tmp_path):
-    src = edited(2, ("    h = x @ w1\n", "    print(x.sum().item())\n"
-                                        "    h = x @ w1 + torch.zeros(x.shape[0], w1.shape[1], dtype=x.dtype)\n"))
+    src = edited(
+        2,
+        (
+            "    h = x @ w1\n",
+            "    print(x.sum().item())\n    h = x @ w1 + torch.zeros(x.shape[0], w1.shape[1], dtype=x.dtype)\n",
+        ),
+    )
     r = grade_source(tmp_path, 2, src, zygote)
     assert set(failed(r)) == {"2.forward.shapes"}
     assert "same device" in failed(r)["2.forward.shapes"] and "simulated GPU" in failed(r)["2.forward.shapes"]
@@ -101,16 +131,24 @@ def test_zero_grad_filling_nan_fails(zygote, tmp_path):
 
 
 def test_zero_grad_filling_nan_fails_at_level5(zygote, tmp_path):
-    src = edited(5, ("    model.zero_grad()", "    for p in model.parameters():\n        if p.grad is not None:\n"
-                                             "            p.grad.fill_(float('nan'))"))
+    src = edited(
+        5,
+        (
+            "    model.zero_grad()",
+            "    for p in model.parameters():\n        if p.grad is not None:\n            p.grad.fill_(float('nan'))",
+        ),
+    )
     r = grade_source(tmp_path, 5, src, zygote)
     assert "5.zero_grad.resets" in failed(r) and "NaN" in failed(r)["5.zero_grad.resets"]
 
 
 # ------------------------------------------------------------------ 3. MyReLU judged as a Function
 def test_myrelu_state_outside_ctx_fails(zygote, tmp_path):
-    src = edited(4, ("        ctx.save_for_backward(input)\n", "        MyReLU.saved = input\n"),
-                 ("        input, = ctx.saved_tensors\n", "        input = MyReLU.saved\n"))
+    src = edited(
+        4,
+        ("        ctx.save_for_backward(input)\n", "        MyReLU.saved = input\n"),
+        ("        input, = ctx.saved_tensors\n", "        input = MyReLU.saved\n"),
+    )
     r = grade_source(tmp_path, 4, src, zygote)
     bad = failed(r)
     assert "4.backward.gradcheck" in bad and "ctx" in bad["4.backward.gradcheck"]
@@ -119,17 +157,21 @@ def test_myrelu_state_outside_ctx_fails(zygote, tmp_path):
 
 # ------------------------------------------------------------------ 4. discipline from behaviour
 def test_numpy_level_cannot_reach_torch_through_sys_modules(zygote, tmp_path):
-    src = edited(1, ("import numpy as np\n", "import numpy as np\nimport sys\n"),
-                 ("    h = x.dot(w1)\n" if "    h = x.dot(w1)\n" in solution(1) else "    h = x @ w1\n",
-                  "    torch = sys.modules['torch']\n"
-                  "    h = torch.from_numpy(x).matmul(torch.from_numpy(w1)).numpy()\n"))
+    src = edited(
+        1,
+        ("import numpy as np\n", "import numpy as np\nimport sys\n"),
+        (
+            "    h = x.dot(w1)\n" if "    h = x.dot(w1)\n" in solution(1) else "    h = x @ w1\n",
+            "    torch = sys.modules['torch']\n    h = torch.from_numpy(x).matmul(torch.from_numpy(w1)).numpy()\n",
+        ),
+    )
     r = grade_source(tmp_path, 1, src, zygote)
     bad = failed(r)
     assert "1.discipline.no_torch" in bad, bad
     assert "forward" in " ".join(bad) and "torch" in bad["1.discipline.no_torch"]
 
 
-BYPASS = '''
+BYPASS = """
 def backward(x, h, w2, y_pred, y):
     ag = getattr(torch, "auto" + "grad")
     hh = torch.nn.Parameter(h.clone())
@@ -138,7 +180,7 @@ def backward(x, h, w2, y_pred, y):
     engine = ag.variable.Variable._execution_engine
     engine.run_backward((loss,), (torch.ones_like(loss),), False, False, (), True, True)
     return (x.t() @ hh.grad).detach(), ww.grad.detach()
-'''
+"""
 
 
 def test_tensors_level_autograd_through_a_casual_bypass_fails(zygote, tmp_path):
@@ -155,13 +197,22 @@ GRADER_ERROR_ATTEMPTS = [  # each made the report list a grader error (exit stat
     (5, ("    return losses", "    model.to('meta')\n    return losses")),
     (3, ("    return losses", "    import builtins\n    builtins.isinstance = lambda *a: 1 / 0\n    return losses")),
     (2, ("    return losses", "    import builtins\n    builtins.isinstance = builtins.len = None\n    return losses")),
-    (5, ("        torch.nn.Linear(H, D_out),\n    )\n", "        torch.nn.Linear(H, D_out),\n    ).train()\n"
-         "    __import__('builtins').isinstance = lambda *a: False\n")),
+    (
+        5,
+        (
+            "        torch.nn.Linear(H, D_out),\n    )\n",
+            "        torch.nn.Linear(H, D_out),\n    ).train()\n"
+            "    __import__('builtins').isinstance = lambda *a: False\n",
+        ),
+    ),
 ]
 
 
-@pytest.mark.parametrize("level,pair", GRADER_ERROR_ATTEMPTS,
-                         ids=["l7_meta", "l5_meta", "l3_isinstance", "l2_builtins", "l5_isinstance_false"])
+@pytest.mark.parametrize(
+    "level,pair",
+    GRADER_ERROR_ATTEMPTS,
+    ids=["l7_meta", "l5_meta", "l3_isinstance", "l2_builtins", "l5_isinstance_false"],
+)
 def test_student_failures_are_never_grader_errors(zygote, tmp_path, level, pair):
     r = grade_source(tmp_path, level, edited(level, pair), zygote)  # asserts no grader error
     if "meta" in pair[1]:  # a wrong train; rebinding builtins after the work is done costs nothing
@@ -169,13 +220,16 @@ def test_student_failures_are_never_grader_errors(zygote, tmp_path, level, pair)
 
 
 def test_tampering_with_the_childs_runtime_is_the_students_failure(zygote, tmp_path):
-    src = solution(7) + '''
+    src = (
+        solution(7)
+        + """
 import sys as _sys
 for _name, _mod in list(_sys.modules.items()):
     if _name.endswith(".runtime") and hasattr(_mod, "describe"):
         _mod.describe = lambda obj: {"nonsense": 1}
         _mod.device_of = lambda t, s: 42
-'''
+"""
+    )
     r = grade_source(tmp_path, 7, src, zygote)
     assert r.score < LEVEL_POINTS
 
@@ -184,8 +238,13 @@ def test_meta_model_in_train_exits_zero_from_the_cli(tmp_path):
     d = tmp_path / "s"
     d.mkdir()
     (d / "level7_module.py").write_text(edited(7, GRADER_ERROR_ATTEMPTS[0][1]))
-    out = subprocess.run([sys.executable, "-m", "autograder", "grade", str(d), "--format", "json", "--level", "7"],
-                         capture_output=True, text=True, cwd=ROOT, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-m", "autograder", "grade", str(d), "--format", "json", "--level", "7"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
     assert out.returncode != 3, out.stderr[-2000:]
     report = json.loads(out.stdout)
     assert not any(c.get("error") for c in report["checks"])

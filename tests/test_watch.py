@@ -1,4 +1,5 @@
 """``check --watch``: every save is checked again by the same warm grader; Ctrl-C ends it cleanly."""
+
 from __future__ import annotations
 
 import queue
@@ -39,6 +40,7 @@ def _save(src: Path, dst: Path) -> None:
     shutil.copy(src, dst)
     t = time.time() + 1  # a later modification time, even on coarse filesystem clocks
     import os
+
     os.utime(dst, (t, t))
 
 
@@ -47,8 +49,13 @@ def test_watch_checks_each_save_and_stops_cleanly(tmp_path, stop):
     work = tmp_path / "work"
     work.mkdir()
     shutil.copy(ROOT / "assignments" / MODULE, work / MODULE)
-    proc = subprocess.Popen([sys.executable, "-m", "autograder", "check", "3", "--dir", str(work), "--watch"],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "autograder", "check", "3", "--dir", str(work), "--watch"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     q: queue.Queue = queue.Queue()
     threading.Thread(target=_lines, args=(proc.stdout, q), daemon=True).start()
     try:

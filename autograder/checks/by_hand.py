@@ -4,6 +4,7 @@ The two levels ask for the same five functions; only the container differs (a fl
 array, or a torch tensor that must keep its inputs' dtype and device). A ``Flavor`` says how to
 send inputs and what to expect back, so each check is written once.
 """
+
 from __future__ import annotations
 
 import ast
@@ -59,7 +60,9 @@ def _dtypes(fl: Flavor):
 
 def _pair(v, what):
     if not isinstance(v, (tuple, list)) or len(v) != 2:
-        raise CheckFailed(f"{what} should return a pair ({what.split('(')[0]} returns two values), got {describe_value(v)}")
+        raise CheckFailed(
+            f"{what} should return a pair ({what.split('(')[0]} returns two values), got {describe_value(v)}"
+        )
     return v
 
 
@@ -71,8 +74,7 @@ def forward_shapes(sub, seed, fl: Flavor):
         fl.expect(y_pred, f"y_pred (with {name} inputs)", (s.N, s.D_out), name, sub.device)
         fl.expect(h, f"h (with {name} inputs)", (s.N, s.H), name, sub.device)
     if not fl.numpy:
-        expect_sim_outputs(sub, "forward", [x, w1, w2],
-                            [("y_pred", (s.N, s.D_out)), ("h", (s.N, s.H))])
+        expect_sim_outputs(sub, "forward", [x, w1, w2], [("y_pred", (s.N, s.D_out)), ("h", (s.N, s.H))])
 
 
 def forward_values(sub, seed, fl: Flavor):
@@ -83,12 +85,27 @@ def forward_values(sub, seed, fl: Flavor):
         y_pred, h = _pair(r.value, "forward(x, w1, w2)")
         rtol = RTOL64 if dt == torch.float64 else RTOL32
         inputs = f"x of shape ({s.N}, {s.D_in}) with negative entries ({name})"
-        expect_close(fl.expect(h, "h", (s.N, s.H), name, sub.device), want_h, "h (the pre-activation x @ w1)", rtol,
-                     inputs, hints={"h is returned after the ReLU: return the pre-activation x @ w1 (backward needs it)":
-                                    ref.relu(want_h)})
-        expect_close(fl.expect(y_pred, "y_pred", (s.N, s.D_out), name, sub.device), want_y, "y_pred", rtol, inputs,
-                     hints={"the ReLU is missing: y_pred = relu(h) @ w2": want_h @ w2,
-                            "the ReLU keeps the negative part: relu(h) is max(h, 0)": (want_h - ref.relu(want_h)) @ w2})
+        expect_close(
+            fl.expect(h, "h", (s.N, s.H), name, sub.device),
+            want_h,
+            "h (the pre-activation x @ w1)",
+            rtol,
+            inputs,
+            hints={
+                "h is returned after the ReLU: return the pre-activation x @ w1 (backward needs it)": ref.relu(want_h)
+            },
+        )
+        expect_close(
+            fl.expect(y_pred, "y_pred", (s.N, s.D_out), name, sub.device),
+            want_y,
+            "y_pred",
+            rtol,
+            inputs,
+            hints={
+                "the ReLU is missing: y_pred = relu(h) @ w2": want_h @ w2,
+                "the ReLU keeps the negative part: relu(h) is max(h, 0)": (want_h - ref.relu(want_h)) @ w2,
+            },
+        )
 
 
 def loss_value(sub, seed, fl: Flavor):
@@ -97,10 +114,12 @@ def loss_value(sub, seed, fl: Flavor):
     y_pred = randn(gen, s.N, s.D_out)
     want = ref.sse(y_pred, y)
     diff = y_pred - y
-    hints = {"this is the mean of the squared errors: the tutorial's loss is their sum": want / y.numel(),
-             "the errors are not squared: sum (y_pred - y) ** 2": diff.sum(),
-             "this is the sum of absolute errors: square them instead": diff.abs().sum(),
-             "a square root is taken: the loss is the plain sum of squares": want.sqrt()}
+    hints = {
+        "this is the mean of the squared errors: the tutorial's loss is their sum": want / y.numel(),
+        "the errors are not squared: sum (y_pred - y) ** 2": diff.sum(),
+        "this is the sum of absolute errors: square them instead": diff.abs().sum(),
+        "a square root is taken: the loss is the plain sum of squares": want.sqrt(),
+    }
     for dt, name in _dtypes(fl):
         r = sub.call("loss_fn", fl.send(y_pred, dt), fl.send(y, dt))
         if fl.numpy:
@@ -112,8 +131,14 @@ def loss_value(sub, seed, fl: Flavor):
             got = t.data
             if t.shape != ():
                 raise CheckFailed(f"loss_fn should return a 0-dim tensor, got shape {tuple(t.shape)}")
-        expect_close(got, want, "the loss", RTOL64 if dt == torch.float64 else RTOL32,
-                     f"y_pred and y of shape ({s.N}, {s.D_out}) ({name})", hints=hints)
+        expect_close(
+            got,
+            want,
+            "the loss",
+            RTOL64 if dt == torch.float64 else RTOL32,
+            f"y_pred and y of shape ({s.N}, {s.D_out}) ({name})",
+            hints=hints,
+        )
     if not fl.numpy:
         expect_sim_outputs(sub, "loss_fn", [y_pred, y], [("the loss", ())])
 
@@ -139,8 +164,9 @@ def backward_shapes(sub, seed, fl: Flavor):
     if not fl.numpy:
         s, x, w1, w2, y = unit(seed, fl.level)
         y_pred, h = ref.forward_nobias(x, w1, w2)
-        expect_sim_outputs(sub, "backward", [x, h, w2, y_pred, y],
-                            [("grad_w1", (s.D_in, s.H)), ("grad_w2", (s.H, s.D_out))])
+        expect_sim_outputs(
+            sub, "backward", [x, h, w2, y_pred, y], [("grad_w1", (s.D_in, s.H)), ("grad_w2", (s.H, s.D_out))]
+        )
 
 
 def backward_values(sub, seed, fl: Flavor):
@@ -149,17 +175,33 @@ def backward_values(sub, seed, fl: Flavor):
         rtol = RTOL64 if dt == torch.float64 else RTOL32
         inputs = f"{s} ({name}), with both signs in h"
         gy = 2 * (y_pred - y)
-        expect_close(fl.expect(gw2, "grad_w2", (s.H, s.D_out), name, sub.device), g2, "grad_w2", rtol, inputs,
-                     hints={"grad_w2 is half the reference: d/dy_pred of (y_pred - y)² is 2·(y_pred - y)": g2 / 2,
-                            "grad_w2 uses h instead of relu(h): grad_w2 = relu(h).T @ grad_y_pred": h.T @ gy,
-                            "grad_w2 has the wrong sign: grad_y_pred = 2·(y_pred - y)": -g2})
+        expect_close(
+            fl.expect(gw2, "grad_w2", (s.H, s.D_out), name, sub.device),
+            g2,
+            "grad_w2",
+            rtol,
+            inputs,
+            hints={
+                "grad_w2 is half the reference: d/dy_pred of (y_pred - y)² is 2·(y_pred - y)": g2 / 2,
+                "grad_w2 uses h instead of relu(h): grad_w2 = relu(h).T @ grad_y_pred": h.T @ gy,
+                "grad_w2 has the wrong sign: grad_y_pred = 2·(y_pred - y)": -g2,
+            },
+        )
         gh_nomask = gy @ w2.T
-        expect_close(fl.expect(gw1, "grad_w1", (s.D_in, s.H), name, sub.device), g1, "grad_w1", rtol, inputs,
-                     hints={"grad_w1 is half the reference: d/dy_pred of (y_pred - y)² is 2·(y_pred - y)": g1 / 2,
-                            "the ReLU's gradient is missing: zero grad_h where h < 0": x.T @ gh_nomask,
-                            "the ReLU's mask is inverted: keep grad_h where h > 0, zero it where h < 0":
-                                x.T @ (gh_nomask * (h < 0)),
-                            "grad_w1 has the wrong sign: grad_y_pred = 2·(y_pred - y)": -g1})
+        expect_close(
+            fl.expect(gw1, "grad_w1", (s.D_in, s.H), name, sub.device),
+            g1,
+            "grad_w1",
+            rtol,
+            inputs,
+            hints={
+                "grad_w1 is half the reference: d/dy_pred of (y_pred - y)² is 2·(y_pred - y)": g1 / 2,
+                "the ReLU's gradient is missing: zero grad_h where h < 0": x.T @ gh_nomask,
+                "the ReLU's mask is inverted: keep grad_h where h > 0, zero it where h < 0": x.T
+                @ (gh_nomask * (h < 0)),
+                "grad_w1 has the wrong sign: grad_y_pred = 2·(y_pred - y)": -g1,
+            },
+        )
 
 
 def step(sub, seed, fl: Flavor, times: int):
@@ -176,13 +218,23 @@ def step(sub, seed, fl: Flavor, times: int):
             after = sub.get(handle)
             got = data_of(fl.expect(after, f"{label} after sgd_step", tuple(w.shape), name, sub.device))
             if torch.equal(got, w.to(got.dtype)):
-                raise CheckFailed(f"{label} is unchanged after sgd_step: the update must change the array it was "
-                                  "given, in place (`p -= lr * g`; `p = p - lr * g` only rebinds a local name)")
+                raise CheckFailed(
+                    f"{label} is unchanged after sgd_step: the update must change the array it was "
+                    "given, in place (`p -= lr * g`; `p = p - lr * g` only rebinds a local name)"
+                )
             want = w - times * lr * g
-            expect_close(got, want, f"{label} after {times} sgd_step(s) with lr={lr}", rtol, f"{name} inputs",
-                         hints={"the step adds the gradient: p -= lr * g (descent), not p += lr * g": w + times * lr * g,
-                                "the learning rate is not applied: p -= lr * g": w - times * g,
-                                "only the first step took effect": w - lr * g})
+            expect_close(
+                got,
+                want,
+                f"{label} after {times} sgd_step(s) with lr={lr}",
+                rtol,
+                f"{name} inputs",
+                hints={
+                    "the step adds the gradient: p -= lr * g (descent), not p += lr * g": w + times * lr * g,
+                    "the learning rate is not applied: p -= lr * g": w - times * g,
+                    "only the first step took effect": w - lr * g,
+                },
+            )
 
 
 def observe(sub, target, *args, seen: list | None = None, **kwargs):
@@ -211,8 +263,12 @@ def imported_modules(source: str) -> set[str]:
             names.update(a.name.split(".")[0] for a in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
             names.add(node.module.split(".")[0])
-        elif isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant) \
-                and isinstance(node.args[0].value, str):
+        elif (
+            isinstance(node, ast.Call)
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+        ):
             f = node.func
             fname = f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else ""
             if fname in ("__import__", "import_module"):
@@ -233,8 +289,10 @@ def no_torch(sub, seed):
         ran |= {n.split(".")[0] for n in obs.get("imports", [])}
     found = sorted(n for n in static | ran if n == "torch" or n.startswith("torch"))
     if found:
-        raise CheckFailed(f"the numpy level imports {', '.join(found)}: write it with numpy only "
-                          "(the point is to see every gradient by hand)")
+        raise CheckFailed(
+            f"the numpy level imports {', '.join(found)}: write it with numpy only "
+            "(the point is to see every gradient by hand)"
+        )
     if r is not None and isinstance(r.value, (tuple, list)) and any(isinstance(v, TensorValue) for v in r.value):
         raise CheckFailed("forward returned torch tensors: the numpy level works with numpy arrays only")
 
@@ -278,5 +336,7 @@ def no_autograd(sub, seed):
         calls.append("tensors that require grad")
     used = sorted(set(calls) | static)
     if used:
-        raise CheckFailed(f"autograd is used at the tensors level ({', '.join(used)}): compute the gradients by hand, "
-                          "as at the numpy level, with torch operations")
+        raise CheckFailed(
+            f"autograd is used at the tensors level ({', '.join(used)}): compute the gradients by hand, "
+            "as at the numpy level, with torch operations"
+        )

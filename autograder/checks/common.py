@@ -1,6 +1,7 @@
 """What every check uses: the marker that ties a test to its curriculum entry, and assertions
 whose failure messages show expected against got, compactly, with a hint that names the mistake.
 """
+
 from __future__ import annotations
 
 import math
@@ -69,14 +70,18 @@ def expect_tensor(v, what: str, shape=None, dtype: str | None = None, device: st
     if not isinstance(v, TensorValue):
         raise CheckFailed(f"{what} should be a torch.Tensor, got {describe_value(v)}")
     if shape is not None and tuple(v.shape) != tuple(shape):
-        raise CheckFailed(f"{what} has shape {shape_str(v.shape)}, expected {shape_str(shape)}"
-                          + _transpose_hint(v.shape, shape))
+        raise CheckFailed(
+            f"{what} has shape {shape_str(v.shape)}, expected {shape_str(shape)}" + _transpose_hint(v.shape, shape)
+        )
     if dtype is not None and v.dtype != dtype:
-        raise CheckFailed(f"{what} has dtype {v.dtype}, expected {dtype} (the inputs' dtype): "
-                          "create new tensors with dtype=x.dtype, or from the inputs")
+        raise CheckFailed(
+            f"{what} has dtype {v.dtype}, expected {dtype} (the inputs' dtype): "
+            "create new tensors with dtype=x.dtype, or from the inputs"
+        )
     if device is not None and _dev(v.device) != _dev(device):
-        raise CheckFailed(f"{what} is on {v.device}, expected {device} (the inputs' device): "
-                          "create new tensors with device=x.device")
+        raise CheckFailed(
+            f"{what} is on {v.device}, expected {device} (the inputs' device): create new tensors with device=x.device"
+        )
     _expect_finite(v.data, what)
     return v
 
@@ -102,8 +107,9 @@ def expect_array(v, what: str, shape=None, dtype: str = "float64") -> ArrayValue
     if not isinstance(v, ArrayValue):
         raise CheckFailed(f"{what} should be a numpy array, got {describe_value(v)}")
     if shape is not None and tuple(v.shape) != tuple(shape):
-        raise CheckFailed(f"{what} has shape {shape_str(v.shape)}, expected {shape_str(shape)}"
-                          + _transpose_hint(v.shape, shape))
+        raise CheckFailed(
+            f"{what} has shape {shape_str(v.shape)}, expected {shape_str(shape)}" + _transpose_hint(v.shape, shape)
+        )
     if dtype is not None and v.dtype != dtype:
         raise CheckFailed(f"{what} has dtype {v.dtype}, expected {dtype}")
     _expect_finite(v.data, what)
@@ -120,8 +126,10 @@ def data_of(v, what: str = "a value the code returned") -> torch.Tensor:
     """The values of what came back, as float64 (CheckFailed when there are none to read)."""
     if isinstance(v, TensorValue):
         if v.data is None:
-            raise CheckFailed(f"{what} holds no values the grader can read ({v!r}): keep tensors on the "
-                              "inputs' device (not 'meta'), with a numeric dtype")
+            raise CheckFailed(
+                f"{what} holds no values the grader can read ({v!r}): keep tensors on the "
+                "inputs' device (not 'meta'), with a numeric dtype"
+            )
         return v.data.to(torch.float64)
     if isinstance(v, ArrayValue):
         try:
@@ -136,8 +144,9 @@ def data_of(v, what: str = "a value the code returned") -> torch.Tensor:
         raise CheckFailed(f"{what} should hold numbers, got {describe_value(v)}") from None
 
 
-def expect_close(got, want: torch.Tensor, what: str, rtol: float, inputs: str = "",
-                 hints: dict[str, torch.Tensor] | None = None) -> None:
+def expect_close(
+    got, want: torch.Tensor, what: str, rtol: float, inputs: str = "", hints: dict[str, torch.Tensor] | None = None
+) -> None:
     """Global relative error (max|got-want| / max|want|) at most rtol; NaN and inf never pass."""
     g, w = data_of(got), want.to(torch.float64)
     if g.shape != w.shape:
@@ -148,8 +157,10 @@ def expect_close(got, want: torch.Tensor, what: str, rtol: float, inputs: str = 
     err = rel_error(g, w)
     if err <= rtol:
         return
-    msg = (f"{what} differs from the reference (relative error {err:.2g}){_for(inputs)}: "
-           f"expected {preview(w)}, got {preview(g)}")
+    msg = (
+        f"{what} differs from the reference (relative error {err:.2g}){_for(inputs)}: "
+        f"expected {preview(w)}, got {preview(g)}"
+    )
     hint = None
     for text, candidate in (hints or {}).items():
         if candidate.shape == g.shape and rel_error(g, candidate.to(torch.float64)) <= max(rtol, 1e-6) * 10:
@@ -172,8 +183,10 @@ def as_float(v, what: str, allow_tensor: bool = False) -> float:
         return _finite_number(float(v.value), what)
     if allow_tensor and isinstance(v, TensorValue) and v.data is not None and v.data.numel() == 1:
         return _finite_number(float(v.data.reshape(())), what)
-    raise CheckFailed(f"{what} should be a Python float, got {describe_value(v)}"
-                      + (": use loss.item() to turn a 0-dim tensor into a float" if isinstance(v, TensorValue) else ""))
+    raise CheckFailed(
+        f"{what} should be a Python float, got {describe_value(v)}"
+        + (": use loss.item() to turn a 0-dim tensor into a float" if isinstance(v, TensorValue) else "")
+    )
 
 
 def _finite_number(x: float, what: str) -> float:
@@ -189,15 +202,19 @@ def expect_zero_grad(grad, what: str) -> None:
     g = data_of(grad, what)
     if not bool(torch.isfinite(g).all()):
         bad = int((~torch.isfinite(g)).sum())
-        raise CheckFailed(f"{what} holds {bad} NaN or infinite value(s) after zero_grad: got {preview(g)}; reset it "
-                          "with p.grad.zero_() or p.grad = None")
+        raise CheckFailed(
+            f"{what} holds {bad} NaN or infinite value(s) after zero_grad: got {preview(g)}; reset it "
+            "with p.grad.zero_() or p.grad = None"
+        )
     if bool((g != 0).any()):
         raise CheckFailed(f"{what} still holds values after zero_grad: reset it with p.grad.zero_() or p.grad = None")
 
 
 def expect_losses(v, steps: int, what: str = "train's return value") -> list[float]:
     if not isinstance(v, list):
-        raise CheckFailed(f"{what} should be a list of {steps} floats (one loss per iteration), got {describe_value(v)}")
+        raise CheckFailed(
+            f"{what} should be a list of {steps} floats (one loss per iteration), got {describe_value(v)}"
+        )
     if len(v) != steps:
         raise CheckFailed(f"{what} has {len(v)} losses for {steps} iterations: record one loss per iteration")
     out = []
@@ -210,8 +227,10 @@ def finite(x: float) -> bool:
     return math.isfinite(x)
 
 
-SIM_NOTE = ("with the inputs on a simulated GPU (real values that report device cuda:0: how the grader sees, "
-            "without a GPU, where new tensors are created)")
+SIM_NOTE = (
+    "with the inputs on a simulated GPU (real values that report device cuda:0: how the grader sees, "
+    "without a GPU, where new tensors are created)"
+)
 SIM_DEVICE = "cuda:0 (simulated)"
 
 
@@ -233,6 +252,8 @@ def expect_sim_outputs(sub, target, args, outputs, **call_kwargs):
     for v, (what, shape) in zip(values, outputs):
         t = expect_tensor(v, f"{what} ({SIM_NOTE})", shape)
         if t.device == "cpu":
-            raise CheckFailed(f"{what} is on the CPU while the inputs were on a GPU ({SIM_NOTE}): create new "
-                              "tensors with device=x.device, or from the inputs (torch.zeros_like(x), x.new_zeros)")
+            raise CheckFailed(
+                f"{what} is on the CPU while the inputs were on a GPU ({SIM_NOTE}): create new "
+                "tensors with device=x.device, or from the inputs (torch.zeros_like(x), x.new_zeros)"
+            )
     return r

@@ -5,6 +5,7 @@ The student's Function runs in their process; its backward is reached by backpro
 (``sub.backward``), and gradcheck judges it through a local Function that forwards each backward
 call to the student's process.
 """
+
 from __future__ import annotations
 
 import torch
@@ -26,9 +27,17 @@ def relu_forward(sub, seed, level):
     for dt, name, rtol in ((torch.float64, "float64", RTOL64), (torch.float32, "float32", RTOL32)):
         r = sub.call("MyReLU.apply", x.to(dt))
         y = expect_tensor(r.value, f"MyReLU.apply(x) ({name})", tuple(x.shape), name, sub.device)
-        expect_close(y, ref.relu(x), "MyReLU.apply(x)", rtol, f"x of shape {tuple(x.shape)} with both signs",
-                     hints={"negative inputs pass through: the ReLU is max(input, 0)": x,
-                            "the ReLU keeps the negative part instead of the positive one": x - ref.relu(x)})
+        expect_close(
+            y,
+            ref.relu(x),
+            "MyReLU.apply(x)",
+            rtol,
+            f"x of shape {tuple(x.shape)} with both signs",
+            hints={
+                "negative inputs pass through: the ReLU is max(input, 0)": x,
+                "the ReLU keeps the negative part instead of the positive one": x - ref.relu(x),
+            },
+        )
     expect_sim_outputs(sub, "MyReLU.apply", [x], [("MyReLU.apply(x)", tuple(x.shape))])
 
 
@@ -38,8 +47,7 @@ def _relu_grad(sub, x, g):
     y = sub.call("MyReLU.apply", xh).value
     y = expect_tensor(y, "MyReLU.apply(x)", tuple(x.shape))
     if y.grad_fn is None:
-        raise CheckFailed("MyReLU.apply(x) has no grad_fn: MyReLU.forward must return a tensor computed "
-                          "from input")
+        raise CheckFailed("MyReLU.apply(x) has no grad_fn: MyReLU.forward must return a tensor computed from input")
     sub.backward(y, gh)
     return sub.get(xh).grad, sub.get(gh)
 
@@ -52,13 +60,23 @@ def relu_backward(sub, seed, level):
     if grad is None:
         raise CheckFailed("MyReLU.backward left no gradient on the input: return grad_input")
     expect_tensor(grad, "the gradient MyReLU.backward returns", tuple(x.shape), "float64", sub.device)
-    expect_close(grad, g * (x > 0), "grad_input", RTOL64, "x with both signs and a random grad_output",
-                 hints={"the gradient passes everywhere: zero it where input < 0": g,
-                        "the mask is inverted: keep the gradient where input > 0": g * (x < 0),
-                        "the gradient is masked by the output's sign on grad_output, not by the input": g * (g > 0)})
+    expect_close(
+        grad,
+        g * (x > 0),
+        "grad_input",
+        RTOL64,
+        "x with both signs and a random grad_output",
+        hints={
+            "the gradient passes everywhere: zero it where input < 0": g,
+            "the mask is inverted: keep the gradient where input > 0": g * (x < 0),
+            "the gradient is masked by the output's sign on grad_output, not by the input": g * (g > 0),
+        },
+    )
     if not torch.equal(data_of(g_after), g):
-        raise CheckFailed("MyReLU.backward changed grad_output in place: clone it before zeroing entries "
-                          "(autograd may reuse that tensor)")
+        raise CheckFailed(
+            "MyReLU.backward changed grad_output in place: clone it before zeroing entries "
+            "(autograd may reuse that tensor)"
+        )
 
 
 class _RemoteReLU(torch.autograd.Function):
@@ -105,14 +123,18 @@ def forward_uses_function(sub, seed, level):
     nodes = sub.graph(y)
     if not any("MyReLU" in n for n in nodes):
         found = ", ".join(sorted(set(nodes))) or "no graph at all"
-        raise CheckFailed(f"forward does not go through MyReLU.apply (the graph holds {found}): apply the custom "
-                          "Function, as in MyReLU.apply(x @ w1)")
+        raise CheckFailed(
+            f"forward does not go through MyReLU.apply (the graph holds {found}): apply the custom "
+            "Function, as in MyReLU.apply(x @ w1)"
+        )
 
 
 # ------------------------------------------------------------------ several applications at once
-SHARED_STATE = ("MyReLU keeps what its backward needs outside ctx (a global, a class attribute): with several "
-                "applications alive, one backward used another application's input. Save the input with "
-                "ctx.save_for_backward(input) and read it back from ctx.saved_tensors")
+SHARED_STATE = (
+    "MyReLU keeps what its backward needs outside ctx (a global, a class attribute): with several "
+    "applications alive, one backward used another application's input. Save the input with "
+    "ctx.save_for_backward(input) and read it back from ctx.saved_tensors"
+)
 
 
 def _apply(sub, leaf, what):
@@ -127,8 +149,14 @@ def _expect_grad(sub, handle, x, g, what, other=None):
     if grad is None:
         raise CheckFailed(f"{what}: MyReLU.backward left no gradient on the input")
     hints = {SHARED_STATE: g * (other > 0)} if other is not None and other.shape == x.shape else {}
-    expect_close(expect_tensor(grad, what, tuple(x.shape), "float64"), g * (x > 0), what, RTOL64,
-                 "several MyReLU applications alive at once", hints=hints)
+    expect_close(
+        expect_tensor(grad, what, tuple(x.shape), "float64"),
+        g * (x > 0),
+        what,
+        RTOL64,
+        "several MyReLU applications alive at once",
+        hints=hints,
+    )
 
 
 def several_applications(sub, seed: int, level: int = 4) -> None:
@@ -137,9 +165,11 @@ def several_applications(sub, seed: int, level: int = 4) -> None:
     except StudentError as exc:
         if exc.not_implemented or exc.missing:
             raise
-        raise CheckFailed(f"with several MyReLU applications alive at once, {exc}. Does MyReLU keep what its "
-                          "backward needs outside ctx (a global, a class attribute)? Save the input with "
-                          "ctx.save_for_backward(input) and read it back from ctx.saved_tensors") from None
+        raise CheckFailed(
+            f"with several MyReLU applications alive at once, {exc}. Does MyReLU keep what its "
+            "backward needs outside ctx (a global, a class attribute)? Save the input with "
+            "ctx.save_for_backward(input) and read it back from ctx.saved_tensors"
+        ) from None
 
 
 def _several_applications(sub, seed: int, level: int) -> None:

@@ -12,6 +12,7 @@ loss from the weights the student's loop leaves behind, never from what it print
 Everything about a level (its network, how train is called, its optimizer, schedule and bound)
 comes from its record in ``curriculum.LEVELS``.
 """
+
 from __future__ import annotations
 
 import math
@@ -51,14 +52,15 @@ def lockstep_problem(level: int, seed: int) -> dict:
     p = {k: v.clone().requires_grad_(True) for k, v in params0.items()}
     loss = ref.loss_of(level, p, x, y, ks[0] if ks else None)
     grads = torch.autograd.grad(loss, list(p.values()), allow_unused=True)
-    gnorm2 = sum(float((g ** 2).sum()) for g in grads if g is not None)
+    gnorm2 = sum(float((g**2).sum()) for g in grads if g is not None)
     lr = float(f"{0.2 * float(loss.detach()) / gnorm2:.2g}")
     if lv.lockstep_lr is not None:
         lr = lv.lockstep_lr
     elif lv.lockstep_lr_scale != 1.0:
         lr = float(f"{lr * lv.lockstep_lr_scale:.2g}")
-    return dict(sizes=s, x=x, y=y, params0=params0, opt=optim_for(level, lr), steps=LOCKSTEP_STEPS,
-                python_seed=pseed, ks=ks)
+    return dict(
+        sizes=s, x=x, y=y, params0=params0, opt=optim_for(level, lr), steps=LOCKSTEP_STEPS, python_seed=pseed, ks=ks
+    )
 
 
 def sizes_of(level: int, x, y, params: dict) -> Sizes:
@@ -73,8 +75,19 @@ def sizes_of(level: int, x, y, params: dict) -> Sizes:
     return Sizes(**{k: int(v) for k, v in found.items()})
 
 
-def run_train(sub, level: int, x, y, params0: dict, opt: ref.Optim, steps: int, dtype: torch.dtype,
-              python_seed: int | None = None, watch: bool = False, background: bool = False):
+def run_train(
+    sub,
+    level: int,
+    x,
+    y,
+    params0: dict,
+    opt: ref.Optim,
+    steps: int,
+    dtype: torch.dtype,
+    python_seed: int | None = None,
+    watch: bool = False,
+    background: bool = False,
+):
     """Call the student's train() on objects the grader built; return (value, final params, observations).
 
     What train is handed, in which order, follows the level's record (``Level.train_args``): the
@@ -94,12 +107,17 @@ def run_train(sub, level: int, x, y, params0: dict, opt: ref.Optim, steps: int, 
         xs, ys = x.to(dtype), y.to(dtype)
         weights = {n: Leaf(params0[n].to(dtype)) if lv.autograd else params0[n].to(dtype) for n in names}
     else:
-        model = sub.make("model", *lv.model.spec(sizes_of(level, x, y, params0)),
-                         dtype=str(dtype).replace("torch.", ""), device=sub.device)
+        model = sub.make(
+            "model",
+            *lv.model.spec(sizes_of(level, x, y, params0)),
+            dtype=str(dtype).replace("torch.", ""),
+            device=sub.device,
+        )
         sub.set_params(model, {n: params0[n].to(dtype) for n in names})
         xs, ys, weights = x.to(dtype), y.to(dtype), {}
-    given = dict(x=xs, y=ys, lr=opt.lr, steps=steps, momentum=opt.momentum, model=model,
-                 loss_fn=Make("mse_sum"), **weights)
+    given = dict(
+        x=xs, y=ys, lr=opt.lr, steps=steps, momentum=opt.momentum, model=model, loss_fn=Make("mse_sum"), **weights
+    )
     args = []
     for name in lv.train_args:
         if name == "optimizer":  # the grader's own torch.optim optimizer, built in the student's process
@@ -109,8 +127,9 @@ def run_train(sub, level: int, x, y, params0: dict, opt: ref.Optim, steps: int, 
     if model is None:
         r = sub.call("train", *args, return_args=True, **kw)
     else:
-        r = sub.call("train", *args, watch=model if watch else None,
-                     python_seed=python_seed if lv.model.dynamic else None, **kw)
+        r = sub.call(
+            "train", *args, watch=model if watch else None, python_seed=python_seed if lv.model.dynamic else None, **kw
+        )
 
     def collect(r=r):
         if background:
@@ -119,10 +138,20 @@ def run_train(sub, level: int, x, y, params0: dict, opt: ref.Optim, steps: int, 
             params = sub.params(model)
             missing = [n for n in names if n not in params]
             if missing:
-                raise CheckFailed(f"after train the model has no parameter {missing[0]}: train must keep the model "
-                                  "it was given (and its layers)")
-            return r.value, {n: data_of(expect_tensor(params[n], f"{n} after train", tuple(params0[n].shape)),
-                                        f"{n} after train") for n in names}, r.observations
+                raise CheckFailed(
+                    f"after train the model has no parameter {missing[0]}: train must keep the model "
+                    "it was given (and its layers)"
+                )
+            return (
+                r.value,
+                {
+                    n: data_of(
+                        expect_tensor(params[n], f"{n} after train", tuple(params0[n].shape)), f"{n} after train"
+                    )
+                    for n in names
+                },
+                r.observations,
+            )
         after = [r.args_after[lv.train_args.index(n)] for n in names]
         if lv.numpy:
             after = [expect_array(a, f"{n} after train", params0[n].shape) for a, n in zip(after, names)]
@@ -149,18 +178,44 @@ def lockstep(sub, shared: dict, level: int, seed: int) -> dict:
 def _lockstep(sub, level, seed):
     lv = LEVELS[level]
     p = lockstep_problem(level, seed)
-    value, params, obs = run_train(sub, level, p["x"], p["y"], p["params0"], p["opt"], p["steps"], torch.float64,
-                                   python_seed=p["python_seed"], watch=lv.lockstep_watch)
+    value, params, obs = run_train(
+        sub,
+        level,
+        p["x"],
+        p["y"],
+        p["params0"],
+        p["opt"],
+        p["steps"],
+        torch.float64,
+        python_seed=p["python_seed"],
+        watch=lv.lockstep_watch,
+    )
     try:
         losses, losses_problem = expect_losses(value, p["steps"]), None
     except CheckFailed as exc:  # the train check fails on it; the stages are judged from the weights alone
         losses, losses_problem = None, exc
     # A layer a call skips (a random depth of 0) gets no gradient: zeroing to None or to zeros then
     # differ under momentum, and both are correct (CONTRACT.md).
-    match = ref.diagnose(level, p["params0"], p["x"], p["y"], p["opt"], p["steps"], losses, params, ks=p["ks"],
-                         accept_none_variant=lv.model.dynamic)
-    return dict(problem=p, losses=losses, params=params, observations=obs, match=refine(match, obs),
-                losses_problem=losses_problem)
+    match = ref.diagnose(
+        level,
+        p["params0"],
+        p["x"],
+        p["y"],
+        p["opt"],
+        p["steps"],
+        losses,
+        params,
+        ks=p["ks"],
+        accept_none_variant=lv.model.dynamic,
+    )
+    return dict(
+        problem=p,
+        losses=losses,
+        params=params,
+        observations=obs,
+        match=refine(match, obs),
+        losses_problem=losses_problem,
+    )
 
 
 def refine(match: ref.Match, obs: dict) -> ref.Match:
@@ -182,15 +237,23 @@ def expect_lockstep(sub, shared, level, seed) -> None:
         return
     p = r["problem"]
     want = ref.simulate(level, p["params0"], p["x"], p["y"], p["opt"], p["steps"], ks=p["ks"])
-    msg = (f"the loop's trajectory differs from the reference ({p['sizes']}, lr={p['opt'].lr:g}, "
-           f"{p['steps']} steps): losses expected {preview(torch.tensor(want.losses))}, got "
-           f"{preview(torch.tensor(r['losses']))}")
+    msg = (
+        f"the loop's trajectory differs from the reference ({p['sizes']}, lr={p['opt'].lr:g}, "
+        f"{p['steps']} steps): losses expected {preview(torch.tensor(want.losses))}, got "
+        f"{preview(torch.tensor(r['losses']))}"
+    )
     if m.hint:
         raise CheckFailed(f"{msg}. Likely mistake ({m.stage}): {m.hint}", diagnosis=m.variant)
     if not all(math.isfinite(v) for v in r["losses"]):
         raise CheckFailed(msg + ". The losses are not finite")
-    raise CheckFailed(msg + (". The losses match but the final weights do not" if m.loss_error <= ref.LOCKSTEP_RTOL
-                             else ". Check that each loss is computed before that iteration's update"))
+    raise CheckFailed(
+        msg
+        + (
+            ". The losses match but the final weights do not"
+            if m.loss_error <= ref.LOCKSTEP_RTOL
+            else ". Check that each loss is computed before that iteration's update"
+        )
+    )
 
 
 def expect_stage_in_loop(sub, shared, level, seed, stage: str) -> None:
@@ -211,8 +274,14 @@ def convergence_problem(level: int, seed: int, dtype: torch.dtype | None = None)
     x, y = randn(gen, s.N, s.D_in, dtype=dtype), randn(gen, s.N, s.D_out, dtype=dtype)
     params0 = {k: v.to(dtype) for k, v in ref.init_params(level, s, gen).items()}
     lv = LEVELS[level]
-    return dict(x=x, y=y, params0=params0, opt=optim_for(level, lv.schedule.lr), steps=lv.convergence.steps,
-                python_seed=python_seed(seed, level, "converge"))
+    return dict(
+        x=x,
+        y=y,
+        params0=params0,
+        opt=optim_for(level, lv.schedule.lr),
+        steps=lv.convergence.steps,
+        python_seed=python_seed(seed, level, "converge"),
+    )
 
 
 def trusted_loss(level, params, x, y) -> float:
@@ -231,8 +300,18 @@ def start_convergence(sub, level: int, seed: int):
     """
     p = convergence_problem(level, seed)
     try:
-        return run_train(sub, level, p["x"], p["y"], p["params0"], p["opt"], p["steps"], p["x"].dtype,
-                         python_seed=p["python_seed"], background=True)
+        return run_train(
+            sub,
+            level,
+            p["x"],
+            p["y"],
+            p["params0"],
+            p["opt"],
+            p["steps"],
+            p["x"].dtype,
+            python_seed=p["python_seed"],
+            background=True,
+        )
     except Exception as exc:  # noqa: BLE001 - re-raised by the check itself, with its verdict
         return exc
 
@@ -244,10 +323,17 @@ def expect_convergence(sub, level: int, seed: int, curves: dict | None = None, s
     """
     p = convergence_problem(level, seed)
     if curves is not None:
-        ref_run = ref.simulate(level, p["params0"], p["x"], p["y"], p["opt"], p["steps"],
-                               ks=depths_for(level, p["python_seed"], p["steps"]),
-                               dtype=p["x"].dtype,  # the run's own precision, so the curves compare
-                               depth_band=LEVELS[level].model.dynamic)
+        ref_run = ref.simulate(
+            level,
+            p["params0"],
+            p["x"],
+            p["y"],
+            p["opt"],
+            p["steps"],
+            ks=depths_for(level, p["python_seed"], p["steps"]),
+            dtype=p["x"].dtype,  # the run's own precision, so the curves compare
+            depth_band=LEVELS[level].model.dynamic,
+        )
         curves[level] = {"reference": ref_run.losses, "student": None}
         if ref_run.band:  # level 8: one line cannot match every correct run's draws; the band can
             curves[level]["band"] = ref_run.band
@@ -256,8 +342,9 @@ def expect_convergence(sub, level: int, seed: int, curves: dict | None = None, s
     if started is not None:
         value, params, _ = started()
     else:
-        value, params, _ = run_train(sub, level, p["x"], p["y"], p["params0"], p["opt"], p["steps"], p["x"].dtype,
-                                     python_seed=p["python_seed"])
+        value, params, _ = run_train(
+            sub, level, p["x"], p["y"], p["params0"], p["opt"], p["steps"], p["x"].dtype, python_seed=p["python_seed"]
+        )
     losses = expect_losses(value, p["steps"])
     if curves is not None:
         curves[level]["student"] = losses
@@ -270,19 +357,33 @@ def expect_convergence(sub, level: int, seed: int, curves: dict | None = None, s
     bound = LEVELS[level].convergence.ratio
     where = f"({SEED_PROBLEM}, lr={p['opt'].lr:g}, {p['steps']} steps)"
     if not math.isfinite(end):
-        raise CheckFailed(f"after training on the seed's problem {where} the weights give a non-finite loss: "
-                          "the loop diverged")
+        raise CheckFailed(
+            f"after training on the seed's problem {where} the weights give a non-finite loss: the loop diverged"
+        )
     if all(torch.equal(params[k], p["params0"][k].to(params[k].dtype)) for k in params):
-        raise CheckFailed(f"the weights handed to train are unchanged after {p['steps']} steps {where}: update the "
-                          "objects you were given, in place")
+        raise CheckFailed(
+            f"the weights handed to train are unchanged after {p['steps']} steps {where}: update the "
+            "objects you were given, in place"
+        )
     if end > bound * start:
-        raise CheckFailed(f"the loss did not fall enough on the seed's problem {where}: from {start:.4g} to "
-                          f"{end:.4g} (a factor {start / max(end, 1e-300):.3g}; at least {1 / bound:.0g} expected)")
+        raise CheckFailed(
+            f"the loss did not fall enough on the seed's problem {where}: from {start:.4g} to "
+            f"{end:.4g} (a factor {start / max(end, 1e-300):.3g}; at least {1 / bound:.0g} expected)"
+        )
     first = losses[0]
     first_depth = depths_for(level, p["python_seed"], 1)
     if first_depth:  # the first loss is at the depth of the first call
-        start = float(ref.loss_of(level, {k: v.to(torch.float64) for k, v in p["params0"].items()},
-                                  p["x"].to(torch.float64), p["y"].to(torch.float64), first_depth[0]))
+        start = float(
+            ref.loss_of(
+                level,
+                {k: v.to(torch.float64) for k, v in p["params0"].items()},
+                p["x"].to(torch.float64),
+                p["y"].to(torch.float64),
+                first_depth[0],
+            )
+        )
     if not (math.isfinite(first) and abs(first - start) <= 1e-3 * abs(start) + 1e-6):
-        raise CheckFailed(f"the first loss train returned ({first:.6g}) is not the loss of the initial weights "
-                          f"({start:.6g}): record each iteration's loss before its update")
+        raise CheckFailed(
+            f"the first loss train returned ({first:.6g}) is not the loss of the initial weights "
+            f"({start:.6g}): record each iteration's loss before its update"
+        )

@@ -1,6 +1,7 @@
 """Checks of the torch.nn levels (5-8): the models students build, their losses, the hand-written
 zero_grad and step of level 5, and what the training loops do with torch.optim.
 """
+
 from __future__ import annotations
 
 import ast
@@ -48,13 +49,17 @@ def expect_linears(desc: dict, level: int, s, what: str) -> None:
         c = children.get(name)
         label = f"{what}[{name}]" if model.kind == "sequential" else f"{what}.{name}"
         if c is None:
-            raise CheckFailed(f"{label} is missing: expected nn.Linear({fan_in}, {fan_out}) there"
-                              + (f"; found children {', '.join(children) or 'none'}" if children else ""))
+            raise CheckFailed(
+                f"{label} is missing: expected nn.Linear({fan_in}, {fan_out}) there"
+                + (f"; found children {', '.join(children) or 'none'}" if children else "")
+            )
         if c["type"] != "Linear" or not c["module"].startswith("torch.nn"):
             raise CheckFailed(f"{label} is a {c['type']}, expected torch.nn.Linear")
         if (c["in_features"], c["out_features"]) != (want_in, want_out):
-            raise CheckFailed(f"{label} is Linear({c['in_features']}, {c['out_features']}), expected "
-                              f"Linear({fan_in}={want_in}, {fan_out}={want_out})")
+            raise CheckFailed(
+                f"{label} is Linear({c['in_features']}, {c['out_features']}), expected "
+                f"Linear({fan_in}={want_in}, {fan_out}={want_out})"
+            )
         if not c["bias"]:
             raise CheckFailed(f"{label} has no bias: levels 5-8 use nn.Linear with its bias")
 
@@ -82,9 +87,17 @@ def build_loss(sub, seed):
     for dt, name, rtol in ((torch.float64, "float64", RTOL64), (torch.float32, "float32", RTOL32)):
         r = sub.call((loss, None), y_pred.to(dt), y.to(dt))
         t = expect_tensor(r.value, f"loss_fn(y_pred, y) ({name})", (), name, sub.device)
-        expect_close(t, want, "the loss", rtol, f"y_pred and y of shape ({s.N}, {s.D_out})",
-                     hints={"this is the mean of the squared errors (MSELoss's default reduction): use "
-                            "MSELoss(reduction='sum')": want / y.numel()})
+        expect_close(
+            t,
+            want,
+            "the loss",
+            rtol,
+            f"y_pred and y of shape ({s.N}, {s.D_out})",
+            hints={
+                "this is the mean of the squared errors (MSELoss's default reduction): use "
+                "MSELoss(reduction='sum')": want / y.numel()
+            },
+        )
 
 
 def grader_model(sub, level, s, **kwargs) -> ObjectValue:
@@ -122,22 +135,30 @@ def sgd_step(sub, seed, times):
             sub.call("sgd_step", model, lr)
         except StudentError as exc:
             if "leaf Variable that requires grad" in exc.raw_message:
-                raise CheckFailed("sgd_step updates parameters while autograd records: wrap the update in "
-                                  "`with torch.no_grad():`") from None
+                raise CheckFailed(
+                    "sgd_step updates parameters while autograd records: wrap the update in `with torch.no_grad():`"
+                ) from None
             raise
     for name, before in handles.items():
         after = sub.get(before)  # the same tensor object the model held before the step
         got = data_of(expect_tensor(after, f"parameter {name} after sgd_step", tuple(params[name].shape)))
         if torch.equal(got, params[name]):
-            raise CheckFailed(f"parameter {name} is unchanged after sgd_step(model, lr): update each parameter in "
-                              "place (param -= lr * param.grad), do not replace it")
-        expect_close(got, params[name] - times * lr * grads[name], f"{name} after {times} sgd_step(s), lr={lr}",
-                     RTOL64, "float64 parameters with known gradients",
-                     hints={"the step adds the gradient: param -= lr * param.grad":
-                            params[name] + times * lr * grads[name]})
+            raise CheckFailed(
+                f"parameter {name} is unchanged after sgd_step(model, lr): update each parameter in "
+                "place (param -= lr * param.grad), do not replace it"
+            )
+        expect_close(
+            got,
+            params[name] - times * lr * grads[name],
+            f"{name} after {times} sgd_step(s), lr={lr}",
+            RTOL64,
+            "float64 parameters with known gradients",
+            hints={"the step adds the gradient: param -= lr * param.grad": params[name] + times * lr * grads[name]},
+        )
         if after.grad_fn is not None or not after.is_leaf or not after.requires_grad:
-            raise CheckFailed(f"parameter {name} is no longer a leaf that requires grad: run the update under "
-                              "torch.no_grad()")
+            raise CheckFailed(
+                f"parameter {name} is no longer a leaf that requires grad: run the update under torch.no_grad()"
+            )
 
 
 def uses_optim_source(source: str) -> bool:
@@ -167,8 +188,10 @@ def no_optim(sub, shared, seed):
         built = []
     if built or uses_optim_source(sub.source or ""):
         kinds = ", ".join(sorted({b["type"] for b in built})) or "torch.optim"
-        raise CheckFailed(f"level 5 uses {kinds}: write the update by hand (param -= lr * param.grad under "
-                          "torch.no_grad()); torch.optim comes at level 6")
+        raise CheckFailed(
+            f"level 5 uses {kinds}: write the update by hand (param -= lr * param.grad under "
+            "torch.no_grad()); torch.optim comes at level 6"
+        )
 
 
 def build_optimizer(sub, seed):
@@ -182,9 +205,11 @@ def build_optimizer(sub, seed):
     ids = [i for g in d["param_groups"] for i in g["param_ids"]]
     model_ids = sub.describe(model)["param_ids"]
     if sorted(ids) != sorted(model_ids):
-        raise CheckFailed(f"the optimizer holds {len(ids)} parameter(s), the model has {len(model_ids)}: pass "
-                          "model.parameters()" if len(ids) != len(model_ids) else
-                          "the optimizer does not hold the model's own parameters: pass model.parameters()")
+        raise CheckFailed(
+            f"the optimizer holds {len(ids)} parameter(s), the model has {len(model_ids)}: pass model.parameters()"
+            if len(ids) != len(model_ids)
+            else "the optimizer does not hold the model's own parameters: pass model.parameters()"
+        )
     lrs = {g.get("lr") for g in d["param_groups"]}
     if lrs != {lr}:
         raise CheckFailed(f"the optimizer's learning rate is {', '.join(map(str, lrs))}, expected the lr given ({lr})")
@@ -194,8 +219,10 @@ def optimizer_only(sub, shared, seed):
     r = lockstep(sub, shared, 6, seed)
     obs = r["observations"]
     if obs.get("changed_outside_step", 0):
-        raise CheckFailed("the parameters changed outside optimizer.step(): at this level the optimizer does the "
-                          "update; remove the update by hand")
+        raise CheckFailed(
+            "the parameters changed outside optimizer.step(): at this level the optimizer does the "
+            "update; remove the update by hand"
+        )
     if not obs.get("steps"):
         raise CheckFailed("optimizer.step() was never called: the optimizer must do the update")
 
@@ -210,8 +237,10 @@ def module_init(sub, seed, level, cls):
     want = len(LEVELS[level].param_names)
     if len(d["parameters"]) != want:
         names = ", ".join(n for n, _ in d["parameters"])
-        raise CheckFailed(f"{cls} has {len(d['parameters'])} parameter tensors ({names}), expected {want}: create "
-                          "exactly the layers the contract names")
+        raise CheckFailed(
+            f"{cls} has {len(d['parameters'])} parameter tensors ({names}), expected {want}: create "
+            "exactly the layers the contract names"
+        )
     return model
 
 
@@ -229,9 +258,14 @@ def module_forward(sub, seed, level, cls):
         s, x, y, params, model = _student_model(sub, seed, level, cls, dtype)
         out = sub.call((model, None), x.to(getattr(torch, dtype))).value
         t = expect_tensor(out, f"model(x) ({dtype})", (s.N, s.D_out), dtype, sub.device)
-        expect_close(t, ref.model_forward(level, params, x), "model(x) with the grader's weights", rtol, f"x of {s}",
-                     hints={"the ReLU is missing between the layers": ref.model_forward(level, params, x,
-                                                                                        with_relu=False)})
+        expect_close(
+            t,
+            ref.model_forward(level, params, x),
+            "model(x) with the grader's weights",
+            rtol,
+            f"x of {s}",
+            hints={"the ReLU is missing between the layers": ref.model_forward(level, params, x, with_relu=False)},
+        )
     sim_forward(sub, model, x.to(torch.float32), s)
 
 
@@ -254,11 +288,15 @@ def dynamic_forward(sub, seed):
             ps = seed_for_depth(k, seed * 7 + k * 1000)
             r = sub.call((model, None), x.to(getattr(torch, dtype)), python_seed=ps)
             t = expect_tensor(r.value, f"model(x) ({dtype}, k={k})", (s.N, s.D_out), dtype, sub.device)
-            others = {f"the output matches depth k={j}, but random.randint(0, 3) gave k={k}: draw k once per call "
-                      "with random.randint(0, 3) and apply middle_linear k times": ref.model_forward(8, params, x, j)
-                      for j in range(4) if j != k}
-            expect_close(t, ref.model_forward(8, params, x, k), f"model(x) at depth k={k}", rtol, f"x of {s}",
-                         hints=others)
+            others = {
+                f"the output matches depth k={j}, but random.randint(0, 3) gave k={k}: draw k once per call "
+                "with random.randint(0, 3) and apply middle_linear k times": ref.model_forward(8, params, x, j)
+                for j in range(4)
+                if j != k
+            }
+            expect_close(
+                t, ref.model_forward(8, params, x, k), f"model(x) at depth k={k}", rtol, f"x of {s}", hints=others
+            )
     sim_forward(sub, model, x.to(torch.float32), s, python_seed=seed_for_depth(3, seed))
 
 
@@ -273,18 +311,23 @@ def one_draw(sub, seed):
         if rnd.random() == r.python_next:
             if n == 1:
                 return
-            raise CheckFailed(f"forward drew from Python's random {n} time(s) per call: draw k = random.randint(0, 3) "
-                              "exactly once per call and reuse it")
-    raise CheckFailed("forward used Python's random in another way than one random.randint(0, 3) per call "
-                      "(or reseeded it)")
+            raise CheckFailed(
+                f"forward drew from Python's random {n} time(s) per call: draw k = random.randint(0, 3) "
+                "exactly once per call and reuse it"
+            )
+    raise CheckFailed(
+        "forward used Python's random in another way than one random.randint(0, 3) per call (or reseeded it)"
+    )
 
 
 def sharing(sub, seed):
     s, x, y, params, model = _student_model(sub, seed, 8, "DynamicNet")
     d = sub.describe(model)
     if len(d["linear_modules"]) != 3:
-        raise CheckFailed(f"DynamicNet holds {len(d['linear_modules'])} Linear layers, expected 3: reuse the one "
-                          "middle_linear k times instead of creating layers")
+        raise CheckFailed(
+            f"DynamicNet holds {len(d['linear_modules'])} Linear layers, expected 3: reuse the one "
+            "middle_linear k times instead of creating layers"
+        )
     ps = seed_for_depth(3, seed * 17)
     out = sub.call((model, None), x, python_seed=ps).value
     t = expect_tensor(out, "model(x)", (s.N, s.D_out))
@@ -297,9 +340,17 @@ def sharing(sub, seed):
     if grad is None:
         raise CheckFailed("middle_linear got no gradient at depth k=3: apply self.middle_linear itself k times")
     want = p["middle_linear.weight"].grad
-    expect_close(grad, want, "middle_linear.weight.grad at depth k=3", RTOL64, "an upstream gradient g",
-                 hints={"only one use of middle_linear reaches its gradient: reuse the same layer k times, without "
-                        "detaching": want / 3})
+    expect_close(
+        grad,
+        want,
+        "middle_linear.weight.grad at depth k=3",
+        RTOL64,
+        "an upstream gradient g",
+        hints={
+            "only one use of middle_linear reaches its gradient: reuse the same layer k times, without detaching": want
+            / 3
+        },
+    )
 
 
 def loop_optimizer(sub, shared, seed, level, momentum: float | None):
@@ -319,4 +370,3 @@ def loop_optimizer(sub, shared, seed, level, momentum: float | None):
             raise CheckFailed(f"the optimizer's momentum is {d.get('momentum', 0.0)}, expected {momentum}")
     if not r["observations"].get("steps"):
         raise CheckFailed("optimizer.step() was never called")
-

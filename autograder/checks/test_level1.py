@@ -1,4 +1,5 @@
 """Level 1 — numpy by hand: forward, loss, gradients and the update, all written out."""
+
 from . import by_hand
 from .common import check
 from .loops import expect_convergence, expect_lockstep

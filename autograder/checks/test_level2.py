@@ -1,4 +1,5 @@
 """Level 2 — torch tensors by hand: the numpy level again, on tensors that keep their dtype and device."""
+
 from . import by_hand
 from .common import check
 from .loops import expect_convergence, expect_lockstep

@@ -1,4 +1,5 @@
 """Level 3 — autograd: the graph computes the gradients, the update is still written by hand."""
+
 from . import autograd_units as units
 from .common import check
 from .loops import expect_convergence, expect_lockstep

@@ -1,4 +1,5 @@
 """Level 4 — a custom autograd Function: MyReLU's forward and backward, and a loop through it."""
+
 from . import autograd_units as units
 from . import function_units as function
 from .common import check

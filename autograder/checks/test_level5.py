@@ -1,4 +1,5 @@
 """Level 5 — torch.nn: the model and the loss come from torch.nn, the update is still by hand."""
+
 from . import nn_units as units
 from .common import check
 from .loops import expect_convergence, expect_lockstep

@@ -1,4 +1,5 @@
 """Level 6 — torch.optim: Adam does the update; the loop zeroes, backpropagates and steps."""
+
 from . import nn_units as units
 from .common import check
 from .loops import expect_convergence, expect_lockstep, expect_stage_in_loop

@@ -1,4 +1,5 @@
 """Level 7 — a custom nn.Module: TwoLayerNet, trained with MSELoss(sum) and torch.optim.SGD."""
+
 from . import nn_units as units
 from .common import check
 from .loops import expect_convergence, expect_lockstep, expect_stage_in_loop

@@ -1,4 +1,5 @@
 """Level 8 — a dynamic network: a random depth per call, one middle layer reused (weight sharing)."""
+
 from ..curriculum import LEVELS
 from . import nn_units as units
 from .common import check

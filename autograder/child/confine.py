@@ -9,6 +9,7 @@ its ``.git``, the course directory and the other submissions are not there to be
 appear in ``/proc/self/mountinfo``: the old root is detached). Where that cannot be built, the
 older deny-list (tmpfs over the grader's own directories) is the fallback, and the report says
 "partly hidden (deny-list)"; as an ordinary user nothing can be hidden, and the report says so."""
+
 from __future__ import annotations
 
 import os
@@ -88,8 +89,13 @@ def _private_tmp(libc, scratch) -> bool:
 def install_paths() -> list[str]:
     """Where the Python installation lives: the prefixes and the directories torch and numpy were
     imported from (never a ``sys.path`` entry outside them: an editable install's checkout)."""
-    found = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
-             os.path.dirname(os.path.dirname(np.__file__))}
+    found = {
+        sys.prefix,
+        sys.base_prefix,
+        sys.exec_prefix,
+        sys.base_exec_prefix,
+        os.path.dirname(os.path.dirname(np.__file__)),
+    }
     torch = sys.modules.get("torch")  # (not in the numpy-only child)
     if getattr(torch, "__file__", None):
         found.add(os.path.dirname(os.path.dirname(torch.__file__)))
@@ -121,6 +127,7 @@ def _tmpfs(libc, target: str, options: str, flags: int = _MS_NOSUID | _MS_NODEV)
 def _pivot(libc, new_root: str) -> bool:
     """Make new_root the root and detach the old one (chroot where pivot_root is unavailable)."""
     import platform
+
     os.chdir(new_root)
     number = _SYS_PIVOT_ROOT.get(platform.machine())
     if number is not None and libc.syscall(number, b".", b".old-root") == 0:
@@ -140,8 +147,7 @@ def new_root(libc, config: dict, uid: int | None) -> bool:
         return False
     owner = f",uid={uid},gid={uid}" if uid is not None else ""
     ok = all(_bind(libc, p, root + p, True) for p in install_paths())
-    ok &= all(_bind(libc, p, root + p, True) for p in _SYSTEM_DIRS
-              if os.path.isdir(p) and not os.path.islink(p))
+    ok &= all(_bind(libc, p, root + p, True) for p in _SYSTEM_DIRS if os.path.isdir(p) and not os.path.islink(p))
     for p in _SYSTEM_DIRS:  # /lib -> usr/lib on merged-/usr systems: keep the link
         if os.path.islink(p) and not os.path.lexists(root + p):
             os.symlink(os.readlink(p), root + p)
@@ -155,8 +161,10 @@ def new_root(libc, config: dict, uid: int | None) -> bool:
     ok &= _tmpfs(libc, root + "/tmp", "size=256m,mode=1777")
     os.makedirs(root + "/proc", exist_ok=True)
     proc_flags = _MS_NOSUID | _MS_NODEV | _MS_NOEXEC
-    ok &= (libc.mount(b"proc", (root + "/proc").encode(), b"proc", proc_flags, b"hidepid=2") == 0
-           or libc.mount(b"proc", (root + "/proc").encode(), b"proc", proc_flags, None) == 0)
+    ok &= (
+        libc.mount(b"proc", (root + "/proc").encode(), b"proc", proc_flags, b"hidepid=2") == 0
+        or libc.mount(b"proc", (root + "/proc").encode(), b"proc", proc_flags, None) == 0
+    )
     scratch = config.get("scratch")
     if scratch:
         size = int(config.get("scratch_bytes") or 64 * 1024 * 1024)
@@ -190,13 +198,17 @@ def _deny_list(libc, config: dict, held: dict) -> None:
     """The fallback: tmpfs over each of the grader's own directories (the report says partly)."""
     hide = [p for p in config.get("hide", []) if os.path.isdir(p)]  # (what was under /tmp is gone already)
     ok = all(_tmpfs(libc, p, "size=64k,mode=0555", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC) for p in hide)
-    held["hidden_paths"] = ("partly hidden (deny-list: the grader's directories only; the rest of the disk "
-                            "is visible)" if ok else "not hidden (the deny-list could not be applied)")
+    held["hidden_paths"] = (
+        "partly hidden (deny-list: the grader's directories only; the rest of the disk is visible)"
+        if ok
+        else "not hidden (the deny-list could not be applied)"
+    )
 
 
 def confine(config: dict) -> dict:
     """Apply the protections the machine allows; say which ones held (the grader reports them)."""
     import ctypes
+
     held = {"network": "not isolated", "hidden_paths": "not hidden", "user": "same user as the grader"}
     libc = ctypes.CDLL(None, use_errno=True)
     private_ns = False
@@ -213,8 +225,9 @@ def confine(config: dict) -> dict:
     if private_ns:
         held["temp_dirs"] = "private" if _private_tmp(libc, config.get("scratch")) else "shared"
     if private_ns and root and new_root(libc, config, uid):
-        held["hidden_paths"] = ("hidden (allow-list: a new root with the Python installation read-only "
-                                "and the scratch directory)")
+        held["hidden_paths"] = (
+            "hidden (allow-list: a new root with the Python installation read-only and the scratch directory)"
+        )
         held["scratch"] = f"tmpfs of {int(config.get('scratch_bytes') or 0) // 2**20} MiB"
         reachable = True  # the new root holds the installation under world-traversable directories
     else:
@@ -223,13 +236,18 @@ def confine(config: dict) -> dict:
         elif not root:
             held["hidden_paths"] = "not hidden (ordinary user: no private mount namespace)"
         if private_ns:
-            held["scratch"] = (f"tmpfs of {int(config.get('scratch_bytes') or 0) // 2**20} MiB"
-                               if _scratch_tmpfs(libc, config, uid) else "host disk (file-size limit only)")
+            held["scratch"] = (
+                f"tmpfs of {int(config.get('scratch_bytes') or 0) // 2**20} MiB"
+                if _scratch_tmpfs(libc, config, uid)
+                else "host disk (file-size limit only)"
+            )
         else:
             held["scratch"] = "host disk (file-size limit only)"
         install = install_paths()
-        reachable = uid is not None and (all(_blocked_ancestor(p) is None for p in install) or (
-            private_ns and bool(config.get("scratch")) and _expose(libc, install, config["scratch"])))
+        reachable = uid is not None and (
+            all(_blocked_ancestor(p) is None for p in install)
+            or (private_ns and bool(config.get("scratch")) and _expose(libc, install, config["scratch"]))
+        )
     if uid is not None:
         if reachable:
             uid = int(uid)
@@ -251,6 +269,7 @@ def die_with_parent() -> None:
     """Be killed when the parent dies (set after any change of user, which clears it)."""
     try:
         import ctypes
+
         ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass

@@ -9,6 +9,7 @@ module and answers requests over a socket in the plain-data wire format. The tru
 every reference value and decides every score: a child can lie, but it can only answer with data
 that is then checked.
 """
+
 from __future__ import annotations
 
 import json
@@ -22,8 +23,9 @@ if __name__ == "__main__" and not __package__:  # run as a script: this folder, 
     import importlib.util
 
     _HERE = os.path.dirname(os.path.abspath(__file__))
-    _spec = importlib.util.spec_from_file_location("_kit_child", os.path.join(_HERE, "__init__.py"),
-                                                   submodule_search_locations=[_HERE])
+    _spec = importlib.util.spec_from_file_location(
+        "_kit_child", os.path.join(_HERE, "__init__.py"), submodule_search_locations=[_HERE]
+    )
     _package = importlib.util.module_from_spec(_spec)
     sys.modules["_kit_child"] = _package
     _spec.loader.exec_module(_package)
@@ -88,7 +90,9 @@ def serve(sock: socket.socket, runtime: Runtime) -> None:
             wire.send_message(sock, reply, out)
         except (OSError, ValueError, TypeError) as exc:
             try:
-                wire.send_message(sock, {"error": {"kind": "runtime", "type": type(exc).__name__, "message": _safe_str(exc)}})
+                wire.send_message(
+                    sock, {"error": {"kind": "runtime", "type": type(exc).__name__, "message": _safe_str(exc)}}
+                )
             except OSError:
                 return
 
@@ -105,8 +109,9 @@ def child_main(fd: int, config: dict) -> None:
     out_path = config.get("output")
     if out_path:
         # never through a link, never blocked by a pipe (the grader created it just now, as a file)
-        out = os.open(out_path, os.O_WRONLY | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0)
-                      | getattr(os, "O_NONBLOCK", 0), 0o600)
+        out = os.open(
+            out_path, os.O_WRONLY | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0), 0o600
+        )
         os.dup2(out, 1)
         os.dup2(out, 2)
         os.close(out)
@@ -121,6 +126,7 @@ def child_main(fd: int, config: dict) -> None:
     if "uid" not in held:
         limits.pop("RLIMIT_NPROC", None)  # per-user: only meaningful for a user of our own
     import resource
+
     for name, value in limits.items():
         try:
             resource.setrlimit(getattr(resource, name), (value, value))
@@ -139,8 +145,9 @@ def _warm_up() -> None:
     lazy set-up happens here rather than in every forked child."""
     model = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.ReLU(), torch.nn.Linear(2, 1))
     torch.nn.MSELoss(reduction="sum")(model(torch.ones(4, 3)), torch.zeros(4, 1)).backward()
-    torch.autograd.grad((torch.ones(2, requires_grad=True) * 2).sum(), [torch.ones(1, requires_grad=True)],
-                        allow_unused=True)
+    torch.autograd.grad(
+        (torch.ones(2, requires_grad=True) * 2).sum(), [torch.ones(1, requires_grad=True)], allow_unused=True
+    )
 
 
 def _warm_up_dynamo() -> None:
@@ -159,6 +166,7 @@ def _warm_up_dynamo() -> None:
 def zygote_main(ctrl_fd: int) -> None:
     try:  # orphans of student code become our children, so the grader can find and end them
         import ctypes
+
         ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
     except (OSError, AttributeError):
         pass

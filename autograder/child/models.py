@@ -1,5 +1,6 @@
 """The grader's own models, handed to a student's train(): built in the child from plain data
 (a level record's ``Model.spec``), since the child never imports the package."""
+
 from __future__ import annotations
 
 import random

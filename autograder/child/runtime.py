@@ -3,6 +3,7 @@ function with these values, read this attribute, describe this object), encoding
 plain data for the wire. It runs in a sandboxed child (``entry.py``), or in-process
 (``sandbox.InProcessChannel``) for the self-check in a student's own notebook kernel, where
 convenience matters more than isolation."""
+
 from __future__ import annotations
 
 import contextlib
@@ -96,7 +97,13 @@ class Runtime:
             if v.dtype.name not in codec.DTYPES:
                 return {"t": "object", "h": self._keep(v), "type": f"numpy.ndarray[{v.dtype}]"}
             buffers.append(codec.array_bytes(v))
-            return {"t": "ndarray", "h": self._keep(v), "dtype": v.dtype.name, "shape": list(v.shape), "b": len(buffers) - 1}
+            return {
+                "t": "ndarray",
+                "h": self._keep(v),
+                "dtype": v.dtype.name,
+                "shape": list(v.shape),
+                "b": len(buffers) - 1,
+            }
         if torch is not None and (t is torch.Tensor or t is torch.nn.Parameter):
             return self._encode_tensor(v, buffers, with_grad)
         if t in (list, tuple) and depth < MAX_DEPTH:
@@ -108,10 +115,16 @@ class Runtime:
     def _encode_tensor(self, v, buffers, with_grad=True):
         dtype = codec.dtype_name(v.dtype)
         out = {
-            "t": "tensor", "h": self._keep(v), "dtype": dtype, "shape": list(v.shape),
-            "device": device_of(v, self.simulated), "requires_grad": bool(v.requires_grad), "is_leaf": bool(v.is_leaf),
+            "t": "tensor",
+            "h": self._keep(v),
+            "dtype": dtype,
+            "shape": list(v.shape),
+            "device": device_of(v, self.simulated),
+            "requires_grad": bool(v.requires_grad),
+            "is_leaf": bool(v.is_leaf),
             "grad_fn": type(v.grad_fn).__name__ if v.grad_fn is not None else None,
-            "parameter": type(v) is torch.nn.Parameter, "b": None,
+            "parameter": type(v) is torch.nn.Parameter,
+            "b": None,
         }
         if v.device.type != "meta" and dtype in codec.DTYPES:
             buffers.append(codec.tensor_bytes(v))
@@ -150,8 +163,11 @@ class Runtime:
                 x.requires_grad_(True)
             return x
         if t == "make":
-            return self.make(d["kind"], [self.decode(a, buffers) for a in d.get("args", [])],
-                             {k: self.decode(v, buffers) for k, v in d.get("kwargs", {}).items()})
+            return self.make(
+                d["kind"],
+                [self.decode(a, buffers) for a in d.get("args", [])],
+                {k: self.decode(v, buffers) for k, v in d.get("kwargs", {}).items()},
+            )
         raise ValueError(f"unknown value type {t!r}")
 
     # --------------------------------------------------- standard objects
@@ -252,14 +268,22 @@ class Runtime:
                 obj = getattr(obj, part)
             return obj
         if self.module is None:
-            raise _StudentFailure({"kind": "student", "type": "RuntimeError", "message": "the module is not loaded", "frames": []})
+            raise _StudentFailure(
+                {"kind": "student", "type": "RuntimeError", "message": "the module is not loaded", "frames": []}
+            )
         obj = self.module
         for part in spec["name"].split("."):
             try:
                 obj = getattr(obj, part)
             except AttributeError:
-                raise _StudentFailure({"kind": "missing", "type": "AttributeError",
-                                       "message": f"{spec['name']} is not defined", "frames": []}) from None
+                raise _StudentFailure(
+                    {
+                        "kind": "missing",
+                        "type": "AttributeError",
+                        "message": f"{spec['name']} is not defined",
+                        "frames": [],
+                    }
+                ) from None
         return obj
 
     def op_call(self, req, buffers, out):
@@ -274,8 +298,14 @@ class Runtime:
         if req.get("python_seed") is not None:
             random.seed(req["python_seed"])
         if not callable(fn):
-            raise _StudentFailure({"kind": "student", "type": "TypeError",
-                                   "message": f"{req['target'].get('name', 'the target')} is not callable", "frames": []})
+            raise _StudentFailure(
+                {
+                    "kind": "student",
+                    "type": "TypeError",
+                    "message": f"{req['target'].get('name', 'the target')} is not callable",
+                    "frames": [],
+                }
+            )
         modes = []
         if req.get("sim_device"):  # the inputs, and the models among them, on the simulated GPU
             for a in [fn, *args, *kwargs.values()]:
@@ -316,10 +346,16 @@ class Runtime:
         unknown = sorted(set(req.get("values", {})) - set(params))
         if unknown:
             have = ", ".join(params) or "none"
-            raise _StudentFailure({"kind": "missing", "type": "AttributeError", "frames": [],
-                                   "message": f"the model has no parameter {unknown[0]} (its parameters: {have}); "
-                                              "levels 5-8 use nn.Linear layers, with their bias, named as the "
-                                              "contract says"})
+            raise _StudentFailure(
+                {
+                    "kind": "missing",
+                    "type": "AttributeError",
+                    "frames": [],
+                    "message": f"the model has no parameter {unknown[0]} (its parameters: {have}); "
+                    "levels 5-8 use nn.Linear layers, with their bias, named as the "
+                    "contract says",
+                }
+            )
         with torch.no_grad():
             for name, enc in req.get("values", {}).items():
                 params[name].copy_(self.decode(enc, buffers))
@@ -419,8 +455,13 @@ def describe(obj) -> dict:
     if isinstance(obj, torch.optim.Optimizer):
         groups = []
         for g in obj.param_groups:
-            groups.append({"n_params": len(g["params"]), "param_ids": [id(p) for p in g["params"]],
-                           **{k: v for k, v in g.items() if k != "params" and isinstance(v, (int, float, bool, type(None)))}})
+            groups.append(
+                {
+                    "n_params": len(g["params"]),
+                    "param_ids": [id(p) for p in g["params"]],
+                    **{k: v for k, v in g.items() if k != "params" and isinstance(v, (int, float, bool, type(None)))},
+                }
+            )
         d["param_groups"] = groups
     if isinstance(obj, torch.nn.Module):
         d["param_ids"] = [id(p) for p in obj.parameters()]

@@ -1,6 +1,7 @@
 """``wire.py`` and ``codec.py``, which both sides of the wire share, loaded by file path under
 private names: the child never imports the ``autograder`` package (also when the ``Runtime`` runs
 in-process, so that it behaves the same there)."""
+
 from __future__ import annotations
 
 import importlib.util

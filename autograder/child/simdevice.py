@@ -17,6 +17,7 @@ marks, as a GPU would keep the device:
 A tensor of unknown origin (a gradient the autograd engine made, say) carries no mark and never
 causes an error: where the simulation cannot decide, it does not fail the code.
 """
+
 from __future__ import annotations
 
 import torch
@@ -27,15 +28,34 @@ SIM = "sim"
 CPU = "cpu"
 MARK = "_kit_device"
 SIM_DEVICE = torch.device("cuda", 0)  # what a marked tensor reports as its device
-SAME_DEVICE = ("Expected all tensors to be on the same device, but found at least two devices, cuda:0 and cpu! "
-               "(in {name}; the grader simulates a GPU for the inputs)")
-NUMPY = ("can't convert cuda:0 device type tensor to numpy. Use Tensor.cpu() to copy the tensor to host memory "
-         "first. (the grader simulates a GPU for the inputs)")
+SAME_DEVICE = (
+    "Expected all tensors to be on the same device, but found at least two devices, cuda:0 and cpu! "
+    "(in {name}; the grader simulates a GPU for the inputs)"
+)
+NUMPY = (
+    "can't convert cuda:0 device type tensor to numpy. Use Tensor.cpu() to copy the tensor to host memory "
+    "first. (the grader simulates a GPU for the inputs)"
+)
 
 # Calls that may mix devices on a real GPU: copies between devices, indexing with CPU indices,
 # and what only reads metadata or prints.
-_MIXING_ALLOWED = {"copy_", "__getitem__", "__setitem__", "to", "__repr__", "__format__", "__str__", "__get__",
-                   "__set__", "size", "dim", "numel", "type_as", "new_tensor", "backward"}
+_MIXING_ALLOWED = {
+    "copy_",
+    "__getitem__",
+    "__setitem__",
+    "to",
+    "__repr__",
+    "__format__",
+    "__str__",
+    "__get__",
+    "__set__",
+    "size",
+    "dim",
+    "numel",
+    "type_as",
+    "new_tensor",
+    "backward",
+}
 
 
 def mark_of(t) -> str | None:

@@ -1,6 +1,7 @@
 """What student code does while it runs, watched from inside the child: its imports, autograd
 calls, optimizers built and stepped (``Observations``). The spies are installed once per process
 and report to whichever ``Runtime`` is in charge."""
+
 from __future__ import annotations
 
 import builtins
@@ -66,7 +67,7 @@ class AutogradWatch(TorchFunctionMode):
     def __torch_function__(self, func, types, args=(), kwargs=None):
         out = func(*args, **(kwargs or {}))
         if len(self.obs.graphs) < 20:
-            for o in (out if isinstance(out, (tuple, list)) else (out,)):
+            for o in out if isinstance(out, (tuple, list)) else (out,):
                 if isinstance(o, torch.Tensor) and (o.requires_grad or o.grad_fn is not None):
                     name = getattr(func, "__qualname__", None) or getattr(func, "__name__", "a torch call")
                     self.obs.graphs.append(str(name))
@@ -134,6 +135,7 @@ def _install_torch_spies(rt):
     wrap_autograd(torch.autograd, "backward", "torch.autograd.backward")
     wrap_autograd(torch.autograd, "grad", "torch.autograd.grad")
     from torch.autograd.variable import Variable
+
     Variable._execution_engine = _CountingEngine(Variable._execution_engine, rt)
 
     real_opt_init = torch.optim.Optimizer.__init__
@@ -141,7 +143,11 @@ def _install_torch_spies(rt):
     def spy_opt_init(self, params, defaults, *args, **kwargs):
         real_opt_init(self, params, defaults, *args, **kwargs)
         if rt.student_running:
-            d = {k: v for k, v in (defaults or {}).items() if isinstance(v, (int, float, bool)) and not isinstance(v, bool)}
+            d = {
+                k: v
+                for k, v in (defaults or {}).items()
+                if isinstance(v, (int, float, bool)) and not isinstance(v, bool)
+            }
             rt.obs.optimizers.append({"type": type(self).__name__, "module": type(self).__module__, "defaults": d})
 
     torch.optim.Optimizer.__init__ = spy_opt_init
