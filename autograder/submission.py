@@ -228,7 +228,10 @@ def _search_zip(path: Path, rel: str, size: int, names: set[str], found: list[Ca
                     f"{rel or path.name} has more than {MAX_ZIP_MEMBERS} members; only the first were searched"
                 )
             for info in members[:MAX_ZIP_MEMBERS]:
-                inner = PurePosixPath(info.filename.replace("\\", "/"))
+                # "." and ".." are dropped: a member path is never used on disk, only its name and
+                # depth count (a traversal name such as ../../x.py is still the student's x.py)
+                parts = [p for p in info.filename.replace("\\", "/").split("/") if p not in ("", ".", "..")]
+                inner = PurePosixPath(*parts) if parts else PurePosixPath(".")
                 if info.is_dir() or inner.name not in names or any(_skipped_dir(p) for p in inner.parts[:-1]):
                     continue
                 where = f"{rel}!{inner.as_posix()}" if rel else inner.as_posix()
