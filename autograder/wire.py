@@ -11,6 +11,7 @@ and never imports the ``autograder`` package), so it depends on the standard lib
 from __future__ import annotations
 
 import json
+import os
 import socket
 import struct
 
@@ -23,6 +24,29 @@ MAX_BUFFER_BYTES = 512 * 1024 * 1024
 
 class WireError(Exception):
     """The peer sent something that is not a well-formed message (or hung up)."""
+
+
+class PipeEnds:
+    """A socket's ``sendall``/``recv`` over two pipe descriptors (the portable transport: a child's
+    standard input and output, which every platform has, Windows included)."""
+
+    def __init__(self, read_fd: int, write_fd: int):
+        self.read_fd, self.write_fd = read_fd, write_fd
+
+    def sendall(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self.write_fd, view):]
+
+    def recv(self, n: int) -> bytes:
+        return os.read(self.read_fd, n)
+
+    def close(self) -> None:
+        for fd in {self.read_fd, self.write_fd}:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
 
 
 def send_message(sock: socket.socket, header: dict, buffers: list[bytes] | None = None) -> None:

@@ -28,23 +28,34 @@ def _blocked_ancestor(path: str):
     return None
 
 
+def _outermost(paths) -> list[str]:
+    """The paths that lie inside no other one of them."""
+    paths = sorted({os.path.abspath(p) for p in paths})
+    return [p for p in paths if not any(q != p and p.startswith(q.rstrip(os.sep) + os.sep) for q in paths)]
+
+
 def _expose(libc, paths, workdir) -> bool:
     """Inside our own mount namespace, make the Python installation reachable by another user.
 
-    When Python lives under a private directory (e.g. /root/.pyenv), an unprivileged child could
-    not import anything. Bind the installation aside, lay an empty world-traversable tmpfs over the
-    private directory (which also hides the rest of it), and bind the installation back in place.
+    When Python lives under a private directory (e.g. a venv in /root made from a pyenv Python that
+    is also under /root), an unprivileged child could not import anything. Bind every private part
+    of the installation aside first, then lay an empty world-traversable tmpfs over each private
+    ancestor (which also hides the rest of it), then bind every part back in place. (All are set
+    aside before any ancestor is covered: several trees may share one private ancestor.)
     """
-    for i, path in enumerate(paths):
-        blocked = _blocked_ancestor(path)
-        if blocked is None or not os.path.isdir(path):
-            continue
+    private = [(p, _blocked_ancestor(p)) for p in _outermost(paths) if os.path.isdir(p)]
+    private = [(p, blocked) for p, blocked in private if blocked is not None]
+    staged = []
+    for i, (path, _) in enumerate(private):
         staging = os.path.join(workdir, f".expose-{i}")  # removed with the scratch directory
         os.makedirs(staging, exist_ok=True)
         if libc.mount(path.encode(), staging.encode(), None, _MS_BIND | _MS_REC, None) != 0:
             return False
+        staged.append((path, staging))
+    for blocked in _outermost(b for _, b in private):
         if libc.mount(b"tmpfs", blocked.encode(), b"tmpfs", _MS_NOSUID | _MS_NODEV, b"size=64k,mode=0755") != 0:
             return False
+    for path, staging in staged:
         os.makedirs(path, exist_ok=True)
         if libc.mount(staging.encode(), path.encode(), None, _MS_BIND | _MS_REC, None) != 0:
             return False
@@ -72,20 +83,46 @@ def _private_tmp(libc, scratch) -> bool:
     return bool(ok)
 
 
-def confine(config: dict) -> dict:
-    """Apply the protections the machine allows; say which ones held (the grader reports them)."""
+def _libc():
+    """The C library, with errno, or None where there is none to ask (Windows: ctypes.CDLL(None)
+    fails there)."""
+    try:
+        import ctypes
+        return ctypes.CDLL(None, use_errno=True)
+    except (OSError, TypeError, AttributeError):
+        return None
+
+
+def _has(libc, name: str) -> bool:
+    """Whether the C library has ``name`` (macOS's has no unshare, nor prctl)."""
+    try:
+        return libc is not None and getattr(libc, name) is not None
+    except AttributeError:
+        return False
+
+
+def _errno_text() -> str:
     import ctypes
-    held = {"network": "not isolated", "hidden_paths": "not hidden", "user": "same user as the grader"}
-    libc = ctypes.CDLL(None, use_errno=True)
-    private_ns = False
-    if config.get("isolate", True):
-        if libc.unshare(_CLONE_NEWNET | _CLONE_NEWNS) == 0:
-            held["network"] = "isolated (empty network namespace)"
-            private_ns = libc.mount(None, b"/", None, _MS_REC | _MS_PRIVATE, None) == 0
-        elif libc.unshare(_CLONE_NEWNET) == 0:
-            held["network"] = "isolated (empty network namespace)"
-        else:
-            held["network"] = f"not isolated (unshare: {os.strerror(ctypes.get_errno())})"
+    return os.strerror(ctypes.get_errno())
+
+
+def _namespaces(libc, held: dict) -> bool:
+    """An empty network namespace, and a mount namespace of our own if we may: whether the latter held."""
+    if not (_has(libc, "unshare") and _has(libc, "mount")):
+        held["network"] = "not isolated (no unshare on this platform)"
+        return False
+    if libc.unshare(_CLONE_NEWNET | _CLONE_NEWNS) == 0:
+        held["network"] = "isolated (empty network namespace)"
+        return libc.mount(None, b"/", None, _MS_REC | _MS_PRIVATE, None) == 0
+    if libc.unshare(_CLONE_NEWNET) == 0:
+        held["network"] = "isolated (empty network namespace)"
+    else:
+        held["network"] = f"not isolated (unshare: {_errno_text()})"
+    return False
+
+
+def _hide(libc, config: dict, held: dict, private_ns: bool) -> None:
+    """Lay empty tmpfs over what the child must not see (only inside a mount namespace of its own)."""
     if private_ns:
         held["temp_dirs"] = "private" if _private_tmp(libc, config.get("scratch")) else "shared"
     hide = [p for p in config.get("hide", []) if os.path.isdir(p)]  # (what was under /tmp is gone already)
@@ -95,31 +132,59 @@ def confine(config: dict) -> dict:
         ok = all(libc.mount(b"tmpfs", p.encode(), b"tmpfs", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC,
                             b"size=64k,mode=0555") == 0 for p in hide)
         held["hidden_paths"] = "hidden" if ok else "partly hidden"
+
+
+def installation_paths() -> list[str]:
+    """Every directory the child must be able to read to run Python and the kit's libraries: the
+    environment and its base interpreter's prefix (through symlinks too), and where torch and
+    numpy live."""
+    paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(sys.executable),
+             os.path.dirname(os.path.dirname(torch.__file__)), os.path.dirname(os.path.dirname(np.__file__))}
+    paths |= {os.path.realpath(p) for p in list(paths)}
+    paths.add(os.path.dirname(os.path.realpath(sys.executable)))
+    return sorted(p for p in paths if p and os.path.isdir(p))
+
+
+def _switch_user(libc, config: dict, held: dict, private_ns: bool) -> None:
+    """As root, become an unprivileged user of our own, once the installation is reachable for it."""
     uid = config.get("uid")
-    if uid is not None and os.getuid() == 0:
-        install = {sys.prefix, sys.base_prefix, os.path.dirname(os.path.dirname(torch.__file__)),
-                   os.path.dirname(os.path.dirname(np.__file__))}
-        reachable = all(_blocked_ancestor(p) is None for p in install) or (private_ns and bool(config.get("scratch"))
-                                                                        and _expose(libc, sorted(install), config["scratch"]))
-        if reachable:
-            uid = int(uid) + os.getpid() % 100_000
-            for path in (config.get("scratch"), config.get("output")):
-                if path and os.path.exists(path):
-                    os.chown(path, uid, uid)
-            os.setgroups([])
-            os.setgid(uid)
-            os.setuid(uid)
-            held["user"] = f"uid {uid} (unprivileged)"
-            held["uid"] = uid
-        else:
-            held["user"] = "same user as the grader (the Python installation is private and could not be exposed)"
+    if uid is None or not hasattr(os, "setuid") or os.getuid() != 0:
+        return
+    install = installation_paths()
+    reachable = all(_blocked_ancestor(p) is None for p in install) or (
+        private_ns and bool(config.get("scratch")) and _expose(libc, install, config["scratch"]))
+    if not reachable:
+        held["user"] = "same user as the grader (the Python installation is private and could not be exposed)"
+        return
+    uid = int(uid) + os.getpid() % 100_000
+    try:
+        for path in (config.get("scratch"), config.get("output")):
+            if path and os.path.exists(path):
+                os.chown(path, uid, uid)
+        os.setgroups([])
+        os.setgid(uid)
+        os.setuid(uid)
+    except OSError as exc:
+        held["user"] = f"same user as the grader (could not switch: {exc.strerror})"
+        return
+    held["user"] = f"uid {uid} (unprivileged)"
+    held["uid"] = uid
+
+
+def confine(config: dict) -> dict:
+    """Apply the protections the machine allows; say which ones held (the grader reports them).
+    Each is tried only where the platform has it, and one that fails leaves the child running
+    with the weaker protections, said in what this returns."""
+    held = {"network": "not isolated", "hidden_paths": "not hidden", "user": "same user as the grader"}
+    libc = _libc()
+    private_ns = _namespaces(libc, held) if config.get("isolate", True) else False
+    _hide(libc, config, held, private_ns)
+    _switch_user(libc, config, held, private_ns)
     return held
 
 
 def die_with_parent() -> None:
     """Be killed when the parent dies (set after any change of user, which clears it)."""
-    try:
-        import ctypes
-        ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
+    libc = _libc()
+    if _has(libc, "prctl") and hasattr(signal, "SIGKILL"):
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
