@@ -48,6 +48,7 @@ with ``init --seed``). In the notebooks, each test cell of ``source/`` carries a
 """
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -281,11 +282,36 @@ def nbgrader(course: Path, *args: str, check: bool = False, quiet: bool = False)
     cmd = [sys.executable, "-m", "nbgrader", *args]
     if not quiet:
         print("$ nbgrader " + " ".join(_quote(a) for a in args), file=sys.stderr, flush=True)
-    proc = subprocess.run(cmd, cwd=course, capture_output=True, text=True)
+    proc = subprocess.run(cmd, cwd=course, capture_output=True, text=True, env=beside_interpreter_env())
     if check and proc.returncode != 0:
         sys.stderr.write(proc.stdout[-4000:] + proc.stderr[-4000:])
         raise RuntimeError(f"nbgrader {' '.join(args)} failed with status {proc.returncode}")
     return proc
+
+
+def _scripts_dirs() -> list[str]:
+    scripts = [os.path.dirname(sys.executable)]
+    if os.name == "nt":  # a venv's python.exe is in Scripts/ already; a base install keeps them in Scripts/
+        scripts.append(os.path.join(os.path.dirname(sys.executable), "Scripts"))
+    return scripts
+
+
+def beside_interpreter_env() -> dict:
+    """This environment with the running interpreter's scripts directory first on PATH: what
+    nbgrader starts by name (``alembic``, ``jupyter``) is then the one installed beside
+    sys.executable, also from a virtual environment that was never activated (cron, systemd, IDEs)."""
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join([*_scripts_dirs(), env.get("PATH", "")])
+    return env
+
+
+def put_scripts_on_path() -> None:
+    """The same for this process (nbgrader's Gradebook runs ``alembic`` by name when it creates a
+    gradebook)."""
+    current = os.environ.get("PATH", "").split(os.pathsep)
+    missing = [d for d in _scripts_dirs() if d not in current]
+    if missing:
+        os.environ["PATH"] = os.pathsep.join([*missing, *current])
 
 
 def _quote(arg: str) -> str:
@@ -323,6 +349,7 @@ def init_course(course: Path, *, course_id: str = DEFAULT_COURSE_ID, levels: lis
 
 def _create_gradebook(course: Path, course_id: str, levels: list[int]) -> None:
     from nbgrader.api import Gradebook
+    put_scripts_on_path()
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}", course_id=course_id) as gb:
         for level in levels:
             gb.update_or_create_assignment(assignment_id(level))
@@ -408,6 +435,7 @@ def collect_lms(course: Path, lms_dir: Path, levels: list[int]) -> list[int]:
 def gradebook_scores(course: Path, course_id: str | None = None) -> dict:
     """``{(student, assignment): {"score", "max_score", "needs_manual_grade", "graded"}}``."""
     from nbgrader.api import Gradebook
+    put_scripts_on_path()
     db = f"sqlite:///{Path(course).resolve() / 'gradebook.db'}"
     out = {}
     with Gradebook(db, course_id=course_id or DEFAULT_COURSE_ID) as gb:

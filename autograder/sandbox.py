@@ -292,14 +292,14 @@ START_METHODS = ("auto", "fork", "spawn", "portable")
 
 def start_method(method: str | None = None) -> str:
     """"fork", "spawn" or "portable": ``method`` or $KIT_SANDBOX_START ("auto", the default, picks
-    the warm pool where forking is safe, a socket-passing cold child on other POSIX systems, and the
-    portable pipe transport elsewhere, Windows). ValueError, with a message for the user, on
-    anything else."""
+    the warm pool where forking is safe, Linux; the portable pipe transport elsewhere, macOS and
+    Windows: one cold path for both, which needs neither fork nor descriptor passing). ValueError,
+    with a message for the user, on anything else."""
     method = method or os.environ.get("KIT_SANDBOX_START") or "auto"
     if method not in START_METHODS:
         raise ValueError(f"KIT_SANDBOX_START must be one of {', '.join(START_METHODS)}, not {method!r}")
     if method == "auto":
-        method = "fork" if fork_is_safe() else "spawn" if os.name == "posix" else "portable"
+        method = "fork" if fork_is_safe() else "portable"
     return method
 
 
