@@ -290,10 +290,15 @@ def nbgrader(course: Path, *args: str, check: bool = False, quiet: bool = False)
 
 
 def _scripts_dirs() -> list[str]:
-    scripts = [os.path.dirname(sys.executable)]
-    if os.name == "nt":  # a venv's python.exe is in Scripts/ already; a base install keeps them in Scripts/
-        scripts.append(os.path.join(os.path.dirname(sys.executable), "Scripts"))
-    return scripts
+    """Where the commands of this interpreter's packages are: beside it (a venv's bin/), then its base
+    installation's (a venv made with --system-site-packages uses the base's packages, and commands)."""
+    sub = "Scripts" if os.name == "nt" else "bin"
+    found = []
+    for d in (os.path.dirname(sys.executable), os.path.join(sys.prefix, sub),
+              os.path.dirname(os.path.realpath(sys.executable)), os.path.join(sys.base_prefix, sub)):
+        if os.path.isdir(d) and d not in found:
+            found.append(d)
+    return found
 
 
 def beside_interpreter_env() -> dict:
