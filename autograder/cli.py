@@ -30,7 +30,7 @@ def _seed(args) -> int:
     return args.seed if args.seed is not None else default_seed()
 
 
-def _grade_one(directory: Path, levels: list[int], args, pool=None):
+def _grade_one(directory: Path, levels: list[int], args, pool=None, require_isolation: bool = False):
     """Grade one submission, with children from ``pool`` (a running ChildPool), or from a
     pool of its own: then the sandbox's interpreter starts first, so it imports torch while this
     process does the same (two cores, both busy)."""
@@ -40,7 +40,7 @@ def _grade_one(directory: Path, levels: list[int], args, pool=None):
     try:
         from .grading import grade
         return grade(directory, levels, _seed(args), args.device, _limits(args), curves=bool(args.html),
-                     pool=pool)
+                     pool=pool, require_isolation=require_isolation)
     finally:
         if own:
             pool.close()
@@ -104,7 +104,12 @@ def cmd_grade(args) -> int:
     if len(paths) > 1 or args.out or args.roster or (not is_submission(paths[0]) and has_students):
         return cmd_grade_class(args, paths, levels)
     directory = paths[0]
-    report = _grade_one(directory, levels, args)
+    from .sandbox import IsolationMissing
+    try:
+        report = _grade_one(directory, levels, args, require_isolation=args.require_isolation)
+    except IsolationMissing as exc:  # official grading, and the sandbox is weaker here: no score at all
+        print(f"autograder: refused: {exc}", file=sys.stderr)
+        return 2
     _write_html(report, args.html, f"Feedback for {directory.resolve().name}")
     if args.format == "json":
         sys.stdout.write(report.to_json() + "\n")
@@ -179,6 +184,9 @@ def register(subparsers) -> None:
     p.add_argument("--level", type=int, action="append", help="grade only this level (repeatable)")
     p.add_argument("--no-similarity", action="store_true", help="class mode: skip the similarity report "
                    "(OUT/similarity.html and .csv, written by default)")
+    p.add_argument("--require-isolation", action="store_true",
+                   help="official grading: refuse (exit status 2, no score) unless the sandbox's protections "
+                   "(no network, hidden paths, limits, an unprivileged user when root) hold here")
     _common(p)
     # class mode's similarity report and LMS exports: their flags
     from . import lms, similarity

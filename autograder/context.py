@@ -14,7 +14,7 @@ from .checks.loops import start_convergence
 from .curriculum import LEVELS
 from .proxy import LevelUnavailable, Submission
 from .report import CheckResult
-from .sandbox import ChildPool, Limits, start_pool
+from .sandbox import ChildPool, Limits, require_isolation, start_pool
 from .settings import REPO_ROOT
 from .submission import read_submission
 
@@ -35,7 +35,8 @@ class GradingContext:
     """Everything one grading run shares: the seed, the devices, the submission's processes."""
 
     def __init__(self, submission_dir: Path | None, levels: list[int], seed: int, devices: list[str],
-                 limits: Limits | None = None, in_process: dict | None = None, pool: ChildPool | None = None):
+                 limits: Limits | None = None, in_process: dict | None = None, pool: ChildPool | None = None,
+                 require_isolation: bool = False):
         self.submission_dir = Path(submission_dir) if submission_dir else None
         self.levels = levels
         self.seed = seed
@@ -56,11 +57,23 @@ class GradingContext:
         self.converging: dict = {}  # (level, device) -> a started convergence run
         self.child_peak_rss = 0
         self.curves: dict = {}
+        self.require_isolation = require_isolation  # official grading: refuse where the sandbox is weaker
 
     def start(self) -> None:
-        """Start the pool early: its zygote imports torch while the grader collects its checks."""
+        """Start the pool early: its zygote imports torch while the grader collects its checks.
+        Official grading (``require_isolation``) first makes sure the sandbox isolates here
+        (sandbox.IsolationMissing if not), before any student code runs."""
         if self._in_process is None and self._pool is None:
             self._pool = start_pool(levels=self.levels)
+        if self.require_isolation and self._in_process is None and not self.protections:
+            self.protections = dict(require_isolation(self._pool, self._scratch_root() / "probe", self.limits,
+                                                      self.hidden_paths()), start=self._pool.start_method)
+
+    def _scratch_root(self) -> Path:
+        if self._tmp is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="kit-grade-")
+            os.chmod(self._tmp.name, 0o711)  # the sandbox user may pass through to its scratch, not list
+        return Path(self._tmp.name)
 
     def submission(self, level: int, lane: str = "main") -> Submission:
         """The level's proxy. Each lane is its own child process: the "converge" lane runs the long
@@ -100,10 +113,7 @@ class GradingContext:
         if src.source is None:
             return Submission(module, None, src.filename, lambda: None, unavailable=src.problem)
         self.start()
-        if self._tmp is None:
-            self._tmp = tempfile.TemporaryDirectory(prefix="kit-grade-")
-            os.chmod(self._tmp.name, 0o711)  # the sandbox user may pass through to its scratch, not list
-        scratch = Path(self._tmp.name) / f"level{level}"
+        scratch = self._scratch_root() / f"level{level}"
 
         def open_channel():
             scratch.mkdir(parents=True, exist_ok=True)

@@ -39,7 +39,7 @@ from typing import Any
 
 from .curriculum import LEVELS, checks_for
 from .report import CheckResult, write_atomic
-from .sandbox import Limits, close_shared_pool, shared_pool
+from .sandbox import IsolationMissing, Limits, close_shared_pool, shared_pool
 from .settings import parse_levels, repo_root
 from .submission import MAX_SOURCE_BYTES, read_submission
 
@@ -390,7 +390,7 @@ def run(root: Path, config: dict, log=print) -> int:
                             memory_bytes=int(lim["memory_bytes"]), address_space_bytes=int(lim["address_space_bytes"]))
             pool = start_pool()  # (again, if a level managed to end the last one)
             t1 = time.monotonic()
-            report = grade(staged, batch, int(config["seed"]), "cpu", limits, pool=pool)
+            report = grade(staged, batch, int(config["seed"]), "cpu", limits, pool=pool, require_isolation=True)
             with lock:
                 state["checks"] += report.checks
                 state["problems"] += report.errors
@@ -409,6 +409,8 @@ def run(root: Path, config: dict, log=print) -> int:
         detail = traceback.format_exc()
         log(f"the autograder failed:\n{detail}")
         reason = f"not graded: the autograder failed ({type(exc).__name__}); your instructor has been told"
+        if isinstance(exc, IsolationMissing):  # official grading refused: the machine cannot isolate
+            reason = f"not graded: {exc}"
         try:
             writer.write(lambda: {**results_json(not_graded(levels, reason), config, state["found"],
                                                  time.monotonic() - t0, [detail[-2000:]], {}),

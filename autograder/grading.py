@@ -48,11 +48,13 @@ def run_checks(ctx: GradingContext, stage: str | None = None, keyword: str | Non
 
 def grade(submission_dir: Path | None, levels: list[int], seed: int, device: str = "cpu",
           limits: Limits | None = None, in_process: dict | None = None, stage: str | None = None,
-          pool: ChildPool | None = None, curves: bool = False) -> Report:
+          pool: ChildPool | None = None, curves: bool = False, require_isolation: bool = False) -> Report:
     """Grade one submission directory (or, with in_process, a notebook kernel's namespaces).
 
     ``pool``: a running ``sandbox.ChildPool`` (a Zygote or a Spawner) to take children from (batch
     grading and tests share one); by default the run starts and stops its own.
+    ``require_isolation``: official grading; raise sandbox.IsolationMissing, before any student code
+    runs, where the sandbox's protections do not hold here (a self-check grades anyway, and says).
     """
     t0 = time.monotonic()
     import torch
@@ -61,10 +63,10 @@ def grade(submission_dir: Path | None, levels: list[int], seed: int, device: str
     if in_process is None:
         for module in dict.fromkeys(m for lv in levels for m in LEVELS[lv].grader_imports):
             _import_in_background(module)
-    ctx = GradingContext(submission_dir, levels, seed, devices, limits, in_process, pool)
+    ctx = GradingContext(submission_dir, levels, seed, devices, limits, in_process, pool, require_isolation)
     ctx.want_curves = curves
-    ctx.start()
     try:
+        ctx.start()
         code = run_checks(ctx, stage=stage)
     finally:
         ctx.close()

@@ -567,7 +567,8 @@ def grade_notebook_bytes(raw: bytes, level: int, seed: int, device: str = "cpu",
     from .grading import grade
     with tempfile.TemporaryDirectory(prefix="kit-nbgrader-") as tmp:
         (Path(tmp) / notebook_name(level)).write_bytes(raw)
-        return grade(Path(tmp), [level], seed, device, limits, pool=pool)
+        # official grading: sandbox.IsolationMissing where the sandbox cannot isolate here
+        return grade(Path(tmp), [level], seed, device, limits, pool=pool, require_isolation=True)
 
 
 def stage_outputs(report, level: int, stage: str, points: float) -> tuple[list, float]:

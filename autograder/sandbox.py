@@ -815,3 +815,46 @@ class PipeChannel(Channel):
     def close(self, wait: bool = True) -> None:
         self.peak_rss = max(self.peak_rss, self.high_water_rss())
         self.kill(self.dead or "closed", wait=wait)
+
+
+# ------------------------------------------------------------------- what official grading insists on
+
+class IsolationMissing(RuntimeError):
+    """Official grading was asked for (``--require-isolation``), and the sandbox here cannot give it."""
+
+
+#: The rlimits an official grade needs (the others are backstops).
+REQUIRED_RLIMITS = ("RLIMIT_CPU", "RLIMIT_FSIZE", "RLIMIT_NOFILE")
+
+
+def missing_isolation(protections: dict, grader_is_root: bool) -> list[str]:
+    """What official grading needs and ``protections`` (a child's report) says did not hold: no
+    network, hidden paths, the rlimits, and, where the grader is root, a user of the child's own."""
+    missing = []
+    if not str(protections.get("network", "")).startswith("isolated"):
+        missing.append(f"network isolation ({protections.get('network', 'not reported')})")
+    if protections.get("hidden_paths") not in ("hidden", "nothing to hide"):
+        missing.append(f"hidden paths ({protections.get('hidden_paths', 'not reported')})")
+    failed = [name for name in REQUIRED_RLIMITS if name in protections.get("limits_failed", [])]
+    if failed:
+        missing.append(f"resource limits ({', '.join(failed)} could not be set)")
+    if grader_is_root and "uid" not in protections:
+        missing.append(f"an unprivileged user ({protections.get('user', 'not reported')})")
+    return missing
+
+
+def require_isolation(pool: ChildPool, scratch: Path, limits: Limits, hide: list[str]) -> dict:
+    """Start one child that runs nothing, read what protections held for it, and raise
+    IsolationMissing (naming each missing one) unless all that official grading needs did. Done
+    before any student code runs; the children of the run are confined the same way."""
+    scratch.mkdir(parents=True, exist_ok=True)
+    channel = pool.fork(scratch, limits, hide=hide, dynamo=False)
+    protections = dict(channel.protections)
+    channel.close()
+    missing = missing_isolation(protections, grader_is_root=hasattr(os, "getuid") and os.getuid() == 0)
+    if missing:
+        raise IsolationMissing(
+            "official grading needs the sandbox's isolation, and on this machine these protections did not "
+            f"hold: {'; '.join(missing)}. Grade on Linux with unprivileged user namespaces or as root (the "
+            f"{pool.start_method!r} sandbox was used), or grade without --require-isolation for a self-check.")
+    return protections

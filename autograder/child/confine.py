@@ -123,6 +123,8 @@ def _namespaces(libc, held: dict) -> bool:
 
 def _hide(libc, config: dict, held: dict, private_ns: bool) -> None:
     """Lay empty tmpfs over what the child must not see (only inside a mount namespace of its own)."""
+    if not config.get("hide"):
+        held["hidden_paths"] = "nothing to hide"
     if private_ns:
         held["temp_dirs"] = "private" if _private_tmp(libc, config.get("scratch")) else "shared"
     hide = [p for p in config.get("hide", []) if os.path.isdir(p)]  # (what was under /tmp is gone already)
