@@ -32,6 +32,10 @@ class PipeEnds:
 
     def __init__(self, read_fd: int, write_fd: int):
         self.read_fd, self.write_fd = read_fd, write_fd
+        if os.name == "nt":  # a pipe's descriptor may be in text mode there: bytes must cross untranslated
+            import msvcrt
+            for fd in (read_fd, write_fd):
+                msvcrt.setmode(fd, os.O_BINARY)
 
     def sendall(self, data: bytes) -> None:
         view = memoryview(data)
