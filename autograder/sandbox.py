@@ -667,7 +667,7 @@ class Portable(ChildPool):
         self.oom_score_adj = value
 
     def fork(self, scratch: Path, limits: Limits, hide: list[str] | None = None, device: str = "cpu",
-             hello_timeout: float = 120.0, dynamo: bool = True) -> "Channel":
+             hello_timeout: float = 120.0, dynamo: bool = True) -> Channel:
         config = _child_config(scratch, limits, hide, device, dynamo)
         try:
             proc = subprocess.Popen(child_command("--pipe"), stdin=subprocess.PIPE, stdout=subprocess.PIPE,

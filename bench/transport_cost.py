@@ -20,9 +20,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from autograder.curriculum import LEVELS  # noqa: E402
-from autograder.grading import grade  # noqa: E402
-from autograder.sandbox import Portable, Zygote  # noqa: E402
+from autograder.curriculum import LEVELS
+from autograder.grading import grade
+from autograder.sandbox import Portable, Zygote
 
 
 def timed(level: int, pool) -> float:

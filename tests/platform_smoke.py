@@ -20,7 +20,8 @@ def grade(directory: Path, levels: list[int]) -> dict:
     cmd += [a for lv in levels for a in ("--level", str(lv))]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, cwd=ROOT)
     if proc.returncode not in (0, 1):
-        sys.exit(f"grading {directory} failed with status {proc.returncode}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+        sys.exit(f"grading {directory} failed with status {proc.returncode}:\n"
+                 f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout)
 
 
@@ -44,7 +45,9 @@ def check_notebook_self_check() -> None:
 
     from autograder.build import build_notebook
     nb = build_notebook(1, with_solutions=True)
-    nbclient.NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}).execute()
+    client = nbclient.NotebookClient(nb, timeout=600, kernel_name="python3",
+                                     resources={"metadata": {"path": str(ROOT)}})
+    client.execute()
     checks = [c for c in nb.cells if c.cell_type == "code" and "check(" in c.source]
     text = ["".join(o.get("text", "") or json.dumps(o.get("data", {})) for o in c.outputs) for c in checks]
     assert checks and all("Traceback" not in t and "fail" not in t.lower() for t in text), text

@@ -39,7 +39,8 @@ def kit_env(**extra) -> dict:
 
 def assert_full_marks(report: dict) -> None:
     assert report["errors"] == [], report["errors"]
-    assert not [c for c in report["checks"] if not c["passed"]], [c["message"] for c in report["checks"] if not c["passed"]]
+    failed = [c["message"] for c in report["checks"] if not c["passed"]]
+    assert not failed, failed
     assert report["score"] == report["max_score"] > 0
 
 

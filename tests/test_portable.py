@@ -72,8 +72,9 @@ def test_a_call_past_its_deadline_ends_the_childs_whole_tree(portable, tmp_path)
     try:
         channel.start({"op": "load", "module": "level1_numpy", "filename": "level1_numpy.py", "source": source},
                       timeout=3.0)
-        import psutil
         import time
+
+        import psutil
         time.sleep(2.0)
         tree = [p.pid for p in psutil.Process(channel.pid).children(recursive=True)]
         with pytest.raises(ChildGone) as gone:
