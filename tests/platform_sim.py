@@ -1,6 +1,6 @@
 """Run Python as on a platform that lacks what Windows or macOS lack, to test the portable core here.
 
-    python tests/platform_sim.py windows -m autograder grade ...   (the grader)
+    python tests/platform_sim.py windows -m autograder grade ...   (the grader; or -c PROGRAM)
     python -I tests/platform_sim.py windows-child entry.py --pipe   (its children: sandbox.CHILD_PRELUDE)
 
 "windows": no resource, fcntl, os.fork, os.setsid, os.killpg, signal.SIGKILL, descriptor passing
@@ -61,6 +61,10 @@ def main() -> None:
     take_away(platform)
     from autograder import sandbox
     sandbox.CHILD_PRELUDE[:] = [os.path.abspath(__file__), f"{platform}-child"]
+    if args[0] == "-c":  # a program given as text, as python -c runs it
+        sys.argv = ["-c", *args[2:]]
+        exec(compile(args[1], "<string>", "exec"), {"__name__": "__main__"})
+        return
     assert args[0] == "-m"
     sys.argv = [args[1], *args[2:]]
     runpy.run_module(args[1], run_name="__main__", alter_sys=True)

@@ -179,3 +179,26 @@ def test_official_grading_proceeds_where_the_sandbox_isolates(zygote, tmp_path):
     if missing_isolation(report.sandbox | ({"uid": 0} if "uid " in report.sandbox.get("user", "") else {}), IS_ROOT):
         pytest.skip(f"this machine cannot isolate: {report.sandbox}")
     assert report.errors == [] and report.score == report.max_score
+
+
+SELF_CHECK = """
+import importlib.util, json, sys
+from autograder.grading import grade
+spec = importlib.util.spec_from_file_location("level3_autograd", sys.argv[1])
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+report = grade(None, [3], 1, in_process={3: vars(module)})
+print(json.dumps({"score": report.score, "max_score": report.max_score, "errors": report.errors}))
+"""
+
+
+@pytest.mark.parametrize("platform", ["windows", "macos"])
+def test_the_notebook_self_check_grades_on_a_platform_without_linux_protections(platform):
+    """The in-kernel self-check (what a notebook's check cells run): on Windows it did not even
+    import (grading imported resource)."""
+    proc = subprocess.run([sys.executable, str(SIM), platform, "-c", SELF_CHECK,
+                           str(ROOT / "solutions" / "level3_autograd.py")],
+                          capture_output=True, text=True, timeout=600, env=kit_env())
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert report["errors"] == [] and report["score"] == report["max_score"] == 12.5
