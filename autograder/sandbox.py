@@ -653,12 +653,17 @@ class Portable(ChildPool):
     its standard input and output: what every platform has (Windows and macOS included; no fork,
     no descriptor passing, no process groups needed). The time limits are enforced from here, and
     the child is ended with its whole process tree. On Linux it takes the same protections as the
-    other pools' children (``KIT_SANDBOX_START=portable`` tests this path there)."""
+    other pools' children (``KIT_SANDBOX_START=portable`` tests this path there).
+
+    One interpreter is kept started ahead (it imports torch, then waits for its configuration), so
+    that the next child's start-up overlaps the grader's work instead of following it."""
 
     start_method = "portable"
 
     def __init__(self):
         self.oom_score_adj: int | None = None
+        self._spare: subprocess.Popen | None = None
+        self._lock = threading.Lock()
 
     def alive(self) -> bool:
         return True
@@ -666,13 +671,28 @@ class Portable(ChildPool):
     def set_oom_score_adj(self, value: int) -> None:
         self.oom_score_adj = value
 
+    def _start_interpreter(self) -> subprocess.Popen:
+        return subprocess.Popen(child_command("--pipe"), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL, env=clean_env(), cwd=tempfile.gettempdir(),
+                                **_own_process_group())
+
+    def _take_interpreter(self) -> subprocess.Popen:
+        """The interpreter started ahead if it is still alive, else a new one; then start the next."""
+        with self._lock:
+            proc, self._spare = self._spare, None
+            if proc is None or proc.poll() is not None:
+                proc = self._start_interpreter()
+            try:
+                self._spare = self._start_interpreter()
+            except OSError:
+                self._spare = None
+        return proc
+
     def fork(self, scratch: Path, limits: Limits, hide: list[str] | None = None, device: str = "cpu",
              hello_timeout: float = 120.0, dynamo: bool = True) -> Channel:
         config = _child_config(scratch, limits, hide, device, dynamo)
         try:
-            proc = subprocess.Popen(child_command("--pipe"), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                    stderr=subprocess.DEVNULL, env=clean_env(), cwd=tempfile.gettempdir(),
-                                    **_own_process_group())
+            proc = self._take_interpreter()
         except OSError as exc:
             raise RuntimeError(f"the sandbox could not start a child: {exc}") from None
         if self.oom_score_adj is not None:
@@ -690,6 +710,19 @@ class Portable(ChildPool):
         channel.uid = channel.protections.get("uid")
         channel.spent = 0.0
         return channel
+
+    def close(self) -> None:
+        """End the interpreter started ahead (the children are ended by their channels)."""
+        with self._lock:
+            proc, self._spare = self._spare, None
+        if proc is not None:
+            kill_tree(proc.pid)
+            for stream in (proc.stdin, proc.stdout):
+                try:
+                    stream.close()
+                except OSError:
+                    pass
+            proc.wait()
 
 
 def _own_process_group() -> dict:
