@@ -78,6 +78,12 @@ class GradingContext:
         if self._in_process is None and self._pool is None:
             self._pool = start_pool(levels=self.levels)
 
+    def _scratch_root(self) -> Path:
+        if self._tmp is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="kit-grade-")
+            os.chmod(self._tmp.name, 0o711)  # the sandbox user may pass through to its scratch, not list
+        return Path(self._tmp.name)
+
     def submission(self, level: int, lane: str = "main") -> Submission:
         """The level's proxy. Each lane is its own child process: the "converge" lane runs the long
         convergence training while the main lane answers the other checks (two cores, both busy)."""
@@ -122,10 +128,7 @@ class GradingContext:
         if src.source is None:
             return Submission(module, None, src.filename, lambda: None, unavailable=src.problem)
         self.start()
-        if self._tmp is None:
-            self._tmp = tempfile.TemporaryDirectory(prefix="kit-grade-")
-            os.chmod(self._tmp.name, 0o711)  # the sandbox user may pass through to its scratch, not list
-        scratch = Path(self._tmp.name) / f"level{level}"
+        scratch = self._scratch_root() / f"level{level}"
 
         def open_channel():
             scratch.mkdir(parents=True, exist_ok=True)
