@@ -124,15 +124,22 @@ def grade(
     elif code not in (0, 1):  # pytest itself failed (usage error, internal error): not a grade
         report.errors.append(f"the check runner exited with status {code}")
     report.errors += [f"{c.id}: {c.message}" for c in report.checks if c.error]
-    import resource
-
     report.timings = {
         "total_s": round(time.monotonic() - t0, 3),
-        "grader_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "grader_peak_rss_mb": _own_peak_rss_mb(),
         "child_peak_rss_mb": round(ctx.child_peak_rss / 2**20, 1),
         "per_level_s": {str(lv): round(sum(c.seconds for c in report.checks if c.level == lv), 3) for lv in levels},
     }
     return report
+
+
+def _own_peak_rss_mb() -> float | None:
+    """The grader's own peak memory; None where ``resource`` is missing (Windows)."""
+    try:
+        import resource
+    except ImportError:
+        return None
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
 def _import_in_background(module: str) -> None:
