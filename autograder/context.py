@@ -15,7 +15,7 @@ from .checks.loops import start_convergence
 from .curriculum import LEVELS
 from .proxy import LevelUnavailable, Submission
 from .report import CheckResult
-from .sandbox import ChildPool, Limits, isolation_shortfall, start_pool
+from .sandbox import ChildPool, Limits, isolation_refusal, isolation_shortfall, start_pool
 from .settings import REPO_ROOT
 from .submission import read_submission
 
@@ -145,11 +145,7 @@ class GradingContext:
             missing = isolation_shortfall(channel.protections) if self.limits.require_isolation else []
             if missing:  # official grading refuses (a grader error, never a student's score)
                 channel.close()
-                self.refusal = (
-                    "isolation is required (--require-isolation) but this machine could not give it: "
-                    + "; ".join(missing)
-                    + " (grade as root on Linux: docs/sandbox.md)"
-                )
+                self.refusal = isolation_refusal(missing)
                 raise RuntimeError(self.refusal)
             return channel
 

@@ -288,6 +288,9 @@ c.IsolatedGrades.seed = {seed}
 c.IsolatedGrades.device = {device!r}
 c.IsolatedGrades.call_timeout = {call_timeout!r}
 c.IsolatedGrades.submission_timeout = {submission_timeout!r}
+# Official grading grades nothing where the student's process cannot be fully confined (root on
+# Linux confines it: docs/sandbox.md). False grades with what this machine allows.
+c.IsolatedGrades.require_isolation = True
 
 # --- Feedback ------------------------------------------------------------------------------------
 # SAFETY: hidden tests are stored in the gradebook and restored for autograding; clear them from

@@ -123,10 +123,17 @@ class UidLease:
             self._fd = None
 
 
+#: The rlimits an official grade needs (the others are backstops behind the grader's own watch).
+REQUIRED_RLIMITS = ("RLIMIT_CPU", "RLIMIT_FSIZE", "RLIMIT_NOFILE")
+
+
 def isolation_shortfall(protections: dict) -> list[str]:
     """What official grading needs and this child did not get: hiding by allow-list, a user of its
-    own, no network (empty when fully confined)."""
+    own, no network, the rlimits (empty when fully confined)."""
     missing = []
+    failed = [name for name in REQUIRED_RLIMITS if name in protections.get("limits_failed", [])]
+    if failed:
+        missing.append(f"limits: {', '.join(failed)} could not be set")
     if not str(protections.get("hidden_paths", "")).startswith("hidden (allow-list"):
         missing.append(f"hidden_paths: {protections.get('hidden_paths', 'unknown')}")
     if not str(protections.get("user", "")).startswith("uid "):
@@ -134,6 +141,30 @@ def isolation_shortfall(protections: dict) -> list[str]:
     if not str(protections.get("network", "")).startswith("isolated"):
         missing.append(f"network: {protections.get('network', 'unknown')}")
     return missing
+
+
+def isolation_refusal(missing: list[str]) -> str:
+    """Official grading's refusal, naming what did not hold (see isolation_shortfall)."""
+    return (
+        "isolation is required (--require-isolation) but this machine could not give it: "
+        + "; ".join(missing)
+        + " (grade as root on Linux: docs/sandbox.md)"
+    )
+
+
+def probe_isolation(pool: ChildPool, limits: Limits, hide: list[str] | None = None) -> str | None:
+    """Official grading's test, before any student code runs: one child that runs nothing, confined
+    as the run's children will be. The refusal (isolation_refusal) where it was not fully confined,
+    else None. (Each child of the run is checked again as it starts: GradingContext.)"""
+    with tempfile.TemporaryDirectory(prefix="kit-probe-") as tmp:
+        os.chmod(tmp, 0o711)  # the sandbox user may pass through to its scratch
+        scratch = Path(tmp) / "probe"
+        scratch.mkdir()
+        channel = pool.fork(scratch, limits, hide=hide, dynamo=False)
+        protections = dict(channel.protections)
+        channel.close()
+    missing = isolation_shortfall(protections)
+    return isolation_refusal(missing) if missing else None
 
 
 def max_reply_bytes(header: dict, buffers: list | None, limits: Limits) -> int:
@@ -274,10 +305,12 @@ def _handshake(
 
 
 class ChildPool:
-    """Where sandboxed children come from: a ``Zygote`` (forks them from a warm interpreter) or a
-    ``Spawner`` (starts a fresh interpreter for each). ``start_pool`` picks the kind."""
+    """Where sandboxed children come from: a ``Zygote`` (forks them from a warm interpreter), a
+    ``Spawner`` (starts a fresh interpreter for each, over a passed socket) or a ``Portable`` pool (a
+    fresh interpreter for each, over its standard input and output: every platform). ``start_pool``
+    picks the kind."""
 
-    start_method = ""  # "fork" or "spawn", reported with the protections
+    start_method = ""  # "fork", "spawn" or "portable", reported with the protections
 
     def fork(
         self,
@@ -981,13 +1014,20 @@ class PipeChannel(Channel):
 
     def __post_init__(self):
         self._replies: queue.Queue = queue.Queue()
+        self._expected: queue.Queue = queue.Queue()  # per request sent: the most buffer bytes its reply may carry
         self._ends = wire.PipeEnds(self.proc.stdout.fileno(), self.proc.stdin.fileno())
         threading.Thread(target=self._read_replies, daemon=True, name=f"kit-child-{self.pid}").start()
 
     def _read_replies(self) -> None:
+        """One reply per request, each refused before it is read if it announces more than its
+        request can return (as the socket channel does); unsolicited bytes wait unread."""
         while True:
+            cap = self._expected.get()
+            if cap is None:  # killed
+                break
             try:
-                self._replies.put(("reply", wire.recv_message(self._ends)))
+                header, buffers = wire.recv_message(self._ends, max_buffers=cap)
+                self._replies.put(("reply", (cap_strings(header), buffers)))
             except (OSError, ValueError, wire.WireError) as exc:
                 self._replies.put(("error", exc))
                 break
@@ -1010,6 +1050,7 @@ class PipeChannel(Channel):
         timeout = self.limits.call_seconds if timeout is None else timeout
         t0 = time.monotonic()
         self._pending = (t0, t0 + timeout, timeout)
+        self._expected.put(max_reply_bytes(header, buffers, self.limits))
         failed: list[BaseException] = []
 
         def write():
@@ -1059,6 +1100,7 @@ class PipeChannel(Channel):
             self.dead = reason
         kill_tree(self.pid)  # before the group: the tree is found through the child, while it lives
         _kill_group(self.pid)
+        self._expected.put(None)  # (the reader, if it waits for a request, ends)
         if self.uid is not None:
             _kill_uid(self.uid, rounds=50 if wait else 1)
         try:

@@ -3,7 +3,8 @@
     python tests/platform_sim.py windows -m autograder grade ...   (the grader; or -c PROGRAM)
     python -I tests/platform_sim.py windows-child entry.py --pipe   (its children: sandbox.CHILD_PRELUDE)
 
-"windows": no resource, fcntl, os.fork, os.setsid, os.killpg, signal.SIGKILL, descriptor passing
+"windows": no resource, fcntl, os.fork, os.setsid, os.killpg, os.getuid (the grader only; see NO_USER),
+signal.SIGKILL, descriptor passing
 (socket.send_fds/recv_fds), and no C library to ask for unshare, mount or prctl (ctypes.CDLL(None)
 fails as it does on Windows). "macos": the C library has no unshare and no prctl. Standard library
 only: the child runs it under ``python -I``.
@@ -21,7 +22,12 @@ import sys
 MISSING_SYMBOLS = {"windows": {"unshare", "prctl", "mount"}, "macos": {"unshare", "prctl"}}
 
 
-def take_away(platform: str) -> None:
+# A Windows user has no uid. Taken from the grader only: torch, believing itself on Linux, asks for
+# the uid in the child (its cache directories); the grader without one asks the child for no switch.
+NO_USER = ("getuid", "geteuid", "getgid", "setuid", "setgid", "setgroups", "chown")
+
+
+def take_away(platform: str, grader: bool = False) -> None:
     missing = MISSING_SYMBOLS[platform]
     base = ctypes.CDLL
 
@@ -53,6 +59,9 @@ def take_away(platform: str) -> None:
             for name in names:
                 if hasattr(owner, name):
                     delattr(owner, name)
+        for name in NO_USER if grader else ():
+            if hasattr(os, name):
+                delattr(os, name)
 
 
 def main() -> None:
@@ -62,7 +71,7 @@ def main() -> None:
         sys.argv = args
         runpy.run_path(args[0], run_name="__main__")
         return
-    take_away(platform)
+    take_away(platform, grader=True)
     from autograder import sandbox
 
     sandbox.CHILD_PRELUDE[:] = [os.path.abspath(__file__), f"{platform}-child"]

@@ -195,8 +195,8 @@ def test_a_platform_without_linux_protections_grades_the_reference_to_full_marks
 
 
 def test_official_grading_refuses_where_the_sandbox_cannot_isolate():
-    """``grade --require-isolation`` on a platform without the protections (simulated macOS): issue
-    16's refusal, every check a grader error that says isolation is required, never a score."""
+    """``grade --require-isolation`` on a platform without the protections (simulated macOS): refused
+    before any student code runs, exit status 2, no report and no score."""
     env = kit_env(KIT_SANDBOX_START="portable")
     cmd = [
         sys.executable,
@@ -213,9 +213,9 @@ def test_official_grading_refuses_where_the_sandbox_cannot_isolate():
         "--require-isolation",
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
-    report = json.loads(proc.stdout)
-    assert any("isolation is required" in e for e in report["errors"]), proc.stdout[-2000:] + proc.stderr[-2000:]
-    assert report["score"] == 0 and all(c["error"] for c in report["checks"])
+    assert proc.returncode == 2, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert proc.stdout == "" and "refused, nothing was graded: isolation is required" in proc.stderr
+    assert "network: not isolated" in proc.stderr and "user:" in proc.stderr
 
 
 def test_official_grading_proceeds_where_the_sandbox_isolates(zygote, tmp_path):
@@ -254,3 +254,18 @@ def test_the_notebook_self_check_grades_on_a_platform_without_linux_protections(
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     assert report["errors"] == [] and report["score"] == report["max_score"] == 12.5
+
+
+def test_the_platform_smoke_suite_passes_here_through_the_portable_transport():
+    """The script that .github/workflows/platforms.yml runs on macOS and Windows, run here on the
+    transport those runners take (so the workflow's one step is known to work where it can be run)."""
+    env = dict(os.environ, KIT_SANDBOX_START="portable", PYTHONPATH=str(ROOT))
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "tests" / "platform_smoke.py")],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "platform smoke suite: all passed" in proc.stdout
