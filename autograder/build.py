@@ -445,22 +445,25 @@ def install_cell(source: str | None) -> list[str]:
     """The notebook's first code cell: it installs the kit where it is missing (a notebook opened by
     itself in Colab or Kaggle: no clone on disk), from ``source`` (a Git URL or a wheel's URL that
     the instructor gives at build time), and does nothing where the kit is installed. Without a
-    source it only says, where the kit is missing, how to install it."""
+    source it only says, where the kit is missing, how to install it. Guarded like the progress
+    cell: the grader loads a notebook's code cells as a module, where it must do nothing (the kit
+    is not importable in the sandbox)."""
     lines = [
         "# The grading kit: installed here if it is missing (Colab, Kaggle); nothing happens where it is.",
-        "import importlib, importlib.util, subprocess, sys",
+        'if __name__ == "__main__":',
+        "    import importlib, importlib.util, subprocess, sys",
     ]
     if source:
         lines += [
-            f"KIT_SOURCE = {source!r}  # set when these notebooks were built",
-            'if importlib.util.find_spec("autograder") is None:',
-            '    subprocess.check_call([sys.executable, "-m", "pip", "install", "--quiet", KIT_SOURCE])',
-            "    importlib.invalidate_caches()",
+            f"    KIT_SOURCE = {source!r}  # set when these notebooks were built",
+            '    if importlib.util.find_spec("autograder") is None:',
+            '        subprocess.check_call([sys.executable, "-m", "pip", "install", "--quiet", KIT_SOURCE])',
+            "        importlib.invalidate_caches()",
         ]
     else:
         lines += [
-            'if importlib.util.find_spec("autograder") is None:',
-            '    raise ModuleNotFoundError("the grading kit is not installed here: see the quick start in the '
+            '    if importlib.util.find_spec("autograder") is None:',
+            '        raise ModuleNotFoundError("the grading kit is not installed here: see the quick start in the '
             'README (pip install it, or ask for the notebooks built with --install-from)")',
         ]
     return lines

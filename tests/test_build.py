@@ -320,7 +320,8 @@ def _install_source(nb) -> str:
 def test_a_notebook_installs_the_kit_where_it_is_missing_and_only_there(monkeypatch):
     """Opened by itself in Colab or Kaggle, a level's notebook installs the kit with its first code
     cell, from the source the instructor gave at build time; where the kit is installed, the cell
-    does nothing."""
+    does nothing. Loaded as a module (the grader, where the kit is not importable) it does nothing
+    either: the official grade of the reference notebook is full marks (test_nbgrader)."""
     import importlib.util
     import subprocess
 
@@ -328,14 +329,18 @@ def test_a_notebook_installs_the_kit_where_it_is_missing_and_only_there(monkeypa
     cell = _install_source(build.build_notebook(3, False, install_from=url))
     calls = []
     monkeypatch.setattr(subprocess, "check_call", lambda cmd: calls.append(cmd))
-    exec(compile(cell, "<install cell>", "exec"), {})
+    kernel = {"__name__": "__main__"}
+    exec(compile(cell, "<install cell>", "exec"), dict(kernel))
     assert calls == []  # installed here: nothing is run
     real_find_spec = importlib.util.find_spec
     monkeypatch.setattr(
         importlib.util, "find_spec", lambda name, *a: None if name == "autograder" else real_find_spec(name, *a)
     )
-    exec(compile(cell, "<install cell>", "exec"), {})
+    exec(compile(cell, "<install cell>", "exec"), {"__name__": "level3_autograd"})
+    assert calls == []  # loaded as the graded module: nothing is run, nothing raised
+    exec(compile(cell, "<install cell>", "exec"), dict(kernel))
     assert len(calls) == 1 and calls[0][1:] == ["-m", "pip", "install", "--quiet", url]
     plain = _install_source(build.build_notebook(3, False))
+    exec(compile(plain, "<install cell>", "exec"), {"__name__": "level3_autograd"})
     with pytest.raises(ModuleNotFoundError, match="not installed"):
-        exec(compile(plain, "<install cell>", "exec"), {})
+        exec(compile(plain, "<install cell>", "exec"), dict(kernel))
