@@ -94,3 +94,36 @@ def test_a_call_past_its_deadline_ends_the_childs_whole_tree(portable, tmp_path)
         assert tree and not any(sandbox._alive(p) for p in [channel.pid, *tree])
     finally:
         channel.close()
+
+
+def test_a_process_trees_memory_and_its_end_without_proc():
+    """What the portable transport uses where there is no /proc (macOS, Windows): a child's memory is
+    the sum over its process tree, and ending it ends its descendants too (psutil)."""
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+
+    holder = "import time; b = bytearray(160 * 2**20); b[::4096] = b'1' * len(b[::4096]); time.sleep(120)"
+    parent = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', {holder!r}]); time.sleep(120)",
+        ]
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while sandbox._tree_rss(parent.pid) < 150 * 2**20 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert sandbox._tree_rss(parent.pid) >= 150 * 2**20  # (the grandchild's 160 MiB counts)
+        tree = psutil.Process(parent.pid).children(recursive=True)
+        assert tree
+        sandbox.kill_tree(parent.pid)
+        parent.wait(timeout=10)
+        gone, alive = psutil.wait_procs(tree, timeout=10)
+        assert not alive
+    finally:
+        sandbox.kill_tree(parent.pid)
+        parent.wait(timeout=10)
