@@ -441,8 +441,37 @@ def build_stub(level: int) -> str:
     return text
 
 
-def build_notebook(level: int, with_solutions: bool) -> nbformat.NotebookNode:
-    """The notebook of ``level``.
+def install_cell(source: str | None) -> list[str]:
+    """The notebook's first code cell: it installs the kit where it is missing (a notebook opened by
+    itself in Colab or Kaggle: no clone on disk), from ``source`` (a Git URL or a wheel's URL that
+    the instructor gives at build time), and does nothing where the kit is installed. Without a
+    source it only says, where the kit is missing, how to install it. Guarded like the progress
+    cell: the grader loads a notebook's code cells as a module, where it must do nothing (the kit
+    is not importable in the sandbox)."""
+    lines = [
+        "# The grading kit: installed here if it is missing (Colab, Kaggle); nothing happens where it is.",
+        'if __name__ == "__main__":',
+        "    import importlib, importlib.util, subprocess, sys",
+    ]
+    if source:
+        lines += [
+            f"    KIT_SOURCE = {source!r}  # set when these notebooks were built",
+            '    if importlib.util.find_spec("autograder") is None:',
+            '        subprocess.check_call([sys.executable, "-m", "pip", "install", "--quiet", KIT_SOURCE])',
+            "        importlib.invalidate_caches()",
+        ]
+    else:
+        lines += [
+            '    if importlib.util.find_spec("autograder") is None:',
+            '        raise ModuleNotFoundError("the grading kit is not installed here: see the quick start in the '
+            'README (pip install it, or ask for the notebooks built with --install-from)")',
+        ]
+    return lines
+
+
+def build_notebook(level: int, with_solutions: bool, install_from: str | None = None) -> nbformat.NotebookNode:
+    """The notebook of ``level``. ``install_from``: where its first cell installs the kit from
+    where it is missing (see install_cell).
 
     ``with_solutions=False`` is the release form that students receive: regions stubbed, cells
     locked and checksummed as ``nbgrader generate_assignment`` leaves them.
@@ -480,6 +509,7 @@ def build_notebook(level: int, with_solutions: bool) -> nbformat.NotebookNode:
     anchors = solution.level.grade_cells_after
     stages = curriculum.stages_of(number)
     markdown(_introduction(solution))
+    code(install_cell(install_from))
     for segment in solution.segments:
         source = solution.render(segment.start, segment.end, with_solutions=with_solutions)
         if segment.kind == "imports":
@@ -604,12 +634,12 @@ def build_hints(levels=None) -> dict:
     return hints_mod.hints_document(table)
 
 
-def build_all() -> dict[str, bytes]:
+def build_all(install_from: str | None = None) -> dict[str, bytes]:
     """Every generated file, by its name inside ``assignments/``, with its exact bytes."""
     outputs: dict[str, bytes] = {}
     for number, level in sorted(curriculum.LEVELS.items()):
         outputs[f"{level.module}.py"] = build_stub(number).encode("utf-8")
-        outputs[f"{level.module}.ipynb"] = notebook_bytes(build_notebook(number, False))
+        outputs[f"{level.module}.ipynb"] = notebook_bytes(build_notebook(number, False, install_from))
     outputs[hints_mod.HINTS_FILE] = hints_mod.hints_bytes(build_hints())
     return outputs
 
@@ -676,10 +706,18 @@ def main(argv: list[str] | None = None) -> int:
         metavar="DIR",
         help="the output folder (default: the repository's assignments/)",
     )
+    parser.add_argument(
+        "--install-from",
+        metavar="URL",
+        default=None,
+        help="where each notebook's first cell installs the kit from when it is opened by "
+        "itself (Colab, Kaggle): a pip requirement such as git+https://host/kit.git or "
+        "a wheel's URL (default: none; the cell then says how to install)",
+    )
     args = parser.parse_args(argv)
 
     try:
-        outputs = build_all()
+        outputs = build_all(args.install_from)
     except BuildError as exc:
         print(f"build: error: {exc}", file=sys.stderr)
         return 2

@@ -144,7 +144,15 @@ def cmd_grade(args) -> int:
     if len(paths) > 1 or args.out or args.roster or args.scheduler or is_class(paths[0]):
         return cmd_grade_class(args, paths, levels)
     directory = paths[0]
-    report = _grade_one(directory, levels, args)
+    from .sandbox import start_pool
+
+    pool = start_pool(levels=levels)
+    try:
+        if _refused_here(args, pool):
+            return 2
+        report = _grade_one(directory, levels, args, pool)
+    finally:
+        pool.close()
     _write_html(report, args.html, f"Feedback for {directory.resolve().name}")
     if args.format == "json":
         sys.stdout.write(report.to_json() + "\n")
@@ -158,6 +166,25 @@ def cmd_grade(args) -> int:
         print(f"autograder: {len(report.errors)} grader error(s); see 'errors' in the report", file=sys.stderr)
         return 3
     return 0
+
+
+def _refused_here(args, pool=None) -> bool:
+    """Official grading (--require-isolation) on a machine that cannot confine the student's process:
+    said, before any student code runs (one probe child that runs nothing), and nothing is graded."""
+    if not getattr(args, "require_isolation", False):
+        return False
+    from .sandbox import probe_isolation, start_pool
+
+    own = pool is None
+    pool = start_pool() if own else pool
+    try:
+        refusal = probe_isolation(pool, _limits(args))
+    finally:
+        if own:
+            pool.close()
+    if refusal:
+        print(f"autograder: refused, nothing was graded: {refusal}", file=sys.stderr)
+    return bool(refusal)
 
 
 def is_class(path: Path) -> bool:
@@ -218,6 +245,8 @@ def cmd_grade_class(args, paths, levels) -> int:
         if isinstance(summary, int):
             return summary
     else:
+        if _refused_here(args):
+            return 2
         from .batch import grade_class
 
         summary = grade_class(
@@ -333,8 +362,8 @@ def register(subparsers) -> None:
     p.add_argument(
         "--require-isolation",
         action="store_true",
-        help="official grading: refuse (a grader error, no score) where the student's process cannot be "
-        "fully confined (hidden by allow-list, a user of its own, no network: root on Linux)",
+        help="official grading: refuse (exit status 2, nothing graded) where the student's process cannot be "
+        "fully confined (hidden by allow-list, a user of its own, no network, rlimits: root on Linux)",
     )
     _common(p)
     # class mode's similarity report and LMS exports: their flags

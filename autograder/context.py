@@ -15,7 +15,7 @@ from .checks.loops import start_convergence
 from .curriculum import LEVELS
 from .proxy import LevelUnavailable, Submission
 from .report import CheckResult
-from .sandbox import ChildPool, Limits, isolation_shortfall, start_pool
+from .sandbox import ChildPool, Limits, isolation_refusal, isolation_shortfall, start_pool
 from .settings import REPO_ROOT
 from .submission import read_submission
 
@@ -78,6 +78,12 @@ class GradingContext:
         if self._in_process is None and self._pool is None:
             self._pool = start_pool(levels=self.levels)
 
+    def _scratch_root(self) -> Path:
+        if self._tmp is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="kit-grade-")
+            os.chmod(self._tmp.name, 0o711)  # the sandbox user may pass through to its scratch, not list
+        return Path(self._tmp.name)
+
     def submission(self, level: int, lane: str = "main") -> Submission:
         """The level's proxy. Each lane is its own child process: the "converge" lane runs the long
         convergence training while the main lane answers the other checks (two cores, both busy)."""
@@ -122,10 +128,7 @@ class GradingContext:
         if src.source is None:
             return Submission(module, None, src.filename, lambda: None, unavailable=src.problem)
         self.start()
-        if self._tmp is None:
-            self._tmp = tempfile.TemporaryDirectory(prefix="kit-grade-")
-            os.chmod(self._tmp.name, 0o711)  # the sandbox user may pass through to its scratch, not list
-        scratch = Path(self._tmp.name) / f"level{level}"
+        scratch = self._scratch_root() / f"level{level}"
 
         def open_channel():
             scratch.mkdir(parents=True, exist_ok=True)
@@ -142,11 +145,7 @@ class GradingContext:
             missing = isolation_shortfall(channel.protections) if self.limits.require_isolation else []
             if missing:  # official grading refuses (a grader error, never a student's score)
                 channel.close()
-                self.refusal = (
-                    "isolation is required (--require-isolation) but this machine could not give it: "
-                    + "; ".join(missing)
-                    + " (grade as root on Linux: docs/sandbox.md)"
-                )
+                self.refusal = isolation_refusal(missing)
                 raise RuntimeError(self.refusal)
             return channel
 

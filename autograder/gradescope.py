@@ -41,7 +41,7 @@ from typing import Any
 from . import neutralise
 from .curriculum import LEVELS, checks_for
 from .report import CheckResult, write_atomic
-from .sandbox import Limits, close_shared_pool, shared_pool
+from .sandbox import Limits, close_shared_pool, probe_isolation, shared_pool
 from .settings import parse_levels, repo_root
 from .submission import locate, read_submission
 
@@ -328,6 +328,19 @@ def run(root: Path, config: dict, log=print) -> int:
         # check runner's start-up is most of a level's cost then); then one call per level, each with
         # its own time budget, never more than what is left of the run.
         sources = read_submission(staged, levels)
+        if config.get("require_isolation", True):  # official: before any student code, one probe child
+            pool = start_pool()
+            refusal = probe_isolation(
+                pool,
+                Limits(memory_bytes=int(lim["memory_bytes"]), address_space_bytes=int(lim["address_space_bytes"])),
+            )
+            if refusal:
+                log(f"refused: {refusal}")
+                with lock:
+                    state["checks"] = not_graded(levels, f"not graded: {refusal}; your instructor has been told")
+                    state["problems"].append(refusal)
+                writer.write(snapshot)
+                return 0
         absent = [lv for lv in levels if sources[lv].source is None]
         for batch in ([absent] if absent else []) + [[lv] for lv in levels if lv not in absent]:
             left = lim["run_seconds"] - (time.monotonic() - t0)

@@ -126,20 +126,30 @@ def grade(
     report.errors += [f"{c.id}: {c.message}" for c in report.checks if c.error]
     report.timings = {
         "total_s": round(time.monotonic() - t0, 3),
-        "grader_peak_rss_mb": _own_peak_rss_mb(),
+        "grader_peak_rss_mb": round(_own_peak_rss() / 2**20, 1),
         "child_peak_rss_mb": round(ctx.child_peak_rss / 2**20, 1),
         "per_level_s": {str(lv): round(sum(c.seconds for c in report.checks if c.level == lv), 3) for lv in levels},
     }
     return report
 
 
-def _own_peak_rss_mb() -> float | None:
-    """The grader's own peak memory; None where ``resource`` is missing (Windows)."""
+def _own_peak_rss() -> int:
+    """This process's peak resident memory in bytes: getrusage where there is ``resource`` (kB on
+    Linux, bytes on macOS), psutil elsewhere (Windows' peak working set), else 0."""
+    import sys
+
     try:
         import resource
     except ImportError:
-        return None
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+        try:
+            import psutil
+
+            info = psutil.Process().memory_info()
+            return int(getattr(info, "peak_wset", info.rss))
+        except (ImportError, OSError):
+            return 0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak if sys.platform == "darwin" else peak * 1024
 
 
 def _import_in_background(module: str) -> None:

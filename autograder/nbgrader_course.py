@@ -288,6 +288,9 @@ c.IsolatedGrades.seed = {seed}
 c.IsolatedGrades.device = {device!r}
 c.IsolatedGrades.call_timeout = {call_timeout!r}
 c.IsolatedGrades.submission_timeout = {submission_timeout!r}
+# Official grading grades nothing where the student's process cannot be fully confined (root on
+# Linux confines it: docs/sandbox.md). False grades with what this machine allows.
+c.IsolatedGrades.require_isolation = True
 
 # --- Feedback ------------------------------------------------------------------------------------
 # SAFETY: hidden tests are stored in the gradebook and restored for autograding; clear them from
@@ -332,12 +335,46 @@ def nbgrader(course: Path, *args: str, check: bool = False, quiet: bool = False)
     if not quiet:
         print("$ nbgrader " + " ".join(_quote(a) for a in args), file=sys.stderr, flush=True)
     # An autograde kernel is no learner: its self-checks keep no self-study record (history.py).
-    env = {**os.environ, "KIT_HISTORY": "off"}
+    env = {**beside_interpreter_env(), "KIT_HISTORY": "off"}
     proc = subprocess.run(cmd, cwd=course, capture_output=True, text=True, env=env)
     if check and proc.returncode != 0:
         sys.stderr.write(proc.stdout[-4000:] + proc.stderr[-4000:])
         raise RuntimeError(f"nbgrader {' '.join(args)} failed with status {proc.returncode}")
     return proc
+
+
+def _scripts_dirs() -> list[str]:
+    """Where the commands of this interpreter's packages are: beside it (a venv's bin/), then its base
+    installation's (a venv made with --system-site-packages uses the base's packages, and commands)."""
+    sub = "Scripts" if os.name == "nt" else "bin"
+    found = []
+    for d in (
+        os.path.dirname(sys.executable),
+        os.path.join(sys.prefix, sub),
+        os.path.dirname(os.path.realpath(sys.executable)),
+        os.path.join(sys.base_prefix, sub),
+    ):
+        if os.path.isdir(d) and d not in found:
+            found.append(d)
+    return found
+
+
+def beside_interpreter_env() -> dict:
+    """This environment with the running interpreter's scripts directory first on PATH: what
+    nbgrader starts by name (``alembic``, ``jupyter``) is then the one installed beside
+    sys.executable, also from a virtual environment that was never activated (cron, systemd, IDEs)."""
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join([*_scripts_dirs(), env.get("PATH", "")])
+    return env
+
+
+def put_scripts_on_path() -> None:
+    """The same for this process (nbgrader's Gradebook runs ``alembic`` by name when it creates a
+    gradebook)."""
+    current = os.environ.get("PATH", "").split(os.pathsep)
+    missing = [d for d in _scripts_dirs() if d not in current]
+    if missing:
+        os.environ["PATH"] = os.pathsep.join([*missing, *current])
 
 
 def _quote(arg: str) -> str:
@@ -419,6 +456,7 @@ def write_hints(folder: Path, level: int | None) -> Path:
 def _create_gradebook(course: Path, course_id: str, levels: list[int]) -> None:
     from nbgrader.api import Gradebook
 
+    put_scripts_on_path()
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}", course_id=course_id) as gb:
         for level in levels:
             gb.update_or_create_assignment(assignment_id(level))
@@ -520,6 +558,7 @@ def gradebook_scores(course: Path, course_id: str | None = None) -> dict:
     """``{(student, assignment): {"score", "max_score", "needs_manual_grade", "graded"}}``."""
     from nbgrader.api import Gradebook
 
+    put_scripts_on_path()
     db = f"sqlite:///{Path(course).resolve() / 'gradebook.db'}"
     out = {}
     with Gradebook(db, course_id=course_id or DEFAULT_COURSE_ID) as gb:

@@ -20,7 +20,7 @@ import nbformat
 from nbgrader import utils as nbutils
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import ClearSolutions, Execute, NbGraderPreprocessor, OverwriteCells
-from traitlets import Float, Integer, Unicode
+from traitlets import Bool, Float, Integer, Unicode
 
 from . import curriculum
 from .nbgrader_course import (
@@ -34,7 +34,7 @@ from .nbgrader_course import (
     level_of_notebook,
     stage_outputs,
 )
-from .sandbox import Limits, shared_pool
+from .sandbox import Limits, probe_isolation, shared_pool
 from .settings import default_seed
 from .submission import MAX_SOURCE_BYTES, NotRegular, read_regular
 
@@ -125,6 +125,14 @@ class IsolatedGrades(NbGraderPreprocessor):
     device = Unicode("cpu", help="where the checks run: cpu, cuda, auto, all").tag(config=True)
     call_timeout = Float(DEFAULT_CALL_TIMEOUT, help="seconds one call of student code may take").tag(config=True)
     submission_timeout = Float(DEFAULT_SUBMISSION_TIMEOUT, help="seconds a level may take").tag(config=True)
+    require_isolation = Bool(
+        True,
+        help="official grading: grade nothing where the student's process cannot be fully confined "
+        "(hidden by allow-list, a user of its own, no network, rlimits: root on Linux); "
+        "False grades with what this machine allows, and each report's sandbox section says what held",
+    ).tag(config=True)
+    _refusal: str | None = None  # (probed once per run, before the first notebook's code runs)
+    _probed = False
 
     def _submitted_notebook(self, resources) -> Path | None:
         info = resources["nbgrader"]
@@ -152,7 +160,18 @@ class IsolatedGrades(NbGraderPreprocessor):
             )
             raw = nbformat.writes(nb).encode("utf-8")
         seed = default_seed() if self.seed is None else int(self.seed)
-        limits = Limits(call_seconds=float(self.call_timeout), submission_seconds=float(self.submission_timeout))
+        limits = Limits(
+            call_seconds=float(self.call_timeout),
+            submission_seconds=float(self.submission_timeout),
+            require_isolation=bool(self.require_isolation),
+        )
+        if self.require_isolation and not self._probed:
+            self._refusal, self._probed = probe_isolation(shared_pool(), limits), True
+        if self._refusal:
+            raise IsolatedGraderError(
+                f"not graded: {self._refusal}; or set c.IsolatedGrades.require_isolation = False in "
+                "nbgrader_config.py to grade with what this machine allows"
+            )
         report = grade_notebook_bytes(raw, level, seed, self.device, limits, pool=shared_pool(), refused=refused)
         if report.errors:
             raise IsolatedGraderError(

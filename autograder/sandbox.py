@@ -15,6 +15,7 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import queue
 import secrets
 import select
 import signal
@@ -32,8 +33,17 @@ from . import neutralise, wire
 from .curriculum import LEVELS, dynamo_first
 from .submission import read_regular
 
-#: The child's entry script, run as ``python -I RUNTIME_PATH --zygote FD`` or ``--child FD``.
+#: The child's entry script, run as ``python -I RUNTIME_PATH --zygote FD``, ``--child FD`` or ``--pipe``.
 RUNTIME_PATH = Path(__file__).with_name("child") / "entry.py"
+
+#: Scripts run before the entry script (``python -I PRELUDE... entry.py ...``): empty, except where a
+#: test simulates another platform (tests/platform_sim.py takes away what Windows or macOS lack).
+CHILD_PRELUDE: list[str] = []
+
+
+def child_command(*args: str) -> list[str]:
+    """The command line of a sandbox interpreter."""
+    return [sys.executable, "-I", *CHILD_PRELUDE, str(RUNTIME_PATH), *args]
 
 
 @dataclass
@@ -113,10 +123,17 @@ class UidLease:
             self._fd = None
 
 
+#: The rlimits an official grade needs (the others are backstops behind the grader's own watch).
+REQUIRED_RLIMITS = ("RLIMIT_CPU", "RLIMIT_FSIZE", "RLIMIT_NOFILE")
+
+
 def isolation_shortfall(protections: dict) -> list[str]:
     """What official grading needs and this child did not get: hiding by allow-list, a user of its
-    own, no network (empty when fully confined)."""
+    own, no network, the rlimits (empty when fully confined)."""
     missing = []
+    failed = [name for name in REQUIRED_RLIMITS if name in protections.get("limits_failed", [])]
+    if failed:
+        missing.append(f"limits: {', '.join(failed)} could not be set")
     if not str(protections.get("hidden_paths", "")).startswith("hidden (allow-list"):
         missing.append(f"hidden_paths: {protections.get('hidden_paths', 'unknown')}")
     if not str(protections.get("user", "")).startswith("uid "):
@@ -124,6 +141,30 @@ def isolation_shortfall(protections: dict) -> list[str]:
     if not str(protections.get("network", "")).startswith("isolated"):
         missing.append(f"network: {protections.get('network', 'unknown')}")
     return missing
+
+
+def isolation_refusal(missing: list[str]) -> str:
+    """Official grading's refusal, naming what did not hold (see isolation_shortfall)."""
+    return (
+        "isolation is required (--require-isolation) but this machine could not give it: "
+        + "; ".join(missing)
+        + " (grade as root on Linux: docs/sandbox.md)"
+    )
+
+
+def probe_isolation(pool: ChildPool, limits: Limits, hide: list[str] | None = None) -> str | None:
+    """Official grading's test, before any student code runs: one child that runs nothing, confined
+    as the run's children will be. The refusal (isolation_refusal) where it was not fully confined,
+    else None. (Each child of the run is checked again as it starts: GradingContext.)"""
+    with tempfile.TemporaryDirectory(prefix="kit-probe-") as tmp:
+        os.chmod(tmp, 0o711)  # the sandbox user may pass through to its scratch
+        scratch = Path(tmp) / "probe"
+        scratch.mkdir()
+        channel = pool.fork(scratch, limits, hide=hide, dynamo=False)
+        protections = dict(channel.protections)
+        channel.close()
+    missing = isolation_shortfall(protections)
+    return isolation_refusal(missing) if missing else None
 
 
 def max_reply_bytes(header: dict, buffers: list | None, limits: Limits) -> int:
@@ -179,6 +220,10 @@ def clean_env() -> dict:
     for key in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "CUDA_VISIBLE_DEVICES", "LD_LIBRARY_PATH"):
         if key in os.environ:
             env[key] = os.environ[key]
+    if os.name == "nt":  # Python cannot start without SYSTEMROOT there; torch finds its DLLs on PATH
+        for key in ("SYSTEMROOT", "WINDIR", "TEMP", "TMP", "PATH", "PATHEXT", "COMSPEC"):
+            if key in os.environ:
+                env[key] = os.environ[key]
     return env
 
 
@@ -260,10 +305,12 @@ def _handshake(
 
 
 class ChildPool:
-    """Where sandboxed children come from: a ``Zygote`` (forks them from a warm interpreter) or a
-    ``Spawner`` (starts a fresh interpreter for each). ``start_pool`` picks the kind."""
+    """Where sandboxed children come from: a ``Zygote`` (forks them from a warm interpreter), a
+    ``Spawner`` (starts a fresh interpreter for each, over a passed socket) or a ``Portable`` pool (a
+    fresh interpreter for each, over its standard input and output: every platform). ``start_pool``
+    picks the kind."""
 
-    start_method = ""  # "fork" or "spawn", reported with the protections
+    start_method = ""  # "fork", "spawn" or "portable", reported with the protections
 
     def fork(
         self,
@@ -304,8 +351,7 @@ class Zygote(ChildPool):
         self._numpy: Zygote | None = None  # the numpy-only companion, started when first needed
         self._ctrl, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.proc = subprocess.Popen(
-            [sys.executable, "-I", str(RUNTIME_PATH), "--zygote", str(theirs.fileno())]
-            + (["--numpy-only"] if numpy_only else []),
+            child_command("--zygote", str(theirs.fileno())) + (["--numpy-only"] if numpy_only else []),
             pass_fds=[theirs.fileno()],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
@@ -419,8 +465,7 @@ class Spawner(ChildPool):
         config, lease = _child_config(scratch, limits, hide, device, dynamo, numpy_only)
         try:
             proc = subprocess.Popen(
-                [sys.executable, "-I", str(RUNTIME_PATH), "--child", str(theirs.fileno())]
-                + (["--numpy-only"] if numpy_only else []),
+                child_command("--child", str(theirs.fileno())) + (["--numpy-only"] if numpy_only else []),
                 pass_fds=[theirs.fileno()],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
@@ -462,25 +507,27 @@ def fork_is_safe() -> bool:
     return hasattr(os, "fork") and hasattr(socket, "send_fds") and sys.platform != "darwin"
 
 
-START_METHODS = ("auto", "fork", "spawn")
+START_METHODS = ("auto", "fork", "spawn", "portable")
 
 
 def start_method(method: str | None = None) -> str:
-    """ "fork" or "spawn": ``method`` or $KIT_SANDBOX_START ("auto", the default, picks what is safe
-    here). ValueError, with a message for the user, on anything else."""
+    """ "fork", "spawn" or "portable": ``method`` or $KIT_SANDBOX_START ("auto", the default, picks
+    the warm pool where forking is safe, Linux; the portable pipe transport elsewhere, macOS and
+    Windows: one cold path for both, which needs neither fork nor descriptor passing). ValueError,
+    with a message for the user, on anything else."""
     method = method or os.environ.get("KIT_SANDBOX_START") or "auto"
     if method not in START_METHODS:
         raise ValueError(f"KIT_SANDBOX_START must be one of {', '.join(START_METHODS)}, not {method!r}")
     if method == "auto":
-        method = "fork" if fork_is_safe() else "spawn"
+        method = "fork" if fork_is_safe() else "portable"
     return method
 
 
 def start_pool(method: str | None = None, levels: list[int] | None = None) -> ChildPool:
     """The source of sandboxed children: a ``Zygote`` (fork, warm) where forking is safe, else a
-    ``Spawner`` (spawn, cold); see start_method. ``levels``: what the pool will grade, if known
-    (the zygote may then prepare for it at once)."""
-    pool = Zygote() if start_method(method) == "fork" else Spawner()
+    ``Spawner`` (spawn, cold) or a ``Portable`` pool (cold, over pipes); see start_method.
+    ``levels``: what the pool will grade, if known (the zygote may then prepare for it at once)."""
+    pool = {"fork": Zygote, "spawn": Spawner, "portable": Portable}[start_method(method)]()
     if levels and dynamo_first(levels):
         pool.warm_dynamo()
     if levels and any(LEVELS[lv].numpy for lv in levels if lv in LEVELS) and isinstance(pool, Zygote):
@@ -576,6 +623,8 @@ def processes_of(pgrp: int | None = None, uid: int | None = None) -> list[int]:
 
 
 def resident_bytes(pids: list[int]) -> int:
+    if not pids:
+        return 0
     page = os.sysconf("SC_PAGE_SIZE")
     total = 0
     for p in pids:
@@ -600,10 +649,43 @@ def _kill_uid(uid: int, rounds: int = 50) -> None:
 
 
 def _kill_group(pid: int) -> None:
+    """Kill a child's process group (its session: it was started with one of its own), or, where
+    there are no process groups (Windows), its whole process tree."""
+    if not hasattr(os, "killpg") or not hasattr(signal, "SIGKILL"):
+        kill_tree(pid)
+        return
     for target in (lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)):
         try:
             target()
         except (ProcessLookupError, PermissionError):
+            pass
+
+
+def kill_tree(pid: int) -> None:
+    """Kill a process and every descendant of it, on any platform (psutil); where psutil cannot
+    see them, Windows' own ``taskkill /T /F``."""
+    try:
+        import psutil
+    except ImportError:
+        psutil = None
+    if psutil is not None:
+        try:
+            root = psutil.Process(pid)
+            procs = [*root.children(recursive=True), root]
+        except psutil.Error:
+            procs = []
+        for proc in procs:
+            try:
+                proc.kill()
+            except psutil.Error:
+                pass
+        return
+    if os.name == "nt":
+        subprocess.run(["taskkill", "/T", "/F", "/PID", str(pid)], capture_output=True, check=False)
+    else:
+        try:
+            os.kill(pid, getattr(signal, "SIGKILL", signal.SIGTERM))
+        except OSError:
             pass
 
 
@@ -798,3 +880,239 @@ class InProcessChannel:
 
     def reap(self):
         pass
+
+
+# ------------------------------------------------------------------------- the portable transport
+
+
+class Portable(ChildPool):
+    """A fresh ``python -I child/entry.py --pipe`` interpreter per child, talking the same wire over
+    its standard input and output: what every platform has (Windows and macOS included; no fork,
+    no descriptor passing, no process groups needed). The time limits are enforced from here, and
+    the child is ended with its whole process tree. On Linux it takes the same protections as the
+    other pools' children (``KIT_SANDBOX_START=portable`` tests this path there).
+
+    One interpreter is kept started ahead (it imports torch, then waits for its configuration), so
+    that the next child's start-up overlaps the grader's work instead of following it."""
+
+    start_method = "portable"
+
+    def __init__(self):
+        self.oom_score_adj: int | None = None
+        self._spare: subprocess.Popen | None = None
+        self._lock = threading.Lock()
+
+    def alive(self) -> bool:
+        return True
+
+    def set_oom_score_adj(self, value: int) -> None:
+        self.oom_score_adj = value
+
+    def _start_interpreter(self, numpy_only: bool = False) -> subprocess.Popen:
+        args = ["--pipe", "--numpy-only"] if numpy_only else ["--pipe"]
+        return subprocess.Popen(
+            child_command(*args),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=clean_env(),
+            cwd=tempfile.gettempdir(),
+            **_own_process_group(),
+        )
+
+    def _take_interpreter(self) -> subprocess.Popen:
+        """The interpreter started ahead if it is still alive, else a new one; then start the next."""
+        with self._lock:
+            proc, self._spare = self._spare, None
+            if proc is None or proc.poll() is not None:
+                proc = self._start_interpreter()
+            try:
+                self._spare = self._start_interpreter()
+            except OSError:
+                self._spare = None
+        return proc
+
+    def fork(
+        self,
+        scratch: Path,
+        limits: Limits,
+        hide: list[str] | None = None,
+        device: str = "cpu",
+        hello_timeout: float = 120.0,
+        dynamo: bool = True,
+        numpy_only: bool = False,
+    ) -> Channel:
+        config, lease = _child_config(scratch, limits, hide, device, dynamo, numpy_only)
+        try:
+            # the numpy-only child never imports torch: a fresh one, not the spare (which has torch)
+            proc = self._start_interpreter(numpy_only=True) if numpy_only else self._take_interpreter()
+        except OSError as exc:
+            if lease is not None:
+                lease.release()
+            raise RuntimeError(f"the sandbox could not start a child: {exc}") from None
+        if self.oom_score_adj is not None:
+            _write_oom_score_adj(proc.pid, self.oom_score_adj)
+        channel = PipeChannel(None, proc.pid, scratch, limits, proc=proc, uid_lease=lease)
+        try:
+            channel.start(config, timeout=hello_timeout)
+            hello, _ = channel.finish()
+        except ChildGone as exc:
+            raise RuntimeError(f"the sandbox child did not start: {exc.reason}") from None
+        if hello.get("hello") != config["nonce"]:
+            channel.kill("wrong nonce")
+            raise RuntimeError("the sandbox child answered with the wrong nonce")
+        channel.protections = hello.get("protections", {})
+        channel.uid = channel.protections.get("uid")
+        channel.spent = 0.0
+        return channel
+
+    def close(self) -> None:
+        """End the interpreter started ahead (the children are ended by their channels)."""
+        with self._lock:
+            proc, self._spare = self._spare, None
+        if proc is not None:
+            kill_tree(proc.pid)
+            for stream in (proc.stdin, proc.stdout):
+                try:
+                    stream.close()
+                except OSError:
+                    pass
+            proc.wait()
+
+
+def _own_process_group() -> dict:
+    """Popen arguments that give the child a process group of its own, so that it and what it
+    starts can be ended together (a new session on POSIX; a new process group on Windows)."""
+    if sys.platform == "win32":
+        return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
+    return {"start_new_session": True}
+
+
+def _tree_rss(pid: int) -> int:
+    """Resident memory of a process and its descendants, where /proc is absent (psutil)."""
+    try:
+        import psutil
+
+        root = psutil.Process(pid)
+        total = 0
+        for proc in (root, *root.children(recursive=True)):
+            try:
+                total += proc.memory_info().rss
+            except psutil.Error:
+                pass
+        return total
+    except (ImportError, Exception):  # noqa: BLE001  (psutil absent, or the process gone)
+        return 0
+
+
+@dataclass
+class PipeChannel(Channel):
+    """A ``Channel`` over a child's standard input and output. A reader thread assembles whole
+    replies; ``finish`` waits for one under the call's deadline (one deadline for the whole message:
+    a child that dribbles its reply is killed like one that never answers). Requests are written on
+    a thread too, so a child that never reads cannot block the grader."""
+
+    def __post_init__(self):
+        self._replies: queue.Queue = queue.Queue()
+        self._expected: queue.Queue = queue.Queue()  # per request sent: the most buffer bytes its reply may carry
+        self._ends = wire.PipeEnds(self.proc.stdout.fileno(), self.proc.stdin.fileno())
+        threading.Thread(target=self._read_replies, daemon=True, name=f"kit-child-{self.pid}").start()
+
+    def _read_replies(self) -> None:
+        """One reply per request, each refused before it is read if it announces more than its
+        request can return (as the socket channel does); unsolicited bytes wait unread."""
+        while True:
+            cap = self._expected.get()
+            if cap is None:  # killed
+                break
+            try:
+                header, buffers = wire.recv_message(self._ends, max_buffers=cap)
+                self._replies.put(("reply", (cap_strings(header), buffers)))
+            except (OSError, ValueError, wire.WireError) as exc:
+                self._replies.put(("error", exc))
+                break
+        try:  # closed here, not by kill(): a descriptor closed under a blocked read could be reused
+            self.proc.stdout.close()
+        except OSError:
+            pass
+
+    def _members(self) -> list[int]:
+        if os.path.isdir("/proc"):
+            return super()._members()
+        return []
+
+    def _rss(self) -> int:
+        return resident_bytes(self._members()) if os.path.isdir("/proc") else _tree_rss(self.pid)
+
+    def start(self, header: dict, buffers: list[bytes] | None = None, timeout: float | None = None) -> None:
+        if self.dead:
+            raise ChildGone(self.dead, "crash")
+        timeout = self.limits.call_seconds if timeout is None else timeout
+        t0 = time.monotonic()
+        self._pending = (t0, t0 + timeout, timeout)
+        self._expected.put(max_reply_bytes(header, buffers, self.limits))
+        failed: list[BaseException] = []
+
+        def write():
+            try:
+                wire.send_message(self._ends, header, buffers)
+            except (OSError, ValueError) as exc:
+                failed.append(exc)
+
+        writer = threading.Thread(target=write, daemon=True)
+        writer.start()
+        writer.join(timeout)
+        if writer.is_alive():
+            self.kill(f"did not take its request within {timeout:g} s")
+            raise ChildGone(self.dead, "timeout")
+        if failed:
+            self.kill(self._death_reason(failed[0]))
+            raise ChildGone(self.dead, "crash")
+
+    def finish(self):
+        t0, deadline, timeout = self._pending
+        try:
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    self.kill(f"did not finish within {timeout:g} s (wall clock)")
+                    raise ChildGone(self.dead, "timeout")
+                try:
+                    kind, value = self._replies.get(timeout=min(0.1, remaining))
+                    break
+                except queue.Empty:
+                    pass
+                rss = self._rss()
+                self.peak_rss = max(self.peak_rss, rss)
+                if self.limits.memory_bytes and rss > self.limits.memory_bytes:
+                    self.kill(f"used more than {self.limits.memory_bytes / 2**30:.3g} GiB of memory and was stopped")
+                    raise ChildGone(self.dead, "memory")
+            if kind == "error":
+                time.sleep(0.05)
+                self.kill(self._death_reason(value))
+                raise ChildGone(self.dead, "crash")
+            return value
+        finally:
+            self.spent += time.monotonic() - t0
+
+    def kill(self, reason: str, wait: bool = True) -> None:
+        if not self.dead:
+            self.dead = reason
+        kill_tree(self.pid)  # before the group: the tree is found through the child, while it lives
+        _kill_group(self.pid)
+        self._expected.put(None)  # (the reader, if it waits for a request, ends)
+        if self.uid is not None:
+            _kill_uid(self.uid, rounds=50 if wait else 1)
+        try:
+            self.proc.stdin.close()
+        except OSError:
+            pass
+        if wait:
+            self._wait_proc()
+            if self.uid_lease is not None and not processes_of(uid=self.uid_lease.uid):
+                self.uid_lease.release()
+                self.uid_lease = None
+
+    def close(self, wait: bool = True) -> None:
+        self.peak_rss = max(self.peak_rss, self.high_water_rss())
+        self.kill(self.dead or "closed", wait=wait)

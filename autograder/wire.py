@@ -12,8 +12,10 @@ and never imports the ``autograder`` package), so it depends on the standard lib
 from __future__ import annotations
 
 import json
+import os
 import socket
 import struct
+import sys
 import time
 
 _HEAD = struct.Struct("<IQ")
@@ -30,6 +32,44 @@ class WireError(Exception):
 
 class TooLarge(WireError):
     """The peer announced more than the receiver accepts (nothing of it was read)."""
+
+
+class PipeEnds:
+    """A socket's ``sendall``/``recv`` over two pipe descriptors (the portable transport: a child's
+    standard input and output, which every platform has, Windows included)."""
+
+    def __init__(self, read_fd: int, write_fd: int):
+        self.read_fd, self.write_fd = read_fd, write_fd
+        if sys.platform == "win32":  # a pipe's descriptor may be in text mode there: bytes must cross untranslated
+            import msvcrt
+
+            for fd in (read_fd, write_fd):
+                msvcrt.setmode(fd, os.O_BINARY)
+
+    def sendall(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self.write_fd, view) :]
+
+    def recv(self, n: int) -> bytes:
+        return os.read(self.read_fd, n)
+
+    def recv_into(self, view: memoryview, n: int) -> int:
+        data = os.read(self.read_fd, n)
+        view[: len(data)] = data
+        return len(data)
+
+    def settimeout(self, seconds: float | None) -> None:
+        """Nothing: a pipe's read cannot time out everywhere (Windows). The whole-message deadline
+        of the portable transport is kept by its reader (sandbox.PipeChannel), which waits on a
+        thread and ends the child's process tree when the deadline passes."""
+
+    def close(self) -> None:
+        for fd in {self.read_fd, self.write_fd}:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
 
 
 def send_message(sock: socket.socket, header: dict, buffers: list[bytes] | None = None) -> None:

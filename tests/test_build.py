@@ -311,3 +311,36 @@ def test_solution_defines_the_contract_and_runs(level):
     spec.loader.exec_module(module)
     for name in curriculum.LEVELS[level].names:
         assert hasattr(module, name), f"{path.name} does not define {name}"
+
+
+def _install_source(nb) -> str:
+    return next(c.source for c in nb.cells if c.cell_type == "code")
+
+
+def test_a_notebook_installs_the_kit_where_it_is_missing_and_only_there(monkeypatch):
+    """Opened by itself in Colab or Kaggle, a level's notebook installs the kit with its first code
+    cell, from the source the instructor gave at build time; where the kit is installed, the cell
+    does nothing. Loaded as a module (the grader, where the kit is not importable) it does nothing
+    either: the official grade of the reference notebook is full marks (test_nbgrader)."""
+    import importlib.util
+    import subprocess
+
+    url = "git+https://example.org/course/kit.git@v1"
+    cell = _install_source(build.build_notebook(3, False, install_from=url))
+    calls = []
+    monkeypatch.setattr(subprocess, "check_call", lambda cmd: calls.append(cmd))
+    kernel = {"__name__": "__main__"}
+    exec(compile(cell, "<install cell>", "exec"), dict(kernel))
+    assert calls == []  # installed here: nothing is run
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "autograder" else real_find_spec(name, *a)
+    )
+    exec(compile(cell, "<install cell>", "exec"), {"__name__": "level3_autograd"})
+    assert calls == []  # loaded as the graded module: nothing is run, nothing raised
+    exec(compile(cell, "<install cell>", "exec"), dict(kernel))
+    assert len(calls) == 1 and calls[0][1:] == ["-m", "pip", "install", "--quiet", url]
+    plain = _install_source(build.build_notebook(3, False))
+    exec(compile(plain, "<install cell>", "exec"), {"__name__": "level3_autograd"})
+    with pytest.raises(ModuleNotFoundError, match="not installed"):
+        exec(compile(plain, "<install cell>", "exec"), dict(kernel))

@@ -45,17 +45,19 @@ def test_auto_forks_on_linux_and_spawns_where_forking_is_unsafe(monkeypatch):
     finally:
         pool.close()
     monkeypatch.setattr(sys, "platform", "darwin")
-    assert isinstance(sandbox.start_pool(), sandbox.Spawner)
+    assert isinstance(sandbox.start_pool(), sandbox.Portable)
     monkeypatch.setattr(sys, "platform", "linux")
     monkeypatch.delattr(os, "fork")
-    assert isinstance(sandbox.start_pool(), sandbox.Spawner)
+    assert isinstance(sandbox.start_pool(), sandbox.Portable)
 
 
 def test_the_start_method_can_be_forced_and_a_wrong_one_is_named(monkeypatch):
     monkeypatch.setenv("KIT_SANDBOX_START", "spawn")
     assert isinstance(sandbox.start_pool(), sandbox.Spawner)
+    monkeypatch.setenv("KIT_SANDBOX_START", "portable")
+    assert isinstance(sandbox.start_pool(), sandbox.Portable)
     monkeypatch.setenv("KIT_SANDBOX_START", "vfork")
-    with pytest.raises(ValueError, match="auto, fork, spawn"):
+    with pytest.raises(ValueError, match="auto, fork, spawn, portable"):
         sandbox.start_pool()
 
 

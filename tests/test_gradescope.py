@@ -528,6 +528,26 @@ def test_a_grader_crash_still_writes_a_valid_zero(bundle, tmp_path):
     assert "RuntimeError" in json.dumps(results["extra_data"])
 
 
+def test_a_machine_that_cannot_isolate_grades_nothing(bundle, tmp_path):
+    """Official grading (require_isolation, the default): the probe child's shortfall is said to the
+    student and the instructor, every level "not graded", and no student code runs."""
+    root = make_tree(tmp_path, bundle, {"level1_numpy.py": (ROOT / "solutions" / "level1_numpy.py").read_text()})
+    results, code, _ = run_patched(
+        root,
+        bundle,
+        """
+        g.probe_isolation = lambda pool, limits, hide=None: "isolation is required: network: not isolated"
+        def never(*a, **k):
+            raise AssertionError("graded after a refusal")
+        autograder.grading.grade = never
+    """,
+    )
+    validate(results)
+    assert code == 0 and results["score"] == 0 and len(results["tests"]) == len(CHECKS)
+    assert all("not graded: isolation is required" in t["output"] for t in results["tests"])
+    assert "AssertionError" not in json.dumps(results)
+
+
 def test_run_autograder_writes_results_even_when_python_cannot_start(bundle, tmp_path):
     root = make_tree(tmp_path, bundle, {})
     results, _, _ = run_autograder(root, bundle, python="/bin/false")

@@ -153,7 +153,8 @@ def never_ending(nb):
     nb = copy.deepcopy(nb)
     _imports_cell(nb).source += "\n" + COPY_OTHERS_WORK
     _cell(nb, "level1_solution_train").source += "\n\n\nwhile True:  # never ends\n    pass\n"
-    demo = [c for c in _code_cells(nb, "plain") if "__main__" in c.source][0]
+    install = build.install_cell(None)[0]  # (the first cell guarded by __main__ installs the kit)
+    demo = [c for c in _code_cells(nb, "plain") if "__main__" in c.source and not c.source.startswith(install)][0]
     demo.source = (
         "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
         "while True:  # never ends, and ignores the interrupt\n    pass\n\n" + demo.source

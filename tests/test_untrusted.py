@@ -246,7 +246,9 @@ def test_an_exception_named_with_escapes_shows_the_true_score(tmp_path, zygote):
 
 # ----------------------------------------------------------------------------- floods and stalls
 @pytest.mark.slow
-def test_a_huge_reply_and_a_huge_exception_name_are_bounded(tmp_path):
+@pytest.mark.parametrize("start", ["auto", "portable"])
+def test_a_huge_reply_and_a_huge_exception_name_are_bounded(tmp_path, start):
+    """Through the warm pool's socket and the portable transport's pipes alike."""
     d = tmp_path / "s"
     d.mkdir()
     (d / "level1_numpy.py").write_text(
@@ -275,6 +277,7 @@ def test_a_huge_reply_and_a_huge_exception_name_are_bounded(tmp_path):
         text=True,
         cwd=ROOT,
         timeout=600,
+        env=dict(os.environ, KIT_SANDBOX_START=start),
     )
     report = strict_json(out.stdout)
     assert report["errors"] == [] and report["score"] < 12.5
@@ -403,7 +406,7 @@ def textwrap_probe(root: str, submissions: str) -> str:
 def test_official_grading_refuses_where_the_child_is_not_confined(zygote):
     """--require-isolation: where the child could not be hidden (here: isolation turned off, as for an
     ordinary user), the grade is refused with a grader error, never given a score."""
-    from autograder.sandbox import isolation_shortfall
+    from autograder.sandbox import isolation_shortfall, probe_isolation
 
     r = grade(ROOT / "solutions", [1], SEED, limits=Limits(isolate=False, require_isolation=True), pool=zygote)
     assert r.errors and any("isolation is required" in e for e in r.errors)
@@ -414,6 +417,12 @@ def test_official_grading_refuses_where_the_child_is_not_confined(zygote):
         "user": "same user as the grader",
     }
     assert len(isolation_shortfall(user)) == 3
+    assert isolation_shortfall({**user, "limits_failed": ["RLIMIT_CPU", "RLIMIT_AS"]})[0] == (
+        "limits: RLIMIT_CPU could not be set"
+    )
+    refusal = probe_isolation(zygote, Limits(isolate=False))  # before any student code: one empty child
+    assert refusal and "isolation is required" in refusal and "network: not isolated" in refusal
     if ROOT_USER:
+        assert probe_isolation(zygote, Limits()) is None
         ok = grade(ROOT / "solutions", [1], SEED, limits=Limits(require_isolation=True), pool=zygote)
         assert ok.errors == [] and ok.score == 12.5 and isolation_shortfall(ok.sandbox) == []

@@ -42,23 +42,34 @@ def _blocked_ancestor(path: str):
     return None
 
 
+def _outermost(paths) -> list[str]:
+    """The paths that lie inside no other one of them."""
+    paths = sorted({os.path.abspath(p) for p in paths})
+    return [p for p in paths if not any(q != p and p.startswith(q.rstrip(os.sep) + os.sep) for q in paths)]
+
+
 def _expose(libc, paths, workdir) -> bool:
     """Inside our own mount namespace, make the Python installation reachable by another user.
 
-    When Python lives under a private directory (e.g. /root/.pyenv), an unprivileged child could
-    not import anything. Bind the installation aside, lay an empty world-traversable tmpfs over the
-    private directory (which also hides the rest of it), and bind the installation back in place.
+    When Python lives under a private directory (e.g. a venv in /root made from a pyenv Python that
+    is also under /root), an unprivileged child could not import anything. Bind every private part
+    of the installation aside first, then lay an empty world-traversable tmpfs over each private
+    ancestor (which also hides the rest of it), then bind every part back in place. (All are set
+    aside before any ancestor is covered: several trees may share one private ancestor.)
     """
-    for i, path in enumerate(paths):
-        blocked = _blocked_ancestor(path)
-        if blocked is None or not os.path.isdir(path):
-            continue
+    private = [(p, _blocked_ancestor(p)) for p in _outermost(paths) if os.path.isdir(p)]
+    private = [(p, blocked) for p, blocked in private if blocked is not None]
+    staged = []
+    for i, (path, _) in enumerate(private):
         staging = os.path.join(workdir, f".expose-{i}")  # removed with the scratch directory
         os.makedirs(staging, exist_ok=True)
         if libc.mount(path.encode(), staging.encode(), None, _MS_BIND | _MS_REC, None) != 0:
             return False
+        staged.append((path, staging))
+    for blocked in _outermost(b for _, b in private):
         if libc.mount(b"tmpfs", blocked.encode(), b"tmpfs", _MS_NOSUID | _MS_NODEV, b"size=64k,mode=0755") != 0:
             return False
+    for path, staging in staged:
         os.makedirs(path, exist_ok=True)
         if libc.mount(staging.encode(), path.encode(), None, _MS_BIND | _MS_REC, None) != 0:
             return False
@@ -84,6 +95,31 @@ def _private_tmp(libc, scratch) -> bool:
         os.makedirs(scratch, exist_ok=True)
         ok = libc.mount(staging.encode(), scratch.encode(), None, _MS_BIND, None) == 0
     return bool(ok)
+
+
+def _libc():
+    """The C library, with errno, or None where there is none to ask (Windows: ctypes.CDLL(None)
+    fails there)."""
+    try:
+        import ctypes
+
+        return ctypes.CDLL(None, use_errno=True)
+    except (OSError, TypeError, AttributeError):
+        return None
+
+
+def _has(libc, name: str) -> bool:
+    """Whether the C library has ``name`` (macOS's has no unshare, nor prctl)."""
+    try:
+        return libc is not None and getattr(libc, name) is not None
+    except AttributeError:
+        return False
+
+
+def _errno_text() -> str:
+    import ctypes
+
+    return os.strerror(ctypes.get_errno())
 
 
 def install_paths() -> list[str]:
@@ -207,20 +243,20 @@ def _deny_list(libc, config: dict, held: dict) -> None:
 
 def confine(config: dict) -> dict:
     """Apply the protections the machine allows; say which ones held (the grader reports them)."""
-    import ctypes
-
     held = {"network": "not isolated", "hidden_paths": "not hidden", "user": "same user as the grader"}
-    libc = ctypes.CDLL(None, use_errno=True)
+    libc = _libc()  # (None on Windows; each step below only where the platform has it)
     private_ns = False
     if config.get("isolate", True):
-        if libc.unshare(_CLONE_NEWNET | _CLONE_NEWNS) == 0:
+        if not (_has(libc, "unshare") and _has(libc, "mount")):
+            held["network"] = "not isolated (no unshare on this platform)"
+        elif libc.unshare(_CLONE_NEWNET | _CLONE_NEWNS) == 0:
             held["network"] = "isolated (empty network namespace)"
             private_ns = libc.mount(None, b"/", None, _MS_REC | _MS_PRIVATE, None) == 0
         elif libc.unshare(_CLONE_NEWNET) == 0:
             held["network"] = "isolated (empty network namespace)"
         else:
-            held["network"] = f"not isolated (unshare: {os.strerror(ctypes.get_errno())})"
-    root = os.getuid() == 0
+            held["network"] = f"not isolated (unshare: {_errno_text()})"
+    root = hasattr(os, "getuid") and os.getuid() == 0
     uid = config.get("uid") if root else None
     if private_ns:
         held["temp_dirs"] = "private" if _private_tmp(libc, config.get("scratch")) else "shared"
@@ -248,7 +284,7 @@ def confine(config: dict) -> dict:
             all(_blocked_ancestor(p) is None for p in install)
             or (private_ns and bool(config.get("scratch")) and _expose(libc, install, config["scratch"]))
         )
-    if uid is not None:
+    if uid is not None and hasattr(os, "setuid"):
         if reachable:
             uid = int(uid)
             if config.get("output") and os.path.exists(config["output"]):
@@ -267,9 +303,6 @@ def confine(config: dict) -> dict:
 
 def die_with_parent() -> None:
     """Be killed when the parent dies (set after any change of user, which clears it)."""
-    try:
-        import ctypes
-
-        ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
+    libc = _libc()
+    if _has(libc, "prctl") and hasattr(signal, "SIGKILL"):
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG

@@ -32,7 +32,7 @@ if __name__ == "__main__" and not __package__:  # run as a script: this folder, 
     __package__ = "_kit_child"
 
 #: The numpy-only flavour (the numpy level): torch is never imported, and cannot be (``block_torch``).
-NUMPY_ONLY = "--numpy-only" in sys.argv[3:]
+NUMPY_ONLY = "--numpy-only" in sys.argv[2:]  # (after --zygote FD, --child FD or --pipe)
 TORCH_BLOCKED = "the numpy level runs without torch: torch cannot be imported here (write it with numpy only)"
 
 
@@ -77,7 +77,9 @@ if NUMPY_ONLY:
     sys.modules["torch"] = _TorchStub("torch")
 
 
-def serve(sock: socket.socket, runtime: Runtime) -> None:
+def serve(sock, runtime: Runtime) -> None:
+    """Answer requests until told to exit or the grader hangs up. ``sock``: a socket, or
+    ``wire.PipeEnds`` (the portable transport)."""
     while True:
         try:
             req, buffers = wire.recv_message(sock)
@@ -97,15 +99,38 @@ def serve(sock: socket.socket, runtime: Runtime) -> None:
                 return
 
 
-def child_main(fd: int, config: dict) -> None:
-    """In a freshly forked child: detach, confine, bound, redirect output, then serve requests."""
+def _detach() -> None:
+    """A session of our own, default SIGCHLD, and writes past the file-size limit that fail rather
+    than kill: each only where the platform has it (Windows has none of them)."""
+    if hasattr(os, "setsid"):
+        try:
+            os.setsid()
+        except OSError:
+            pass
+    for name, action in (("SIGCHLD", signal.SIG_DFL), ("SIGXFSZ", signal.SIG_IGN)):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), action)
+
+
+def _apply_rlimits(limits: dict, held: dict) -> None:
+    """Set the rlimits the platform has; name the ones that did not hold (all of them without ``resource``)."""
     try:
-        os.setsid()
-    except OSError:
-        pass
-    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writing past the file-size limit fails, not kills
-    sock = socket.socket(fileno=fd)
+        import resource
+    except ImportError:
+        if limits:
+            held["limits_failed"] = sorted(limits)
+        return
+    for name, value in limits.items():
+        try:
+            resource.setrlimit(getattr(resource, name), (value, value))
+        except (ValueError, OSError, AttributeError):
+            held.setdefault("limits_failed", []).append(name)
+
+
+def child_main(conn, config: dict) -> None:
+    """In a fresh child: detach, confine, bound, redirect output, then serve requests on ``conn``
+    (a socket, or ``wire.PipeEnds`` whose descriptors are already off 0, 1 and 2)."""
+    _detach()
     out_path = config.get("output")
     if out_path:
         # never through a link, never blocked by a pipe (the grader created it just now, as a file)
@@ -125,19 +150,13 @@ def child_main(fd: int, config: dict) -> None:
     limits = dict(config.get("limits") or {})
     if "uid" not in held:
         limits.pop("RLIMIT_NPROC", None)  # per-user: only meaningful for a user of our own
-    import resource
-
-    for name, value in limits.items():
-        try:
-            resource.setrlimit(getattr(resource, name), (value, value))
-        except (ValueError, OSError, AttributeError):
-            held.setdefault("limits_failed", []).append(name)
+    _apply_rlimits(limits, held)
     die_with_parent()
     sys.stdout = open(1, "w", buffering=1, closefd=False)
     sys.stderr = open(2, "w", buffering=1, closefd=False)
     runtime = Runtime()
-    wire.send_message(sock, {"hello": config.get("nonce"), "pid": os.getpid(), "protections": held})
-    serve(sock, runtime)
+    wire.send_message(conn, {"hello": config.get("nonce"), "pid": os.getpid(), "protections": held})
+    serve(conn, runtime)
 
 
 def _warm_up() -> None:
@@ -168,7 +187,7 @@ def zygote_main(ctrl_fd: int) -> None:
         import ctypes
 
         ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
-    except (OSError, AttributeError):
+    except (OSError, AttributeError, TypeError):  # no prctl (macOS), no C library by that name (Windows)
         pass
     die_with_parent()
     if torch is not None:
@@ -199,7 +218,7 @@ def zygote_main(ctrl_fd: int) -> None:
             ctrl.close()
             code = 0
             try:
-                child_main(fds[0], config)
+                child_main(socket.socket(fileno=fds[0]), config)
             except BaseException:  # noqa: BLE001
                 code = 70
             finally:
@@ -224,7 +243,29 @@ def spawned_main(fd: int) -> None:
     sock.settimeout(None)
     code = 0
     try:
-        child_main(sock.detach(), config)
+        child_main(sock, config)
+    except BaseException:  # noqa: BLE001
+        code = 70
+    finally:
+        os._exit(code)
+
+
+def portable_main() -> None:
+    """The portable transport (``sandbox.Portable``): this fresh interpreter is the child, and the
+    wire runs over its standard input and output, which every platform has. They are moved off
+    descriptors 0 and 1 first, so that what the student prints goes to the output file, never
+    into the wire. The first message is the configuration."""
+    conn = wire.PipeEnds(os.dup(0), os.dup(1))
+    if torch is not None:  # (None in the numpy-only child)
+        torch.set_num_threads(1)
+        try:
+            torch.set_num_interop_threads(1)
+        except RuntimeError:
+            pass
+    config, _ = wire.recv_message(conn)
+    code = 0
+    try:
+        child_main(conn, config)
     except BaseException:  # noqa: BLE001
         code = 70
     finally:
@@ -232,10 +273,14 @@ def spawned_main(fd: int) -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) in (3, 4) and sys.argv[1] == "--zygote":
+    if sys.argv[1:2] == ["--pipe"] and len(sys.argv) in (2, 3):  # the portable transport (numpy-only too)
+        portable_main()
+    elif len(sys.argv) in (3, 4) and sys.argv[1] == "--zygote":
         zygote_main(int(sys.argv[2]))
     elif len(sys.argv) in (3, 4) and sys.argv[1] == "--child":
         spawned_main(int(sys.argv[2]))
     else:
-        sys.stderr.write("usage: entry.py --zygote FD [--numpy-only] | --child FD [--numpy-only]\n")
+        sys.stderr.write(
+            "usage: entry.py --zygote FD [--numpy-only] | --child FD [--numpy-only] | --pipe [--numpy-only]\n"
+        )
         sys.exit(2)

@@ -1,0 +1,129 @@
+"""The portable transport (``KIT_SANDBOX_START=portable``: a fresh ``python -I`` child per level over
+its standard input and output) gives the verdicts the warm pool gives, check by check, for the
+reference, the stubs, the whole broken corpus and the attack corpus; attacks gain nothing and leave
+nothing. Linux CI runs everything through it this way; Windows and macOS use it by default."""
+
+from __future__ import annotations
+
+import pytest
+
+from attack_corpus import ATTACKS, ROOT
+from autograder import curriculum, sandbox
+from autograder.grading import grade
+from autograder.sandbox import ChildGone, Limits, Portable
+from conftest import SEED
+from test_attacks import expect_contained
+from test_corpus import _case_dir, _params
+
+pytestmark = pytest.mark.slow  # every child is a cold interpreter (about 2 s each, more on a busy machine)
+
+
+@pytest.fixture(scope="module")
+def portable():
+    pool = Portable()
+    yield pool
+    pool.close()
+
+
+def verdicts(report) -> list[tuple]:
+    """Check by check: score, pass, error, and the message where it cannot depend on the process's
+    own random state (a submission that draws unseeded weights prints other values in another
+    interpreter, as it would in another run: the verdict is what must be equal)."""
+    return [
+        (c.id, c.device, c.score, c.passed, c.error, c.message if "got [" not in c.message else "")
+        for c in report.checks
+    ]
+
+
+def same_verdicts(directory, levels, portable, zygote):
+    cold = grade(directory, levels, SEED, pool=portable)
+    warm = grade(directory, levels, SEED, pool=zygote)
+    assert cold.sandbox["start"] == "portable" and warm.sandbox["start"] == "fork"
+    assert cold.errors == warm.errors == []
+    assert verdicts(cold) == verdicts(warm)
+    return cold
+
+
+# One level per run: all eight at once start sixteen cold interpreters together, which on a shared
+# two-core machine can push a convergence run past its 60 s call limit (a machine's verdict, not the
+# transport's).
+@pytest.mark.parametrize("level", list(curriculum.LEVELS))
+def test_the_reference_gets_full_marks_as_through_the_warm_pool(level, portable, zygote):
+    report = same_verdicts(ROOT / "solutions", [level], portable, zygote)
+    assert report.score == report.max_score == curriculum.LEVEL_POINTS
+
+
+@pytest.mark.parametrize("level", list(curriculum.LEVELS))
+def test_the_stubs_score_zero_as_through_the_warm_pool(level, portable, zygote):
+    report = same_verdicts(ROOT / "assignments", [level], portable, zygote)
+    assert report.score == 0
+
+
+@pytest.mark.parametrize("case", list(_params()))
+def test_a_broken_case_gets_the_warm_pools_verdicts(case, portable, zygote):
+    same_verdicts(_case_dir(case), [case["level"]], portable, zygote)
+
+
+@pytest.mark.parametrize("attack", ATTACKS, ids=[a.name for a in ATTACKS])
+def test_an_attack_gains_nothing_and_leaves_nothing_through_pipes(attack, portable, tmp_path, listener):
+    expect_contained(attack, portable, tmp_path, listener)
+
+
+def test_a_call_past_its_deadline_ends_the_childs_whole_tree(portable, tmp_path):
+    """The per-call limit is the parent's: a child that sleeps in a grandchild's company is killed
+    with its grandchild when the call's time is up."""
+    source = (
+        "import subprocess, sys, time\n"
+        "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)'])\n"
+        "time.sleep(120)\n"
+    )
+    channel = portable.fork(tmp_path, Limits(call_seconds=5))
+    try:
+        channel.start(
+            {"op": "load", "module": "level1_numpy", "filename": "level1_numpy.py", "source": source}, timeout=3.0
+        )
+        import time
+
+        import psutil
+
+        time.sleep(2.0)
+        tree = [p.pid for p in psutil.Process(channel.pid).children(recursive=True)]
+        with pytest.raises(ChildGone) as gone:
+            channel.finish()
+        assert gone.value.kind == "timeout" and "did not finish within 3 s" in gone.value.reason
+        assert tree and not any(sandbox._alive(p) for p in [channel.pid, *tree])
+    finally:
+        channel.close()
+
+
+def test_a_process_trees_memory_and_its_end_without_proc():
+    """What the portable transport uses where there is no /proc (macOS, Windows): a child's memory is
+    the sum over its process tree, and ending it ends its descendants too (psutil)."""
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+
+    holder = "import time; b = bytearray(160 * 2**20); b[::4096] = b'1' * len(b[::4096]); time.sleep(120)"
+    parent = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', {holder!r}]); time.sleep(120)",
+        ]
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while sandbox._tree_rss(parent.pid) < 150 * 2**20 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert sandbox._tree_rss(parent.pid) >= 150 * 2**20  # (the grandchild's 160 MiB counts)
+        tree = psutil.Process(parent.pid).children(recursive=True)
+        assert tree
+        sandbox.kill_tree(parent.pid)
+        parent.wait(timeout=10)
+        gone, alive = psutil.wait_procs(tree, timeout=10)
+        assert not alive
+    finally:
+        sandbox.kill_tree(parent.pid)
+        parent.wait(timeout=10)
