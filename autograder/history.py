@@ -57,6 +57,7 @@ def append(event: dict, directory: Path | str | None = None) -> bool:
     except OSError:
         return False
     try:
+        _lock(fd)  # the end check and the write as one step (closing the descriptor unlocks)
         if not _ends_with_newline(fd):
             data = b"\n" + data  # a torn line before us stays alone on its line
         os.write(fd, data)
@@ -66,6 +67,17 @@ def append(event: dict, directory: Path | str | None = None) -> bool:
         return False
     finally:
         os.close(fd)
+
+
+def _lock(fd: int) -> None:
+    """Hold the record exclusively while appending, where the platform has ``flock``: without it,
+    another writer's append seen half-way (its size grows page by page) looks like a torn line and
+    costs a blank line. (Windows: no lock; a blank line is all a race can cost, and reading skips it.)"""
+    try:
+        import fcntl
+    except ImportError:
+        return
+    fcntl.flock(fd, fcntl.LOCK_EX)
 
 
 def _ends_with_newline(fd: int) -> bool:
