@@ -13,7 +13,7 @@ import torch
 
 from .checks.loops import start_convergence
 from .curriculum import LEVELS
-from .proxy import LevelUnavailable, Submission
+from .proxy import GraderError, LevelUnavailable, Submission
 from .report import CheckResult
 from .sandbox import ChildPool, Limits, isolation_refusal, isolation_shortfall, start_pool
 from .settings import REPO_ROOT
@@ -104,6 +104,8 @@ class GradingContext:
                 sub.load()
             except LevelUnavailable as exc:  # the main lane must not pay for the same failure again
                 self.submission(level).unavailable = str(exc)
+                continue
+            except GraderError:  # no child to be had: the main lane's checks report it, as grader errors
                 continue
             self.converging[(level, device)] = start_convergence(sub, level, self.seed)
 

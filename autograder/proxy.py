@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from . import codec
-from .sandbox import ChildGone
+from .sandbox import ChildGone, SandboxFailure
 
 
 # ----------------------------------------------------------------------------- errors
@@ -299,6 +299,7 @@ class Submission:
         self.peak_rss = 0  # the most resident memory its processes were seen to use (bytes)
         self._spent_before = 0.0
         self._closed = None  # the channel close(wait=False) left for reap()
+        self._sandbox_failure: str | None = None  # why no child could be had (every later check: the same)
 
     # -- lifecycle
     def _ensure(self):
@@ -310,11 +311,16 @@ class Submission:
             self.outputs.append(self._channel.output())
             self._spent_before += self._channel.spent
             self.peak_rss = max(self.peak_rss, getattr(self._channel, "peak_rss", 0))
+        if self._sandbox_failure is not None:
+            raise GraderError(self._sandbox_failure)
         self._generation += 1
         try:
             self._channel = self._open_channel()
         except ChildGone as exc:
             raise StudentCrash(exc.reason) from None
+        except SandboxFailure as exc:  # no student code ran: the grader's failure, never the student's
+            self._sandbox_failure = f"the student's process could not be started: {exc}"
+            raise GraderError(self._sandbox_failure) from None
         if self.source is not None:
             reply, _ = self._request(
                 {"op": "load", "module": self.module, "filename": self.filename, "source": self.source},

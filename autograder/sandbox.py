@@ -46,6 +46,50 @@ def child_command(*args: str) -> list[str]:
     return [sys.executable, "-I", *CHILD_PRELUDE, str(RUNTIME_PATH), *args]
 
 
+class SandboxFailure(RuntimeError):
+    """The sandbox could not give a child that can run the grader's work (it did not start, or it
+    cannot run torch: CUDA cannot initialise there, autograd refuses after a fork). No student code
+    has run in it: a grader error, never the student's failure (``proxy.Submission`` says so)."""
+
+
+#: The device nodes through which torch reaches a GPU: NVIDIA's, AMD's (ROCm), WSL2's.
+GPU_DEVICE_NODES = ("/dev/nvidiactl", "/dev/nvidia0", "/dev/kfd", "/dev/dxg")
+
+
+def _torch_build_has_gpu() -> bool:
+    """Whether the installed torch was built for CUDA, ROCm or XPU, read from ``torch/version.py``
+    as text: importing torch here would delay the pool's start by its whole import."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("torch")
+    if spec is None or not spec.submodule_search_locations:
+        return False
+    try:
+        text = (Path(list(spec.submodule_search_locations)[0]) / "version.py").read_text()
+    except OSError:
+        return True  # cannot tell: assume the careful case (a warm-up that never forks after device work)
+    for line in text.splitlines():
+        name, _, value = line.partition("=")
+        if name.split(":")[0].strip() in ("cuda", "hip", "rocm", "xpu") and value.strip() not in ("None", ""):
+            return True
+    return False
+
+
+def accelerator_visible() -> bool:
+    """Whether torch may see a GPU here, decided without initialising CUDA (a process that has
+    initialised it, or run a backward pass while a GPU is visible, can no longer fork children that
+    use torch): a torch built for a GPU, and a GPU's device node. ``KIT_ASSUME_GPU=1`` (or ``0``)
+    decides instead: the tests use it to grade as on a machine with a GPU."""
+    forced = os.environ.get("KIT_ASSUME_GPU", "")
+    if forced in ("0", "1"):
+        return forced == "1"
+    return any(os.path.exists(p) for p in GPU_DEVICE_NODES) and _torch_build_has_gpu()
+
+
+#: How a new pool decides whether a GPU is visible (a test may put its own probe here).
+GPU_PROBE = accelerator_visible
+
+
 @dataclass
 class Limits:
     """Bounds on one child. Wall-clock time and memory are watched from outside (the child is
@@ -101,7 +145,7 @@ class UidLease:
         directory.mkdir(mode=0o700, exist_ok=True)
         st = os.lstat(directory)
         if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o022:
-            raise RuntimeError(f"{directory} is not a private directory of the grader's user")
+            raise SandboxFailure(f"{directory} is not a private directory of the grader's user")
         start = secrets.randbelow(SANDBOX_UID_COUNT)
         for i in range(SANDBOX_UID_COUNT):
             uid = SANDBOX_UID_BASE + (start + i) % SANDBOX_UID_COUNT
@@ -115,7 +159,7 @@ class UidLease:
                 os.close(fd)
                 continue
             return cls(uid, fd)
-        raise RuntimeError("no free sandbox uid")
+        raise SandboxFailure("no free sandbox uid")
 
     def release(self) -> None:
         if self._fd is not None:
@@ -260,12 +304,19 @@ def _child_config(
         "dynamo": dynamo,
         "scratch_bytes": limits.scratch_bytes,
         "numpy_only": numpy_only,
+        "device": device,  # the child tests, before any student code, that torch runs there
     }
     lease = None
     if limits.isolate and hasattr(os, "getuid") and os.getuid() == 0:
         lease = UidLease.acquire()
         config["uid"] = lease.uid
     return config, lease
+
+
+def unusable_reason(hello: dict) -> str:
+    """Why a child that started cannot run the grader's work (its self-test failed, before any
+    student code): the message a grader error carries."""
+    return "the sandbox child cannot run torch here: " + neutralise.cap(str(hello.get("unusable")), 500)
 
 
 def _handshake(
@@ -288,7 +339,7 @@ def _handshake(
             lease.release()
         if proc is not None:
             proc.wait()
-        return RuntimeError(why)
+        return SandboxFailure(why)
 
     try:
         hello, _ = wire.recv_message(ours, deadline=time.monotonic() + hello_timeout, max_buffers=0)
@@ -296,6 +347,8 @@ def _handshake(
         raise fail(f"the sandbox child did not start: {exc}") from None
     if hello.get("hello") != config["nonce"]:
         raise fail("the sandbox child answered with the wrong nonce")
+    if hello.get("unusable"):
+        raise fail(unusable_reason(hello))
     protections = cap_strings(hello.get("protections", {}))
     uid = protections.get("uid")
     if lease is not None and uid is None:  # it kept our uid after all (the installation was private)
@@ -346,12 +399,17 @@ class Zygote(ChildPool):
 
     start_method = "fork"
 
-    def __init__(self, numpy_only: bool = False):
+    def __init__(self, numpy_only: bool = False, gpu: bool | None = None):
+        """``gpu``: whether a GPU is visible here (default: ``GPU_PROBE()``). Where one is, the zygote's
+        warm-up only imports: a backward pass would start autograd's device threads, and any CUDA
+        call the CUDA runtime, and no child forked after either can run a backward pass or CUDA."""
         self.numpy_only = numpy_only
+        self.gpu = GPU_PROBE() if gpu is None else gpu
         self._numpy: Zygote | None = None  # the numpy-only companion, started when first needed
         self._ctrl, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        flags = (["--numpy-only"] if numpy_only else []) + (["--imports-only"] if self.gpu else [])
         self.proc = subprocess.Popen(
-            child_command("--zygote", str(theirs.fileno())) + (["--numpy-only"] if numpy_only else []),
+            child_command("--zygote", str(theirs.fileno()), *flags),
             pass_fds=[theirs.fileno()],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
@@ -388,7 +446,7 @@ class Zygote(ChildPool):
         except (OSError, ValueError, KeyError) as exc:
             if lease is not None:
                 lease.release()
-            raise RuntimeError(f"the sandbox could not start a child: {exc}") from None
+            raise SandboxFailure(f"the sandbox could not start a child: {exc}") from None
         finally:
             theirs.close()
         return _handshake(ours, pid, config, scratch, limits, hello_timeout, lease=lease)
@@ -401,7 +459,7 @@ class Zygote(ChildPool):
         if not self.numpy_only and (self._numpy is None or not self._numpy.alive()):
             if self._numpy is not None:
                 self._numpy.close()
-            self._numpy = Zygote(numpy_only=True)
+            self._numpy = Zygote(numpy_only=True, gpu=self.gpu)
 
     def set_oom_score_adj(self, value: int) -> None:
         """Make the kernel's OOM killer pick the children first (they inherit it from the zygote)."""
@@ -477,7 +535,7 @@ class Spawner(ChildPool):
         except OSError as exc:
             if lease is not None:
                 lease.release()
-            raise RuntimeError(f"the sandbox could not start a child: {exc}") from None
+            raise SandboxFailure(f"the sandbox could not start a child: {exc}") from None
         finally:
             theirs.close()
         if self.oom_score_adj is not None:
@@ -490,7 +548,7 @@ class Spawner(ChildPool):
             proc.wait()
             if lease is not None:
                 lease.release()
-            raise RuntimeError(f"the sandbox child did not take its configuration: {exc}") from None
+            raise SandboxFailure(f"the sandbox child did not take its configuration: {exc}") from None
         return _handshake(ours, proc.pid, config, scratch, limits, hello_timeout, proc=proc, lease=lease)
 
     def warm_dynamo(self) -> None:
@@ -949,7 +1007,7 @@ class Portable(ChildPool):
         except OSError as exc:
             if lease is not None:
                 lease.release()
-            raise RuntimeError(f"the sandbox could not start a child: {exc}") from None
+            raise SandboxFailure(f"the sandbox could not start a child: {exc}") from None
         if self.oom_score_adj is not None:
             _write_oom_score_adj(proc.pid, self.oom_score_adj)
         channel = PipeChannel(None, proc.pid, scratch, limits, proc=proc, uid_lease=lease)
@@ -957,10 +1015,13 @@ class Portable(ChildPool):
             channel.start(config, timeout=hello_timeout)
             hello, _ = channel.finish()
         except ChildGone as exc:
-            raise RuntimeError(f"the sandbox child did not start: {exc.reason}") from None
+            raise SandboxFailure(f"the sandbox child did not start: {exc.reason}") from None
         if hello.get("hello") != config["nonce"]:
             channel.kill("wrong nonce")
-            raise RuntimeError("the sandbox child answered with the wrong nonce")
+            raise SandboxFailure("the sandbox child answered with the wrong nonce")
+        if hello.get("unusable"):
+            channel.kill("unusable")
+            raise SandboxFailure(unusable_reason(hello))
         channel.protections = hello.get("protections", {})
         channel.uid = channel.protections.get("uid")
         channel.spent = 0.0

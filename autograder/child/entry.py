@@ -33,6 +33,9 @@ if __name__ == "__main__" and not __package__:  # run as a script: this folder, 
 
 #: The numpy-only flavour (the numpy level): torch is never imported, and cannot be (``block_torch``).
 NUMPY_ONLY = "--numpy-only" in sys.argv[2:]  # (after --zygote FD, --child FD or --pipe)
+#: A zygote where a GPU is visible (``sandbox.Zygote``): its warm-up only imports (``_warm_up_imports``).
+IMPORTS_ONLY = "--imports-only" in sys.argv[2:]
+FLAGS = {"--numpy-only", "--imports-only"}
 TORCH_BLOCKED = "the numpy level runs without torch: torch cannot be imported here (write it with numpy only)"
 
 
@@ -154,9 +157,53 @@ def child_main(conn, config: dict) -> None:
     die_with_parent()
     sys.stdout = open(1, "w", buffering=1, closefd=False)
     sys.stderr = open(2, "w", buffering=1, closefd=False)
+    name_the_user(scratch)
+    hello = {"hello": config.get("nonce"), "pid": os.getpid(), "protections": held}
+    unusable = self_test(config.get("device") or "cpu")
+    if unusable:  # the grader's failure, said before any student code: it never grades in this child
+        hello["unusable"] = unusable
+        wire.send_message(conn, hello)
+        return
     runtime = Runtime()
-    wire.send_message(conn, {"hello": config.get("nonce"), "pid": os.getpid(), "protections": held})
+    wire.send_message(conn, hello)
     serve(conn, runtime)
+
+
+#: The user name the child's environment gives (``getpass.getuser()`` reads it before the passwd
+#: file, where a sandbox uid has no entry: torch._dynamo asks it for its cache directory).
+SANDBOX_USER = "kit-sandbox"
+
+
+def name_the_user(scratch: str | None) -> None:
+    """A user name, a home and cache directories that any torch accepts, for a uid with no passwd
+    entry: the name in the environment, the home and every cache in the child's own scratch (private,
+    writable, gone with the child)."""
+    os.environ["USER"] = os.environ["LOGNAME"] = SANDBOX_USER
+    if not scratch:
+        return
+    cache = os.path.join(scratch, ".cache")
+    os.environ["HOME"] = scratch
+    os.environ["XDG_CACHE_HOME"] = cache
+    os.environ["TORCHINDUCTOR_CACHE_DIR"] = os.path.join(cache, "torchinductor")
+    os.environ["TRITON_CACHE_DIR"] = os.path.join(cache, "triton")
+
+
+def self_test(device: str) -> str | None:
+    """Run the grader's smallest torch work here, before any student code: a backward pass, and on
+    a GPU a CUDA tensor. None when it ran; else why not (CUDA cannot initialise in this child,
+    autograd refuses after a fork): then the grader reports its own error, never the student's."""
+    if torch is None:
+        return None
+    try:
+        x = torch.ones(2, requires_grad=True)
+        (x * 2).sum().backward()
+        if device == "cuda":
+            y = torch.ones(2, device="cuda", requires_grad=True)
+            (y * 2).sum().backward()
+            torch.cuda.synchronize()
+    except Exception as exc:  # noqa: BLE001 - whatever torch raises here is the grader's to report
+        return f"{type(exc).__name__}: {_safe_str(exc)[:400]}"
+    return None
 
 
 def _warm_up() -> None:
@@ -169,10 +216,26 @@ def _warm_up() -> None:
     )
 
 
+def _warm_up_imports() -> None:
+    """Where a GPU is visible: only what is safe before a fork. torch._dynamo and torch.optim imported,
+    and a forward pass on the meta device (the first imports torch._dynamo's helpers). No backward
+    pass (it starts autograd's device threads) and no optimizer step (it asks CUDA whether a graph is
+    being captured): after either, no forked child could run a backward pass or CUDA."""
+    import torch._dynamo  # noqa: F401
+    import torch.optim  # noqa: F401
+
+    x = torch.ones(2, 3, device="meta")
+    (x @ torch.ones(3, 1, device="meta")).clamp(min=0).sum()
+
+
 def _warm_up_dynamo() -> None:
     """Import torch._dynamo, and step torch.optim's optimizers once. Both the first optimizer and
     the first operation on the meta device import torch._dynamo (about a second), so this is done
-    only when a child that will need it is asked for: the others are not kept waiting for it."""
+    only when a child that will need it is asked for: the others are not kept waiting for it.
+    Where a GPU is visible, only the imports (``_warm_up_imports``)."""
+    if IMPORTS_ONLY:
+        _warm_up_imports()
+        return
     x = torch.ones(2, 3, device="meta")
     (x @ torch.ones(3, 1, device="meta", requires_grad=True)).clamp(min=0).sum().backward()
     model = torch.nn.Linear(3, 1)
@@ -192,7 +255,8 @@ def zygote_main(ctrl_fd: int) -> None:
     die_with_parent()
     if torch is not None:
         torch.set_num_threads(1)
-        _warm_up()
+        if not IMPORTS_ONLY:  # (a backward pass before a fork breaks every child where a GPU is visible)
+            _warm_up()
         try:
             torch.set_num_interop_threads(1)
         except RuntimeError:
@@ -272,15 +336,24 @@ def portable_main() -> None:
         os._exit(code)
 
 
+def _usage() -> None:
+    sys.stderr.write(
+        "usage: entry.py --zygote FD [--numpy-only] [--imports-only] | --child FD [--numpy-only] "
+        "| --pipe [--numpy-only]\n"
+    )
+    sys.exit(2)
+
+
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["--pipe"] and len(sys.argv) in (2, 3):  # the portable transport (numpy-only too)
+    _mode = sys.argv[1:2]
+    _fd_args = sys.argv[2:3] if _mode in (["--zygote"], ["--child"]) else []
+    if not set(sys.argv[2 + len(_fd_args) :]) <= FLAGS or (_mode != ["--pipe"] and not _fd_args):
+        _usage()
+    if _mode == ["--pipe"]:  # the portable transport (numpy-only too)
         portable_main()
-    elif len(sys.argv) in (3, 4) and sys.argv[1] == "--zygote":
-        zygote_main(int(sys.argv[2]))
-    elif len(sys.argv) in (3, 4) and sys.argv[1] == "--child":
-        spawned_main(int(sys.argv[2]))
+    elif _mode == ["--zygote"]:
+        zygote_main(int(_fd_args[0]))
+    elif _mode == ["--child"]:
+        spawned_main(int(_fd_args[0]))
     else:
-        sys.stderr.write(
-            "usage: entry.py --zygote FD [--numpy-only] | --child FD [--numpy-only] | --pipe [--numpy-only]\n"
-        )
-        sys.exit(2)
+        _usage()

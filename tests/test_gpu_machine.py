@@ -1,0 +1,167 @@
+"""A machine with a GPU is another machine: what the grader must get right there, tested here.
+
+torch behaves differently where a GPU is visible (tests/torch_sim.py simulates it): a backward pass
+or an optimizer step in a process that then forks breaks every forked child's backward pass, and
+torch 2.11's torch._dynamo asks for the user's name. The warm pool must stay fork-safe there, the
+cold children must run under a uid with no name, a pool that cannot run torch must be the grader's
+error (exit status 3), never the student's 0, and every check must put the model and its data on
+one device.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from autograder import sandbox
+from autograder.curriculum import LEVELS
+from autograder.grading import grade
+from autograder.sandbox import Portable, Spawner, Zygote
+from conftest import SEED
+
+ROOT = Path(__file__).resolve().parent.parent
+SIM = str(ROOT / "tests" / "torch_sim.py")
+
+
+@pytest.fixture
+def simulated(monkeypatch):
+    """Children started through torch_sim.py with the given modes (for this test only)."""
+
+    def use(modes: str) -> None:
+        monkeypatch.setattr(sandbox, "CHILD_PRELUDE", [SIM, modes])
+
+    return use
+
+
+def test_the_simulation_breaks_a_child_forked_after_a_backward_pass(simulated):
+    """The premise: through torch_sim's gpu mode, a zygote that warms up with a backward pass (as it
+    did, believing no GPU was there) gives children that cannot run one, with torch's message."""
+    simulated("gpu")
+    pool = Zygote(gpu=False)
+    try:
+        r = grade(ROOT / "solutions", [4], SEED, pool=pool)
+    finally:
+        pool.close()
+    assert r.score < r.max_score
+    assert any("autograd's threading" in c.message for c in r.checks), [c.message for c in r.checks]
+
+
+@pytest.mark.slow
+def test_the_warm_pool_grades_the_reference_in_full_where_a_gpu_is_visible(simulated, monkeypatch):
+    """A pool told that a GPU is visible (the injectable probe) runs no backward pass, no optimizer
+    step and no CUDA before it forks: every level of the reference gets full marks (52 / 100 when
+    the warm-up ran them)."""
+    simulated("gpu")
+    monkeypatch.setattr(sandbox, "GPU_PROBE", lambda: True)
+    pool = sandbox.start_pool("fork", levels=sorted(LEVELS))
+    try:
+        assert isinstance(pool, Zygote) and pool.gpu
+        r = grade(ROOT / "solutions", sorted(LEVELS), SEED, pool=pool)
+    finally:
+        pool.close()
+    assert (r.score, r.errors) == (r.max_score, []), [(c.id, c.message) for c in r.checks if not c.passed]
+
+
+def test_the_probe_finds_a_gpu_without_initialising_cuda(monkeypatch):
+    """KIT_ASSUME_GPU decides where it is set; else a GPU's device node and a torch built for one."""
+    monkeypatch.setenv("KIT_ASSUME_GPU", "1")
+    assert sandbox.accelerator_visible()
+    monkeypatch.setenv("KIT_ASSUME_GPU", "0")
+    assert not sandbox.accelerator_visible()
+    monkeypatch.delenv("KIT_ASSUME_GPU")
+    built = bool(torch.version.cuda or torch.version.hip)
+    assert sandbox._torch_build_has_gpu() == built
+    nodes = any(os.path.exists(p) for p in sandbox.GPU_DEVICE_NODES)
+    assert sandbox.accelerator_visible() == (built and nodes)
+
+
+def test_a_pool_that_cannot_run_torch_is_a_grader_error_not_the_students_zero(simulated):
+    """The children cannot run a backward pass (a zygote that ran one before forking, where a GPU is
+    visible): every check of the level is a grader error that names the cause, no check is the
+    student's failure, and nothing suggests the student tampered with Python or torch."""
+    simulated("gpu")
+    pool = Zygote(gpu=False)  # the probe missed the GPU
+    try:
+        r = grade(ROOT / "solutions", [3], SEED, pool=pool)
+    finally:
+        pool.close()
+    assert r.errors
+    assert all(c.error for c in r.checks), [(c.id, c.message) for c in r.checks if not c.error]
+    for c in r.checks:
+        assert c.message.startswith("grader error:"), c.message
+        assert "autograd's threading" in c.message
+        assert "builtins" not in c.message
+
+
+@pytest.mark.slow
+def test_the_command_line_exits_3_when_the_pool_cannot_run_torch(tmp_path):
+    out = subprocess.run(
+        [sys.executable, SIM, "gpu", "-m", "autograder", "grade", "solutions", "--level", "3", "--format", "json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "KIT_ASSUME_GPU": "0", "KIT_SANDBOX_START": "fork"},
+    )
+    assert out.returncode == 3, out.stderr[-2000:]
+    report = json.loads(out.stdout)
+    assert report["errors"] and all(c["error"] for c in report["checks"])
+    assert "grader error" in out.stderr
+
+
+@pytest.mark.skipif(not hasattr(os, "getuid") or os.getuid() != 0, reason="needs root: a sandbox uid of its own")
+@pytest.mark.parametrize("pool_kind", [Spawner, Portable], ids=["spawn", "portable"])
+def test_a_cold_child_under_a_uid_without_a_name_grades_level_6(simulated, pool_kind):
+    """torch 2.11's torch._dynamo asks getpass.getuser() for its cache directory when the student's
+    optimizer first imports it; the sandbox uid has no passwd entry. The child's environment names a
+    user (and a home in its scratch), so level 6 gets full marks (a KeyError cost it 7 points)."""
+    import pwd
+
+    simulated("getuser")
+    pool = pool_kind()
+    try:
+        r = grade(ROOT / "solutions", [6], SEED, pool=pool)
+    finally:
+        pool.close()
+    uid = r.sandbox.get("user", "")
+    assert uid.startswith("uid "), r.sandbox
+    with pytest.raises(KeyError):
+        pwd.getpwuid(int(uid.split()[1]))
+    assert (r.score, r.errors) == (r.max_score, []), [(c.id, c.message) for c in r.checks if not c.passed]
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA device")
+@pytest.mark.parametrize("command", [["grade", "solutions", "--level", "1"], ["check", "1", "--dir", "solutions"]])
+def test_device_cuda_without_cuda_is_refused(command):
+    out = subprocess.run(
+        [sys.executable, "-m", "autograder", *command, "--device", "cuda"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 2, (out.stdout, out.stderr)
+    assert "no CUDA device" in out.stderr
+    assert "Total" not in out.stdout
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA device")
+def test_device_auto_grades_on_the_cpu_and_says_so():
+    out = subprocess.run(
+        [sys.executable, "-m", "autograder", "grade", "solutions", "--level", "1", "--device", "auto", "--format", "json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert report["device"] == "cpu" and report["score"] == report["max_score"]
+    assert {c["device"] for c in report["checks"]} == {"cpu"}
+    assert "no CUDA device" in out.stderr and "CPU" in out.stderr
