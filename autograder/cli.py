@@ -58,6 +58,27 @@ def _device(args) -> str:
     return str(args.device or DEFAULTS["device"])
 
 
+def _device_here(device: str) -> bool:
+    """Whether ``--device`` can be honoured here. ``cuda`` without a CUDA device is refused, with the
+    reason (exit status 2, nothing graded); ``auto`` grades on the CPU there, and says so."""
+    if device not in ("cuda", "auto"):
+        return True
+    from .context import cuda_available
+
+    if cuda_available():
+        return True
+    if device == "cuda":
+        print(
+            "autograder: --device cuda, but torch sees no CUDA device on this machine "
+            "(torch.cuda.is_available() is False): nothing was graded. Use --device cpu, or --device auto "
+            "(cuda where there is one, else the CPU).",
+            file=sys.stderr,
+        )
+        return False
+    print("autograder: no CUDA device here: --device auto grades on the CPU", file=sys.stderr)
+    return True
+
+
 def _grade_one(directory: Path, levels: list[int], args, pool=None):
     """Grade one submission, with children from ``pool`` (a running ChildPool), or from a
     pool of its own: then the sandbox's interpreter starts first, so it imports torch while this
@@ -80,6 +101,8 @@ def cmd_check(args) -> int:
     directory = Path(args.dir)
     if not directory.is_dir():
         print(f"autograder: {directory} is not a directory", file=sys.stderr)
+        return 2
+    if not _device_here(_device(args)):
         return 2
     if args.watch:
         from .watch import watch
@@ -146,9 +169,9 @@ def cmd_grade(args) -> int:
     directory = paths[0]
     from .sandbox import start_pool
 
-    pool = start_pool(levels=levels)
+    pool = start_pool(levels=levels)  # (first: its interpreter imports torch while this one decides)
     try:
-        if _refused_here(args, pool):
+        if not _device_here(_device(args)) or _refused_here(args, pool):
             return 2
         report = _grade_one(directory, levels, args, pool)
     finally:
@@ -237,6 +260,8 @@ def cmd_grade_class(args, paths, levels) -> int:
         print(f"autograder: {note}", file=sys.stderr)
     args.call_timeout, args.timeout, args.device = settings["call_timeout"], settings["timeout"], settings["device"]
     levels, seed = list(settings["levels"]), int(settings["seed"])
+    if not _device_here(str(settings["device"])):
+        return 2
     similar = None if args.no_similarity else similarity.options_from(args)
     if args.scheduler:
         from .cluster import grade_on_cluster_cli

@@ -134,7 +134,7 @@ class GradingContext:
 
         def open_channel():
             scratch.mkdir(parents=True, exist_ok=True)
-            device = "cpu" if self.devices == ["cpu"] else "cuda"
+            device = self.child_device()
             channel = self._pool.fork(
                 scratch,
                 self.limits,
@@ -159,6 +159,13 @@ class GradingContext:
             budget=self.limits.submission_seconds,
             deadline=self.started + self.limits.submission_seconds,
         )
+
+    def child_device(self) -> str:
+        """The device a level's child must be able to use (it tests it before any student code): CUDA
+        where a check will run there, else the run's one device (the CPU when several)."""
+        if "cuda" in self.devices and (len(self.devices) == 1 or cuda_available()):
+            return "cuda"
+        return self.devices[0] if len(self.devices) == 1 else "cpu"
 
     def hidden_paths(self) -> list[str]:
         """What the child must not see: the grader, the solutions, the tests, other submissions."""

@@ -20,8 +20,12 @@ import pytest
 import torch
 
 from autograder import sandbox
+from autograder.checks import nn_units as units
+from autograder.checks.common import CheckFailed
+from autograder.context import GradingContext
 from autograder.curriculum import LEVELS
 from autograder.grading import grade
+from autograder.proxy import StudentError
 from autograder.sandbox import Portable, Spawner, Zygote
 from conftest import SEED
 
@@ -154,7 +158,8 @@ def test_device_cuda_without_cuda_is_refused(command):
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA device")
 def test_device_auto_grades_on_the_cpu_and_says_so():
     out = subprocess.run(
-        [sys.executable, "-m", "autograder", "grade", "solutions", "--level", "1", "--device", "auto", "--format", "json"],
+        [sys.executable, "-m", "autograder", "grade", "solutions", "--level", "1", "--device", "auto"]
+        + ["--format", "json"],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -165,3 +170,33 @@ def test_device_auto_grades_on_the_cpu_and_says_so():
     assert report["device"] == "cpu" and report["score"] == report["max_score"]
     assert {c["device"] for c in report["checks"]} == {"cpu"}
     assert "no CUDA device" in out.stderr and "CPU" in out.stderr
+
+
+@pytest.mark.parametrize(
+    "level,unit",
+    [
+        (5, lambda sub: units.build_model(sub, SEED)),
+        (7, lambda sub: units.module_forward(sub, SEED, 7, "TwoLayerNet")),
+        (8, lambda sub: units.dynamic_forward(sub, SEED)),
+        (8, lambda sub: units.one_draw(sub, SEED)),
+        (8, lambda sub: units.sharing(sub, SEED)),
+    ],
+    ids=["5.build_model", "7.forward", "8.forward", "8.one_draw", "8.sharing"],
+)
+def test_checks_run_the_students_model_on_the_device_of_its_inputs(zygote, level, unit):
+    """The checks that run a model the student built move it to the check's device first. The meta
+    device stands in for a GPU here: torch refuses to mix it with the CPU, as it refuses CUDA
+    ("Expected all tensors to be on the same device" on a GPU). Past the forward pass a meta tensor
+    holds no values to compare, so the check may end there, but never on a device mix-up."""
+    ctx = GradingContext(ROOT / "solutions", [level], SEED, ["meta"], pool=zygote)
+    try:
+        sub = ctx.submission(level)
+        sub.device = "meta"
+        try:
+            unit(sub)
+        except CheckFailed as exc:
+            assert "holds no values" in exc.message, exc.message
+        except StudentError as exc:
+            pytest.fail(f"the check mixed devices: {exc}")
+    finally:
+        ctx.close()

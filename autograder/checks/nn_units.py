@@ -64,9 +64,18 @@ def expect_linears(desc: dict, level: int, s, what: str) -> None:
             raise CheckFailed(f"{label} has no bias: levels 5-8 use nn.Linear with its bias")
 
 
+def to_check_device(sub, model) -> None:
+    """Move the student's model to the device the check runs on, where its inputs will be (nothing to
+    do on the CPU): as a student would, with ``model.to(device)``. Its parameters and buffers go there;
+    a tensor kept as a plain attribute stays behind, as on a real GPU."""
+    if sub.device != "cpu":
+        sub.call((model, "to"), sub.device)
+
+
 def build_model(sub, seed):
     s, x, _, params = sizes_and_data(seed, 5)
     model = expect_object(sub.call("build_model", s.D_in, s.H, s.D_out).value, "build_model's result")
+    to_check_device(sub, model)
     desc = sub.describe(model)
     if desc["type"] != "Sequential" or not desc["module"].startswith("torch.nn"):
         raise CheckFailed(f"build_model returned a {desc['type']}, expected torch.nn.Sequential")
@@ -249,6 +258,7 @@ def _student_model(sub, seed, level, cls, dtype="float64"):
     model = expect_object(sub.call(cls, s.D_in, s.H, s.D_out).value, f"{cls}(D_in, H, D_out)")
     if dtype == "float64":
         sub.call((model, "double"))
+    to_check_device(sub, model)
     sub.set_params(model, {k: v.to(getattr(torch, dtype)) for k, v in params.items()})
     return s, x, y, params, model
 

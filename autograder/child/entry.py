@@ -221,8 +221,8 @@ def _warm_up_imports() -> None:
     and a forward pass on the meta device (the first imports torch._dynamo's helpers). No backward
     pass (it starts autograd's device threads) and no optimizer step (it asks CUDA whether a graph is
     being captured): after either, no forked child could run a backward pass or CUDA."""
-    import torch._dynamo  # noqa: F401
-    import torch.optim  # noqa: F401
+    import torch._dynamo
+    import torch.optim
 
     x = torch.ones(2, 3, device="meta")
     (x @ torch.ones(3, 1, device="meta")).clamp(min=0).sum()
