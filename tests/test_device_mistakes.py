@@ -64,15 +64,24 @@ MISTAKES = [
         {"7.forward.values"},
         "device",
     ),
+    (
+        # model.to("cuda") moves parameters and buffers; a tensor kept as a plain attribute stays on the CPU
+        "cpu_tensor_kept_as_module_attribute",
+        7,
+        ("        self.linear2 = torch.nn.Linear(H, D_out)\n", "y_pred = self.linear2(h_relu)"),
+        (
+            "        self.linear2 = torch.nn.Linear(H, D_out)\n        self.scale = torch.ones(D_out)\n",
+            "y_pred = self.linear2(h_relu) * self.scale",
+        ),
+        {"7.forward.values"},
+        "device",
+    ),
 ]
 
 
 @pytest.mark.parametrize("name,level,old,new,failing,word", MISTAKES, ids=[m[0] for m in MISTAKES])
 def test_device_mistake_is_caught_on_cpu(zygote, tmp_path, name, level, old, new, failing, word):
-    module = LEVELS[level].module
-    src = (ROOT / "solutions" / f"{module}.py").read_text()
-    assert old in src, f"the solution changed: {old!r} not found"
-    (tmp_path / f"{module}.py").write_text(src.replace(old, new, 1))
+    _write_edited(tmp_path, level, old, new)
     r = grade(tmp_path, [level], SEED, pool=zygote)
     failed = {c.id for c in r.checks if not c.passed}
     assert failing <= failed, [(c.id, c.message) for c in r.checks if not c.passed]
@@ -80,3 +89,49 @@ def test_device_mistake_is_caught_on_cpu(zygote, tmp_path, name, level, old, new
     messages = " ".join(c.message for c in r.checks if c.id in failing)
     assert word in messages, messages
     assert r.score < r.max_score
+
+
+def _write_edited(folder: Path, level: int, old, new) -> None:
+    """The level's solution with one edit (or several: tuples of texts and their replacements)."""
+    module = LEVELS[level].module
+    src = (ROOT / "solutions" / f"{module}.py").read_text()
+    for o, n in zip(*((old, new) if isinstance(old, tuple) else ((old,), (new,)))):
+        assert o in src, f"the solution changed: {o!r} not found"
+        src = src.replace(o, n, 1)
+    (folder / f"{module}.py").write_text(src)
+
+
+# What CUDA allows must stay allowed: correct code on a GPU, full marks in the simulation too.
+LEGAL = [
+    (
+        "zero_dim_cpu_tensor_kept_as_module_attribute",  # a 0-dim CPU tensor mixes with CUDA tensors
+        7,
+        ("        self.linear2 = torch.nn.Linear(H, D_out)\n", "y_pred = self.linear2(h_relu)"),
+        (
+            "        self.linear2 = torch.nn.Linear(H, D_out)\n        self.scale = torch.tensor(1.0)\n",
+            "y_pred = self.linear2(h_relu) * self.scale",
+        ),
+    ),
+    (
+        "attribute_moved_to_the_inputs_device",  # kept on the CPU, moved where x is before use
+        7,
+        ("        self.linear2 = torch.nn.Linear(H, D_out)\n", "y_pred = self.linear2(h_relu)"),
+        (
+            "        self.linear2 = torch.nn.Linear(H, D_out)\n        self.scale = torch.ones(D_out)\n",
+            "y_pred = self.linear2(h_relu) * self.scale.to(x.device)",
+        ),
+    ),
+    (
+        "zero_dim_cpu_scalar_added_to_the_loss",
+        3,
+        "return (y_pred - y).pow(2).sum()",
+        "return (y_pred - y).pow(2).sum() + torch.tensor(0.0, dtype=y.dtype)",
+    ),
+]
+
+
+@pytest.mark.parametrize("name,level,old,new", LEGAL, ids=[m[0] for m in LEGAL])
+def test_what_a_gpu_allows_gets_full_marks(zygote, tmp_path, name, level, old, new):
+    _write_edited(tmp_path, level, old, new)
+    r = grade(tmp_path, [level], SEED, pool=zygote)
+    assert (r.score, r.errors) == (r.max_score, []), [(c.id, c.message) for c in r.checks if not c.passed]

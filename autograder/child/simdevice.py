@@ -8,6 +8,8 @@ marks, as a GPU would keep the device:
   ``.to(x.device)``, ``.cuda()``) makes a marked tensor;
 - a factory without a device (``torch.zeros(n)``, ``torch.tensor([...])``, ``torch.from_numpy``),
   ``.cpu()`` and ``.to("cpu")`` make a tensor known to be on the CPU;
+- a model's parameters and buffers are marked; a tensor kept as a plain attribute of a module
+  is known to be on the CPU (``model.to("cuda")`` leaves it there);
 - a call that mixes a marked tensor with a CPU tensor of one element or more raises exactly the
   error CUDA raises ("Expected all tensors to be on the same device"); a 0-dim CPU tensor is
   accepted, as CUDA accepts it, and so is indexing with CPU indices;
@@ -71,13 +73,21 @@ def mark(t, how: str | None) -> None:
 
 
 def mark_module(obj) -> None:
-    """Put a model (its parameters, their gradients and its buffers) on the simulated device."""
+    """Put a model on the simulated device as ``model.to("cuda")`` puts it on a GPU: its parameters,
+    their gradients and its buffers. A tensor kept as a plain attribute of one of its modules
+    (``self.scale = torch.ones(n)`` in ``__init__``: neither a parameter nor a buffer) is not moved by
+    ``.to()``: it is marked as on the CPU, where a GPU leaves it (it then collides with the inputs,
+    unless it has no dimension, as there)."""
     if isinstance(obj, torch.nn.Module):
         for p in obj.parameters():
             mark(p, SIM)
             mark(p.grad, SIM)
         for b in obj.buffers():
             mark(b, SIM)
+        for m in obj.modules():
+            for value in vars(m).values():
+                if isinstance(value, torch.Tensor) and mark_of(value) is None:
+                    mark(value, CPU)
 
 
 def _device_kind(d) -> str | None:
