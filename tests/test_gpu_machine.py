@@ -200,3 +200,41 @@ def test_checks_run_the_students_model_on_the_device_of_its_inputs(zygote, level
             pytest.fail(f"the check mixed devices: {exc}")
     finally:
         ctx.close()
+
+
+@pytest.mark.slow
+def test_the_gpu_record_script_runs_as_prepared(tmp_path):
+    """bench/gpu_record.py is the device check a session with a GPU runs once, in a few minutes of
+    lent time: it must work the first time there. Here it runs as a stand-in ('cuda' graded on the
+    CPU) on one submission of each kind, and writes its record with the lines the issue asks for."""
+    out = tmp_path / "gpu.md"
+    run = subprocess.run(
+        [sys.executable, "bench/gpu_record.py", "--stand-in", "cpu", "--limit", "1", "--methods", "fork"]
+        + ["--jobs", "2", "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    text = out.read_text()
+    assert "A stand-in run" in text
+    assert "CUDA checks run: " in text and "; failed: 0." in text
+    assert "differing: 0." in text
+    assert "| fork | 100 / 100 | 100 / 100 |" in text
+    for kind in ("attack", "broken", "correct", "device", "legal"):
+        assert f"| {kind} | cuda | 1 |" in text, text
+
+
+def test_the_gpu_record_script_writes_nothing_without_a_gpu(tmp_path):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA device")
+    run = subprocess.run(
+        [sys.executable, "bench/gpu_record.py", "--out", str(tmp_path / "gpu.md")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 2 and "no CUDA device" in run.stderr
+    assert not (tmp_path / "gpu.md").exists()
