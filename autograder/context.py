@@ -7,6 +7,7 @@ import os
 import sys
 import tempfile
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import torch
@@ -18,6 +19,11 @@ from .report import CheckResult
 from .sandbox import ChildPool, Limits, isolation_refusal, isolation_shortfall, start_pool
 from .settings import REPO_ROOT
 from .submission import read_submission
+
+#: Devices on which a run starts every child it will need at once, side by side: on CUDA most of a
+#: child's start is its CUDA context, and contexts started together initialise in parallel (on the
+#: CPU the children start as they are needed, the two cores busy with the checks).
+PREOPEN_DEVICES = {"cuda"}
 
 
 def cuda_available() -> bool:
@@ -72,6 +78,8 @@ class GradingContext:
         self.converging: dict = {}  # (level, device) -> a started convergence run
         self.child_peak_rss = 0
         self.curves: dict = {}
+        self._opening: dict[tuple[int, str], Future] = {}  # children being started ahead (preopen)
+        self._opener: ThreadPoolExecutor | None = None
 
     def start(self) -> None:
         """Start the pool early: its zygote imports torch while the grader collects its checks."""
@@ -87,13 +95,35 @@ class GradingContext:
     def submission(self, level: int, lane: str = "main") -> Submission:
         """The level's proxy. Each lane is its own child process: the "converge" lane runs the long
         convergence training while the main lane answers the other checks (two cores, both busy)."""
+        opening = self._opening.pop((level, lane), None)
+        if opening is not None:  # started ahead (preopen): ours once its start is over (a failure is
+            opening.exception()  # kept by the Submission, or met again at its first use)
         if (level, lane) not in self._subs:
             self._subs[(level, lane)] = self._make_submission(level, lane)
         return self._subs[(level, lane)]
 
+    def preopen(self, converge: list[int]) -> None:
+        """On a device of PREOPEN_DEVICES, start every child the run will need now, each on a thread
+        of its own: the main lane of every torch level and the convergence lane of ``converge``. A
+        failure is kept by its Submission and raised at its first use, as if it had started then."""
+        if self._in_process is not None or len(self.devices) != 1 or self.devices[0] not in PREOPEN_DEVICES:
+            return
+        lanes = [(lv, "main") for lv in self.levels if not LEVELS[lv].numpy]
+        lanes += [(lv, "converge") for lv in converge if not LEVELS[lv].numpy]
+        if not lanes:
+            return
+        # Threads that live as long as the run: a child started with Popen dies with the *thread*
+        # that started it (PR_SET_PDEATHSIG counts threads), so no thread may end under its child.
+        self._opener = ThreadPoolExecutor(max_workers=len(lanes), thread_name_prefix="kit-open")
+        for level, lane in lanes:
+            sub = self.submission(level, lane)
+            sub.device = self.devices[0]
+            self._opening[(level, lane)] = self._opener.submit(_load_quietly, sub)
+
     def start_convergence_runs(self, levels: list[int]) -> None:
         if self._in_process is not None:
             return
+        self.preopen(levels)
         device = self.devices[0]
         if device == "cuda" and not cuda_available():
             return
@@ -130,7 +160,7 @@ class GradingContext:
         if src.source is None:
             return Submission(module, None, src.filename, lambda: None, unavailable=src.problem)
         self.start()
-        scratch = self._scratch_root() / f"level{level}"
+        scratch = self._scratch_root() / (f"level{level}" if lane == "main" else f"level{level}-{lane}")
 
         def open_channel():
             scratch.mkdir(parents=True, exist_ok=True)
@@ -182,6 +212,9 @@ class GradingContext:
         return out
 
     def close(self) -> None:
+        for opening in self._opening.values():  # (a run that ended before using a child started ahead)
+            opening.exception()
+        self._opening.clear()
         for sub in self._subs.values():  # signal every child first, then wait for all of them together
             try:
                 sub.close(wait=False)
@@ -193,9 +226,20 @@ class GradingContext:
                 sub.reap()
             except Exception:  # noqa: BLE001
                 pass
+        if self._opener is not None:  # (its threads end only now, after every child they started)
+            self._opener.shutdown(wait=True)
+            self._opener = None
         if self._pool is not None and self._own_pool:
             self._pool.close()
         self._pool = None
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None
+
+
+def _load_quietly(sub: Submission) -> None:
+    """Start a child and load the student's module, keeping any failure for the first real use."""
+    try:
+        sub.load()
+    except (LevelUnavailable, GraderError):  # (kept by the Submission: raised again where it is used)
+        pass

@@ -406,6 +406,7 @@ class Zygote(ChildPool):
         self.numpy_only = numpy_only
         self.gpu = GPU_PROBE() if gpu is None else gpu
         self._numpy: Zygote | None = None  # the numpy-only companion, started when first needed
+        self._fork_lock = threading.Lock()
         self._ctrl, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         flags = (["--numpy-only"] if numpy_only else []) + (["--imports-only"] if self.gpu else [])
         self.proc = subprocess.Popen(
@@ -440,9 +441,10 @@ class Zygote(ChildPool):
         ours, theirs = socket.socketpair()
         config, lease = _child_config(scratch, limits, hide, device, dynamo and not self.numpy_only, self.numpy_only)
         try:
-            socket.send_fds(self._ctrl, [json.dumps(config).encode()], [theirs.fileno()])
-            self._ctrl.settimeout(hello_timeout)
-            pid = json.loads(self._ctrl.recv(1 << 16))["pid"]
+            with self._fork_lock:  # one request and its answer at a time (children may be started on threads)
+                socket.send_fds(self._ctrl, [json.dumps(config).encode()], [theirs.fileno()])
+                self._ctrl.settimeout(hello_timeout)
+                pid = json.loads(self._ctrl.recv(1 << 16))["pid"]
         except (OSError, ValueError, KeyError) as exc:
             if lease is not None:
                 lease.release()

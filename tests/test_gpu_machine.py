@@ -238,3 +238,22 @@ def test_the_gpu_record_script_writes_nothing_without_a_gpu(tmp_path):
     )
     assert run.returncode == 2 and "no CUDA device" in run.stderr
     assert not (tmp_path / "gpu.md").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_children_started_ahead_side_by_side_grade_as_those_started_in_turn(monkeypatch, method):
+    """On CUDA every child of a run starts at once, on threads (their CUDA contexts initialise in
+    parallel). The same path, run on the CPU here, grades the reference in full, a stub to zero and
+    a level that fails on import as one, with no grader error."""
+    import autograder.context as context
+
+    monkeypatch.setattr(context, "PREOPEN_DEVICES", {"cpu", "cuda"})
+    pool = sandbox.start_pool(method, levels=sorted(LEVELS))
+    try:
+        r = grade(ROOT / "solutions", sorted(LEVELS), SEED, pool=pool)
+        assert (r.score, r.errors) == (r.max_score, []), [(c.id, c.message) for c in r.checks if not c.passed]
+        stub = grade(ROOT / "assignments", [2, 6], SEED, pool=pool)
+        assert stub.score == 0 and not stub.errors
+    finally:
+        pool.close()
