@@ -158,6 +158,7 @@ class UidLease:
             if processes_of(uid=uid):
                 os.close(fd)
                 continue
+            _HELD_UIDS.add(uid)
             return cls(uid, fd)
         raise SandboxFailure("no free sandbox uid")
 
@@ -165,6 +166,16 @@ class UidLease:
         if self._fd is not None:
             os.close(self._fd)  # (closing drops the flock)
             self._fd = None
+            _HELD_UIDS.discard(self.uid)
+
+
+#: The sandbox uids this process holds a lease on now (a leak check counts only its own children:
+#: other graders on the machine hold theirs).
+_HELD_UIDS: set[int] = set()
+
+
+def held_uids() -> set[int]:
+    return set(_HELD_UIDS)
 
 
 #: The rlimits an official grade needs (the others are backstops behind the grader's own watch).

@@ -6,12 +6,12 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
 
 from attack_corpus import ATTACKS, PLANTED, ROOT
+from autograder import sandbox
 from autograder.grading import grade
 from autograder.sandbox import SANDBOX_UID_BASE, Limits, processes_of
 from conftest import SEED
@@ -20,11 +20,20 @@ ROOT_USER = os.getuid() == 0
 NEEDS_SANDBOX_USER = {"kill_the_grader", "fork_bomb"}  # only safe where the child runs as its own user
 
 
-def sandbox_processes() -> list[int]:
-    """Live processes of sandbox users started from this checkout (other checkouts on this machine
-    may be grading at the same time: their children are theirs): a child's cmdline names this
-    checkout, and what it execs runs as a uid leased in the lease directory (UidLease)."""
+def sandbox_processes(checkout_wide: bool = False) -> list[int]:
+    """Live processes of sandbox users that this test's own grading started, never another
+    grader's on this machine (another checkout, another run of this suite, a parallel worker): a
+    descendant of this process, or a process of a uid this process holds a lease on (what a child
+    execs, a daemon that outlived its channel). ``checkout_wide``: also any whose command line names
+    this checkout (a grader this test started and killed: its orphans are nobody's descendants)."""
+    import psutil
+
     ours = str(ROOT / "autograder").encode()
+    held = sandbox.held_uids()
+    try:
+        mine = {c.pid for c in psutil.Process().children(recursive=True)}
+    except psutil.Error:
+        mine = set()
     found = []
     for p in os.listdir("/proc"):
         if p.isdigit():
@@ -34,10 +43,9 @@ def sandbox_processes() -> list[int]:
                     cmdline = f.read()
             except OSError:
                 continue
-            leased = os.path.exists(os.path.join(tempfile.gettempdir(), "kit-sandbox-uids", str(uid)))
             if (
                 SANDBOX_UID_BASE <= uid < SANDBOX_UID_BASE + 100_000
-                and (ours in cmdline or leased)
+                and (uid in held or int(p) in mine or (checkout_wide and ours in cmdline))
                 and processes_of(uid=uid)
             ):
                 found.append(int(p))

@@ -99,7 +99,7 @@ def test_a_class_grades_resumes_after_a_kill_and_isolates_students(tmp_path):
     for p in reports.glob("*.json"):
         json.loads(p.read_text())  # written atomically: never half a report
     time.sleep(1.0)
-    assert sandbox_processes() == []  # children of the killed grader die with it
+    assert sandbox_processes(checkout_wide=True) == []  # children of the killed grader die with it
 
     second = run(cls, out)
     stdout, stderr = second.communicate(timeout=900)
@@ -120,4 +120,4 @@ def test_a_class_grades_resumes_after_a_kill_and_isolates_students(tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["n_students"] == len(expected) and summary["most_failed"]
     assert (out / "summary.md").read_text().startswith("# Class summary")
-    assert sandbox_processes() == []
+    assert sandbox_processes(checkout_wide=True) == []
