@@ -588,8 +588,9 @@ above), one step further each time you run it; `hint({level.number})` picks the 
 failed. A mistake the check named gets its own hint first."""
 
 
-#: The notebooks' last cell: the learner's record (history.py). Guarded like the demo, because the
-#: grader loads a notebook's code cells as a module, where there is no record to show.
+#: The notebooks' last cell: the learner's record (history.py). It only calls a kit helper, so the
+#: grader leaves it out of the graded module like a test cell (submission.HELPERS): a kit cell must
+#: cost no point (a guarded import of `autograder.progress` once read as autograd use at level 2).
 PROGRESS_MARKDOWN = """\
 ### Your progress (optional, not graded)
 
@@ -597,9 +598,8 @@ Every self-check above is recorded in this folder (`.kit-history.jsonl`). This c
 level: the best score, the stages done, the hints and solutions used, and the time from the
 first attempt to full marks."""
 PROGRESS_CELL = [
-    'if __name__ == "__main__":',
-    "    from autograder.progress import show_progress",
-    "    show_progress()",
+    "from autograder.progress import show_progress",
+    "show_progress()",
 ]
 
 
