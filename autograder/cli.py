@@ -8,6 +8,7 @@ import json
 import sys
 from pathlib import Path
 
+from . import history
 from .curriculum import LEVELS
 from .sandbox import start_method
 from .settings import DEFAULT_SEED, default_seed, parse_levels, repo_root
@@ -396,6 +397,7 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "takes_rest", False):  # (build starts no sandbox)
         try:
             start_method()
+            history.setting()  # KIT_HISTORY=on is refused before anything runs, not at the first record
         except ValueError as exc:
             print(f"autograder: {exc}", file=sys.stderr)
             return 2
