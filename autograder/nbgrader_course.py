@@ -436,6 +436,8 @@ def init_course(
         written.append(write_hints(path.parent, level if hints else None))
     _create_gradebook(course, course_id, levels)
     course_file.make_private(course / "gradebook.db")
+    course_file.private_tree(course / "autograded")  # (the graded copies hold the seed and hidden checks)
+    course_file.private_tree(course / ".kit-logs")
     written.append(course / "gradebook.db")
     if generate:
         generate_changed(course, levels, force=True)
@@ -652,6 +654,9 @@ def run_course(
         _save_log(course, f"feedback-{a}.log", proc)
         if proc.returncode != 0:
             failures.append(f"generate_feedback {a}")
+    from . import course_file
+
+    course_file.private_tree(course / "autograded")  # nbgrader writes its copies 0444 in 0755 folders
     # A kernel runs as the instructor: make sure none of them rewrote a submission.
     after = _digests(course / "submitted")
     changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
@@ -737,9 +742,11 @@ def generate_changed(course: Path, levels: list[int], *, force: bool = False) ->
 
 
 def _save_log(course: Path, name: str, proc: subprocess.CompletedProcess) -> None:
+    from . import course_file
+
     logs = course / ".kit-logs"
-    logs.mkdir(exist_ok=True)
-    (logs / name).write_text(proc.stdout + proc.stderr)
+    course_file.private_tree(logs)  # nbgrader's output may quote the config (the seed)
+    course_file.write_private(logs / name, proc.stdout + proc.stderr)
 
 
 # ----------------------------------------------------------------------------------- preprocessors

@@ -110,6 +110,8 @@ def test_filled_release_notebooks_get_full_marks_through_nbgrader(tmp_path):
         "nbgrader", "run", str(course), "--submissions", str(submissions.parent), "--no-execute", "--no-similarity"
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
+    for path in [course / "autograded", *(course / "autograded").rglob("*")]:  # they hold the seed
+        assert path.lstat().st_mode & 0o077 == 0, path
     scores = gradebook_scores(course, "pytorch-examples")
     assert {a: s["score"] for (who, a), s in scores.items() if who == "alice"} == {
         assignment_id(lv): 12.5 for lv in LEVELS
