@@ -202,6 +202,9 @@ def finish_class(
     (when asked), summary.json/.md (and summary.html). ``seed`` goes in grades.csv and the summary
     (the instructor's files); ``graded_now``: how many students this run graded (0: nothing changed)."""
     summary = summarize(students, out / "reports", levels, seed)
+    late = late_of(students)
+    for row in summary["students"]:
+        row["late"] = late.get(row["student"], "")
     summary["seconds"] = round(time.monotonic() - started, 2)
     if graded_now is not None:
         summary["graded_now"] = graded_now
@@ -215,6 +218,21 @@ def finish_class(
         diagnoses = {tuple(map(lambda v: v, k.split("|", 1))): n for k, n in summary["diagnoses"].items()}
         write_atomic(out / "summary.html", class_page(summary, {(int(a), b): n for (a, b), n in diagnoses.items()}))
     return summary
+
+
+def late_of(students: list[Student]) -> dict[str, str]:
+    """``{student: late}`` from the collection report of each class folder (``collect`` writes it:
+    ``yes`` where the LMS marked a file late); empty where there is none."""
+    from .lms_collect import late_students
+
+    reports: dict[Path, dict[str, str]] = {}
+    late = {}
+    for s in students:
+        parent = s.path.parent
+        if parent not in reports:
+            reports[parent] = late_students(parent)
+        late[s.name] = reports[parent].get(_label(s.path), "")
+    return late
 
 
 def grade_class(
@@ -368,10 +386,10 @@ def summarize(students: list[Student], reports_dir: Path, levels: list[int], see
 
 
 def class_csv(rows: list[dict], levels: list[int], seed: int | None = None) -> str:
-    """One row per student; the seed (the instructor's secret) in its own column, so a CSV says how
-    its grades were made."""
+    """One row per student; ``late`` as the LMS marked it (``collect``'s report); the seed (the
+    instructor's secret) in its own column, so a CSV says how its grades were made."""
     buf = io.StringIO()
-    fields = ["student", "directory", *(f"level{lv}" for lv in levels), "total", "max", "errors", "seed"]
+    fields = ["student", "directory", *(f"level{lv}" for lv in levels), "total", "max", "errors", "late", "seed"]
     w = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
     w.writeheader()
     for r in rows:  # every cell through the CSV neutraliser: no cell starts a formula
