@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import neutralise
+from . import class_outputs, neutralise
 from .curriculum import LEVELS, checks_for
 from .report import CheckResult, Report, write_atomic
 from .sandbox import Limits, shared_pool
@@ -210,6 +210,15 @@ def finish_class(
         summary["graded_now"] = graded_now
     write_atomic(out / "grades.csv", class_csv(summary["students"], levels, seed))
     _after_grading(out, students, levels, summary, similarity, lms)
+    # every derived file rewritten or removed: no page may contradict grades.csv (class_outputs.py)
+    names = [s.name for s in students]
+    if html:
+        summary["pages_written"] = len(class_outputs.write_missing_pages(out, names))
+    rewritten = {key for key, on in (("html", html), ("similarity", similarity), ("lms", lms)) if on}
+    removed = class_outputs.remove_stale(
+        out, names, rewritten - ({"similarity"} if "after_grading_error" in summary else set())
+    )
+    summary["stale_removed"] = [p.relative_to(out).as_posix() for p in removed]
     write_atomic(out / "summary.json", neutralise.json_dumps(summary, indent=2))
     write_atomic(out / "summary.md", summary_markdown(summary))
     if html:

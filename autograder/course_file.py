@@ -19,7 +19,7 @@ from .report import write_atomic
 
 NAME = ".kit-course.json"
 #: the settings a course remembers (the seed decides the data; the others only how it is graded)
-KEYS = ("seed", "levels", "device", "call_timeout", "timeout")
+KEYS = ("seed", "levels", "device", "call_timeout", "timeout", "html")
 
 
 class SeedChanged(Exception):
