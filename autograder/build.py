@@ -92,10 +92,17 @@ class Region:
         write), naming the function and where more help is."""
         return f"{self.owner}: see the TODO; stuck? hint({self.level}, '{self.stage}')"
 
-    def stub_lines(self) -> list[str]:
+    @property
+    def message_without_hints(self) -> str:
+        """The same for a course that switched hints off (``nbgrader init --no-hints``): no pointer
+        to a helper that would only answer that hints are off."""
+        return f"{self.owner}: see the TODO"
+
+    def stub_lines(self, hints: bool = True) -> list[str]:
+        message = self.message if hints else self.message_without_hints
         return [
             f"{self.indent}{YOUR_CODE_HERE}",
-            f"{self.indent}raise NotImplementedError({_python_string(self.message)})",
+            f"{self.indent}raise NotImplementedError({_python_string(message)})",
         ]
 
 
@@ -123,8 +130,9 @@ class Solution:
     regions: tuple[Region, ...]
     segments: tuple[Segment, ...]
 
-    def render(self, start: int, end: int, *, with_solutions: bool) -> list[str]:
-        """Lines ``start:end`` of the file, each region stubbed unless ``with_solutions``."""
+    def render(self, start: int, end: int, *, with_solutions: bool, hints: bool = True) -> list[str]:
+        """Lines ``start:end`` of the file, each region stubbed unless ``with_solutions`` (its
+        message pointing to ``hint`` unless ``hints`` is False)."""
         regions = {r.begin: r for r in self.regions}
         out: list[str] = []
         i = start
@@ -138,7 +146,7 @@ class Solution:
                 out.extend(self.lines[region.code_start : region.end + 1])
                 i = region.end + 1
             else:
-                out.extend(region.stub_lines())
+                out.extend(region.stub_lines(hints))
                 i = region.end + 1
         return out
 
@@ -469,9 +477,13 @@ def install_cell(source: str | None) -> list[str]:
     return lines
 
 
-def build_notebook(level: int, with_solutions: bool, install_from: str | None = None) -> nbformat.NotebookNode:
+def build_notebook(
+    level: int, with_solutions: bool, install_from: str | None = None, hints: bool = True
+) -> nbformat.NotebookNode:
     """The notebook of ``level``. ``install_from``: where its first cell installs the kit from
-    where it is missing (see install_cell).
+    where it is missing (see install_cell). ``hints=False``: for a course without hints
+    (``nbgrader init --no-hints``): no "stuck? hint(...)" in the stubs, the introduction or the
+    grade cells' imports.
 
     ``with_solutions=False`` is the release form that students receive: regions stubbed, cells
     locked and checksummed as ``nbgrader generate_assignment`` leaves them.
@@ -496,7 +508,7 @@ def build_notebook(level: int, with_solutions: bool, install_from: str | None = 
 
     def grade_cell(stage: str) -> None:
         code(
-            ["from autograder.selfcheck import check, hint", f'check({number}, "{stage}")'],
+            [f"from autograder.selfcheck import {'check, hint' if hints else 'check'}", f'check({number}, "{stage}")'],
             {
                 "grade": True,
                 "solution": False,
@@ -508,10 +520,10 @@ def build_notebook(level: int, with_solutions: bool, install_from: str | None = 
 
     anchors = solution.level.grade_cells_after
     stages = curriculum.stages_of(number)
-    markdown(_introduction(solution))
+    markdown(_introduction(solution, hints))
     code(install_cell(install_from))
     for segment in solution.segments:
-        source = solution.render(segment.start, segment.end, with_solutions=with_solutions)
+        source = solution.render(segment.start, segment.end, with_solutions=with_solutions, hints=hints)
         if segment.kind == "imports":
             code(source)
         elif segment.kind == "definition":
@@ -538,7 +550,7 @@ def build_notebook(level: int, with_solutions: bool, install_from: str | None = 
         if segment.kind == "demo":
             text = segment.text or "Train the network on random data at the seed's sizes."
             markdown(f"### {segment.heading}\n\n{text}")
-            code(solution.render(segment.start, segment.end, with_solutions=with_solutions))
+            code(solution.render(segment.start, segment.end, with_solutions=with_solutions, hints=hints))
     markdown(PROGRESS_MARKDOWN)
     code(PROGRESS_CELL)
 
@@ -556,7 +568,7 @@ def build_notebook(level: int, with_solutions: bool, install_from: str | None = 
     return nb
 
 
-def _introduction(solution: Solution) -> str:
+def _introduction(solution: Solution, hints: bool = True) -> str:
     level = solution.level
     points = [(stage, curriculum.stage_points(level.number, stage)) for stage in curriculum.stages_of(level.number)]
     table = "\n".join(f"| {stage} | {p:g} |" for stage, p in points)
@@ -582,10 +594,14 @@ the grader uses the `.py` file.
 |---|---|
 {table}
 | **total** | **{total:g}** |
-
+""" + (
+        f"""
 **Stuck?** In a new cell, `hint({level.number}, "forward")` shows a hint for that stage (any stage
 above), one step further each time you run it; `hint({level.number})` picks the first stage that
 failed. A mistake the check named gets its own hint first."""
+        if hints
+        else ""
+    )
 
 
 #: The notebooks' last cell: the learner's record (history.py). It only calls a kit helper, so the

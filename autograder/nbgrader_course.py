@@ -129,14 +129,15 @@ def hidden_region(level: int, stage: str) -> list[str]:
     ]
 
 
-def source_notebook(level: int) -> nbformat.NotebookNode:
+def source_notebook(level: int, hints: bool = True) -> nbformat.NotebookNode:
     """The nbgrader *source* notebook of a level: the kit's source form plus, in each test cell, the
-    hidden region that binds it to its official check."""
+    hidden region that binds it to its official check. ``hints=False``: a course without hints
+    (no pointer to ``hint`` anywhere in it)."""
     import nbformat
 
     from .build import build_notebook
 
-    nb = build_notebook(level, with_solutions=True)
+    nb = build_notebook(level, with_solutions=True, hints=hints)
     for cell in nb.cells:
         meta = cell.metadata.get("nbgrader", {})
         if cell.cell_type != "code" or not meta.get("grade") or meta.get("solution"):
@@ -365,6 +366,12 @@ def beside_interpreter_env() -> dict:
     sys.executable, also from a virtual environment that was never activated (cron, systemd, IDEs)."""
     env = dict(os.environ)
     env["PATH"] = os.pathsep.join([*_scripts_dirs(), env.get("PATH", "")])
+    # nbgrader imports the kit's preprocessors from the course's config: the same kit as this
+    # command's, also when it runs from a source checkout that another installation shadows
+    # (an editable install of another clone would otherwise grade with that clone's code).
+    checkout = Path(__file__).resolve().parent.parent
+    if (checkout / "pyproject.toml").is_file():
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(checkout), env.get("PYTHONPATH", "")) if p)
     return env
 
 
@@ -431,7 +438,7 @@ def init_course(
     for level in levels:
         path = course / "source" / assignment_id(level) / notebook_name(level)
         path.parent.mkdir(parents=True, exist_ok=True)
-        nbformat.write(source_notebook(level), str(path))
+        nbformat.write(source_notebook(level, hints), str(path))
         written.append(path)
         written.append(write_hints(path.parent, level if hints else None))
     _create_gradebook(course, course_id, levels)

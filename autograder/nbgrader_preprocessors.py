@@ -46,11 +46,14 @@ class KitClearSolutions(ClearSolutions):
 
     def preprocess(self, nb, resources):
         from .build import build_notebook
+        from .hints import switched_off
 
         level = level_of_notebook(resources.get("nbgrader", {}).get("notebook", ""))
         self._kit_stubs = {}
+        # a course without hints (its source's hints.json says so): stubs without "stuck? hint(...)"
+        hints = not switched_off(resources.get("metadata", {}).get("path") or ".")
         if level is not None:
-            for cell in build_notebook(level, with_solutions=False).cells:
+            for cell in build_notebook(level, with_solutions=False, hints=hints).cells:
                 grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
                 if cell.cell_type == "code" and grade_id:
                     self._kit_stubs[grade_id] = cell.source
