@@ -660,6 +660,31 @@ def build_all(install_from: str | None = None) -> dict[str, bytes]:
     return outputs
 
 
+def recorded_install_from(out_dir: Path) -> str | None:
+    """The ``--install-from`` source that the notebooks in ``out_dir`` were built with (their
+    install cell's ``KIT_SOURCE``), or None. A build remembers it in what it wrote, so that
+    ``build --check`` (and a rebuild) need not be told again: after ``build --install-from URL``,
+    a plain ``--check`` once called all eight notebooks stale."""
+    for level in sorted(curriculum.LEVELS):
+        path = Path(out_dir) / f"{curriculum.LEVELS[level].module}.ipynb"
+        try:
+            nb = nbformat.reads(path.read_text(encoding="utf-8"), as_version=4)
+        except (OSError, ValueError, UnicodeDecodeError):
+            continue
+        for cell in nb.cells:
+            if cell.cell_type != "code":
+                continue
+            for line in cell.source.splitlines():
+                if line.strip().startswith("KIT_SOURCE = "):
+                    try:
+                        value = ast.literal_eval(line.split("=", 1)[1].split("#", 1)[0].strip())
+                    except (ValueError, SyntaxError):
+                        return None
+                    return value if isinstance(value, str) and value else None
+            break  # only the first code cell is the install cell
+    return None
+
+
 def stale_files(out_dir: Path, outputs: dict[str, bytes] | None = None) -> list[Path]:
     """The generated files under ``out_dir`` that are missing or differ from a fresh build."""
     outputs = build_all() if outputs is None else outputs
@@ -728,12 +753,24 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="where each notebook's first cell installs the kit from when it is opened by "
         "itself (Colab, Kaggle): a pip requirement such as git+https://host/kit.git or "
-        "a wheel's URL (default: none; the cell then says how to install)",
+        "a wheel's URL (default: the source the notebooks in --out were built with, if any; "
+        "`none` drops it: the cell then says how to install)",
     )
     args = parser.parse_args(argv)
 
+    install_from = args.install_from
+    if install_from is None:
+        install_from = recorded_install_from(args.out)
+        if install_from:
+            print(
+                f"build: the notebooks in {_shown(args.out)} install the kit from {install_from!r} "
+                "(as built; --install-from none drops it)",
+                file=sys.stderr,
+            )
+    elif install_from.lower() == "none":
+        install_from = None
     try:
-        outputs = build_all(args.install_from)
+        outputs = build_all(install_from)
     except BuildError as exc:
         print(f"build: error: {exc}", file=sys.stderr)
         return 2
