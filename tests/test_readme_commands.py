@@ -42,7 +42,7 @@ def instructor_blocks(readme: str) -> list[list[str]]:
         lines = []
         for line in block.splitlines():
             line = re.sub(r"\s*\[[^\]]*\]", "", line).rstrip()  # optional parts: [--html] [--levels 1 2 3]
-            if not line.strip() or line.lstrip().startswith(("#", "pip install")):
+            if not line.strip() or line.lstrip().startswith(("#", "pip install", "python -m pip install")):
                 continue  # (the kit is installed; an extra's install would reach the network)
             lines.append(line.replace("tcp://head:8786", "local:1"))  # no cluster here: a local one
         out.append(lines)
