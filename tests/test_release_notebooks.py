@@ -110,6 +110,9 @@ def test_filled_release_notebooks_get_full_marks_through_nbgrader(tmp_path):
         "nbgrader", "run", str(course), "--submissions", str(submissions.parent), "--no-execute", "--no-similarity"
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
+    # one grading pass: every notebook's official grade came from the parallel pass (issue 29)
+    log = next((course / ".kit-logs").glob("autograde-*.log")).read_text()
+    assert log.count("(graded in nbgrader run's parallel pass)") == len(LEVELS), log[-3000:]
     for path in [course / "autograded", *(course / "autograded").rglob("*")]:  # they hold the seed
         assert path.lstat().st_mode & 0o077 == 0, path
     scores = gradebook_scores(course, "pytorch-examples")
