@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import neutralise
+from . import class_outputs, neutralise
 from .curriculum import LEVELS, checks_for
 from .report import CheckResult, Report, write_atomic
 from .sandbox import Limits, shared_pool
@@ -202,11 +202,23 @@ def finish_class(
     (when asked), summary.json/.md (and summary.html). ``seed`` goes in grades.csv and the summary
     (the instructor's files); ``graded_now``: how many students this run graded (0: nothing changed)."""
     summary = summarize(students, out / "reports", levels, seed)
+    late = late_of(students)
+    for row in summary["students"]:
+        row["late"] = late.get(row["student"], "")
     summary["seconds"] = round(time.monotonic() - started, 2)
     if graded_now is not None:
         summary["graded_now"] = graded_now
     write_atomic(out / "grades.csv", class_csv(summary["students"], levels, seed))
     _after_grading(out, students, levels, summary, similarity, lms)
+    # every derived file rewritten or removed: no page may contradict grades.csv (class_outputs.py)
+    names = [s.name for s in students]
+    if html:
+        summary["pages_written"] = len(class_outputs.write_missing_pages(out, names))
+    rewritten = {key for key, on in (("html", html), ("similarity", similarity), ("lms", lms)) if on}
+    removed = class_outputs.remove_stale(
+        out, names, rewritten - ({"similarity"} if "after_grading_error" in summary else set())
+    )
+    summary["stale_removed"] = [p.relative_to(out).as_posix() for p in removed]
     write_atomic(out / "summary.json", neutralise.json_dumps(summary, indent=2))
     write_atomic(out / "summary.md", summary_markdown(summary))
     if html:
@@ -215,6 +227,21 @@ def finish_class(
         diagnoses = {tuple(map(lambda v: v, k.split("|", 1))): n for k, n in summary["diagnoses"].items()}
         write_atomic(out / "summary.html", class_page(summary, {(int(a), b): n for (a, b), n in diagnoses.items()}))
     return summary
+
+
+def late_of(students: list[Student]) -> dict[str, str]:
+    """``{student: late}`` from the collection report of each class folder (``collect`` writes it:
+    ``yes`` where the LMS marked a file late); empty where there is none."""
+    from .lms_collect import late_students
+
+    reports: dict[Path, dict[str, str]] = {}
+    late = {}
+    for s in students:
+        parent = s.path.parent
+        if parent not in reports:
+            reports[parent] = late_students(parent)
+        late[s.name] = reports[parent].get(_label(s.path), "")
+    return late
 
 
 def grade_class(
@@ -368,10 +395,10 @@ def summarize(students: list[Student], reports_dir: Path, levels: list[int], see
 
 
 def class_csv(rows: list[dict], levels: list[int], seed: int | None = None) -> str:
-    """One row per student; the seed (the instructor's secret) in its own column, so a CSV says how
-    its grades were made."""
+    """One row per student; ``late`` as the LMS marked it (``collect``'s report); the seed (the
+    instructor's secret) in its own column, so a CSV says how its grades were made."""
     buf = io.StringIO()
-    fields = ["student", "directory", *(f"level{lv}" for lv in levels), "total", "max", "errors", "seed"]
+    fields = ["student", "directory", *(f"level{lv}" for lv in levels), "total", "max", "errors", "late", "seed"]
     w = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
     w.writeheader()
     for r in rows:  # every cell through the CSV neutraliser: no cell starts a formula

@@ -92,10 +92,17 @@ class Region:
         write), naming the function and where more help is."""
         return f"{self.owner}: see the TODO; stuck? hint({self.level}, '{self.stage}')"
 
-    def stub_lines(self) -> list[str]:
+    @property
+    def message_without_hints(self) -> str:
+        """The same for a course that switched hints off (``nbgrader init --no-hints``): no pointer
+        to a helper that would only answer that hints are off."""
+        return f"{self.owner}: see the TODO"
+
+    def stub_lines(self, hints: bool = True) -> list[str]:
+        message = self.message if hints else self.message_without_hints
         return [
             f"{self.indent}{YOUR_CODE_HERE}",
-            f"{self.indent}raise NotImplementedError({_python_string(self.message)})",
+            f"{self.indent}raise NotImplementedError({_python_string(message)})",
         ]
 
 
@@ -123,8 +130,9 @@ class Solution:
     regions: tuple[Region, ...]
     segments: tuple[Segment, ...]
 
-    def render(self, start: int, end: int, *, with_solutions: bool) -> list[str]:
-        """Lines ``start:end`` of the file, each region stubbed unless ``with_solutions``."""
+    def render(self, start: int, end: int, *, with_solutions: bool, hints: bool = True) -> list[str]:
+        """Lines ``start:end`` of the file, each region stubbed unless ``with_solutions`` (its
+        message pointing to ``hint`` unless ``hints`` is False)."""
         regions = {r.begin: r for r in self.regions}
         out: list[str] = []
         i = start
@@ -138,7 +146,7 @@ class Solution:
                 out.extend(self.lines[region.code_start : region.end + 1])
                 i = region.end + 1
             else:
-                out.extend(region.stub_lines())
+                out.extend(region.stub_lines(hints))
                 i = region.end + 1
         return out
 
@@ -469,9 +477,13 @@ def install_cell(source: str | None) -> list[str]:
     return lines
 
 
-def build_notebook(level: int, with_solutions: bool, install_from: str | None = None) -> nbformat.NotebookNode:
+def build_notebook(
+    level: int, with_solutions: bool, install_from: str | None = None, hints: bool = True
+) -> nbformat.NotebookNode:
     """The notebook of ``level``. ``install_from``: where its first cell installs the kit from
-    where it is missing (see install_cell).
+    where it is missing (see install_cell). ``hints=False``: for a course without hints
+    (``nbgrader init --no-hints``): no "stuck? hint(...)" in the stubs, the introduction or the
+    grade cells' imports.
 
     ``with_solutions=False`` is the release form that students receive: regions stubbed, cells
     locked and checksummed as ``nbgrader generate_assignment`` leaves them.
@@ -496,7 +508,7 @@ def build_notebook(level: int, with_solutions: bool, install_from: str | None = 
 
     def grade_cell(stage: str) -> None:
         code(
-            ["from autograder.selfcheck import check, hint", f'check({number}, "{stage}")'],
+            [f"from autograder.selfcheck import {'check, hint' if hints else 'check'}", f'check({number}, "{stage}")'],
             {
                 "grade": True,
                 "solution": False,
@@ -508,10 +520,10 @@ def build_notebook(level: int, with_solutions: bool, install_from: str | None = 
 
     anchors = solution.level.grade_cells_after
     stages = curriculum.stages_of(number)
-    markdown(_introduction(solution))
+    markdown(_introduction(solution, hints))
     code(install_cell(install_from))
     for segment in solution.segments:
-        source = solution.render(segment.start, segment.end, with_solutions=with_solutions)
+        source = solution.render(segment.start, segment.end, with_solutions=with_solutions, hints=hints)
         if segment.kind == "imports":
             code(source)
         elif segment.kind == "definition":
@@ -538,7 +550,7 @@ def build_notebook(level: int, with_solutions: bool, install_from: str | None = 
         if segment.kind == "demo":
             text = segment.text or "Train the network on random data at the seed's sizes."
             markdown(f"### {segment.heading}\n\n{text}")
-            code(solution.render(segment.start, segment.end, with_solutions=with_solutions))
+            code(solution.render(segment.start, segment.end, with_solutions=with_solutions, hints=hints))
     markdown(PROGRESS_MARKDOWN)
     code(PROGRESS_CELL)
 
@@ -556,7 +568,7 @@ def build_notebook(level: int, with_solutions: bool, install_from: str | None = 
     return nb
 
 
-def _introduction(solution: Solution) -> str:
+def _introduction(solution: Solution, hints: bool = True) -> str:
     level = solution.level
     points = [(stage, curriculum.stage_points(level.number, stage)) for stage in curriculum.stages_of(level.number)]
     table = "\n".join(f"| {stage} | {p:g} |" for stage, p in points)
@@ -582,14 +594,19 @@ the grader uses the `.py` file.
 |---|---|
 {table}
 | **total** | **{total:g}** |
-
+""" + (
+        f"""
 **Stuck?** In a new cell, `hint({level.number}, "forward")` shows a hint for that stage (any stage
 above), one step further each time you run it; `hint({level.number})` picks the first stage that
 failed. A mistake the check named gets its own hint first."""
+        if hints
+        else ""
+    )
 
 
-#: The notebooks' last cell: the learner's record (history.py). Guarded like the demo, because the
-#: grader loads a notebook's code cells as a module, where there is no record to show.
+#: The notebooks' last cell: the learner's record (history.py). It only calls a kit helper, so the
+#: grader leaves it out of the graded module like a test cell (submission.HELPERS): a kit cell must
+#: cost no point (a guarded import of `autograder.progress` once read as autograd use at level 2).
 PROGRESS_MARKDOWN = """\
 ### Your progress (optional, not graded)
 
@@ -597,9 +614,8 @@ Every self-check above is recorded in this folder (`.kit-history.jsonl`). This c
 level: the best score, the stages done, the hints and solutions used, and the time from the
 first attempt to full marks."""
 PROGRESS_CELL = [
-    'if __name__ == "__main__":',
-    "    from autograder.progress import show_progress",
-    "    show_progress()",
+    "from autograder.progress import show_progress",
+    "show_progress()",
 ]
 
 
@@ -642,6 +658,31 @@ def build_all(install_from: str | None = None) -> dict[str, bytes]:
         outputs[f"{level.module}.ipynb"] = notebook_bytes(build_notebook(number, False, install_from))
     outputs[hints_mod.HINTS_FILE] = hints_mod.hints_bytes(build_hints())
     return outputs
+
+
+def recorded_install_from(out_dir: Path) -> str | None:
+    """The ``--install-from`` source that the notebooks in ``out_dir`` were built with (their
+    install cell's ``KIT_SOURCE``), or None. A build remembers it in what it wrote, so that
+    ``build --check`` (and a rebuild) need not be told again: after ``build --install-from URL``,
+    a plain ``--check`` once called all eight notebooks stale."""
+    for level in sorted(curriculum.LEVELS):
+        path = Path(out_dir) / f"{curriculum.LEVELS[level].module}.ipynb"
+        try:
+            nb = nbformat.reads(path.read_text(encoding="utf-8"), as_version=4)
+        except (OSError, ValueError, UnicodeDecodeError):
+            continue
+        for cell in nb.cells:
+            if cell.cell_type != "code":
+                continue
+            for line in cell.source.splitlines():
+                if line.strip().startswith("KIT_SOURCE = "):
+                    try:
+                        value = ast.literal_eval(line.split("=", 1)[1].split("#", 1)[0].strip())
+                    except (ValueError, SyntaxError):
+                        return None
+                    return value if isinstance(value, str) and value else None
+            break  # only the first code cell is the install cell
+    return None
 
 
 def stale_files(out_dir: Path, outputs: dict[str, bytes] | None = None) -> list[Path]:
@@ -712,12 +753,24 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="where each notebook's first cell installs the kit from when it is opened by "
         "itself (Colab, Kaggle): a pip requirement such as git+https://host/kit.git or "
-        "a wheel's URL (default: none; the cell then says how to install)",
+        "a wheel's URL (default: the source the notebooks in --out were built with, if any; "
+        "`none` drops it: the cell then says how to install)",
     )
     args = parser.parse_args(argv)
 
+    install_from = args.install_from
+    if install_from is None:
+        install_from = recorded_install_from(args.out)
+        if install_from:
+            print(
+                f"build: the notebooks in {_shown(args.out)} install the kit from {install_from!r} "
+                "(as built; --install-from none drops it)",
+                file=sys.stderr,
+            )
+    elif install_from.lower() == "none":
+        install_from = None
     try:
-        outputs = build_all(args.install_from)
+        outputs = build_all(install_from)
     except BuildError as exc:
         print(f"build: error: {exc}", file=sys.stderr)
         return 2

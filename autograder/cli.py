@@ -8,6 +8,7 @@ import json
 import sys
 from pathlib import Path
 
+from . import history
 from .curriculum import LEVELS
 from .sandbox import start_method
 from .settings import DEFAULT_SEED, default_seed, parse_levels, repo_root
@@ -232,7 +233,7 @@ def is_class(path: Path) -> bool:
 def cmd_grade_class(args, paths, levels) -> int:
     import os
 
-    from . import course_file, lms, similarity
+    from . import course_file, lms, neutralise, similarity
 
     out = Path(args.out or "grades")
     try:
@@ -248,10 +249,11 @@ def cmd_grade_class(args, paths, levels) -> int:
         "device": args.device,
         "call_timeout": args.call_timeout,
         "timeout": args.timeout,
+        "html": True if args.html else None,  # remembered: a rerun rewrites the pages (class_outputs.py)
     }
     try:
         settings, notes = course_file.settle(
-            out, given, {"seed": default_seed(), "levels": levels, **DEFAULTS}, force=args.force
+            out, given, {"seed": default_seed(), "levels": levels, **DEFAULTS, "html": False}, force=args.force
         )
     except course_file.SeedChanged as exc:
         print(f"autograder: {exc}", file=sys.stderr)
@@ -262,6 +264,7 @@ def cmd_grade_class(args, paths, levels) -> int:
     levels, seed = list(settings["levels"]), int(settings["seed"])
     if not _device_here(str(settings["device"])):
         return 2
+    args.html = args.html or ("html" if settings.get("html") else None)
     similar = None if args.no_similarity else similarity.options_from(args)
     if args.scheduler:
         from .cluster import grade_on_cluster_cli
@@ -313,6 +316,16 @@ def cmd_grade_class(args, paths, levels) -> int:
             print(similarity.describe(summary["similarity"], out))
         for line in lms.describe(summary["lms"], out) if "lms" in summary else []:
             print(line)
+    if summary.get("stale_removed"):  # (file names derived from student folders: neutralised)
+        print(
+            neutralise.terminal(
+                f"autograder: removed {len(summary['stale_removed'])} output(s) older than the grades they "
+                f"show, which this run did not rewrite: {', '.join(summary['stale_removed'][:10])}"
+                + (" …" if len(summary["stale_removed"]) > 10 else "")
+                + " (--html, a similarity pass or `lms OUT --roster` writes them again)"
+            ),
+            file=sys.stderr,
+        )
     if "after_grading_error" in summary:
         print(
             f"autograder: the similarity report or LMS exports failed: {summary['after_grading_error']}",
@@ -421,6 +434,7 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "takes_rest", False):  # (build starts no sandbox)
         try:
             start_method()
+            history.setting()  # KIT_HISTORY=on is refused before anything runs, not at the first record
         except ValueError as exc:
             print(f"autograder: {exc}", file=sys.stderr)
             return 2

@@ -19,7 +19,7 @@ from .report import write_atomic
 
 NAME = ".kit-course.json"
 #: the settings a course remembers (the seed decides the data; the others only how it is graded)
-KEYS = ("seed", "levels", "device", "call_timeout", "timeout")
+KEYS = ("seed", "levels", "device", "call_timeout", "timeout", "html")
 
 
 class SeedChanged(Exception):
@@ -75,5 +75,26 @@ def make_private(path: Path) -> None:
     """Restrict an existing secret (nbgrader_config.py, gradebook.db) to its owner."""
     try:
         os.chmod(path, 0o600)
+    except OSError:
+        pass  # (a file system without POSIX modes: Windows keeps its own ACLs)
+
+
+def private_tree(folder: Path) -> None:
+    """Make ``folder`` and everything in it its owner's only (folders 0700; files lose their group
+    and other bits: nbgrader's read-only 0444 becomes 0400). nbgrader's ``autograded/`` copies hold
+    the hidden checks and the seed, and nbgrader writes them 0444 in 0755 folders, readable by
+    every user of the machine; the folder is created 0700 before nbgrader fills it."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        os.chmod(folder, 0o700)
+        for sub, dirs, files in os.walk(folder):
+            for d in dirs:
+                p = os.path.join(sub, d)
+                if not os.path.islink(p):
+                    os.chmod(p, 0o700)
+            for f in files:
+                p = os.path.join(sub, f)
+                if not os.path.islink(p):
+                    os.chmod(p, os.lstat(p).st_mode & 0o700)
     except OSError:
         pass  # (a file system without POSIX modes: Windows keeps its own ACLs)

@@ -258,6 +258,19 @@ class NoHints(Exception):
     """There are no hints to show here; the message says why."""
 
 
+def switched_off(directory: Path | str | None = None) -> bool:
+    """Whether the course shipped a hints.json here that switches hints off (``nbgrader init
+    --no-hints``): then nothing should point a student to ``hint``."""
+    path = (Path(directory) if directory is not None else Path.cwd()) / HINTS_FILE
+    try:
+        if not path.is_file() or path.stat().st_size > MAX_HINTS_BYTES:
+            return False
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(document, dict) and document.get("format") == HINTS_FORMAT and not document.get("enabled")
+
+
 def load_table(directory: Path | str | None = None) -> dict:
     """hints.json of the working folder (what the course shipped), else the kit's own assignments/.
 

@@ -4,7 +4,7 @@ One file, ``.kit-history.jsonl``, in the folder where the learner works (the ``-
 ``python -m autograder check``, which defaults to ``assignments/``; a notebook kernel's working
 directory, which is the notebook's folder). It is git-ignored. ``KIT_HISTORY`` overrides it: a
 path, or ``off`` to record nothing (the nbgrader course's own runs set it: an autograde kernel
-is no learner).
+is no learner); anything else is refused (see ``setting``).
 
 Why lines, and how they stay whole. Every event is one line, written with a single ``write`` of
 the whole line on a file opened for appending, then ``fsync``: on POSIX an append-mode write
@@ -28,13 +28,43 @@ MAX_BYTES = 8 * 1024 * 1024
 MAX_LINE = 64 * 1024
 
 
-def history_path(directory: Path | str | None = None) -> Path | None:
-    """Where events go: ``$KIT_HISTORY``, else ``directory`` (default: the working directory)."""
+class SettingRefused(ValueError):
+    """``KIT_HISTORY`` holds neither ``off`` nor a path."""
+
+
+def setting() -> Path | None:
+    """What ``$KIT_HISTORY`` asks for: ``None`` (unset: the default folder's record), the path of
+    the record, or ``OFF``. Anything else is refused with the reason: ``KIT_HISTORY=on`` once
+    wrote 2.4 MB to a file called ``on`` in the current folder (a boolean-looking word read as a
+    file name). A path is recognised by a folder part, a leading ``~`` or a suffix (``.jsonl``);
+    an existing folder gets the record inside it."""
     chosen = os.environ.get("KIT_HISTORY", "").strip()
-    if chosen.lower() == "off":
+    if not chosen:
         return None
-    if chosen:
-        return Path(chosen)
+    if chosen.lower() == "off":
+        return OFF
+    if not (any(sep in chosen for sep in ("/", "\\")) or chosen.startswith("~") or Path(chosen).suffix):
+        raise SettingRefused(
+            f"KIT_HISTORY={chosen!r} is refused: it takes `off` (keep no record) or a path, with a folder "
+            f"or a suffix (`./{chosen}.jsonl`, `~/kit-history.jsonl`); a bare word such as `on` or `1` "
+            "would be taken for a file of that name in the current folder"
+        )
+    path = Path(chosen).expanduser()
+    return path / FILE_NAME if path.is_dir() else path
+
+
+#: ``setting()`` when recording is off.
+OFF = Path(os.devnull)
+
+
+def history_path(directory: Path | str | None = None) -> Path | None:
+    """Where events go: ``$KIT_HISTORY``, else ``directory`` (default: the working directory);
+    ``None`` when it is off. Raises ``SettingRefused`` for a value that is neither."""
+    chosen = setting()
+    if chosen is OFF:
+        return None
+    if chosen is not None:
+        return chosen
     return Path(directory if directory is not None else Path.cwd()) / FILE_NAME
 
 

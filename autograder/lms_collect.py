@@ -24,7 +24,17 @@ where ``student_id`` holds the LMS's id and ``login`` the folder name, or ``dire
 Blackboard usernames; Canvas's gradebook export; Moodle's gradebook export) or
 Moodle's grading worksheet (``Identifier,Full name,Email address,…``, whose ``Participant 123456``
 is the number in Moodle's download names). Each student's folder is named by the entry's
-``directory``, else its SIS login, username, id or email.
+``directory``, else its SIS login, username or id: never an e-mail address (a folder name ends up
+in URLs, logs and nbgrader's student ids, where an address is personal data and an ``@`` a nuisance).
+
+What each LMS says about lateness is kept: Canvas's ``LATE_`` in a file's name, Moodle's grading
+worksheet's ``Status`` ("... late"); Blackboard's download says nothing of it. The collection
+report, ``OUT/collection.csv``, has a ``late`` column (``yes`` where the LMS marked a file late,
+``unknown`` where its download cannot say), which ``grade OUT`` carries into ``grades.csv``.
+
+Exit status: 0 when every file was collected, ``PARTIAL`` (4) when some were and others are listed
+as NOT COLLECTED (grade the folder; place those by hand), 2 when nothing could be collected (an
+unreadable download or roster, or no file that names a roster entry).
 """
 
 from __future__ import annotations
@@ -38,16 +48,25 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from . import neutralise
 from . import roster as roster_module
+from .report import write_atomic
 from .roster import Roster, RosterEntry, RosterError
 from .submission import MAX_ZIP_BYTES, MAX_ZIP_MEMBERS
 
-CANVAS = re.compile(r"^(?P<name>[^_/]+)_(?:LATE_)?(?P<key>\d+)_(?P<sub>\d+)_(?P<file>.+)$")
+CANVAS = re.compile(r"^(?P<name>[^_/]+)_(?P<late>LATE_)?(?P<key>\d+)_(?P<sub>\d+)_(?P<file>.+)$")
 MOODLE = re.compile(r"^(?P<name>.+)_(?P<key>\d+)_assignsubmission_(?:file|onlinetext)_(?P<file>.*)$")
 BLACKBOARD = re.compile(r"^(?P<prefix>.+)_attempt_(?P<stamp>\d{4}(?:-\d\d){5})(?:_(?P<file>.+)|\.txt)$")
 #: Canvas renames a resubmitted file ``name-1.ext``; the contract's name is ``name.ext``
 RESUBMITTED = re.compile(r"^(?P<stem>level\d_[a-z]+)-\d+(?P<ext>\.(?:py|ipynb))$")
-STUDENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,99}")
+STUDENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
+#: ``collect``'s exit status when it collected some files and not others (a usable class folder:
+#: distinct from 1 and 2, so that ``collect ...; [ $? -ne 2 ] && grade ...`` goes on with it).
+PARTIAL = 4
+#: The collection report in OUT (a file, so never taken for a student by ``grade OUT``).
+REPORT = "collection.csv"
+#: The LMSs whose download names say nothing about lateness.
+SILENT_ON_LATENESS = frozenset({"Blackboard"})
 
 
 @dataclass
@@ -55,6 +74,15 @@ class Collected:
     files: dict[str, list[str]] = field(default_factory=dict)  # student id -> files written
     not_collected: list[str] = field(default_factory=list)  # "name: why"
     lms: set[str] = field(default_factory=set)
+    late: dict[str, list[str]] = field(default_factory=dict)  # student id -> files the LMS marked late
+    lms_of: dict[str, str] = field(default_factory=dict)  # student id -> the LMS their files came from
+
+
+@dataclass
+class Worksheet(Roster):
+    """Moodle's grading worksheet: a roster that also says who submitted late (its ``Status``)."""
+
+    late_keys: frozenset[str] = frozenset()
 
 
 def read_roster(path: Path) -> Roster:
@@ -64,29 +92,40 @@ def read_roster(path: Path) -> Roster:
     cols = {c.strip().casefold(): c for c in (rows[0] if rows else {})}
     if "identifier" not in cols:
         return roster_module.read_roster(Path(path))
-    entries = []
+    entries, late = [], set()
+
+    def cell(row: dict, column: str) -> str:
+        return (row.get(cols.get(column, ""), "") or "").strip()
+
     for row in rows:
         number = re.sub(r"\D", "", row.get(cols["identifier"]) or "")
-        email = (row.get(cols.get("email address", ""), "") or "").strip()
-        name = (row.get(cols.get("full name", ""), "") or "").strip()
         if number:
-            entries.append(RosterEntry(name=name, student_id=number, email=email, keys=(number,)))
-    return Roster("moodle-worksheet", entries)
+            # the folder: the worksheet's username or ID number where it shows them (identity
+            # fields), else the participant number; the e-mail address only matches
+            entries.append(
+                RosterEntry(
+                    name=cell(row, "full name"),
+                    student_id=cell(row, "id number") or number,
+                    email=cell(row, "email address"),
+                    username=cell(row, "username"),
+                    keys=(number,),
+                )
+            )
+            if re.search(r"\blate\b", cell(row, "status"), re.I):  # "Submitted for grading - 2 days late"
+                late.add(number)
+    return Worksheet("moodle-worksheet", entries, late_keys=frozenset(late))
 
 
 def folder_of(entry: RosterEntry) -> str:
-    """The student's folder name (and nbgrader id): the roster's directory, else its login, username,
-    email (a worksheet's entries) or id."""
-    for value in (
-        entry.directory,
-        entry.sis_login_id,
-        entry.username,
-        entry.email if not entry.directory and not entry.sis_login_id else "",
-        entry.student_id,
-    ):
+    """The student's folder name (and nbgrader id): the roster's directory, else its login, username
+    or id; never an e-mail address."""
+    for value in (entry.directory, entry.sis_login_id, entry.username, entry.student_id):
         if value and STUDENT_ID.fullmatch(value):
             return value
-    raise ValueError(f"roster entry {entry.name!r} has no usable folder name (letters, digits, _ . @ -)")
+    raise ValueError(
+        f"roster entry {neutralise.terminal(entry.name)!r} has no usable folder name (a directory, login, "
+        "username or id of letters, digits, _ . -; an e-mail address is never one)"
+    )
 
 
 def _one(roster: Roster, key: str, lms: str, what: str) -> tuple[RosterEntry | None, str]:
@@ -119,6 +158,16 @@ def _entries(download: Path):
             for f in sorted(top.rglob("*")):
                 if f.is_file() and not f.is_symlink():
                     yield top.name, f.relative_to(top).as_posix(), f.read_bytes()
+
+
+def _late(top: str, lms: str, entry: RosterEntry | None, roster: Roster) -> bool:
+    """Whether the LMS marked this file late: Canvas in its name, Moodle in its worksheet."""
+    if lms == "Canvas":
+        m = CANVAS.match(top)
+        return bool(m and m["late"])
+    if lms == "Moodle" and entry is not None and isinstance(roster, Worksheet):
+        return any(k in roster.late_keys for k in entry.keys)
+    return False
 
 
 def _which(top: str, roster: Roster) -> tuple[RosterEntry | None, str, str, str]:
@@ -175,7 +224,56 @@ def collect(download: Path, roster: Roster, out: Path) -> Collected:
         dest.parent.mkdir(parents=True, exist_ok=True)
         dest.write_bytes(data)
         result.files.setdefault(student, []).append(path.as_posix())
+        result.lms_of[student] = lms
+        if _late(top, lms, entry, roster):
+            result.late.setdefault(student, []).append(path.as_posix())
     return result
+
+
+def late_cell(result: Collected, student: str) -> str:
+    """``yes``: the LMS marked a file late; ``unknown``: its download cannot say; else empty."""
+    if student in result.late:
+        return "yes"
+    return "unknown" if result.lms_of.get(student) in SILENT_ON_LATENESS else ""
+
+
+def report_csv(result: Collected, roster: Roster) -> str:
+    """OUT/collection.csv: one row per roster student (what was collected, late or not), then one
+    per file not collected, with the reason. Every cell through the CSV neutraliser (names and
+    file names come from students)."""
+    buf = io.StringIO()
+    fields = ["student", "name", "lms", "late", "late_files", "files", "not_collected"]
+    w = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
+    w.writeheader()
+    names = {folder_of(e): e.name for e in roster.entries}
+    for student in sorted(names.keys() | result.files.keys()):
+        w.writerow(
+            neutralise.csv_row(
+                {
+                    "student": student,
+                    "name": names.get(student, ""),
+                    "lms": result.lms_of.get(student, ""),
+                    "late": late_cell(result, student),
+                    "late_files": " ".join(result.late.get(student, [])),
+                    "files": " ".join(result.files.get(student, [])),
+                    "not_collected": "" if student in result.files else "nothing collected",
+                }
+            )
+        )
+    for line in result.not_collected:
+        name, _, why = line.partition(": ")
+        w.writerow(neutralise.csv_row({"files": name, "not_collected": why}))
+    return buf.getvalue()
+
+
+def late_students(class_dir: Path) -> dict[str, str]:
+    """``{folder: late cell}`` from a collected class folder's report (empty without one): what
+    ``grade`` puts in grades.csv's ``late`` column."""
+    try:
+        text = (Path(class_dir) / REPORT).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return {}
+    return {r["student"]: r.get("late") or "" for r in csv.DictReader(io.StringIO(text)) if r.get("student")}
 
 
 def cmd_collect(args) -> int:
@@ -192,18 +290,32 @@ def cmd_collect(args) -> int:
     except (OSError, ValueError, zipfile.BadZipFile, RosterError) as exc:
         print(f"autograder: {exc}", file=sys.stderr)
         return 2
+    out.mkdir(parents=True, exist_ok=True)
+    write_atomic(out / REPORT, report_csv(result, roster))
     print(
         f"{', '.join(sorted(result.lms)) or 'no LMS'} download: {len(result.files)} of {len(everyone)} "
-        f"students collected into {out}/"
+        f"students collected into {out}/ (report: {out / REPORT})"
     )
     for student, files in sorted(result.files.items()):
-        print(f"  {student}: {', '.join(files)}")
+        late = result.late.get(student)
+        note = f"  (LATE: {', '.join(late)})" if late else ""
+        print(neutralise.terminal(f"  {student}: {', '.join(files)}{note}"))
     missing = sorted(everyone - set(result.files))
     if missing:
-        print(f"nothing from: {', '.join(missing)}")
+        print(neutralise.terminal(f"nothing from: {', '.join(missing)}"))
     for line in result.not_collected:
-        print(f"NOT COLLECTED {line}", file=sys.stderr)
-    return 1 if result.not_collected else 0
+        print(neutralise.terminal(f"NOT COLLECTED {line}"), file=sys.stderr)
+    if not result.files:
+        print("autograder: nothing collected (no file names a roster entry)", file=sys.stderr)
+        return 2
+    if result.not_collected:
+        print(
+            f"autograder: {len(result.not_collected)} file(s) not collected (listed above); exit status "
+            f"{PARTIAL}: the class folder is usable",
+            file=sys.stderr,
+        )
+        return PARTIAL
+    return 0
 
 
 def register(subparsers) -> None:

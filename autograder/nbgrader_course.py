@@ -58,9 +58,9 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import curriculum
+from . import curriculum, nbgrader_pregrade
 from .settings import default_seed, parse_levels
-from .submission import is_regular, read_regular
+from .submission import MAX_SOURCE_BYTES, is_regular, read_regular
 
 if TYPE_CHECKING:
     import nbformat
@@ -129,14 +129,15 @@ def hidden_region(level: int, stage: str) -> list[str]:
     ]
 
 
-def source_notebook(level: int) -> nbformat.NotebookNode:
+def source_notebook(level: int, hints: bool = True) -> nbformat.NotebookNode:
     """The nbgrader *source* notebook of a level: the kit's source form plus, in each test cell, the
-    hidden region that binds it to its official check."""
+    hidden region that binds it to its official check. ``hints=False``: a course without hints
+    (no pointer to ``hint`` anywhere in it)."""
     import nbformat
 
     from .build import build_notebook
 
-    nb = build_notebook(level, with_solutions=True)
+    nb = build_notebook(level, with_solutions=True, hints=hints)
     for cell in nb.cells:
         meta = cell.metadata.get("nbgrader", {})
         if cell.cell_type != "code" or not meta.get("grade") or meta.get("solution"):
@@ -329,13 +330,15 @@ def config_text(
 # ----------------------------------------------------------------------------------- nbgrader CLI
 
 
-def nbgrader(course: Path, *args: str, check: bool = False, quiet: bool = False) -> subprocess.CompletedProcess:
+def nbgrader(
+    course: Path, *args: str, check: bool = False, quiet: bool = False, env_extra: dict | None = None
+) -> subprocess.CompletedProcess:
     """Run the real nbgrader CLI in the course directory (where it finds nbgrader_config.py)."""
     cmd = [sys.executable, "-m", "nbgrader", *args]
     if not quiet:
         print("$ nbgrader " + " ".join(_quote(a) for a in args), file=sys.stderr, flush=True)
     # An autograde kernel is no learner: its self-checks keep no self-study record (history.py).
-    env = {**beside_interpreter_env(), "KIT_HISTORY": "off"}
+    env = {**beside_interpreter_env(), "KIT_HISTORY": "off", **(env_extra or {})}
     proc = subprocess.run(cmd, cwd=course, capture_output=True, text=True, env=env)
     if check and proc.returncode != 0:
         sys.stderr.write(proc.stdout[-4000:] + proc.stderr[-4000:])
@@ -365,6 +368,12 @@ def beside_interpreter_env() -> dict:
     sys.executable, also from a virtual environment that was never activated (cron, systemd, IDEs)."""
     env = dict(os.environ)
     env["PATH"] = os.pathsep.join([*_scripts_dirs(), env.get("PATH", "")])
+    # nbgrader imports the kit's preprocessors from the course's config: the same kit as this
+    # command's, also when it runs from a source checkout that another installation shadows
+    # (an editable install of another clone would otherwise grade with that clone's code).
+    checkout = Path(__file__).resolve().parent.parent
+    if (checkout / "pyproject.toml").is_file():
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(checkout), env.get("PYTHONPATH", "")) if p)
     return env
 
 
@@ -431,11 +440,13 @@ def init_course(
     for level in levels:
         path = course / "source" / assignment_id(level) / notebook_name(level)
         path.parent.mkdir(parents=True, exist_ok=True)
-        nbformat.write(source_notebook(level), str(path))
+        nbformat.write(source_notebook(level, hints), str(path))
         written.append(path)
         written.append(write_hints(path.parent, level if hints else None))
     _create_gradebook(course, course_id, levels)
     course_file.make_private(course / "gradebook.db")
+    course_file.private_tree(course / "autograded")  # (the graded copies hold the seed and hidden checks)
+    course_file.private_tree(course / ".kit-logs")
     written.append(course / "gradebook.db")
     if generate:
         generate_changed(course, levels, force=True)
@@ -602,12 +613,20 @@ def run_course(
     *,
     force: bool = False,
     csv: Path | None = None,
-    execute: bool = True,
+    execute: bool = False,
     similarity=None,
     lms_export=None,
+    jobs: int = 2,
 ) -> int:
     """``similarity`` (a ``similarity.Options``) and ``lms_export`` (an ``lms.ExportOptions``): the
-    class's similarity report and the Canvas / Moodle imports, written into the course directory."""
+    class's similarity report and the Canvas / Moodle imports, written into the course directory.
+
+    One grading pass: the official grades of every notebook to autograde come from the kit's batch
+    workers (``jobs``) before nbgrader starts (nbgrader_pregrade.py), and nbgrader autogrades and
+    writes feedback for all the levels in one command each. nbgrader's kernel run (``execute``)
+    adds only fresh cell outputs to the feedback (the grades are the isolated grader's either way),
+    so it runs only when asked for; it costs a kernel and an in-kernel self-check per notebook, and
+    the parallel pass is then not used (a kernel runs as the instructor)."""
     course = Path(course).resolve()
     if not (course / "nbgrader_config.py").is_file():
         print(
@@ -640,18 +659,37 @@ def run_course(
             )
     failures = []
     before = _digests(course / "submitted")
-    for level in sorted(todo):
-        a = assignment_id(level)
-        # 3. autograde (exit 1: some submission could not be graded: see the log, grade by hand)
-        proc = nbgrader(course, "autograde", a, *(["--force"] if force else []), *([] if execute else ["--no-execute"]))
-        _save_log(course, f"autograde-{a}.log", proc)
+    if todo:
+        # every level in one nbgrader command per step (nbgrader's start-up once, not per level)
+        a = assignment_id(min(todo)) if len(todo) == 1 else "level[" + "".join(str(lv) for lv in sorted(todo)) + "]"
+        name = "-".join(assignment_id(lv) for lv in sorted(todo))
+        pregraded, grading = (None, None) if execute else _pregrade(course, sorted(todo), force, jobs)
+        try:
+            # 3. autograde (exit 1: some submission could not be graded: see the log, grade by hand)
+            proc = nbgrader(
+                course,
+                "autograde",
+                a,
+                *(["--force"] if force else []),
+                *([] if execute else ["--no-execute"]),
+                env_extra={nbgrader_pregrade.ENV: str(pregraded)} if pregraded else None,
+            )
+        finally:
+            if grading is not None:
+                grading.join()
+            if pregraded:
+                shutil.rmtree(pregraded, ignore_errors=True)
+        _save_log(course, f"autograde-{name}.log", proc)
         if proc.returncode != 0:
-            failures.append(f"autograde {a} (see {course / '.kit-logs' / f'autograde-{a}.log'})")
+            failures.append(f"autograde {name} (see {course / '.kit-logs' / f'autograde-{name}.log'})")
         # 4. feedback
         proc = nbgrader(course, "generate_feedback", a, *(["--force"] if force else []))
-        _save_log(course, f"feedback-{a}.log", proc)
+        _save_log(course, f"feedback-{name}.log", proc)
         if proc.returncode != 0:
-            failures.append(f"generate_feedback {a}")
+            failures.append(f"generate_feedback {name}")
+    from . import course_file
+
+    course_file.private_tree(course / "autograded")  # nbgrader writes its copies 0444 in 0755 folders
     # A kernel runs as the instructor: make sure none of them rewrote a submission.
     after = _digests(course / "submitted")
     changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
@@ -676,6 +714,42 @@ def run_course(
     for f in failures:
         print(f"autograder: nbgrader reported a failure: {f}", file=sys.stderr)
     return 1 if failures else 0
+
+
+def _pregrade(course: Path, levels: list[int], force: bool, jobs: int):
+    """The parallel grading pass (nbgrader_pregrade.py) over the notebooks nbgrader will autograde
+    (those without an autograded copy; all with ``force``), started in a thread that runs alongside
+    nbgrader: (its fresh private folder, the thread), or (None, None)."""
+    import threading
+
+    submitted = course / "submitted"
+    notebooks = []
+    for student in sorted(submitted.iterdir()) if submitted.is_dir() else []:
+        for level in levels:
+            a = assignment_id(level)
+            path = student / a / notebook_name(level)
+            if not student.is_dir() or (not force and (course / "autograded" / student.name / a).exists()):
+                continue
+            try:
+                notebooks.append((read_regular(path, MAX_SOURCE_BYTES), level))
+            except OSError:
+                continue  # (missing, a link, a pipe: IsolatedGrades says why)
+    if not notebooks:
+        return None, None
+    try:
+        settings = nbgrader_pregrade.course_settings(course)
+    except Exception as exc:  # noqa: BLE001 - an unreadable config: nbgrader grades as before, and says why
+        print(f"autograder: the parallel grading pass is skipped ({type(exc).__name__}: {exc})", file=sys.stderr)
+        return None, None
+    folder = Path(tempfile.mkdtemp(prefix="kit-pregraded-"))
+
+    def grade_all() -> None:
+        kept = nbgrader_pregrade.pregrade(notebooks, settings, folder, jobs)
+        print(f"graded {kept} of {len(notebooks)} notebook(s) in one parallel pass ({jobs} workers)", file=sys.stderr)
+
+    thread = threading.Thread(target=grade_all, name="kit-pregrade", daemon=True)
+    thread.start()
+    return folder, thread
 
 
 def _class_extras(course: Path, levels: list[int], similarity_options, lms_export) -> None:
@@ -737,9 +811,11 @@ def generate_changed(course: Path, levels: list[int], *, force: bool = False) ->
 
 
 def _save_log(course: Path, name: str, proc: subprocess.CompletedProcess) -> None:
+    from . import course_file
+
     logs = course / ".kit-logs"
-    logs.mkdir(exist_ok=True)
-    (logs / name).write_text(proc.stdout + proc.stderr)
+    course_file.private_tree(logs)  # nbgrader's output may quote the config (the seed)
+    course_file.write_private(logs / name, proc.stdout + proc.stderr)
 
 
 # ----------------------------------------------------------------------------------- preprocessors
@@ -868,7 +944,8 @@ def cmd_run(args) -> int:
             Path(args.lms) if args.lms else None,
             force=args.force,
             csv=args.csv,
-            execute=not args.no_execute,
+            execute=args.execute,
+            jobs=args.jobs,
             lms_export=export,
             similarity=None if args.no_similarity else similarity.options_from(args),
         )
@@ -942,10 +1019,17 @@ def register(subparsers) -> None:
     r.add_argument("--csv", default=None, help="where export writes the grades (default: COURSE_DIR/grades.csv)")
     r.add_argument("--force", action="store_true", help="regrade and rebuild feedback for every submission")
     r.add_argument(
+        "--execute",
+        action="store_true",
+        help="also run each notebook in nbgrader's kernel (fresh outputs in the feedback; the grades "
+        "are the isolated grader's either way): a kernel and an in-kernel self-check per notebook",
+    )
+    r.add_argument(
         "--no-execute",
         action="store_true",
-        help="run no kernel: the same grades, from the isolated grader alone (safest on a shared server)",
+        help="run no kernel (the default): the grades from the isolated grader alone, in one parallel pass",
     )
+    r.add_argument("--jobs", type=int, default=2, help="workers of the grading pass (default 2)")
     r.add_argument(
         "--no-similarity",
         action="store_true",

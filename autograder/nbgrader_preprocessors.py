@@ -46,11 +46,14 @@ class KitClearSolutions(ClearSolutions):
 
     def preprocess(self, nb, resources):
         from .build import build_notebook
+        from .hints import switched_off
 
         level = level_of_notebook(resources.get("nbgrader", {}).get("notebook", ""))
         self._kit_stubs = {}
+        # a course without hints (its source's hints.json says so): stubs without "stuck? hint(...)"
+        hints = not switched_off(resources.get("metadata", {}).get("path") or ".")
         if level is not None:
-            for cell in build_notebook(level, with_solutions=False).cells:
+            for cell in build_notebook(level, with_solutions=False, hints=hints).cells:
                 grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
                 if cell.cell_type == "code" and grade_id:
                     self._kit_stubs[grade_id] = cell.source
@@ -159,20 +162,29 @@ class IsolatedGrades(NbGraderPreprocessor):
                 "no submitted notebook for %s/%s: grading the sanitized copy", info.get("student"), info.get("notebook")
             )
             raw = nbformat.writes(nb).encode("utf-8")
+        from . import nbgrader_pregrade
+
+        # `nbgrader run` graded these exact bytes with these settings already, in parallel (one
+        # grading pass): take that report; anything else is graded here, as before
+        pregraded = (
+            None if refused else nbgrader_pregrade.lookup(raw, level, nbgrader_pregrade.settings_of(self, default_seed))
+        )
         seed = default_seed() if self.seed is None else int(self.seed)
         limits = Limits(
             call_seconds=float(self.call_timeout),
             submission_seconds=float(self.submission_timeout),
             require_isolation=bool(self.require_isolation),
         )
-        if self.require_isolation and not self._probed:
+        if pregraded is None and self.require_isolation and not self._probed:
             self._refusal, self._probed = probe_isolation(shared_pool(), limits), True
-        if self._refusal:
+        if pregraded is None and self._refusal:
             raise IsolatedGraderError(
                 f"not graded: {self._refusal}; or set c.IsolatedGrades.require_isolation = False in "
                 "nbgrader_config.py to grade with what this machine allows"
             )
-        report = grade_notebook_bytes(raw, level, seed, self.device, limits, pool=shared_pool(), refused=refused)
+        report = pregraded or grade_notebook_bytes(
+            raw, level, seed, self.device, limits, pool=shared_pool(), refused=refused
+        )
         if report.errors:
             raise IsolatedGraderError(
                 f"the kit's grader failed on {info.get('student')}/{info.get('notebook')}: "
@@ -180,11 +192,12 @@ class IsolatedGrades(NbGraderPreprocessor):
             )
         resources[RESOURCE_KEY] = {"level": level, "report": report}
         self.log.info(
-            "official grade of %s/%s: %g / %g",
+            "official grade of %s/%s: %g / %g%s",
             info.get("student"),
             info.get("notebook"),
             report.score,
             report.max_score,
+            " (graded in nbgrader run's parallel pass)" if pregraded is not None else "",
         )
         return nb, resources
 

@@ -240,6 +240,7 @@ def _overall(report: Report) -> str:
 
 def html_panel(report: Report, stage: str | None = None, stderr: str = "") -> str:
     """The notebook output of one self-check: a self-contained, scoped HTML fragment."""
+    from .hints import switched_off as hints_switched_off
     from .render_terminal import fix_first
 
     esc = neutralise.html
@@ -289,7 +290,7 @@ def html_panel(report: Report, stage: str | None = None, stderr: str = "") -> st
             '<div class="fix">Replace the <code>raise NotImplementedError(...)</code> line of each '
             "function named above with your code, run its cell, then run this cell again.</div>"
         )
-    if overall in ("fail", "todo"):
+    if overall in ("fail", "todo") and not hints_switched_off():
         call = f'hint({level}, "{stage}")' if stage else f"hint({level})"
         parts.append(f'<p class="note">Stuck? Run <code>{esc(call)}</code> in a new cell: one hint more each time.</p>')
     parts.append(_curve_html(report, level))

@@ -25,8 +25,6 @@ import functools
 import hashlib
 import itertools
 import operator
-import os
-import stat
 import statistics
 import time
 from collections import defaultdict
@@ -37,7 +35,7 @@ from pathlib import Path
 from .curriculum import LEVELS
 from .settings import repo_root
 from .similarity_normalise import Normalised, boilerplate_texts, normalise
-from .submission import LevelSource, read_level
+from .submission import LevelSource, read_submission
 
 #: Default threshold, chosen from measurement on tests/similarity_class.py's class (levels 1-3):
 #: disguised copies score 1.00 at every level, and so does the one-level copy on its level; honest
@@ -120,6 +118,8 @@ class Result:
     #: level -> median share of a student's code that only passages most of the class wrote cover
     #: (ignored): near 1, the class wrote the same thing and similarity says little at that level
     commonplace: dict[int, float] = field(default_factory=dict)
+    #: the students in no pair at any level (each has a line in ``notes`` saying why)
+    not_compared: list[str] = field(default_factory=list)
 
     @property
     def flagged(self) -> list[Match]:
@@ -130,27 +130,25 @@ class Result:
 
 
 # ----------------------------------------------------------------------------- reading
+def read_student_levels(directory: Path, levels: list[int]) -> dict[int, LevelSource]:
+    """Each level as grading reads it: the same search as ``grade`` (submission.locate: at the top,
+    in subfolders such as nbgrader's ``levelN/``, in a ``.zip`` inside, or the ``.zip`` itself).
+    Links and other non-regular files are refused unread. (A search of its own once looked at the
+    top and ``levelN/`` only, and left students whose files sat in ``hw/`` or a zip out of every
+    pair without a word.)"""
+    return read_submission(Path(directory), list(levels))
+
+
 def read_student_level(directory: Path, level: int) -> LevelSource:
-    """A level as grading reads it, from the kit's layout (``<module>.py|.ipynb``) or nbgrader's
-    (``levelN/<module>.ipynb``). Links and other non-regular files are refused unread."""
-    module = LEVELS[level].module
-    for folder in (Path(directory), Path(directory) / f"level{level}"):
-        for name in (f"{module}.py", f"{module}.ipynb"):
-            try:
-                st = os.lstat(folder / name)
-            except OSError:
-                continue
-            if not stat.S_ISREG(st.st_mode) or _is_link(folder):
-                return LevelSource(level, module, name, None, f"{name} is a link or not a regular file: not read")
-            return read_level(folder, level)
-    return LevelSource(level, module, f"{module}.py", None, "missing")
+    return read_student_levels(directory, [level])[level]
 
 
-def _is_link(folder: Path) -> bool:
-    try:
-        return stat.S_ISLNK(os.lstat(folder).st_mode)
-    except OSError:
-        return True
+def _why_not_compared(p: LevelPrint, options: Options) -> str:
+    if p.problem:
+        return p.problem
+    if p.n_tokens == 0:
+        return "nothing of their own beyond the stub's code"
+    return f"only {p.n_tokens} tokens of their own code (fewer than {max(options.k, options.min_tokens)})"
 
 
 @cache
@@ -238,15 +236,18 @@ def compare(students: list[tuple[str, Path]], levels: list[int], options: Option
     started = time.monotonic()
     result = Result([name for name, _ in students], list(levels), options)
     per_pair: dict[tuple[str, str], list[float]] = defaultdict(list)
+    sources = {name: read_student_levels(directory, list(levels)) for name, directory in students}
+    skipped: dict[str, list[str]] = defaultdict(list)  # student -> "level N (why)"
     for level in levels:
         prints = []
-        for name, directory in students:
-            p = fingerprint(name, read_student_level(directory, level), options)
+        for name, _ in students:
+            p = fingerprint(name, sources[name][level], options)
             result.prints[(name, level)] = p
-            if p.problem and p.problem != "missing":
-                result.notes.append(f"{name}, level {level}: {p.problem}")
             prints.append(p)
         comparable = [p for p in prints if p.cover]
+        for p in prints:
+            if not p.cover:
+                skipped[p.student].append(f"level {level} ({_why_not_compared(p, options)})")
         holders: dict[int, list[int]] = defaultdict(list)
         for i, p in enumerate(comparable):
             for h in p.cover:
@@ -306,6 +307,9 @@ def compare(students: list[tuple[str, Path]], levels: list[int], options: Option
                     flagged,
                 )
             )
+    # everyone who was left out of a level's pairs, by name, with the reason (one line a student)
+    result.notes = [f"{name}: not compared at {'; '.join(skipped[name])}" for name, _ in students if skipped[name]]
+    result.not_compared = sorted(name for name, _ in students if len(skipped[name]) == len(levels))
     result.pair_scores = {pair: round(sum(s) / len(s), 4) for pair, s in per_pair.items()}
     result.matches.sort(key=lambda m: (-m.score, m.a, m.b, m.level))
     result.seconds = round(time.monotonic() - started, 3)
@@ -372,16 +376,21 @@ def summary(result: Result) -> dict:
         "threshold": result.options.threshold,
         "flagged": [{"a": m.a, "b": m.b, "level": m.level, "score": m.score} for m in result.flagged],
         "seconds": result.seconds,
-        "notes": result.notes[:50],
+        "students": len(result.students),
+        "not_compared": result.not_compared,
+        "notes": result.notes[:200],
         "commonplace_share": {str(lv): v for lv, v in result.commonplace.items()},
     }
 
 
 def describe(s: dict, out: Path) -> str:
     """One line for the terminal (counts only: no student-derived text)."""
+    left_out = len(s.get("not_compared", []))
     return (
         f"similarity: {s['pairs_compared']} pairs compared in {s['seconds']} s; {len(s['flagged'])} level(s) "
-        f"flagged at {s['threshold']:g} (a reason to look, not proof): {out}/similarity.html"
+        f"flagged at {s['threshold']:g} (a reason to look, not proof)"
+        + (f"; {left_out} student(s) compared at no level (named, with the reason, on the page)" if left_out else "")
+        + f": {out}/similarity.html"
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from . import similarity
+from . import neutralise, similarity
 from .batch import find_students
 
 
@@ -40,6 +40,8 @@ def cmd_similarity(args) -> int:
         f"{len(s['flagged'])} level(s) flagged at {s['threshold']}. "
         f"Report: {out}/similarity.html, {out}/similarity.csv. A high score is a reason to look, not proof."
     )
+    if s["not_compared"]:  # (folder names come from students: neutralised for the terminal)
+        print(neutralise.terminal(f"compared at no level: {', '.join(s['not_compared'])} (why: on the page)"))
     return 0
 
 

@@ -8,15 +8,22 @@ from __future__ import annotations
 
 import os
 import socket
+import tempfile
 import threading
+from pathlib import Path
 
 import pytest
 
 from autograder.sandbox import Zygote
+from tree_guard import pytest_sessionfinish, pytest_sessionstart  # noqa: F401  the suite writes nothing in the checkout
 
 #: The seed every grading test runs with: the kit's default seed (autograder.settings.DEFAULT_SEED),
 #: written out so that a change of the default shows up as a deliberate change here.
 SEED = 20240601
+
+#: Where tests leave what a person may want to look at (screenshots, timings): outside the checkout,
+#: which the suite must leave as it found it (tree_guard.py); $KIT_TEST_ARTIFACTS chooses the folder.
+ARTIFACTS = Path(os.environ.get("KIT_TEST_ARTIFACTS") or Path(tempfile.gettempdir()) / "kit-test-artifacts")
 
 # The kit's own tests are no learner: no self-study record (.kit-history.jsonl) in assignments/ or
 # the checkout. The tests of the record itself (test_selfstudy.py, the browser test) clear this.

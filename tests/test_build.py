@@ -344,3 +344,18 @@ def test_a_notebook_installs_the_kit_where_it_is_missing_and_only_there(monkeypa
     exec(compile(plain, "<install cell>", "exec"), {"__name__": "level3_autograd"})
     with pytest.raises(ModuleNotFoundError, match="not installed"):
         exec(compile(plain, "<install cell>", "exec"), dict(kernel))
+
+
+def test_check_knows_how_the_files_were_built(tmp_path):
+    """Issue 29: after `build --install-from URL`, `build --check` (and a rebuild) take the source
+    from the notebooks themselves; `--install-from none` drops it."""
+    url = "git+https://example.org/course/kit.git@v2"
+    out = tmp_path / "released"
+    assert build.main(["--out", str(out), "--install-from", url]) == 0
+    assert build.recorded_install_from(out) == url
+    assert build.main(["--out", str(out), "--check"]) == 0
+    assert build.main(["--out", str(out)]) == 0 and build.recorded_install_from(out) == url  # kept
+    assert build.main(["--out", str(out), "--check", "--install-from", "none"]) == 1  # would drop it
+    assert build.main(["--out", str(out), "--install-from", "none"]) == 0
+    assert build.recorded_install_from(out) is None
+    assert build.main(["--out", str(out), "--check"]) == 0

@@ -15,7 +15,8 @@ assignments/, a fresh kernel), drives Debian's Chromium with Playwright (no brow
    and asserts it agrees with the notebook, stage by stage;
 5. (level 1) presses nbgrader's Validate button: "Success! Your notebook passes all the tests."
 
-Screenshots of the stub run and of the full-marks run go to ``artifacts/lab/`` (gitignored).
+Screenshots of the stub run and of the full-marks run go to ``$KIT_TEST_ARTIFACTS/lab/`` (default: the
+temporary folder's ``kit-test-artifacts/``; never the checkout).
 Finally it shuts JupyterLab down through its API, closes the browser, and asserts that no process
 it started (the server, the kernels, Validate's kernel, Playwright's driver, Chromium) is left: every
 one of them carries a marker in its environment, and /proc is searched for it.
@@ -40,6 +41,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+import conftest
 from autograder import curriculum
 from autograder.build import BEGIN_SOLUTION, END_SOLUTION, build_notebook
 from autograder.grading import grade
@@ -47,7 +49,7 @@ from autograder.lab import NBGRADER_CONFIG, free_port, kernel_env, notebooks
 from autograder.settings import default_seed
 
 ROOT = Path(__file__).resolve().parent.parent
-ARTIFACTS = ROOT / "artifacts" / "lab"
+ARTIFACTS = conftest.ARTIFACTS / "lab"  # (never in the checkout: tree_guard.py)
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",

@@ -202,3 +202,40 @@ def test_a_class_that_all_wrote_the_same_is_told_so(tmp_path):
     assert "Most of the class wrote the same code at level 1" in similarity_page(result)
     everything = similarity.compare(students, [1], similarity.Options(common=1.0))
     assert len(everything.flagged) == 36 and {m.score for m in everything.flagged} == {1.0}
+
+
+def test_every_student_grade_finds_is_compared_wherever_their_files_sit(tmp_path):
+    """Issue 29: files in a subfolder, in a zip inside the folder, or a student's zip in place of
+    the folder are found as `grade` finds them; whoever cannot be compared is named, with the reason."""
+    import zipfile
+
+    from autograder.similarity_command import find_class
+
+    solution = (ROOT / "solutions" / "level1_numpy.py").read_text()
+    klass = tmp_path / "class"
+    (klass / "top").mkdir(parents=True)
+    (klass / "top" / "level1_numpy.py").write_text(solution)
+    (klass / "sub" / "hw" / "week1").mkdir(parents=True)
+    (klass / "sub" / "hw" / "week1" / "level1_numpy.py").write_text(solution)
+    (klass / "inner").mkdir()
+    with zipfile.ZipFile(klass / "inner" / "work.zip", "w") as zf:
+        zf.writestr("work/level1_numpy.py", solution)
+    with zipfile.ZipFile(klass / "zipped.zip", "w") as zf:
+        zf.writestr("level1_numpy.py", solution)
+    (klass / "stubonly").mkdir()
+    (klass / "stubonly" / "level1_numpy.py").write_text((ROOT / "assignments" / "level1_numpy.py").read_text())
+    (klass / "empty").mkdir()
+    students = find_class([klass])
+    assert sorted(n for n, _ in students) == ["empty", "inner", "stubonly", "sub", "top", "zipped"]
+    result = similarity.compare(students, [1])
+    copies = {"inner", "sub", "top", "zipped"}
+    assert {frozenset(p) for p in result.pair_scores} == {frozenset(p) for p in itertools.combinations(copies, 2)}
+    assert {frozenset((m.a, m.b)) for m in result.flagged} == {frozenset(p) for p in itertools.combinations(copies, 2)}
+    assert result.not_compared == ["empty", "stubonly"]
+    notes = "\n".join(result.notes)
+    assert "empty: not compared at level 1 (level1_numpy.py is missing" in notes
+    assert "stubonly: not compared at level 1 (nothing of their own beyond the stub's code)" in notes
+    from autograder.similarity_html import similarity_page
+
+    page = similarity_page(result)
+    assert "Not compared" in page and "stubonly: not compared" in page
