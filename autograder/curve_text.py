@@ -55,7 +55,8 @@ def describe(level: int, curve: dict) -> CurveText:
     )
     scaled = f", rescaled ×{factor:g} from a mean to a sum" if factor != 1.0 else ""
     yours = f"your train()'s loss at each iteration (dashed red line{scaled}) against " if student else ""
-    words = [f"Level {level} loss curve, log scale: {yours}{against}, same problem, starting weights and learning rate."]
+    same = "same problem, starting weights and learning rate"
+    words = [f"Level {level} loss curve, log scale: {yours}{against}, {same}."]
     n = min(len(student), max(len(reference), len(band)))
     if not student:
         words.append("Your train() gave no losses to draw: only the reference is shown.")

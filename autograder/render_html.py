@@ -22,7 +22,6 @@ from .curriculum import LEVELS, STAGES
 from .report import Report
 
 
-
 def _png(fig) -> str:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")

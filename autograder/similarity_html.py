@@ -2,8 +2,9 @@
 
 Styles inline, no script, no external asset: the page opens from a file, offline. The page is the
 template ``templates/similarity.html.j2``, escaped by default: everything that comes from students
-(names, file names, file contents) reaches it as plain text; anchors are numbers, never names. Pairs are ranked; each flagged level (and the closest
-others, up to a cap) shows the two files side by side, the matched lines highlighted.
+(names, file names, file contents) reaches it as plain text; anchors are numbers, never names.
+Pairs are ranked; each flagged level (and the closest others, up to a cap) shows the two files side
+by side, the matched lines highlighted.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ MAX_SIDE_BY_SIDE = 80  # flagged levels first
 MAX_UNFLAGGED_SHOWN = 20  # then the closest of the others
 MAX_LINES = 1500
 MAX_RANKED_PAIRS = 100
+
 
 def _code(student: str, filename: str, source: str, ranges: list[tuple[int, int]]) -> dict:
     """One side of a side-by-side view: its lines (at most ``MAX_LINES``), each marked when matched."""
