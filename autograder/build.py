@@ -515,7 +515,7 @@ def build_notebook(level: int, with_solutions: bool, install_from: str | None = 
         if segment.kind == "imports":
             code(source)
         elif segment.kind == "definition":
-            markdown(f"### {segment.heading}\n\n{segment.text}")
+            markdown(f"## {segment.heading}\n\n{segment.text}")
             if solution.regions_in(segment):
                 code(
                     source,
@@ -537,7 +537,7 @@ def build_notebook(level: int, with_solutions: bool, install_from: str | None = 
     for segment in solution.segments:
         if segment.kind == "demo":
             text = segment.text or "Train the network on random data at the seed's sizes."
-            markdown(f"### {segment.heading}\n\n{text}")
+            markdown(f"## {segment.heading}\n\n{text}")
             code(solution.render(segment.start, segment.end, with_solutions=with_solutions))
     markdown(PROGRESS_MARKDOWN)
     code(PROGRESS_CELL)
@@ -591,7 +591,7 @@ failed. A mistake the check named gets its own hint first."""
 #: The notebooks' last cell: the learner's record (history.py). Guarded like the demo, because the
 #: grader loads a notebook's code cells as a module, where there is no record to show.
 PROGRESS_MARKDOWN = """\
-### Your progress (optional, not graded)
+## Your progress (optional, not graded)
 
 Every self-check above is recorded in this folder (`.kit-history.jsonl`). This cell sums it up per
 level: the best score, the stages done, the hints and solutions used, and the time from the

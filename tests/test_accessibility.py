@@ -372,3 +372,57 @@ def test_templates_escape_by_default_and_ship_with_the_package():
     assert "templates/*.j2" in data["tool"]["setuptools"]["package-data"]["autograder"]
     templates = sorted(p.name for p in (ROOT / "autograder" / "templates").iterdir())
     assert templates and all(name.endswith(".j2") for name in templates)
+
+
+# --- the notebooks -------------------------------------------------------------------------------------------
+
+
+def markdown_headings(source: str) -> list[int]:
+    """The levels of a Markdown cell's ATX headings (``# ...``), fenced code left out."""
+    levels, fenced = [], False
+    for line in source.splitlines():
+        if line.lstrip().startswith("```"):
+            fenced = not fenced
+        elif not fenced and (m := re.match(r"^(#{1,6})\s+\S", line)):
+            levels.append(len(m.group(1)))
+    return levels
+
+
+@pytest.mark.parametrize("notebook", sorted((ROOT / "assignments").glob("*.ipynb")), ids=lambda p: p.stem)
+def test_notebooks_have_headings_in_order_and_images_with_alt_text(notebook):
+    import nbformat
+
+    nb = nbformat.read(notebook, as_version=4)
+    markdown = [c.source for c in nb.cells if c.cell_type == "markdown"]
+    levels = [h for source in markdown for h in markdown_headings(source)]
+    assert headings_in_order(levels), levels
+    assert levels.count(2) >= 3  # each function the student writes is a section of its own
+    for source in markdown:
+        assert not re.search(r"!\[\s*\]\(", source)  # a Markdown image says what it shows
+        assert all(image.get("alt") for image in outline(source).images)  # and so does an HTML one
+
+
+def test_check_output_is_readable_as_text(monkeypatch):
+    """The self-check's output carries a plain-text table beside the HTML panel, with each result in
+    words and symbols (a screen reader, a terminal, nbconvert's text all read it)."""
+    import IPython.display
+
+    from autograder import selfcheck
+    from autograder.report import CheckResult, Report
+
+    shown: list[dict] = []
+    monkeypatch.setattr(IPython.display, "display", lambda bundle, raw: shown.append(bundle))
+    report = Report(
+        checks=[
+            CheckResult("1.forward.values", 1, "forward", "forward matches the reference", 2.0, 2.0, True, ""),
+            CheckResult("1.loss.values", 1, "loss", "loss_fn is the sum of squared errors", 0.0, 1.5, False, "x"),
+            CheckResult("1.backward.values", 1, "backward", "gradients", 0.0, 2.0, False, "not implemented yet"),
+        ],
+        seed=SEED,
+        levels=[1],
+        device="cpu",
+    )
+    selfcheck.show(report, None, shell=object())
+    text = shown[0]["text/plain"]
+    assert "✓ pass" in text and "✗ FAIL" in text and "· todo" in text and "Total: 2 / 5.5" in text
+    assert "\x1b[" not in text  # no colour codes: the words carry it
