@@ -1,9 +1,13 @@
 """HTML renderings: a student's feedback page and a class's summary page.
 
 Both are single self-contained files (styles inline, plots embedded as PNG data URIs), readable
-on a phone (a fluid layout, tables that scroll sideways rather than overflow). Plots are made
-with matplotlib: per level, the student's loss curve against the reference's on a log scale;
-for a class, the score distribution.
+on a phone (a fluid layout, tables that scroll sideways rather than overflow), with a screen reader
+and from the keyboard (docs/accessibility.md). Plots are made with matplotlib: per level, the
+student's loss curve against the reference's on a log scale; for a class, the score distribution.
+Each says what it shows in its alternative text and has its numbers in a table beside it.
+
+The markup is in ``templates/feedback.html.j2`` and ``templates/summary.html.j2`` (autoescaped,
+see ``pages``): this module gathers plain values for them.
 """
 
 from __future__ import annotations

@@ -52,8 +52,10 @@ class SelfCheckFailed(AssertionError):
         self.report = report
 
     def _render_traceback_(self) -> list[str]:
-        # IPython calls this instead of formatting a traceback: the table is the explanation.
-        return [f"\x1b[0;31m{type(self).__name__}\x1b[0m: {self}"]
+        # IPython calls this instead of formatting a traceback: the table is the explanation. Bold,
+        # not red: JupyterLab draws ANSI red on its pink error background at 2.7:1 (AA needs 4.5),
+        # and the name already says that the check failed.
+        return [f"\x1b[1m{type(self).__name__}\x1b[0m: {self}"]
 
 
 def run(
@@ -112,7 +114,8 @@ def check(level: int, stage: str | None = None, namespace: dict | None = None) -
     if failed:
         raise SelfCheckFailed(
             f"level {level}{f', stage {stage}' if stage else ''}: {_verdict(report)} "
-            f"({report.score:g} / {report.max_score:g}); see the table above",
+            # "of", not "/": JupyterLab's text output turns a lone "/" into an empty link
+            f"({report.score:g} of {report.max_score:g} points); see the table above",
             report,
         )
     return None if shell is not None else report
