@@ -70,9 +70,8 @@ def pages(zygote, tmp_path_factory) -> dict[str, Path]:
     dirs = _class(tmp)
     out = tmp / "out"
     students = batch.student_names(list(dirs.values()))
-    levels = {"alice": list(range(1, 9)), "bob": [1, 2, 3], "carol": [1, 2, 3]}
-    for s in students:
-        report = grade(s.path, levels[s.name], SEED, pool=zygote, curves=True)
+    for s in students:  # every level for everyone, as the class grader does (a missing file scores 0)
+        report = grade(s.path, list(range(1, 9)), SEED, pool=zygote, curves=True)
         batch.save_report(out, s, json.loads(report.to_json()), html=True)
     batch.finish_class(
         students, out, list(range(1, 9)), time.monotonic(), html=True, similarity=similarity.Options(), seed=SEED
