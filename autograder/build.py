@@ -527,7 +527,7 @@ def build_notebook(
         if segment.kind == "imports":
             code(source)
         elif segment.kind == "definition":
-            markdown(f"### {segment.heading}\n\n{segment.text}")
+            markdown(f"## {segment.heading}\n\n{segment.text}")
             if solution.regions_in(segment):
                 code(
                     source,
@@ -549,7 +549,7 @@ def build_notebook(
     for segment in solution.segments:
         if segment.kind == "demo":
             text = segment.text or "Train the network on random data at the seed's sizes."
-            markdown(f"### {segment.heading}\n\n{text}")
+            markdown(f"## {segment.heading}\n\n{text}")
             code(solution.render(segment.start, segment.end, with_solutions=with_solutions, hints=hints))
     markdown(PROGRESS_MARKDOWN)
     code(PROGRESS_CELL)
@@ -608,7 +608,7 @@ failed. A mistake the check named gets its own hint first."""
 #: grader leaves it out of the graded module like a test cell (submission.HELPERS): a kit cell must
 #: cost no point (a guarded import of `autograder.progress` once read as autograd use at level 2).
 PROGRESS_MARKDOWN = """\
-### Your progress (optional, not graded)
+## Your progress (optional, not graded)
 
 Every self-check above is recorded in this folder (`.kit-history.jsonl`). This cell sums it up per
 level: the best score, the stages done, the hints and solutions used, and the time from the

@@ -25,7 +25,6 @@ stopped; a pass resets it. ``python -m autograder hint LEVEL [STAGE]`` and, in a
 
 from __future__ import annotations
 
-import html
 import json
 import re
 from dataclasses import dataclass
@@ -483,25 +482,28 @@ def _printable(text: str) -> str:
 
 _CODE = re.compile(r"`([^`\n]+)`")
 
-HINT_CSS = (
-    ".kit-hint{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;line-height:1.45;"
-    "border-left:4px solid #2563eb;background:#eff6ff;padding:.5rem .8rem;margin:.2rem 0;max-width:56rem;"
-    "color:#1e293b}.kit-hint .kit-hint-head{font-weight:600;margin-bottom:.25rem}"
-    ".kit-hint .kit-hint-note{color:#64748b;font-size:.82rem;margin-top:.35rem}"
-)
+
+def _code_spans(text: str) -> list[tuple[str, bool]]:
+    """The hint's text as (text, is_code) pieces: `code` spans are marked, everything stays text."""
+    pieces = _CODE.split(text)  # odd indices: what stood between backticks
+    return [(piece, i % 2 == 1) for i, piece in enumerate(pieces) if piece]
 
 
 def render_html(h: Hint) -> str:
-    """A self-contained HTML fragment; every text escaped, then `code` spans marked."""
-    body = _CODE.sub(r"<code>\1</code>", html.escape(_printable(h.text)))
-    return (
-        f'<div class="kit-hint" data-level="{h.level}" data-stage="{html.escape(h.stage)}" '
-        f'data-rung="{h.rung}" data-rungs="{h.rungs}" data-mistake="{html.escape(h.mistake or "")}">'
-        f"<style>{HINT_CSS}</style>"
-        f'<div class="kit-hint-head" style="font-weight:600">💡 {html.escape(title(h))}</div>'
-        f'<div class="kit-hint-text">{body}</div>'
-        f'<div class="kit-hint-note" style="color:#64748b;font-size:.82rem">{html.escape(h.note)}. '
-        f"{html.escape(footer(h, notebook=True))}</div></div>"
+    """A self-contained HTML fragment (``templates/hint.html.j2``, escaped by default)."""
+    from . import pages
+
+    return pages.render(
+        "hint.html.j2",
+        level=h.level,
+        stage=h.stage,
+        rung=h.rung,
+        rungs=h.rungs,
+        mistake=h.mistake or "",
+        title=title(h),
+        body=_code_spans(_printable(h.text)),
+        note=h.note,
+        footer=footer(h, notebook=True),
     )
 
 
@@ -524,10 +526,12 @@ def hint(level: int, stage: str | None = None) -> Hint | None:
             return None
         from IPython.display import display
 
+        from . import pages
+
         display(
             {
                 "text/plain": str(exc),
-                "text/html": f'<div class="kit-hint" data-rung="-1">{html.escape(str(exc))}</div>',
+                "text/html": pages.render("hint_missing.html.j2", reason=str(exc)),
             },
             raw=True,
         )

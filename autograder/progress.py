@@ -12,7 +12,6 @@ notebook checks one stage per cell, the command line every stage at once, and bo
 from __future__ import annotations
 
 import base64
-import html
 import io
 import time
 from dataclasses import dataclass, field
@@ -185,47 +184,59 @@ def chart_png(summary: dict[int, LevelProgress]) -> bytes | None:
     return buf.getvalue()
 
 
-def render_html(summary: dict[int, LevelProgress], chart: bool = True) -> str:
-    """A self-contained fragment: the table, every cell escaped, and the chart as a data URL."""
-    esc = html.escape
-    head = "".join(f'<th style="text-align:left;padding:.25rem .5rem">{esc(c)}</th>' for c in COLUMNS)
-    body = "".join(
-        "<tr>"
-        + "".join(f'<td style="padding:.25rem .5rem;border-top:1px solid #e5e7eb">{esc(r[c])}</td>' for c in COLUMNS)
-        + "</tr>"
-        for r in rows(summary)
-    )
-    full = sum(1 for p in summary.values() if p.full_marks_at is not None)
+def chart_text(summary: dict[int, LevelProgress]) -> str:
+    """The chart in words: each level's score after its first and its last check."""
     parts = [
-        f'<div class="kit-progress" data-levels-done="{full}" style="font-family:system-ui,sans-serif">',
-        "<h3 style='margin:.2rem 0'>Your progress</h3>",
-        (
-            f'<table style="border-collapse:collapse;font-size:.9rem"><thead><tr>{head}</tr></thead>'
-            f"<tbody>{body}</tbody></table>"
-        ),
-        f"<p>{full} of {len(LEVELS)} levels at full marks.</p>",
+        f"level {level} from {100 * p.scores[0] / p.max_score:.0f}% to {100 * p.scores[-1] / p.max_score:.0f}% "
+        f"over {len(p.scores)} check{'s' if len(p.scores) != 1 else ''}"
+        for level, p in sorted(summary.items())
+        if p.scores
     ]
+    return "Line chart of each level's score, as a % of the level, after each check: " + "; ".join(parts) + "."
+
+
+def _fragment_context(summary: dict[int, LevelProgress], chart: bool) -> dict:
     png = chart_png(summary) if chart else None
-    if png:
-        parts.append(
-            f'<img class="kit-progress-chart" alt="score after each check, per level" '
-            f'src="data:image/png;base64,{base64.b64encode(png).decode()}">'
-        )
-    parts.append("</div>")
-    return "".join(parts)
+    return {
+        "full": sum(1 for p in summary.values() if p.full_marks_at is not None),
+        "n_levels": len(LEVELS),
+        "columns": COLUMNS,
+        "rows": rows(summary),
+        "chart": {
+            "src": "data:image/png;base64," + base64.b64encode(png).decode(),
+            "alt": chart_text(summary),
+            "rows": [
+                [str(level), str(i), f"{s:g} / {p.max_score:g} ({100 * s / p.max_score:.0f}%)"]
+                for level, p in sorted(summary.items())
+                for i, s in enumerate(p.scores, start=1)
+            ],
+        }
+        if png
+        else None,
+    }
+
+
+def render_html(summary: dict[int, LevelProgress], chart: bool = True) -> str:
+    """A self-contained fragment (``templates/_progress.html.j2``): the table, escaped, and the chart
+    as a data URL with its words and numbers."""
+    from . import pages
+
+    return pages.render("_progress.html.j2", **_fragment_context(summary, chart))
 
 
 def html_page(summary: dict[int, LevelProgress]) -> str:
-    stamp = time.strftime("%Y-%m-%d %H:%M")
-    return (
-        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Progress</title></head>'
-        f"<body>{render_html(summary)}<p style='color:#6b7280'>Written {esc_text(stamp)} from "
-        f"{esc_text(history.FILE_NAME)}.</p></body></html>\n"
+    from . import pages
+    from .render_html import levels_text
+
+    title = f"Your progress: {levels_text(LEVELS)}"
+    return pages.render(
+        "progress.html.j2",
+        title=title,
+        heading=title,
+        stamp=time.strftime("%Y-%m-%d %H:%M"),
+        record=history.FILE_NAME,
+        **_fragment_context(summary, True),
     )
-
-
-def esc_text(text: str) -> str:
-    return html.escape(text)
 
 
 def show_progress(directory: Path | str | None = None) -> None:

@@ -1,9 +1,13 @@
 """HTML renderings: a student's feedback page and a class's summary page.
 
 Both are single self-contained files (styles inline, plots embedded as PNG data URIs), readable
-on a phone (a fluid layout, tables that scroll sideways rather than overflow). Plots are made
-with matplotlib: per level, the student's loss curve against the reference's on a log scale;
-for a class, the score distribution.
+on a phone (a fluid layout, tables that scroll sideways rather than overflow), with a screen reader
+and from the keyboard (docs/accessibility.md). Plots are made with matplotlib: per level, the
+student's loss curve against the reference's on a log scale; for a class, the score distribution.
+Each says what it shows in its alternative text and has its numbers in a table beside it.
+
+The markup is in ``templates/feedback.html.j2`` and ``templates/summary.html.j2`` (autoescaped,
+see ``pages``): this module gathers plain values for them.
 """
 
 from __future__ import annotations
@@ -20,21 +24,6 @@ from pathlib import Path
 from . import neutralise
 from .curriculum import LEVELS, STAGES
 from .report import Report
-
-STYLE = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0 auto;max-width:60rem;padding:1rem;
-color:#1d1d1f;line-height:1.45}
-h1{font-size:1.5rem;margin:.2rem 0} h2{font-size:1.15rem;margin:1.6rem 0 .4rem}
-.summary{font-size:1.1rem;padding:.6rem .8rem;background:#f3f4f6;border-radius:.4rem}
-.fix{border-left:4px solid #b45309;padding:.4rem .8rem;background:#fffbeb;margin:.8rem 0}
-.scroll{overflow-x:auto} table{border-collapse:collapse;width:100%;font-size:.92rem}
-th,td{text-align:left;vertical-align:top;padding:.35rem .5rem;border-bottom:1px solid #e5e7eb}
-th{background:#f9fafb} td.pts{text-align:right;white-space:nowrap}
-.pass{color:#15803d;font-weight:600;white-space:nowrap} .fail{color:#b91c1c;font-weight:600;white-space:nowrap}
-.todo{color:#a16207;font-weight:600;white-space:nowrap} .err{color:#7e22ce;font-weight:600;white-space:nowrap}
-.msg{color:#374151;font-size:.88rem;margin-top:.2rem} .diag{color:#92400e;font-size:.88rem}
-img{max-width:100%;height:auto} .meta{color:#6b7280;font-size:.8rem;margin-top:2rem}
-"""
 
 
 def _png(fig) -> str:
@@ -131,69 +120,105 @@ def scrub_paths(text: str, submission: str = "") -> str:
     return _ABS_PATH.sub("", text)
 
 
-def _result_cell(c) -> str:
+def result_kind(c) -> str:
+    """pass, fail, todo (a stub's "not implemented") or err: the page shows each by symbol, word and colour."""
     if c.error:
-        return '<span class="err">! error</span>'
+        return "err"
     if c.passed:
-        return '<span class="pass">✓ pass</span>'
+        return "pass"
     if c.message.startswith("not implemented"):
-        return '<span class="todo">· todo</span>'
-    return '<span class="fail">✗ fail</span>'
+        return "todo"
+    return "fail"
+
+
+def levels_text(levels) -> str:
+    """``level 3``, ``levels 1, 3`` or ``levels 1–8``: which levels a page is about, for its title."""
+    levels = sorted(levels)
+    if not levels:
+        return "no level"
+    if len(levels) == 1:
+        return f"level {levels[0]}"
+    if levels == list(range(levels[0], levels[-1] + 1)):
+        return f"levels {levels[0]}–{levels[-1]}"
+    return "levels " + ", ".join(map(str, levels))
+
+
+def _curve_view(level: int, curve: dict, shown) -> dict | None:
+    """What the page shows of a level's curve: the figure, its words and the numbers behind it."""
+    from .curve_text import describe
+
+    img = loss_plot(level, curve)
+    if not img:
+        return None
+    text = describe(level, curve)
+    return {
+        "src": img,
+        "alt": text.alt,
+        "caption": shown(curve_caption(level, curve)),
+        "columns": text.columns,
+        "rows": text.rows,
+    }
 
 
 def feedback_page(report: Report, title: str = "Your feedback") -> str:
     """A student's page. It says nothing of the grading machine: no seed (the instructor's secret:
     with it, the hidden inputs can be regenerated), no absolute path (``scrub_paths``)."""
+    from . import pages
     from .render_terminal import fix_first
 
-    def esc(text) -> str:  # student-derived text: escaped, control characters shown, no instructor path
-        return neutralise.html(scrub_paths(str(text), report.submission))
+    def shown(text) -> str:  # student-derived text: control characters shown, no instructor path
+        return neutralise.visible(scrub_paths(str(text), report.submission))  # (the template escapes it)
 
-    parts = [
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
-        "<meta name='viewport' content='width=device-width, initial-scale=1'>",
-        f"<title>{esc(title)}</title><style>{STYLE}</style></head><body>",
-        f"<h1>{esc(title)}</h1>",
-        f"<p class='summary'>Total: <b>{report.score:g} / {report.max_score:g}</b> — "
-        f"{sum(c.passed for c in report.checks)} of {len(report.checks)} checks passed</p>",
-    ]
-    fix = fix_first(report)
-    if fix:
-        parts.append(f"<div class='fix'><b>What to fix first:</b> {esc(fix)}</div>")
+    levels = []
     for lv in report.levels:
         got, out_of = report.level_score(lv)
-        parts.append(
-            f"<h2 id='level{lv}'>Level {lv} — {esc(LEVELS[lv].module)} ({esc(LEVELS[lv].title)}): "
-            f"{got:g} / {out_of:g}</h2>"
-        )
-        if lv in report.level_notes:
-            parts.append(f"<p class='fix'>{esc(report.level_notes[lv])}</p>")
-        parts.append(
-            "<div class='scroll'><table><thead><tr><th>stage</th><th>check</th><th>result</th>"
-            "<th>points</th></tr></thead><tbody>"
-        )
         checks = sorted((c for c in report.checks if c.level == lv), key=lambda c: STAGES.index(c.stage))
-        for c in checks:
-            msg = f"<div class='msg'>{esc(c.message)}</div>" if c.message and not c.passed else ""
-            diag = f"<div class='diag'>diagnosis: {esc(c.diagnosis.replace('_', ' '))}</div>" if c.diagnosis else ""
-            parts.append(
-                f"<tr><td>{esc(c.stage)}</td><td>{esc(c.name)}{msg}{diag}</td><td>{_result_cell(c)}</td>"
-                f"<td class='pts'>{c.score:g} / {c.max_score:g}</td></tr>"
-            )
-        parts.append("</tbody></table></div>")
         curve = report.curves.get(lv)
-        img = loss_plot(lv, curve) if curve else None
-        if img and curve:
-            parts.append(
-                f"<figure><img alt='Level {lv} loss curve: yours against the reference' src='{img}'>"
-                f"<figcaption class='msg'>{esc(curve_caption(lv, curve))}</figcaption></figure>"
-            )
-    parts.append(
-        f"<p class='meta'>device {esc(report.device)} · "
-        f"torch {esc(str(report.versions.get('torch', '')))} · submission sha256 "
-        f"{esc(report.submission_hash[:12])}</p></body></html>"
+        levels.append(
+            {
+                "number": lv,
+                "module": LEVELS[lv].module,
+                "title": LEVELS[lv].title,
+                "got": got,
+                "out_of": out_of,
+                "note": shown(report.level_notes[lv]) if lv in report.level_notes else "",
+                "checks": [
+                    {
+                        "stage": shown(c.stage),
+                        "name": shown(c.name),
+                        "message": shown(c.message) if c.message and not c.passed else "",
+                        "diagnosis": shown(c.diagnosis.replace("_", " ")) if c.diagnosis else "",
+                        "kind": result_kind(c),
+                        "score": c.score,
+                        "max_score": c.max_score,
+                    }
+                    for c in checks
+                ],
+                "curve": _curve_view(lv, curve, shown) if curve else None,
+            }
+        )
+    heading = f"{shown(title)}: {levels_text(report.levels)}"
+    fix = fix_first(report)
+    return pages.render(
+        "feedback.html.j2",
+        title=heading,
+        heading=heading,
+        score=report.score,
+        max_score=report.max_score,
+        passed=sum(c.passed for c in report.checks),
+        n_checks=len(report.checks),
+        fix=shown(fix) if fix else "",
+        levels=levels,
+        device=shown(report.device),
+        torch=shown(str(report.versions.get("torch", ""))),
+        sha=shown(report.submission_hash[:12]),
     )
-    return "\n".join(parts)
+
+
+def distribution_text(distribution: dict) -> str:
+    """The score distribution's chart in words: how many students in each band."""
+    bands = "; ".join(f"{band} %: {n} student{'s' if n != 1 else ''}" for band, n in distribution.items())
+    return f"Bar chart of the score distribution, students per band of % of the points graded. {bands}."
 
 
 def class_page(summary: dict, diagnoses: dict | None = None) -> str:
@@ -203,7 +228,9 @@ def class_page(summary: dict, diagnoses: dict | None = None) -> str:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    esc = neutralise.html  # student-derived text: escaped, control characters shown
+    from . import pages
+
+    shown = neutralise.visible  # student-derived text: control characters shown (the template escapes it)
     fig, ax = plt.subplots(figsize=(6, 3))
     labels = list(summary["distribution"])
     ax.bar(range(len(labels)), [summary["distribution"][k] for k in labels], color="#2563eb")
@@ -211,48 +238,33 @@ def class_page(summary: dict, diagnoses: dict | None = None) -> str:
     ax.set_ylabel("students")
     ax.set_title("Score distribution: students per band of % of the points graded")
     img = _png(fig)
-    parts = [
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
-        "<meta name='viewport' content='width=device-width, initial-scale=1'>",
-        f"<title>Class summary</title><style>{STYLE}</style></head><body>",
-        f"<h1>Class summary — {summary['n_students']} students</h1>",
-        f"<p class='summary'>Mean {summary['mean']}, median {summary['median']}"
-        + (f" · seed {summary['seed']}" if "seed" in summary else "")
-        + "</p>",
-        f"<p><img alt='Score distribution' src='{img}'></p>",
+    per_level = [
+        [shown(lv)] + [str(v[k]) for k in ("attempted", "full_marks", "stub_only", "missing")]
+        for lv, v in (summary.get("per_level") or {}).items()
     ]
-    if summary.get("per_level"):
-        parts.append(
-            "<h2>Who handed in what, per level</h2><div class='scroll'><table><thead><tr><th>level</th>"
-            "<th>attempted</th><th>full marks</th><th>stub only</th><th>missing</th></tr></thead><tbody>"
-        )
-        for lv, v in summary["per_level"].items():
-            parts.append(
-                f"<tr><td>{esc(lv)}</td>"
-                + "".join(f"<td class='pts'>{v[k]}</td>" for k in ("attempted", "full_marks", "stub_only", "missing"))
-                + "</tr>"
-            )
-        parts.append("</tbody></table></div>")
-    parts.append(
-        "<h2>Checks failed most often, among those who attempted them</h2><div class='scroll'><table>"
-        "<thead><tr><th>check</th><th>what it checks</th><th>failed</th><th>attempted</th><th>share</th>"
-        "</tr></thead><tbody>"
+    most_failed = [
+        [shown(m["check"]), shown(m["name"]), str(m["students"]), str(m.get("attempted", "")), f"{m['share']:.0%}"]
+        for m in summary["most_failed"]
+    ]
+    mistakes = [
+        [str(lv), shown(mistake.replace("_", " ")), str(k)]
+        for (lv, mistake), k in sorted((diagnoses or {}).items(), key=lambda kv: (-kv[1], kv[0]))
+    ]
+    title = f"Class summary — {summary['n_students']} students"
+    return pages.render(
+        "summary.html.j2",
+        title=title,
+        heading=title,
+        mean=summary["mean"],
+        median=summary["median"],
+        seed=summary.get("seed"),
+        chart={
+            "src": img,
+            "alt": distribution_text(summary["distribution"]),
+            "rows": [[shown(band), str(n)] for band, n in summary["distribution"].items()],
+        },
+        per_level=per_level,
+        most_failed=most_failed,
+        mistakes=mistakes,
+        grader_errors=", ".join(shown(e) for e in summary.get("grader_errors") or []),
     )
-    for m in summary["most_failed"]:
-        parts.append(
-            f"<tr><td>{esc(m['check'])}</td><td>{esc(m['name'])}</td><td class='pts'>{m['students']}</td>"
-            f"<td class='pts'>{m.get('attempted', '')}</td><td class='pts'>{m['share']:.0%}</td></tr>"
-        )
-    parts.append("</tbody></table></div>")
-    if diagnoses:
-        parts.append(
-            "<h2>Diagnosed mistakes, by level</h2><div class='scroll'><table><thead><tr><th>level</th>"
-            "<th>mistake</th><th>students</th></tr></thead><tbody>"
-        )
-        for (lv, mistake), k in sorted(diagnoses.items(), key=lambda kv: (-kv[1], kv[0])):
-            parts.append(f"<tr><td>{lv}</td><td>{esc(mistake.replace('_', ' '))}</td><td class='pts'>{k}</td></tr>")
-        parts.append("</tbody></table></div>")
-    if summary.get("grader_errors"):
-        parts.append(f"<p class='fix'>Grader errors (regrade these): {esc(', '.join(summary['grader_errors']))}</p>")
-    parts.append("</body></html>")
-    return "\n".join(parts)

@@ -26,6 +26,7 @@ import contextlib
 import io
 import re
 import sys
+import uuid
 
 from . import neutralise
 from .curriculum import LEVELS, STAGES
@@ -51,8 +52,10 @@ class SelfCheckFailed(AssertionError):
         self.report = report
 
     def _render_traceback_(self) -> list[str]:
-        # IPython calls this instead of formatting a traceback: the table is the explanation.
-        return [f"\x1b[0;31m{type(self).__name__}\x1b[0m: {self}"]
+        # IPython calls this instead of formatting a traceback: the table is the explanation. Bold,
+        # not red: JupyterLab draws ANSI red on its pink error background at 2.7:1 (AA needs 4.5),
+        # and the name already says that the check failed.
+        return [f"\x1b[1m{type(self).__name__}\x1b[0m: {self}"]
 
 
 def run(
@@ -111,7 +114,8 @@ def check(level: int, stage: str | None = None, namespace: dict | None = None) -
     if failed:
         raise SelfCheckFailed(
             f"level {level}{f', stage {stage}' if stage else ''}: {_verdict(report)} "
-            f"({report.score:g} / {report.max_score:g}); see the table above",
+            # "of", not "/": JupyterLab's text output turns a lone "/" into an empty link
+            f"({report.score:g} of {report.max_score:g} points); see the table above",
             report,
         )
     return None if shell is not None else report
@@ -191,30 +195,8 @@ def text_table(report: Report) -> str:
 
 
 # --- the HTML panel -------------------------------------------------------------------------------
-
-#: Scoped to the panel (a notebook page must not be restyled by an output). JupyterLab's sanitizer
-#: drops <style> in outputs it does not trust (a notebook reopened later): the inline styles on
-#: the marks keep the colours there.
-PANEL_CSS = """
-.kit-selfcheck{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;line-height:1.4;
-  border:1px solid #e5e7eb;border-radius:.5rem;padding:.6rem .8rem;margin:.2rem 0;max-width:56rem;color:#1d1d1f;
-  background:#fff}
-.kit-selfcheck .kit-head{font-size:1.05rem;font-weight:600;margin:0 0 .4rem}
-.kit-selfcheck .kit-scroll{overflow-x:auto}
-.kit-selfcheck table{border-collapse:collapse;width:100%;font-size:.9rem;margin:0;table-layout:auto}
-.kit-selfcheck th,.kit-selfcheck td{text-align:left;vertical-align:top;padding:.3rem .5rem;
-  border:0;border-bottom:1px solid #e5e7eb;white-space:normal}
-.kit-selfcheck th{background:#f9fafb;font-weight:600}
-.kit-selfcheck td.pts{text-align:right;white-space:nowrap}
-.kit-selfcheck .msg{color:#374151;font-size:.86rem;margin-top:.2rem;white-space:pre-wrap;font-family:inherit}
-.kit-selfcheck .diag{color:#92400e;font-size:.86rem}
-.kit-selfcheck .fix{border-left:4px solid #b45309;padding:.35rem .7rem;background:#fffbeb;margin:.6rem 0 0}
-.kit-selfcheck .curve{margin:.6rem 0 0} .kit-selfcheck .curve img{max-width:100%;height:auto}
-.kit-selfcheck .note{color:#6b7280;font-size:.8rem;margin:.5rem 0 0}
-"""
-
-_COLOURS = {"pass": "#15803d", "fail": "#b91c1c", "todo": "#a16207", "err": "#7e22ce"}
-_HEAD_BG = {"pass": "#f0fdf4", "fail": "#fef2f2", "todo": "#fefce8", "err": "#faf5ff"}
+# The panel is the template templates/selfcheck_panel.html.j2 (escaped by default); this side hands
+# it plain text, with control characters shown.
 
 
 def _kind(c) -> str:
@@ -225,11 +207,6 @@ def _kind(c) -> str:
     return "todo" if _todo(c) else "fail"
 
 
-def _mark(kind: str) -> str:
-    label = {"pass": "✓ pass", "fail": "✗ fail", "todo": "· todo", "err": "! error"}[kind]
-    return f'<span class="{kind}" style="color:{_COLOURS[kind]};font-weight:600;white-space:nowrap">{label}</span>'
-
-
 def _overall(report: Report) -> str:
     kinds = {_kind(c) for c in report.checks}
     for kind in ("err", "fail", "todo"):
@@ -238,108 +215,95 @@ def _overall(report: Report) -> str:
     return "pass"
 
 
-def html_panel(report: Report, stage: str | None = None, stderr: str = "") -> str:
-    """The notebook output of one self-check: a self-contained, scoped HTML fragment."""
-    from .hints import switched_off as hints_switched_off
-    from .render_terminal import fix_first
-
-    esc = neutralise.html
-    level = report.levels[0] if report.levels else 0
-    overall = _overall(report)
-    symbol = {"pass": "✓", "fail": "✗", "todo": "·", "err": "!"}[overall]
-    what = f"stage {stage}" if stage else f"{LEVELS[level].module} ({LEVELS[level].title})" if level in LEVELS else ""
-    passed = all(c.passed for c in report.checks)
-    parts = [
-        f'<div class="kit-selfcheck" data-level="{level}" data-stage="{esc(stage or "all")}" '
-        f'data-score="{report.score:g}" data-max-score="{report.max_score:g}" '
-        f'data-passed="{str(passed).lower()}">',
-        f"<style>{PANEL_CSS}</style>",
-        f'<div class="kit-head" style="color:{_COLOURS[overall]};background:{_HEAD_BG[overall]};'
-        f'padding:.3rem .5rem;border-radius:.3rem">{symbol} Level {level} · {esc(what)}: '
-        f'{esc(_verdict(report))} — <span class="kit-score">{report.score:g} / {report.max_score:g}</span>'
-        "</div>",
-    ]
-    if level in report.level_notes:
-        parts.append(f'<div class="fix">{esc(report.level_notes[level])}</div>')
-    left = ' style="text-align:left;vertical-align:top"'  # inline: JupyterLab right-aligns table cells
-    parts.append(
-        f'<div class="kit-scroll"><table><thead><tr><th{left}>stage</th><th{left}>check</th>'
-        f'<th{left}>result</th><th style="text-align:right">points</th></tr></thead><tbody>'
-    )
-    checks = sorted(report.checks, key=lambda c: (c.level, STAGES.index(c.stage)))
-    shown_todo: set[str] = set()
-    for c in checks:
-        kind = _kind(c)
-        msg = ""
-        if c.message and not c.passed and not (kind == "todo" and c.message in shown_todo):
-            msg = f'<div class="msg">{_message_html(c.message)}</div>'
-            shown_todo.add(c.message)
-        diag = f'<div class="diag">diagnosis: {esc(c.diagnosis.replace("_", " "))}</div>' if c.diagnosis else ""
-        parts.append(
-            f"<tr><td{left}>{esc(c.stage)}</td><td{left}>{esc(c.name)}{msg}{diag}</td>"
-            f"<td{left}>{_mark(kind)}</td>"
-            f'<td class="pts" style="text-align:right;vertical-align:top;white-space:nowrap">'
-            f"{c.score:g} / {c.max_score:g}</td></tr>"
-        )
-    parts.append("</tbody></table></div>")
-    fix = fix_first(report)
-    if fix and overall != "todo":
-        parts.append(f'<div class="fix"><b>What to fix first:</b> {esc(fix)}</div>')
-    elif overall == "todo":
-        parts.append(
-            '<div class="fix">Replace the <code>raise NotImplementedError(...)</code> line of each '
-            "function named above with your code, run its cell, then run this cell again.</div>"
-        )
-    if overall in ("fail", "todo") and not hints_switched_off():
-        call = f'hint({level}, "{stage}")' if stage else f"hint({level})"
-        parts.append(f'<p class="note">Stuck? Run <code>{esc(call)}</code> in a new cell: one hint more each time.</p>')
-    parts.append(_curve_html(report, level))
-    note = _stderr_note(stderr)
-    if note:
-        head, _, body = note.partition("\n")
-        parts.append(
-            f'<div class="note">{esc(head)}</div><pre class="msg" style="white-space:pre-wrap;'
-            f'max-height:12rem;overflow:auto;margin:.2rem 0 0">{esc(body)}</pre>'
-        )
-    if report.errors:
-        parts.append(
-            f'<div class="fix" style="border-color:{_COLOURS["err"]}">{len(report.errors)} grader '
-            "error(s): these are not your fault; report them to your instructor.</div>"
-        )
-    parts.append(
-        f'<p class="note">Self-check in this kernel (seed {report.seed}). The official grade comes '
-        "from the grader, which runs your code in isolation on its own data.</p></div>"
-    )
-    return "".join(parts)
-
-
 _HINT = re.compile(r"(Hint:)")
 
 
-def _message_html(message: str) -> str:
-    text = neutralise.html(message)
-    return _HINT.sub(r"<b>\1</b>", text)
+def _message_parts(message: str) -> list[tuple[str, bool]]:
+    """The message as (text, bold) pieces: "Hint:" stands out, the rest is plain (escaped) text."""
+    return [(piece, piece == "Hint:") for piece in _HINT.split(neutralise.visible(message)) if piece]
 
 
-def _curve_html(report: Report, level: int) -> str:
+def html_panel(report: Report, stage: str | None = None, stderr: str = "") -> str:
+    """The notebook output of one self-check: a self-contained, scoped HTML fragment."""
+    from . import pages
+    from .hints import switched_off as hints_switched_off
+    from .render_terminal import fix_first
+
+    shown = neutralise.visible
+    level = report.levels[0] if report.levels else 0
+    overall = _overall(report)
+    checks = []
+    shown_todo: set[str] = set()
+    for c in sorted(report.checks, key=lambda c: (c.level, STAGES.index(c.stage))):
+        kind = _kind(c)
+        message: list[tuple[str, bool]] = []
+        if c.message and not c.passed and not (kind == "todo" and c.message in shown_todo):
+            message = _message_parts(c.message)
+            shown_todo.add(c.message)
+        checks.append(
+            {
+                "stage": shown(c.stage),
+                "name": shown(c.name),
+                "message": message,
+                "diagnosis": shown(c.diagnosis.replace("_", " ")) if c.diagnosis else "",
+                "kind": kind,
+                "score": c.score,
+                "max_score": c.max_score,
+            }
+        )
+    note = _stderr_note(stderr)
+    stderr_head, _, stderr_body = note.partition("\n")
+    fix = fix_first(report)
+    return pages.render(
+        "selfcheck_panel.html.j2",
+        id=f"kit-{level}-{uuid.uuid4().hex[:8]}",  # unique in the notebook, however often a cell runs
+        level=level,
+        stage=shown(stage or "all"),
+        score=report.score,
+        max_score=report.max_score,
+        passed=all(c.passed for c in report.checks),
+        overall=overall,
+        symbol={"pass": "✓", "fail": "✗", "todo": "·", "err": "!"}[overall],
+        what=(
+            f"stage {shown(stage)}"
+            if stage
+            else f"{LEVELS[level].module} ({LEVELS[level].title})"
+            if level in LEVELS
+            else ""
+        ),
+        verdict=_verdict(report),
+        note=shown(report.level_notes[level]) if level in report.level_notes else "",
+        checks=checks,
+        fix=shown(fix) if fix else "",
+        hint_call=(f'hint({level}, "{stage}")' if stage else f"hint({level})")
+        if overall in ("fail", "todo") and not hints_switched_off()
+        else "",
+        curve=_curve_view(report, level),
+        stderr_head=stderr_head,
+        stderr_body=stderr_body,
+        n_errors=len(report.errors),
+        seed=report.seed,
+    )
+
+
+def _curve_view(report: Report, level: int) -> dict | None:
+    """The train stage's loss curve: the figure, its words (``curve_text``) and its numbers."""
     curve = report.curves.get(level)
     if not curve:
-        return ""
+        return None
+    from .curve_text import describe
     from .render_html import loss_plot
 
     try:
         img = loss_plot(level, curve)
     except Exception:  # noqa: BLE001 - a plot that cannot be drawn must not hide the table
-        return ""
+        return None
     if not img:
-        return ""
+        return None
+    text = describe(level, curve)
     caption = (
         "your train()'s loss (dashed) against the reference's"
         if curve.get("student")
         else "the reference's loss: what your train() should do once it is written"
     )
-    caption = neutralise.html(caption)
-    return (
-        f'<figure class="curve"><img class="kit-loss-curve" alt="Level {level} loss curve: {caption}" '
-        f'src="{img}"><figcaption class="note">Loss curve: {caption}.</figcaption></figure>'
-    )
+    return {"src": img, "alt": text.alt, "caption": caption, "columns": text.columns, "rows": text.rows}

@@ -83,7 +83,8 @@ def test_failing_checks_show_expected_against_got(zygote, tmp_path):
 
 def test_html_page_is_self_contained_and_has_table_and_plot(reports):
     page = feedback_page(reports["reference"], "Reference")
-    assert page.count("<table") == 2 and page.count("<img") == 2
+    # per level: its checks, and the numbers behind its loss curve (the figure's text equivalent)
+    assert page.count("<table") == 4 and page.count("<img") == 2 and page.count("<details>") == 2
     assert "http://" not in page and "https://" not in page  # nothing to fetch: readable offline
     assert "width=device-width" in page
     stub = feedback_page(reports["stub"], "Stub")

@@ -73,7 +73,49 @@ def _browser_missing() -> str | None:
         import playwright.sync_api  # noqa: F401
     except ImportError:
         return "the playwright package is not installed (pip install playwright; no browser download needed)"
-    return None
+    import axe_check
+
+    return axe_check.missing()
+
+
+def audit_kit_output(page, name: str) -> dict:
+    """axe-core's WCAG 2.1 A/AA rules over what the kit puts in the open notebook: its rendered
+    Markdown and every cell output (self-check panels, hints, the progress table). JupyterLab's own
+    interface (editors, toolbars) is JupyterLab's to fix: its findings on the whole page are written
+    beside the screenshots (``axe-<name>.json``) for the record, not asserted."""
+    import axe_check
+
+    scope = ".jp-NotebookPanel:not(.lm-mod-hidden)"
+    # JupyterLab's scrolling containers make axe judge every output "not visible on screen", so its
+    # colour-contrast rule would check nothing there: let them overflow (same DOM, same colours).
+    unclipped = ".jp-ThemedContainer,.jp-WindowedPanel-outer,.jp-OutputArea-child{overflow:visible !important}"
+    style = page.add_style_tag(content=unclipped)
+    try:
+        outputs = [[f"{scope} .jp-OutputArea-output"], [f"{scope} .jp-MarkdownOutput"]]
+        kit = axe_check.run_axe(page, {"include": outputs})
+        whole = axe_check.run_axe(page)
+    finally:
+        style.evaluate("e => e.remove()")  # the rest of the test drives JupyterLab as it is
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / f"axe-{name}.json").write_text(
+        json.dumps(
+            {
+                "axe-core": kit["testEngine"]["version"],
+                "tags": axe_check.TAGS,
+                "kit output": {
+                    "rules_run": len(axe_check.rules_run(kit)),
+                    "passed": sorted(r["id"] for r in kit["passes"]),
+                    # what axe could not decide (e.g. text over an image): for a person to look at
+                    "incomplete": {r["id"]: [n["target"] for n in r["nodes"]] for r in kit["incomplete"]},
+                    "violations": [r["id"] for r in kit["violations"]],
+                },
+                "whole JupyterLab page": {"violations": sorted(r["id"] for r in whole["violations"])},
+            },
+            indent=2,
+        )
+    )
+    assert not kit["violations"], f"{name}:\n{axe_check.describe(kit['violations'])}"
+    return kit
 
 
 # --- the lab command, without a browser ----------------------------------------------------------
@@ -115,7 +157,7 @@ def test_selfcheck_outside_ipython_prints_text_and_raises_short(capsys):
         check(1, "loss", ns)
     assert isinstance(info.value, AssertionError)
     assert "not implemented yet" in str(info.value)
-    assert info.value._render_traceback_() == [f"\x1b[0;31mSelfCheckFailed\x1b[0m: {info.value}"]
+    assert info.value._render_traceback_() == [f"\x1b[1mSelfCheckFailed\x1b[0m: {info.value}"]
     out = capsys.readouterr().out
     assert "loss_fn is the sum of squared errors" in out and "not implemented yet" in out
 
@@ -203,6 +245,8 @@ class Lab:
         (self.cwd / "nbgrader_config.py").write_text(NBGRADER_CONFIG.format(timeout=DEFAULT_CELL_TIMEOUT))
         env = kernel_env()
         env.pop("KIT_HISTORY", None)  # the student's kernels keep their record (conftest.py turns it off)
+        # the kernels import this checkout's package, not whichever one is installed
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
         env.update(
             {
                 MARKER: marker,
@@ -501,6 +545,8 @@ def test_students_run_and_self_check_in_jupyterlab(browser_lab, zygote, tmp_path
             for e in errors
         ), errors
         nb.screenshot(nb.grade_cells[first], f"level{level}-stub-run.png")
+        audited = audit_kit_output(page, f"level{level}-stub-run")  # a failing panel and its error
+        assert {"color-contrast", "list"} <= {r["id"] for r in audited["passes"]}, "nothing audited"
 
         # 1b. Stuck: hint(level, stage) in a new cell, twice: one rung, then the next, from the hints
         # shipped beside the notebook (the grade cell imported `hint` along with `check`).
@@ -542,6 +588,8 @@ def test_students_run_and_self_check_in_jupyterlab(browser_lab, zygote, tmp_path
         progress = nb.page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .kit-progress").inner_text()
         assert re.search(rf"^{level}\s+{total:g} / {total:g}\s", progress, re.M), progress
         nb.screenshot(nb.grade_cells["train"], f"level{level}-full-marks.png")
+        audited = audit_kit_output(page, f"level{level}-full-marks")  # every panel, the curve, the progress
+        assert {"color-contrast", "image-alt"} <= {r["id"] for r in audited["passes"]}, "nothing audited"
 
         # 4. The isolated grader agrees with the notebook on the file JupyterLab saved.
         submission = tmp_path / f"submission{level}"

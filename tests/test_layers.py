@@ -54,6 +54,8 @@ LAYERS: list[tuple[str, set[str]]] = [
         {
             "autograder.render_terminal",
             "autograder.render_html",
+            "autograder.pages",  # the Jinja2 environment of every page
+            "autograder.curve_text",  # a loss curve in words and numbers, for the pages
             "autograder.batch",
             "autograder.selfcheck",
             "autograder.gradescope",

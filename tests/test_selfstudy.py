@@ -164,7 +164,8 @@ def test_progress_html_escapes_and_draws_the_chart(workdir):
     assert p.checks == 2 and p.best == 1.0 and p.stages_done == ["forward"] and p.solutions == []
     page = progress.render_html(summary)
     assert "<b>bad</b>" not in page and 'class="kit-progress-chart"' in page
-    assert page.count("<tr>") == 1 + 8  # the header and every level
+    assert page.split("</table>")[0].count("<tr>") == 1 + 8  # the header and every level
+    assert page.count('<tr class="kit-progress-point">') == 2  # the chart's numbers: one row per check
 
 
 def test_progress_counts_hints_solutions_and_time_to_full_marks(workdir):
