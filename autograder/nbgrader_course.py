@@ -59,6 +59,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import curriculum, nbgrader_pregrade
+from .nbgrader_pregrade import (  # (kept importable from here)
+    DEFAULT_CALL_TIMEOUT,
+    DEFAULT_SUBMISSION_TIMEOUT,
+    grade_notebook_bytes,
+)
 from .settings import default_seed, parse_levels
 from .submission import MAX_SOURCE_BYTES, is_regular, read_regular
 
@@ -78,8 +83,6 @@ DEFAULT_COURSE_ID = "pytorch-examples"
 DEFAULT_CELL_TIMEOUT = 120
 DEFAULT_STARTUP_TIMEOUT = 120
 #: The grading run's limits, the same defaults as ``python -m autograder grade``.
-DEFAULT_CALL_TIMEOUT = 60.0
-DEFAULT_SUBMISSION_TIMEOUT = 600.0
 #: zip_collect's file names: ``<anything>_<student>_attempt_<timestamp>_<notebook>.ipynb``
 #: (nbgrader's documented example); change it in nbgrader_config.py to your LMS's pattern.
 DEFAULT_LMS_REGEXP = r".*_(?P<student_id>\w+)_attempt_(?P<timestamp>[0-9\-]+)_(?P<file_id>\w+\.ipynb)"
@@ -823,30 +826,6 @@ def _save_log(course: Path, name: str, proc: subprocess.CompletedProcess) -> Non
 
 class IsolatedGraderError(RuntimeError):
     """The kit's grader failed (not the student): the submission is left ungraded."""
-
-
-def grade_notebook_bytes(
-    raw: bytes, level: int, seed: int, device: str = "cpu", limits=None, pool=None, refused: str | None = None
-):
-    """The kit's official grade of one level's notebook: ``grade()`` on a directory that holds only
-    that notebook, under the kit's submission name (what ``python -m autograder grade`` does).
-    ``refused``: why the submitted notebook was not read (a link, a pipe): the level scores 0 with it."""
-    from .grading import grade
-    from .submission import refused_level
-
-    with tempfile.TemporaryDirectory(prefix="kit-nbgrader-") as tmp:
-        if refused:
-            return grade(
-                Path(tmp),
-                [level],
-                seed,
-                device,
-                limits,
-                pool=pool,
-                sources={level: refused_level(level, notebook_name(level), refused)},
-            )
-        (Path(tmp) / notebook_name(level)).write_bytes(raw)
-        return grade(Path(tmp), [level], seed, device, limits, pool=pool)
 
 
 def stage_outputs(report, level: int, stage: str, points: float) -> tuple[list, float]:

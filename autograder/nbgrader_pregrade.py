@@ -28,12 +28,20 @@ import hashlib
 import json
 import multiprocessing
 import os
+import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import astuple, dataclass
 from pathlib import Path
 
 ENV = "KIT_PREGRADED"
+
+
+#: IsolatedGrades' defaults (nbgrader_preprocessors.py declares its traits with them).
+DEFAULT_DEVICE = "cpu"
+DEFAULT_CALL_TIMEOUT = 60.0
+DEFAULT_SUBMISSION_TIMEOUT = 600.0
+DEFAULT_REQUIRE_ISOLATION = True
 
 
 @dataclass(frozen=True)
@@ -65,7 +73,6 @@ def _limits(settings: Settings):
 
 def _grade(raw: bytes, level: int, settings: Settings) -> dict:
     """In a batch worker: the same call as IsolatedGrades makes, on the same bytes."""
-    from .nbgrader_course import grade_notebook_bytes
     from .sandbox import shared_pool
 
     report = grade_notebook_bytes(raw, level, settings.seed, settings.device, _limits(settings), pool=shared_pool())
@@ -128,15 +135,25 @@ def lookup(raw: bytes, level: int, settings: Settings, wait: float | None = None
 
 
 def course_settings(course: Path) -> Settings:
-    """IsolatedGrades' settings as the course's nbgrader_config.py gives them (its defaults else)."""
+    """IsolatedGrades' settings as the course's nbgrader_config.py gives them (its defaults else).
+    Read from the configuration itself: this module stays below the preprocessors that import it."""
     from traitlets.config.loader import PyFileConfigLoader
 
-    from .nbgrader_preprocessors import IsolatedGrades
     from .settings import default_seed
 
-    config = PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config()
-    grades = IsolatedGrades(config=config)
-    return settings_of(grades, default_seed)
+    section = PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config().IsolatedGrades
+
+    def given(name, default):
+        return section[name] if name in section else default
+
+    seed = given("seed", None)
+    return Settings(
+        seed=default_seed() if seed is None else int(seed),
+        device=str(given("device", DEFAULT_DEVICE)),
+        call_timeout=float(given("call_timeout", DEFAULT_CALL_TIMEOUT)),
+        submission_timeout=float(given("submission_timeout", DEFAULT_SUBMISSION_TIMEOUT)),
+        require_isolation=bool(given("require_isolation", DEFAULT_REQUIRE_ISOLATION)),
+    )
 
 
 def settings_of(grades, default_seed) -> Settings:
@@ -147,3 +164,30 @@ def settings_of(grades, default_seed) -> Settings:
         submission_timeout=float(grades.submission_timeout),
         require_isolation=bool(grades.require_isolation),
     )
+
+
+def grade_notebook_bytes(
+    raw: bytes, level: int, seed: int, device: str = "cpu", limits=None, pool=None, refused: str | None = None
+):
+    """The kit's official grade of one level's notebook: ``grade()`` on a directory that holds only
+    that notebook, under the kit's submission name (what ``python -m autograder grade`` does).
+    ``refused``: why the submitted notebook was not read (a link, a pipe): the level scores 0 with it."""
+    from .curriculum import LEVELS
+    from .grading import grade
+    from .submission import refused_level
+
+    name = f"{LEVELS[level].module}.ipynb"  # (nbgrader_course.notebook_name)
+
+    with tempfile.TemporaryDirectory(prefix="kit-nbgrader-") as tmp:
+        if refused:
+            return grade(
+                Path(tmp),
+                [level],
+                seed,
+                device,
+                limits,
+                pool=pool,
+                sources={level: refused_level(level, name, refused)},
+            )
+        (Path(tmp) / name).write_bytes(raw)
+        return grade(Path(tmp), [level], seed, device, limits, pool=pool)

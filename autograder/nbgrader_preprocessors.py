@@ -34,6 +34,7 @@ from .nbgrader_course import (
     level_of_notebook,
     stage_outputs,
 )
+from .nbgrader_pregrade import DEFAULT_REQUIRE_ISOLATION
 from .sandbox import Limits, probe_isolation, shared_pool
 from .settings import default_seed
 from .submission import MAX_SOURCE_BYTES, NotRegular, read_regular
@@ -129,7 +130,7 @@ class IsolatedGrades(NbGraderPreprocessor):
     call_timeout = Float(DEFAULT_CALL_TIMEOUT, help="seconds one call of student code may take").tag(config=True)
     submission_timeout = Float(DEFAULT_SUBMISSION_TIMEOUT, help="seconds a level may take").tag(config=True)
     require_isolation = Bool(
-        True,
+        DEFAULT_REQUIRE_ISOLATION,
         help="official grading: grade nothing where the student's process cannot be fully confined "
         "(hidden by allow-list, a user of its own, no network, rlimits: root on Linux); "
         "False grades with what this machine allows, and each report's sandbox section says what held",

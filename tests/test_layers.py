@@ -61,6 +61,8 @@ LAYERS: list[tuple[str, set[str]]] = [
             "autograder.gradescope",
             "autograder.nbgrader_course",
             "autograder.nbgrader_preprocessors",
+            "autograder.nbgrader_pregrade",  # the parallel grading pass nbgrader's preprocessor reads
+            "autograder.class_outputs",  # a class rerun's pages, rewritten or removed
             "autograder.lab",
             "autograder.watch",
             "autograder.build",
