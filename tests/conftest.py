@@ -12,7 +12,7 @@ import threading
 
 import pytest
 
-from autograder.sandbox import Zygote
+from autograder.sandbox import start_pool
 
 #: The seed every grading test runs with: the kit's default seed (autograder.settings.DEFAULT_SEED),
 #: written out so that a change of the default shows up as a deliberate change here.
@@ -25,7 +25,9 @@ os.environ["KIT_HISTORY"] = "off"
 
 @pytest.fixture(scope="session")
 def zygote():
-    z = Zygote()
+    """The session's pool: a warm zygote, unless ``KIT_SANDBOX_START`` asks for another start
+    method (bench/test_versions.py runs the smoke suite through each one)."""
+    z = start_pool()
     yield z
     z.close()
 
