@@ -148,10 +148,23 @@ def smoke(python: Path, start: str, corpus: str | None, xml: Path) -> dict:
             continue
         parts[part][0] += ok
         parts[part][1] += 1
-        if not ok and part == "corpus":
-            parts["other"].append(name.removeprefix("test_corpus_case"))
+        if not ok:
+            parts["other"].append(name.removeprefix("test_corpus_case") + _why(case))
     parts["seconds"] = round(seconds)
+    parts["load"] = os.getloadavg()[1] if hasattr(os, "getloadavg") else float("nan")  # (the last 5 minutes)
     return parts
+
+
+def _why(case) -> str:
+    """The first check a failed test names, with its message's start (a timeout, an import...)."""
+    for child in case:
+        if child.tag in ("failure", "error"):
+            found = re.search(r"\('(\d\.[\w.]+)', '([^']{0,70})", child.get("message", "") + (child.text or ""))
+            if found:
+                return f" ({found[1]}: {found[2]})"
+            first = (child.get("message") or "").splitlines()[:1]
+            return f" ({first[0][:80]})" if first else ""
+    return ""
 
 
 def verdict(counts) -> str:
@@ -237,7 +250,12 @@ def main(argv=None) -> int:
                 }
             )
     else:
-        assert have["torch"] == args.torch and have["numpy"] == args.numpy, have
+        from packaging.version import Version
+
+        for name in ("torch", "numpy"):  # (PyPI's torch 2.4.1 says 2.4.1+cu121: the local part may differ)
+            want = Version(getattr(args, name))
+            got = Version(have[name])
+            assert got.public == want.public and (not want.local or got.local == want.local), have
         assert Path(have["torch_file"]).resolve().is_relative_to(venv.resolve()), have  # the venv's own torch
         for start in args.start:
             parts = smoke(python, start, args.corpus, venv / f"smoke-{start}.xml")
@@ -249,7 +267,7 @@ def main(argv=None) -> int:
                     "stubs": verdict(parts["stubs"]),
                     "corpus": verdict(parts["corpus"]) + (f" (-k {args.corpus})" if args.corpus else ""),
                     "other": ", ".join(parts["other"][:6]).replace("|", "/") or "none",
-                    "seconds": parts["seconds"],
+                    "seconds": f"{parts['seconds']} (load {parts['load']:.1f})",
                 }
             )
     for r in rows:
