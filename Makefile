@@ -1,7 +1,7 @@
 # The maintainer's commands. Each is one line of shell: read it to see what CI and pre-commit run.
 PYTHON ?= python3
 
-.PHONY: test test-fast lint format build-check bench
+.PHONY: test test-fast lint format build-check bench test-versions
 
 # The README's test command: the whole suite, end-to-end runs included (10+ minutes).
 test:
@@ -29,3 +29,8 @@ build-check:
 # The figures of docs/speed.md in one run (ratios against `import torch`, measured in the same run).
 bench:
 	$(PYTHON) bench/speed_table.py --repeat 3 --n 8
+
+# The smoke suite (reference, stubs, corpus) in a throw-away venv with the named versions, through
+# fork, spawn and portable; updates docs/versions.md. e.g. make test-versions TORCH=2.4.1 NUMPY=2.0.0
+test-versions:
+	$(PYTHON) bench/test_versions.py --torch $(TORCH) --numpy $(NUMPY) $(if $(PY),--python $(PY)) $(if $(CORPUS),--corpus "$(CORPUS)")

@@ -110,6 +110,7 @@ MESSAGE_MISTAKES: dict[str, tuple[str, ...]] = {
     "random_draws": ("drew from Python's random", "another way than one random.randint"),
     "update_outside_optimizer": ("changed outside optimizer.step()", "optimizer.step() was never called"),
     "loss_after_update": ("is not the loss of the initial weights",),
+    "optimizer_setting": ("Adam's default is",),
 }
 
 MISTAKES = tuple(dict.fromkeys(DIAGNOSES + tuple(MESSAGE_MISTAKES)))

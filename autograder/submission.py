@@ -26,13 +26,13 @@ from __future__ import annotations
 
 import errno
 import hashlib
-import json
 import os
 import stat
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from . import source_text
 from .curriculum import LEVELS
 
 MAX_SOURCE_BYTES = 2 * 1024 * 1024
@@ -108,10 +108,7 @@ def read_regular(path: Path, limit: int = MAX_SOURCE_BYTES) -> bytes:
 
 def notebook_code(raw: bytes) -> str:
     """The code of a notebook's code cells, as a module (raises ValueError when malformed)."""
-    try:
-        nb = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise ValueError(f"is not a valid notebook (not JSON: {exc})") from None
+    nb = source_text.notebook_json(raw)  # (Unreadable is a ValueError)
     if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
         raise ValueError("is not a valid notebook (no list of cells)")
     chunks = []
@@ -132,7 +129,7 @@ def notebook_code(raw: bytes) -> str:
             continue  # a cell magic: the whole cell is not Python
         if _asks_for_help(src):
             continue  # `hint(3, "backward")` left in a cell: a question to the kit, not the student's module
-        for line in src.splitlines():
+        for line in source_text.lines(src):  # CRLF/CR cells too; a form feed stays in its line
             stripped = line.lstrip()
             if stripped.startswith(("%", "!")) or (stripped.endswith("?") and not stripped.startswith("#")):
                 lines.append("")  # keep line numbers stable
@@ -355,11 +352,9 @@ def source_of(level: int, name: str, raw: bytes) -> LevelSource:
         except ValueError as exc:
             return LevelSource(level, module, name, None, f"{name} {exc}", raw)
     try:
-        source = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return LevelSource(level, module, name, None, f"{name} is not UTF-8 text (binary file?)", raw)
-    if "\x00" in source:
-        return LevelSource(level, module, name, None, f"{name} contains NUL bytes (binary file?)", raw)
+        source = source_text.python_source(raw)  # as the interpreter reads it: BOM, cookie, CRLF or CR
+    except source_text.Unreadable as exc:
+        return LevelSource(level, module, name, None, f"{name} {exc}", raw)
     return LevelSource(level, module, name, source, None, raw)
 
 

@@ -35,6 +35,8 @@ def build_optimizer(model, lr):
     # hint step: `torch.optim.Adam` takes the parameters as an iterable (`model.parameters()`) and
     #   the learning rate as `lr=`.
     # hint step: Return Adam over model.parameters() with lr=lr; nothing else to set.
+    # hint step if optimizer_setting: Adam's other settings (betas, eps, weight_decay, amsgrad...)
+    #   keep their defaults here: the message names the one you changed. Pass only the parameters and lr.
     # hint step if optimizer_rebuilt: Adam keeps running averages of the gradients between steps;
     #   building it anew each iteration throws them away. Build it once, before the loop.
     return torch.optim.Adam(model.parameters(), lr=lr)

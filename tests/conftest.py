@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder.sandbox import Zygote
+from autograder.sandbox import start_pool
 from tree_guard import pytest_sessionfinish, pytest_sessionstart  # noqa: F401  the suite writes nothing in the checkout
 
 #: The seed every grading test runs with: the kit's default seed (autograder.settings.DEFAULT_SEED),
@@ -32,7 +32,9 @@ os.environ["KIT_HISTORY"] = "off"
 
 @pytest.fixture(scope="session")
 def zygote():
-    z = Zygote()
+    """The session's pool: a warm zygote, unless ``KIT_SANDBOX_START`` asks for another start
+    method (bench/test_versions.py runs the smoke suite through each one)."""
+    z = start_pool()
     yield z
     z.close()
 

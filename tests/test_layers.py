@@ -28,6 +28,7 @@ LAYERS: list[tuple[str, set[str]]] = [
             "autograder.codec",
             "autograder.csv_safe",
             "autograder.neutralise",
+            "autograder.source_text",
         },
     ),
     (

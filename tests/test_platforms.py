@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+import envs
 from autograder.child.confine import _blocked_ancestor
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,28 +47,10 @@ def assert_full_marks(report: dict) -> None:
 
 
 def make_venv(where: Path, own_packages: bool = False) -> Path:
-    """A venv that sees this Python's packages: through --system-site-packages, or (``own_packages``)
-    as packages of its own, every entry of the base's site-packages linked into the venv's (torch's
-    files are then imported through the venv's path, as where torch was installed in the venv)."""
-    flags = [] if own_packages else ["--system-site-packages"]
-    subprocess.run([sys.executable, "-m", "venv", *flags, "--without-pip", str(where)], check=True)
-    python = where / "bin" / "python"
-    if own_packages:
-        import torch
-
-        base = Path(torch.__file__).parent.parent
-        mine = Path(
-            subprocess.run(
-                [str(python), "-c", "import site; print(site.getsitepackages()[0])"],
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout.strip()
-        )
-        for entry in base.iterdir():
-            if not (mine / entry.name).exists():
-                (mine / entry.name).symlink_to(entry)
-    return python
+    """A venv that has the running suite's packages (tests/envs.py: never ``--system-site-packages``
+    from ``sys.executable``, whose base lacks them when the suite runs in a venv); ``own_packages``:
+    torch, numpy and their requirements are files of the venv itself (imported through its path)."""
+    return envs.make_venv(where, own=("torch", "numpy") if own_packages else ())
 
 
 # ----------------------------------------------------------------------------- virtual environments
@@ -127,10 +110,9 @@ def test_check_as_an_ordinary_user_from_a_venv_in_their_home(tmp_path):
         home = Path(f"/home/{name}")
         shutil.copytree(ROOT / "solutions", home / "work")
         subprocess.run(["chown", "-R", f"{name}:{name}", str(home / "work")], check=True)
-        script = (
-            f"{shlex_quote(sys.executable)} -m venv --system-site-packages --without-pip ~/venv && "
-            f"cd ~ && PYTHONPATH={shlex_quote(str(ROOT))} ~/venv/bin/python -m autograder check --dir ~/work 1 3"
-        )
+        make_venv(home / "venv")  # (the running suite's packages, linked: a venv's too)
+        subprocess.run(["chown", "-R", "--no-dereference", f"{name}:{name}", str(home / "venv")], check=True)
+        script = f"cd ~ && PYTHONPATH={shlex_quote(str(ROOT))} ~/venv/bin/python -m autograder check --dir ~/work 1 3"
         proc = subprocess.run(
             _as_user(name, script),
             capture_output=True,

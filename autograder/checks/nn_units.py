@@ -222,6 +222,55 @@ def build_optimizer(sub, seed):
     lrs = {g.get("lr") for g in d["param_groups"]}
     if lrs != {lr}:
         raise CheckFailed(f"the optimizer's learning rate is {', '.join(map(str, lrs))}, expected the lr given ({lr})")
+    for group in d["param_groups"]:
+        expect_adam_defaults(group)
+
+
+def expect_adam_defaults(group: dict) -> None:
+    """Fail, naming each setting, where one described param group changes Adam's update."""
+    wrong = adam_setting_mistakes(group)
+    if wrong:
+        raise CheckFailed(
+            "build_optimizer sets "
+            + "; ".join(f"{k}={v!r} (Adam's default is {k}={default!r})" for k, v, default in wrong)
+            + ": the contract asks for Adam with lr and every other setting at Adam's default"
+        )
+
+
+#: Adam's settings that choose an implementation, not the update (the same numbers within rounding):
+#: never judged. Which of them exist, and their defaults, differ between torch versions.
+ADAM_IMPLEMENTATION_KEYS = frozenset({"foreach", "fused", "capturable", "differentiable"})
+
+
+def adam_setting_mistakes(group: dict) -> list[tuple[str, object, object]]:
+    """``(setting, student's value, default)`` for each setting of one described param group that
+    changes Adam's update from the default's (``amsgrad=True``, ``weight_decay=1e-4``, other betas...).
+
+    The defaults are those of the torch that is running (the child's installation is this one), read
+    from a group Adam builds itself, so a setting that a torch version adds or renames never counts
+    as a mistake. A setting the description could not carry (a tensor) is not judged: undecided
+    passes."""
+    default = torch.optim.Adam([torch.zeros(1, requires_grad=True)]).param_groups[0]
+    wrong = []
+    for key, want in default.items():
+        if key in ("params", "lr") or key in ADAM_IMPLEMENTATION_KEYS or key not in group:
+            continue
+        got = group[key]
+        if key == "decoupled_weight_decay" and not group.get("weight_decay"):
+            continue  # decoupled or not, a weight decay of 0 is no decay: the same update
+        if not _same_setting(got, want):
+            wrong.append((key, tuple(got) if isinstance(got, list) else got, want))
+    return wrong
+
+
+def _same_setting(got, want) -> bool:
+    if isinstance(want, (tuple, list)):
+        return isinstance(got, (tuple, list)) and len(got) == len(want) and all(map(_same_setting, got, want))
+    if isinstance(want, bool) or want is None:
+        return got == want
+    if isinstance(want, (int, float)) and isinstance(got, (int, float)) and not isinstance(got, bool):
+        return got == want or abs(got - want) <= 1e-12 * abs(want)  # 1e-08 and 1.0e-8 alike
+    return got == want
 
 
 def optimizer_only(sub, shared, seed):

@@ -12,6 +12,7 @@ older deny-list (tmpfs over the grader's own directories) is the fallback, and t
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import sys
@@ -76,21 +77,62 @@ def _expose(libc, paths, workdir) -> bool:
     return True
 
 
+#: the directories each child gets empty and private (nothing written there outlives it)
+PRIVATE_DIRS = ("/dev/shm", "/tmp", "/var/tmp")
+
+
+def _inside(path: str, directory: str) -> bool:
+    return path == directory or path.startswith(directory.rstrip(os.sep) + os.sep)
+
+
+def _held_open(paths) -> list[tuple[str, int]]:
+    """A path-only descriptor on each directory: what it names stays reachable through
+    ``/proc/self/fd/N`` after a mount covers it."""
+    held = []
+    for p in paths:
+        try:
+            held.append((p, os.open(p, os.O_PATH | os.O_DIRECTORY)))
+        except OSError:
+            continue
+    return held
+
+
+def _bind_back(libc, held) -> bool:
+    """Bind each held directory back at its own path, read-only (inside a tmpfs that covered it)."""
+    ok = True
+    for path, fd in held:
+        try:
+            ok &= _bind(libc, f"/proc/self/fd/{fd}", path, True)
+        finally:
+            os.close(fd)
+    return ok
+
+
 def _private_tmp(libc, scratch) -> bool:
     """Lay empty tmpfs over /tmp, /var/tmp and /dev/shm, so nothing written there outlives the
-    child, keeping the scratch directory reachable at its own path (through a bind mount)."""
+    child, keeping the scratch directory reachable at its own path (through a bind mount), and
+    every part of the Python installation that lies under one of them (a venv in /tmp) visible at
+    its own path, read-only: torch imports modules lazily (torch._dynamo at the first optimizer),
+    after this point, so covering the installation costs the student points it earned."""
     ok, staging = True, None
     flags = _MS_NOSUID | _MS_NODEV
+    install = install_paths()
+    held = {d: _held_open(p for p in install if _inside(p, d) and p != d) for d in PRIVATE_DIRS}
     if os.path.isdir("/dev/shm") and libc.mount(b"tmpfs", b"/dev/shm", b"tmpfs", flags, b"size=64m,mode=1777") == 0:
+        ok &= _bind_back(libc, held.pop("/dev/shm"))
         if scratch and os.path.isdir(scratch):
             staging = "/dev/shm/.kit-scratch"
             os.makedirs(staging, exist_ok=True)
-            ok = libc.mount(scratch.encode(), staging.encode(), None, _MS_BIND, None) == 0
+            ok &= libc.mount(scratch.encode(), staging.encode(), None, _MS_BIND, None) == 0
     else:
         ok = False
     for d in ("/tmp", "/var/tmp"):
         if os.path.isdir(d):
-            ok &= libc.mount(b"tmpfs", d.encode(), b"tmpfs", flags, b"size=256m,mode=1777") == 0
+            covered = libc.mount(b"tmpfs", d.encode(), b"tmpfs", flags, b"size=256m,mode=1777") == 0
+            ok &= covered and _bind_back(libc, held.pop(d))
+    for rest in held.values():  # (not covered: nothing to bind back)
+        for _, fd in rest:
+            os.close(fd)
     if staging and ok:
         os.makedirs(scratch, exist_ok=True)
         ok = libc.mount(staging.encode(), scratch.encode(), None, _MS_BIND, None) == 0
@@ -122,22 +164,64 @@ def _errno_text() -> str:
     return os.strerror(ctypes.get_errno())
 
 
-def install_paths() -> list[str]:
-    """Where the Python installation lives: the prefixes and the directories torch and numpy were
-    imported from (never a ``sys.path`` entry outside them: an editable install's checkout)."""
-    found = {
-        sys.prefix,
-        sys.base_prefix,
-        sys.exec_prefix,
-        sys.base_exec_prefix,
-        os.path.dirname(os.path.dirname(np.__file__)),
-    }
-    torch = sys.modules.get("torch")  # (not in the numpy-only child)
-    if getattr(torch, "__file__", None):
-        found.add(os.path.dirname(os.path.dirname(torch.__file__)))
+@functools.lru_cache(maxsize=1)
+def install_paths() -> tuple[str, ...]:
+    """Where the Python installation lives: the prefixes, the site-packages directories (the user
+    site where it is enabled), and the directories that torch, numpy and every distribution they
+    require were imported or will be imported from (an editable install of one of them included),
+    but never a ``sys.path`` entry outside these (an editable install's checkout, such as the kit's
+    own). torch imports parts of itself and of its requirements (sympy for torch._dynamo) lazily,
+    after confinement, so all of them must stay visible."""
+    import site
+
+    found = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
+    try:
+        found.update(site.getsitepackages())
+        if site.ENABLE_USER_SITE:
+            found.add(site.getusersitepackages())
+    except AttributeError:  # (an embedded interpreter's site module may lack them)
+        pass
+    found.update(_package_dirs())
     found = {os.path.realpath(p) for p in found if p and os.path.isdir(p)}
     # the outermost only (a site-packages inside a prefix is already there)
-    return sorted(p for p in found if not any(q != p and p.startswith(q.rstrip(os.sep) + os.sep) for q in found))
+    return tuple(sorted(p for p in found if not any(q != p and _inside(p, q) for q in found)))
+
+
+#: the packages the child imports, whose requirements it may import too
+_ROOT_DISTRIBUTIONS = ("torch", "numpy")
+
+
+def _package_dirs() -> set[str]:
+    """The directories holding torch, numpy and every distribution they require (transitively):
+    where each one's metadata lies, and an editable install's source directory. Read from the
+    metadata alone, without importing anything (a few milliseconds)."""
+    import importlib.metadata as md
+    import json
+    import re
+    from urllib.parse import unquote, urlparse
+
+    dirs = {os.path.dirname(os.path.dirname(np.__file__))}
+    torch = sys.modules.get("torch")  # (not in the numpy-only child)
+    if getattr(torch, "__file__", None):
+        dirs.add(os.path.dirname(os.path.dirname(torch.__file__)))
+    seen: set[str] = set()
+    todo = [d for d in _ROOT_DISTRIBUTIONS if d != "torch" or torch is not None]
+    while todo and len(seen) < 200:
+        name = re.sub(r"[-_.]+", "-", todo.pop()).lower()
+        if name in seen:
+            continue
+        seen.add(name)
+        try:
+            dist = md.distribution(name)
+            dirs.add(str(dist.locate_file("")))
+            direct = json.loads(dist.read_text("direct_url.json") or "{}")
+            if direct.get("dir_info", {}).get("editable") and str(direct.get("url", "")).startswith("file:"):
+                dirs.add(unquote(urlparse(direct["url"]).path))
+            requires = dist.requires or []
+        except (md.PackageNotFoundError, ValueError, OSError, AttributeError):
+            continue
+        todo.extend(re.split(r"[\s;<>=!~\[(]", r, maxsplit=1)[0] for r in requires if "extra ==" not in r)
+    return dirs
 
 
 def _bind(libc, source: str, target: str, read_only: bool) -> bool:
@@ -182,7 +266,11 @@ def new_root(libc, config: dict, uid: int | None) -> bool:
     if not _tmpfs(libc, root, "size=1m,mode=0755"):
         return False
     owner = f",uid={uid},gid={uid}" if uid is not None else ""
-    ok = all(_bind(libc, p, root + p, True) for p in install_paths())
+    # the private temporary directories first: a part of the installation under one of them (a
+    # venv in /tmp) is then bound inside it, not covered by it
+    ok = _tmpfs(libc, root + "/dev/shm", "size=64m,mode=1777")
+    ok &= _tmpfs(libc, root + "/tmp", "size=256m,mode=1777")
+    ok &= all(_bind(libc, p, root + p, True) for p in install_paths())
     ok &= all(_bind(libc, p, root + p, True) for p in _SYSTEM_DIRS if os.path.isdir(p) and not os.path.islink(p))
     for p in _SYSTEM_DIRS:  # /lib -> usr/lib on merged-/usr systems: keep the link
         if os.path.islink(p) and not os.path.lexists(root + p):
@@ -193,8 +281,6 @@ def new_root(libc, config: dict, uid: int | None) -> bool:
         ok &= _bind(libc, f"/dev/{d}", f"{root}/dev/{d}", False)
     if gpu and os.path.isdir("/sys"):
         ok &= _bind(libc, "/sys", root + "/sys", True)
-    ok &= _tmpfs(libc, root + "/dev/shm", "size=64m,mode=1777")
-    ok &= _tmpfs(libc, root + "/tmp", "size=256m,mode=1777")
     os.makedirs(root + "/proc", exist_ok=True)
     proc_flags = _MS_NOSUID | _MS_NODEV | _MS_NOEXEC
     ok &= (

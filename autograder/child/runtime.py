@@ -459,10 +459,17 @@ def describe(obj) -> dict:
                 {
                     "n_params": len(g["params"]),
                     "param_ids": [id(p) for p in g["params"]],
-                    **{k: v for k, v in g.items() if k != "params" and isinstance(v, (int, float, bool, type(None)))},
+                    **{k: v for k, v in g.items() if k != "params" and _plain_setting(v)},
                 }
             )
         d["param_groups"] = groups
     if isinstance(obj, torch.nn.Module):
         d["param_ids"] = [id(p) for p in obj.parameters()]
     return d
+
+
+def _plain_setting(v) -> bool:
+    """A setting the wire carries as it is: a number, a flag, None, or a short tuple of numbers (betas)."""
+    if isinstance(v, (tuple, list)):
+        return len(v) <= 8 and all(isinstance(x, (int, float, bool)) for x in v)
+    return isinstance(v, (int, float, bool, type(None)))
