@@ -34,4 +34,15 @@ def test_a_report_is_found_only_in_this_runs_folder(tmp_path, monkeypatch):
     assert pg.lookup(b"nb", 3, SETTINGS) is None  # no pass in this run: graded as before
     monkeypatch.setenv(pg.ENV, str(tmp_path))
     assert pg.lookup(b"nb", 3, SETTINGS).seed == 1
+    (tmp_path / pg.DONE).write_text("")  # the pass has ended: a lookup does not wait for more
     assert pg.lookup(b"nb!", 3, SETTINGS) is None  # other bytes (a kernel rewrote it, say)
+
+
+def test_a_lookup_waits_only_while_the_pass_runs(tmp_path, monkeypatch):
+    """No report yet and no DONE: the lookup waits (here at most its given wait), then grades as before."""
+    import time
+
+    monkeypatch.setenv(pg.ENV, str(tmp_path))
+    t0 = time.monotonic()
+    assert pg.lookup(b"nb", 3, SETTINGS, wait=0.3) is None
+    assert 0.3 <= time.monotonic() - t0 < 5
