@@ -5,6 +5,8 @@ zero_grad and step of level 5, and what the training loops do with torch.optim.
 from __future__ import annotations
 
 import ast
+import functools
+import inspect
 import random
 
 import torch
@@ -242,15 +244,23 @@ def expect_adam_defaults(group: dict) -> None:
 ADAM_IMPLEMENTATION_KEYS = frozenset({"foreach", "fused", "capturable", "differentiable"})
 
 
+@functools.cache
+def adam_defaults() -> dict:
+    """Adam's keyword defaults in the running torch (the keys of its param groups)."""
+    params = inspect.signature(torch.optim.Adam.__init__).parameters
+    return {k: p.default for k, p in params.items() if p.default is not inspect.Parameter.empty}
+
+
 def adam_setting_mistakes(group: dict) -> list[tuple[str, object, object]]:
     """``(setting, student's value, default)`` for each setting of one described param group that
     changes Adam's update from the default's (``amsgrad=True``, ``weight_decay=1e-4``, other betas...).
 
     The defaults are those of the torch that is running (the child's installation is this one), read
-    from a group Adam builds itself, so a setting that a torch version adds or renames never counts
-    as a mistake. A setting the description could not carry (a tensor) is not judged: undecided
-    passes."""
-    default = torch.optim.Adam([torch.zeros(1, requires_grad=True)]).param_groups[0]
+    from Adam's own signature, so a setting that a torch version adds or renames never counts as a
+    mistake (never from an Adam built here: the first optimizer imports torch._dynamo, a second the
+    grader does without). A setting the description could not carry (a tensor) is not judged:
+    undecided passes."""
+    default = adam_defaults()
     wrong = []
     for key, want in default.items():
         if key in ("params", "lr") or key in ADAM_IMPLEMENTATION_KEYS or key not in group:
