@@ -6,7 +6,8 @@ classmate; a stub) and opened in Debian's Chromium, where axe-core runs its WCAG
 the light and the dark theme (``prefers-color-scheme``): any violation fails. Planted violations (an
 image without alternative text, a status colour without contrast) must fail the same check, or it
 proves nothing. Screenshots of each page in both themes and axe's summary go to
-``artifacts/accessibility/`` (gitignored); docs/accessibility.md quotes the summary.
+``$KIT_TEST_ARTIFACTS/accessibility/`` (default: the temporary folder's
+``kit-test-artifacts/``); docs/accessibility.md quotes the summary.
 
 What automated rules cannot see is tested without them: headings in order, tables with captions
 and header cells, titles that name the student and the levels, every control reached with Tab, the
@@ -30,10 +31,11 @@ import pytest
 import axe_check
 from autograder import batch, progress, similarity
 from autograder.grading import grade
+from conftest import ARTIFACTS as TEST_ARTIFACTS
 from conftest import SEED
 
 ROOT = Path(__file__).resolve().parent.parent
-ARTIFACTS = ROOT / "artifacts" / "accessibility"
+ARTIFACTS = TEST_ARTIFACTS / "accessibility"  # (never the checkout: tree_guard.py)
 THEMES = ("light", "dark")
 
 
