@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import os
 import platform
+import re
 import sys
 import tempfile
 import time
@@ -133,28 +135,38 @@ def _close_pools() -> None:
 
 
 # --------------------------------------------------------------------------- the record
-def _differences(results: list[dict]) -> tuple[int, list[str]]:
-    """Checks compared, and each check whose verdict differs between the CPU and CUDA."""
+# A check may rightly differ between the devices when the submission ignores the device it is given
+# (a CPU tensor made inside forward, a hard-coded .cuda()): the side that fails says so in its
+# message. Any other difference is the grader's, and fails the record.
+DEVICE_BOUND = re.compile(r"same device|device type tensor|Tensor\.cpu\(\)|cuda:\d|on the (?:cpu|cuda)|device", re.I)
+VERDICT = {(True, False): "pass", (False, False): "fail"}
+
+
+def _differences(results: list[dict]) -> tuple[int, list[str], list[str]]:
+    """Checks compared, and the checks whose verdicts differ: (explained by the device, unexplained)."""
     by = {(r["case"], r["kind"], r["method"], r["device"]): r for r in results}
-    compared, lines = 0, []
+    compared, explained, unexplained = 0, [], []
     for (case, kind, method, device), cpu in sorted(by.items()):
         if device != "cpu":
             continue
         cuda = by.get((case, kind, method, "cuda"))
         if cuda is None:
             continue
-        for check, (passed, error, _msg) in sorted(cpu["checks"].items()):
+        for check, (passed, error, msg) in sorted(cpu["checks"].items()):
             if check not in cuda["checks"]:
                 continue  # (the numpy level: no CUDA variant)
             compared += 1
             c_passed, c_error, c_msg = cuda["checks"][check]
-            if (passed, error) != (c_passed, c_error):
-                verdict = {(True, False): "pass", (False, False): "fail"}
-                lines.append(
-                    f"| {kind} {case} | {method} | {check} | {verdict.get((passed, error), 'error')} "
-                    f"| {verdict.get((c_passed, c_error), 'error')}: {c_msg.replace('|', '/')[:160]} |"
-                )
-    return compared, lines
+            if (passed, error) == (c_passed, c_error):
+                continue
+            failing = msg if not passed else c_msg
+            row = (
+                f"| {kind} {case} | {method} | {check} | {VERDICT.get((passed, error), 'error')} "
+                f"| {VERDICT.get((c_passed, c_error), 'error')} | {failing.replace('|', '/')[:160]} |"
+            )
+            bound = kind not in ("correct", "legal", "reference") and not (error or c_error)
+            (explained if bound and DEVICE_BOUND.search(failing) else unexplained).append(row)
+    return compared, explained, unexplained
 
 
 def _median(values: list[float]) -> float:
@@ -169,7 +181,7 @@ def record(results: list[dict], args, device_name: str, seconds: float, not_run:
     cuda_ref = [r for r in ref if r["device"] == "cuda"]
     ran = sum(len(r["checks"]) for r in cuda_ref)
     failed = sum(1 for r in cuda_ref for passed, _e, _m in r["checks"].values() if not passed)
-    compared, diffs = _differences(results)
+    compared, explained, diffs = _differences(results)
     n_cases = len({(r["kind"], r["case"]) for r in results if r["kind"] != "reference"})
     lines = [
         f"# GPU record — {datetime.date.today().isoformat()}",
@@ -185,7 +197,8 @@ def record(results: list[dict], args, device_name: str, seconds: float, not_run:
         "",
         f"CUDA checks run: {ran}; failed: {failed}.",
         f"Corpus verdicts compared, CPU against CUDA: {compared} checks of {n_cases} submissions under "
-        f"{len(args.methods)} start method(s); differing: {len(diffs)}.",
+        f"{len(args.methods)} start method(s); differing: {len(explained) + len(diffs)}, of which "
+        f"{len(explained)} because the submission ignores its device and {len(diffs)} unexplained.",
     ]
     if not_run:
         lines.append(f"Not run within the time budget ({args.budget:g} s): {not_run} grades.")
@@ -228,9 +241,19 @@ def record(results: list[dict], args, device_name: str, seconds: float, not_run:
         if r["kind"] in ("correct", "legal") and r["score"] != r["max"]:
             ok = False
             lines.append(f"\nA correct submission lost points: {r['case']} ({r['method']}, {r['device']}).")
+    header = ["| submission | start | check | cpu | cuda | the failing side's message |", "|---|---|---|---|---|---|"]
     if diffs:
-        lines += ["", "## Differences", "", "| submission | start | check | cpu | cuda |", "|---|---|---|---|---|"]
-        lines += diffs[:200]
+        lines += ["", "## Unexplained differences (the grader's)", ""] + header + diffs[:200]
+    if explained:
+        lines += [
+            "",
+            "## Differences because the submission ignores its device",
+            "",
+            "A broken submission that makes its tensors on the CPU, or hard-codes `.cuda()`, fails where "
+            "the grading device differs from the one it assumed; correct submissions never differ.",
+            "",
+        ]
+        lines += header + explained[:200]
     errors = [(r["case"], r["method"], r["device"], e) for r in results for e in r["errors"]]
     if errors:
         ok = False
@@ -245,6 +268,7 @@ def main(argv=None) -> int:
     ap.add_argument("--methods", type=lambda s: s.split(","), default=list(METHODS))
     ap.add_argument("--limit", type=int, default=None, help="grade only the first N submissions of each kind")
     ap.add_argument("--budget", type=float, default=280.0, help="seconds after which no new grade starts")
+    ap.add_argument("--json", type=Path, default=None, help="also write every grade's verdicts here")
     ap.add_argument("--stand-in", choices=["cpu"], default=None, help="no GPU: grade 'cuda' on the CPU (a test)")
     args = ap.parse_args(argv)
     import torch
@@ -302,9 +326,11 @@ def main(argv=None) -> int:
                         }
                     )
                 if time.perf_counter() - t0 > args.budget:
-                    not_run = sum(f.cancel() for f in futures if not f.done())
+                    not_run += sum(f.cancel() for f in futures if not f.done())
     text, ok = record(results, args, device_name, time.perf_counter() - t0, not_run)
     out.write_text(text)
+    if args.json:  # every verdict, to rebuild or compare a record later
+        args.json.write_text(json.dumps(results, indent=1))
     print(text)
     return 0 if ok else 1
 
