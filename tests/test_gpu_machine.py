@@ -220,10 +220,48 @@ def test_the_gpu_record_script_runs_as_prepared(tmp_path):
     text = out.read_text()
     assert "A stand-in run" in text
     assert "CUDA checks run: " in text and "; failed: 0." in text
-    assert "differing: 0." in text
+    assert "differing: 0, of which 0 because the submission ignores its device and 0 unexplained." in text
     assert "| fork | 100 / 100 | 100 / 100 |" in text
     for kind in ("attack", "broken", "correct", "device", "legal"):
         assert f"| {kind} | cuda | 1 |" in text, text
+
+
+def test_the_gpu_record_tells_the_submissions_device_mistakes_from_the_graders():
+    """A verdict that differs between the devices is the submission's only when it is broken and the
+    failing side names the device; a correct submission that differs, or a difference without such
+    a message, is the grader's and fails the record."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        import gpu_record
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+
+    def grade(case, kind, device, passed, message=""):
+        return {
+            "case": case,
+            "kind": kind,
+            "method": "fork",
+            "device": device,
+            "checks": {"2.forward.values": (passed, False, message)},
+        }
+
+    mismatch = "forward() raised RuntimeError: Expected all tensors to be on the same device, cuda:0 and cpu!"
+    results = [
+        grade("cpu_tensor", "broken", "cpu", True),
+        grade("cpu_tensor", "broken", "cuda", False, mismatch),
+        grade("hard_coded", "device", "cpu", False, "forward() raised RuntimeError: No CUDA GPUs are available"),
+        grade("hard_coded", "device", "cuda", True),
+        grade("flaky", "broken", "cpu", True),
+        grade("flaky", "broken", "cuda", False, "the loss did not fall"),
+        grade("good", "correct", "cpu", True),
+        grade("good", "correct", "cuda", False, mismatch),
+        grade("same", "broken", "cpu", False, "wrong values"),
+        grade("same", "broken", "cuda", False, "wrong values"),
+    ]
+    compared, explained, unexplained = gpu_record._differences(results)
+    assert compared == 5
+    assert [row.split(" | ")[0] for row in explained] == ["| broken cpu_tensor", "| device hard_coded"]
+    assert [row.split(" | ")[0] for row in unexplained] == ["| broken flaky", "| correct good"]
 
 
 def test_the_gpu_record_script_writes_nothing_without_a_gpu(tmp_path):
@@ -257,3 +295,23 @@ def test_children_started_ahead_side_by_side_grade_as_those_started_in_turn(monk
         assert stub.score == 0 and not stub.errors
     finally:
         pool.close()
+
+
+def test_a_child_grading_on_the_cpu_sees_no_gpu(tmp_path, monkeypatch):
+    """On the H200, a submission that hard-coded ``.cuda()`` graded with ``--device cpu`` failed with
+    "CUDA error: out of memory" (the CPU child's address-space cap breaks CUDA's start): a false
+    lead. The CPU child hides the GPUs, so torch says none is available. Here the submission's
+    forward reads what its process sees: on the CPU the devices are hidden and the forward passes."""
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")  # as a GPU machine's grader may have it
+    level = LEVELS[2]
+    source = (ROOT / "solutions" / f"{level.module}.py").read_text()
+    hidden = "    h = x @ w1\n"
+    assert hidden in source
+    check = "    import os\n    assert os.environ['CUDA_VISIBLE_DEVICES'] == os.environ['HIP_VISIBLE_DEVICES'] == ''\n"
+    (tmp_path / f"{level.module}.py").write_text(source.replace(hidden, check + hidden, 1))
+    r = grade(tmp_path, [2], SEED)
+    assert (r.score, r.errors) == (r.max_score, []), [(c.id, c.message) for c in r.checks if not c.passed]
+    from autograder.child.entry import hide_unused_accelerators
+
+    hide_unused_accelerators("cuda")  # a CUDA child keeps what it was given
+    assert os.environ["CUDA_VISIBLE_DEVICES"] == "0"

@@ -158,6 +158,7 @@ def child_main(conn, config: dict) -> None:
     sys.stdout = open(1, "w", buffering=1, closefd=False)
     sys.stderr = open(2, "w", buffering=1, closefd=False)
     name_the_user(scratch)
+    hide_unused_accelerators(config.get("device") or "cpu")
     hello = {"hello": config.get("nonce"), "pid": os.getpid(), "protections": held}
     unusable = self_test(config.get("device") or "cpu")
     if unusable:  # the grader's failure, said before any student code: it never grades in this child
@@ -186,6 +187,16 @@ def name_the_user(scratch: str | None) -> None:
     os.environ["XDG_CACHE_HOME"] = cache
     os.environ["TORCHINDUCTOR_CACHE_DIR"] = os.path.join(cache, "torchinductor")
     os.environ["TRITON_CACHE_DIR"] = os.path.join(cache, "triton")
+
+
+def hide_unused_accelerators(device: str) -> None:
+    """A child that grades on the CPU sees no GPU. Its address-space cap (a CPU-only backstop) makes
+    CUDA's start fail as "CUDA error: out of memory", a false lead for a student who hard-coded
+    ``.cuda()``; with the devices hidden, torch says "No CUDA GPUs are available". Read when CUDA
+    starts, which no process before this one has done (the zygote only imports)."""
+    if device != "cuda":
+        os.environ["CUDA_VISIBLE_DEVICES"] = ""
+        os.environ["HIP_VISIBLE_DEVICES"] = ""  # (ROCm's torch reads both)
 
 
 def self_test(device: str) -> str | None:
