@@ -1,7 +1,7 @@
 import os
 import sys
 
-from .cli import main
+from .cli.main import main
 
 if __name__ == "__main__":  # not when a spawned worker re-imports the main module
     code = main()

@@ -37,7 +37,7 @@ SEED = 20240601
 
 
 def make_class(root: Path, n: int, level: int) -> Path:
-    from autograder.curriculum import LEVELS
+    from autograder.core.curriculum import LEVELS
 
     module = LEVELS[level].module
     solution = (ROOT / "solutions" / f"{module}.py").read_text()

@@ -35,9 +35,9 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from autograder.checks import loops
-from autograder.curriculum import LEVELS
+from autograder.core.curriculum import LEVELS
+from autograder.core.problems import SEED_PROBLEM, Sizes
 from autograder.grading import grade
-from autograder.problems import SEED_PROBLEM, Sizes
 from autograder.sandbox import Zygote
 
 torch.set_num_threads(1)

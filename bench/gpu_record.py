@@ -72,7 +72,7 @@ def _corpus_cases() -> list[Case]:
 def _written_cases(scratch: Path) -> list[Case]:
     """The device mistakes, what a GPU allows, and the attacks on torch levels, written as folders."""
     from attack_corpus import ATTACKS
-    from autograder.curriculum import LEVELS
+    from autograder.core.curriculum import LEVELS
     from test_device_mistakes import LEGAL, MISTAKES, _write_edited
 
     out = []

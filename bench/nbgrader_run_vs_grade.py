@@ -33,8 +33,8 @@ sys.path.insert(0, str(ROOT))
 
 import nbformat
 
-from autograder import curriculum
-from autograder.nbgrader_course import assignment_id, fill_notebook, gradebook_scores, notebook_name
+from autograder.core import curriculum
+from autograder.integrations.nbgrader.course import assignment_id, fill_notebook, gradebook_scores, notebook_name
 
 
 def build_class(course: Path, folder: Path, n: int) -> None:

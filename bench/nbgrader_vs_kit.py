@@ -33,9 +33,15 @@ sys.path.insert(0, str(ROOT))
 
 import nbformat
 
-from autograder import curriculum
-from autograder.nbgrader_course import assignment_id, fill_notebook, gradebook_scores, init_course, notebook_name
-from autograder.settings import default_seed
+from autograder.core import curriculum
+from autograder.core.settings import default_seed
+from autograder.integrations.nbgrader.course import (
+    assignment_id,
+    fill_notebook,
+    gradebook_scores,
+    init_course,
+    notebook_name,
+)
 
 
 def submissions(course: Path, level: int, n: int) -> list[tuple[str, nbformat.NotebookNode]]:

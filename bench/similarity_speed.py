@@ -44,7 +44,7 @@ STYLE_DIRS = {
 
 
 def generate(root: Path, n: int, seed: int = 0) -> list[Path]:
-    from autograder.curriculum import LEVELS
+    from autograder.core.curriculum import LEVELS
     from similarity_class import disguise, fill_stub, styles
 
     rng = random.Random(seed)

@@ -24,11 +24,11 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from autograder import reference as ref
 from autograder.checks import loops
 from autograder.checks.by_hand import unit
 from autograder.child.models import build_model
-from autograder.curriculum import LEVELS
+from autograder.core import reference as ref
+from autograder.core.curriculum import LEVELS
 
 torch.set_num_threads(1)
 

@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from autograder.curriculum import LEVELS
+from autograder.core.curriculum import LEVELS
 from autograder.grading import grade
 from autograder.sandbox import Portable, Zygote
 

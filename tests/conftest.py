@@ -17,7 +17,7 @@ import pytest
 from autograder.sandbox import start_pool
 from tree_guard import pytest_sessionfinish, pytest_sessionstart  # noqa: F401  the suite writes nothing in the checkout
 
-#: The seed every grading test runs with: the kit's default seed (autograder.settings.DEFAULT_SEED),
+#: The seed every grading test runs with: the kit's default seed (autograder.core.settings.DEFAULT_SEED),
 #: written out so that a change of the default shows up as a deliberate change here.
 SEED = 20240601
 

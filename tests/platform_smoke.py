@@ -45,7 +45,7 @@ def check_notebook_self_check() -> None:
     cell shows its stage passed."""
     import nbclient
 
-    from autograder.build import build_notebook
+    from autograder.course.build import build_notebook
 
     nb = build_notebook(1, with_solutions=True)
     client = nbclient.NotebookClient(

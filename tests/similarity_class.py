@@ -24,8 +24,8 @@ import re
 from functools import cache
 from pathlib import Path
 
-from autograder.build import build_stub
-from autograder.curriculum import LEVELS
+from autograder.core.curriculum import LEVELS
+from autograder.course.build import build_stub
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "tests" / "corpus" / "correct"

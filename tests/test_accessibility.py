@@ -29,8 +29,9 @@ from pathlib import Path
 import pytest
 
 import axe_check
-from autograder import batch, progress, similarity
 from autograder.grading import grade
+from autograder.instructor import batch, similarity
+from autograder.learner import progress
 from conftest import ARTIFACTS as TEST_ARTIFACTS
 from conftest import SEED
 
@@ -354,7 +355,7 @@ def test_the_grep_finds_html_in_a_python_string():
 
 
 def test_no_page_is_assembled_from_html_in_python_strings():
-    """Markup lives in autograder/templates/ (autoescaped): no module of the package writes a tag."""
+    """Markup lives in autograder/render/templates/ (autoescaped): no module of the package writes a tag."""
     modules = sorted((ROOT / "autograder").rglob("*.py"))
     assert len(modules) > 30 and any(m.name == "render_html.py" for m in modules)
     found = {str(m.relative_to(ROOT)): hits for m in modules if (hits := html_in_strings(m.read_text()))}
@@ -364,7 +365,7 @@ def test_no_page_is_assembled_from_html_in_python_strings():
 def test_templates_escape_by_default_and_ship_with_the_package():
     import tomllib
 
-    from autograder import pages
+    from autograder.render import pages
 
     hostile = "<img src=x onerror=alert(1)>\x1b[2J"
     page = pages.render("hint_missing.html.j2", reason=hostile)
@@ -410,8 +411,8 @@ def test_check_output_is_readable_as_text(monkeypatch):
     words and symbols (a screen reader, a terminal, nbconvert's text all read it)."""
     import IPython.display
 
-    from autograder import selfcheck
-    from autograder.report import CheckResult, Report
+    from autograder.core.report import CheckResult, Report
+    from autograder.learner import selfcheck
 
     shown: list[dict] = []
     monkeypatch.setattr(IPython.display, "display", lambda bundle, raw: shown.append(bundle))

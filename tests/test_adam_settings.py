@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from autograder import hints
 from autograder.checks.common import CheckFailed
 from autograder.checks.nn_units import adam_setting_mistakes, expect_adam_defaults
-from autograder.report import CheckResult
+from autograder.core.report import CheckResult
+from autograder.learner import hints
 
 ROOT = Path(__file__).resolve().parent.parent
 

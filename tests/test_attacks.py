@@ -53,7 +53,7 @@ def sandbox_processes(checkout_wide: bool = False) -> list[int]:
 
 
 def write_submission(directory: Path, level: int, source: str, extra: dict | None = None) -> Path:
-    from autograder.curriculum import LEVELS
+    from autograder.core.curriculum import LEVELS
 
     directory.mkdir(parents=True)
     (directory / f"{LEVELS[level].module}.py").write_text(source)

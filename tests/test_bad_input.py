@@ -14,7 +14,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import curriculum
+from autograder.core import curriculum
 from autograder.grading import grade
 from conftest import SEED
 

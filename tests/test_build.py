@@ -1,7 +1,7 @@
 """The build: assignments/ is generated from solutions/ and must never drift from it.
 
 These tests read the *committed* files in assignments/, so a stale, hand-edited or leaking file
-fails here. The fix is always the same: edit solutions/ (or autograder/build.py) and run
+fails here. The fix is always the same: edit solutions/ (or autograder/course/build.py) and run
 `python -m autograder build`.
 """
 
@@ -16,7 +16,8 @@ import re
 import nbformat
 import pytest
 
-from autograder import build, curriculum
+from autograder.core import curriculum
+from autograder.course import build
 
 LEVELS = sorted(curriculum.LEVELS)
 REBUILD = f"run `{build.BUILD_COMMAND}` and commit the result"
@@ -165,7 +166,7 @@ def test_stub_lines_stay_short_and_point_to_hint(level):
 
 
 def test_hints_json_holds_every_ladder_and_no_solution_code(fresh_outputs):
-    from autograder import hints
+    from autograder.course import hints
 
     document = json.loads(fresh_outputs[hints.HINTS_FILE])
     assert document["enabled"] is True and sorted(map(int, document["levels"])) == LEVELS

@@ -18,7 +18,7 @@ import pytest
 pytest.importorskip("distributed")
 
 from attack_corpus import ATTACKS
-from autograder.cluster import ClusterError, make_job, parse_scheduler
+from autograder.instructor.cluster import ClusterError, make_job, parse_scheduler
 from autograder.sandbox import Limits, _alive, _descendants, start_method
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -202,8 +202,8 @@ def test_scheduler_addresses():
 
 
 def test_a_student_travels_as_the_files_local_grading_reads(tmp_path):
-    from autograder.batch import Student
-    from autograder.submission import MAX_SOURCE_BYTES, read_submission, submission_hash
+    from autograder.core.submission import MAX_SOURCE_BYTES, read_submission, submission_hash
+    from autograder.instructor.batch import Student
 
     d = tmp_path / "alice"
     d.mkdir()
@@ -224,9 +224,9 @@ def test_a_student_travels_as_the_files_local_grading_reads(tmp_path):
 def test_what_the_worker_writes_reads_back_as_the_client_read_it(tmp_path):
     """Every kind of file a level can be (valid, empty, a broken notebook, binary, too large, missing):
     written on the worker from the job, it reads back with the same hash and the same complaints."""
-    from autograder.batch import Student
-    from autograder.cluster_worker import materialize
-    from autograder.submission import MAX_SOURCE_BYTES, read_submission, submission_hash
+    from autograder.core.submission import MAX_SOURCE_BYTES, read_submission, submission_hash
+    from autograder.instructor.batch import Student
+    from autograder.instructor.cluster_worker import materialize
 
     d = tmp_path / "bob"
     d.mkdir()
@@ -255,8 +255,8 @@ def test_what_the_worker_writes_reads_back_as_the_client_read_it(tmp_path):
 
 
 def test_the_worker_writes_only_contract_files_and_never_through_a_link(tmp_path):
-    from autograder.cluster_worker import materialize
-    from autograder.submission import read_submission
+    from autograder.core.submission import read_submission
+    from autograder.instructor.cluster_worker import materialize
 
     d = tmp_path / "sub"
     d.mkdir()
@@ -279,7 +279,7 @@ def test_the_worker_writes_only_contract_files_and_never_through_a_link(tmp_path
 
 @pytest.mark.skipif(start_method() != "fork", reason="a Spawner has no process to keep warm")
 def test_a_worker_keeps_its_pool_warm_replaces_a_dead_one_and_closes_them_all():
-    from autograder.cluster_worker import SandboxPools
+    from autograder.instructor.cluster_worker import SandboxPools
 
     plugin = SandboxPools([1])
     plugin.setup(worker=None)
@@ -299,7 +299,7 @@ def test_a_worker_keeps_its_pool_warm_replaces_a_dead_one_and_closes_them_all():
 
 
 def test_a_worker_with_another_kit_reports_an_error_not_a_grade(tmp_path):
-    from autograder.cluster_worker import grade_task, kit_fingerprint
+    from autograder.instructor.cluster_worker import grade_task, kit_fingerprint
 
     job = {
         "origin": str(tmp_path),
@@ -327,7 +327,7 @@ def test_without_distributed_the_cli_says_what_to_install(tmp_path, monkeypatch)
 
 
 def test_an_unreachable_scheduler_stops_cleanly(tmp_path):
-    from autograder.cluster import grade_class_on_cluster
+    from autograder.instructor.cluster import grade_class_on_cluster
 
     (tmp_path / "class" / "a").mkdir(parents=True)
     with pytest.raises(ClusterError, match="cannot reach"):
@@ -435,7 +435,7 @@ def kills_its_worker_for_poison(job: dict) -> dict:
     cannot do through the sandbox: this plays the worst case)."""
     if job["origin"].endswith("poison"):
         os._exit(1)
-    from autograder.cluster_worker import grade_task
+    from autograder.instructor.cluster_worker import grade_task
 
     return grade_task(job)
 
@@ -444,7 +444,7 @@ def kills_its_worker_for_poison(job: dict) -> dict:
 def test_a_student_who_keeps_killing_workers_gets_an_error_report_and_the_run_goes_on(tmp_path, monkeypatch):
     import cloudpickle
 
-    from autograder import cluster
+    from autograder.instructor import cluster
 
     monkeypatch.setattr(cluster, "ALLOWED_FAILURES", 1)  # each worker death costs a restart: keep them few
     cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the workers need not import this test

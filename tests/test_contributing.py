@@ -19,18 +19,19 @@ from pathlib import Path
 import pytest
 import torch
 
-from autograder import build, curriculum
-from autograder import reference as ref
+from autograder.core import curriculum
+from autograder.core import reference as ref
+from autograder.core.problems import Sizes, generator
+from autograder.course import build
 from autograder.grading import grade
-from autograder.problems import Sizes, generator
 from conftest import SEED
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "contributing.md"
 
 SOLUTION = "solutions/level9_deeper.py"
-LEVEL_ENTRY = "autograder/curriculum.py, in LEVELS"
-CHECK_ENTRIES = "autograder/curriculum.py, in _CHECKS"
+LEVEL_ENTRY = "autograder/core/curriculum.py, in LEVELS"
+CHECK_ENTRIES = "autograder/core/curriculum.py, in _CHECKS"
 CHECK_MODULE = "autograder/checks/test_level9.py"
 #: the broken toy: no ReLU after the second layer
 MISTAKE = ("        h = self.linear2(h).clamp(min=0)\n", "        h = self.linear2(h)\n")

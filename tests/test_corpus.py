@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from autograder import curriculum
+from autograder.core import curriculum
+from autograder.core.reference import MISTAKES
 from autograder.grading import grade
-from autograder.reference import MISTAKES
 from conftest import SEED
 
 CORPUS = Path(__file__).with_name("corpus")

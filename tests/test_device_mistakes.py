@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder.curriculum import LEVELS
+from autograder.core.curriculum import LEVELS
 from autograder.grading import grade
 from conftest import SEED
 

@@ -11,8 +11,8 @@ import pytest
 
 import conftest
 from autograder.grading import grade
-from autograder.render_html import class_page, feedback_page
-from autograder.render_terminal import fix_first
+from autograder.render.html import class_page, feedback_page
+from autograder.render.terminal import fix_first
 from conftest import SEED
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -18,8 +18,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import curriculum, similarity, submission
+from autograder.core import curriculum, submission
 from autograder.grading import grade
+from autograder.instructor import similarity
 from conftest import SEED
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -105,7 +106,7 @@ def test_undecodable_file_scores_zero_with_the_reason():
 
 def _windows_notebook(level: int) -> bytes:
     """The release notebook with its solution cells filled in, saved with a BOM and CRLF in every cell."""
-    from autograder.nbgrader_course import fill_notebook
+    from autograder.integrations.nbgrader.course import fill_notebook
 
     release = nbformat.read(ROOT / "assignments" / f"{module(level)}.ipynb", as_version=4)
     nb = fill_notebook(release, solution(level))
@@ -172,7 +173,7 @@ def test_deep_notebook_from_the_command_line(tmp_path):
 
 def test_deep_notebook_through_nbgrader(zygote):
     """nbgrader's preprocessor grades the submitted bytes: 0 with the reason, no grader error."""
-    from autograder.nbgrader_course import grade_notebook_bytes
+    from autograder.integrations.nbgrader.course import grade_notebook_bytes
 
     report = grade_notebook_bytes(DEEP, 6, SEED, pool=zygote)
     assert not report.errors

@@ -18,8 +18,8 @@ import pytest
 from rich.console import Console
 from rich.text import Text
 
-from autograder.render_terminal import render
-from autograder.report import CheckResult, Report
+from autograder.core.report import CheckResult, Report
+from autograder.render.terminal import render
 from conftest import SEED
 
 ROOT = Path(__file__).resolve().parent.parent

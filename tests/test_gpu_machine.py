@@ -22,11 +22,11 @@ import torch
 from autograder import sandbox
 from autograder.checks import nn_units as units
 from autograder.checks.common import CheckFailed
-from autograder.context import GradingContext
-from autograder.curriculum import LEVELS
+from autograder.core.curriculum import LEVELS
 from autograder.grading import grade
-from autograder.proxy import StudentError
+from autograder.grading.context import GradingContext
 from autograder.sandbox import Portable, Spawner, Zygote
+from autograder.sandbox.proxy import StudentError
 from conftest import SEED
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -284,7 +284,7 @@ def test_children_started_ahead_side_by_side_grade_as_those_started_in_turn(monk
     """On CUDA every child of a run starts at once, on threads (their CUDA contexts initialise in
     parallel). The same path, run on the CPU here, grades the reference in full, a stub to zero and
     a level that fails on import as one, with no grader error."""
-    import autograder.context as context
+    import autograder.grading.context as context
 
     monkeypatch.setattr(context, "PREOPEN_DEVICES", {"cpu", "cuda"})
     pool = sandbox.start_pool(method, levels=sorted(LEVELS))

@@ -25,8 +25,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder.curriculum import CHECKS, LEVELS, STAGES, checks_for
-from autograder.gradescope import CONFIG_NAME, VISIBILITIES, md_text, stage_submission
+from autograder.core.curriculum import CHECKS, LEVELS, STAGES, checks_for
+from autograder.integrations.gradescope import CONFIG_NAME, VISIBILITIES, md_text, stage_submission
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "tests" / "corpus" / "broken"
@@ -244,7 +244,7 @@ def test_zip_holds_setup_runner_config_and_a_pinned_wheel(bundle, tmp_path):
     # the run below really uses the zip's wheel, not this checkout
     env = dict(os.environ, PYTHONPATH=str(bundle["site"]))
     where = subprocess.run(
-        [sys.executable, "-c", "import autograder.gradescope as g; print(g.__file__)"],
+        [sys.executable, "-c", "import autograder.integrations.gradescope as g; print(g.__file__)"],
         env=env,
         cwd=tmp_path,
         capture_output=True,
@@ -255,8 +255,8 @@ def test_zip_holds_setup_runner_config_and_a_pinned_wheel(bundle, tmp_path):
 
 def test_zip_holds_no_solution_and_no_hints(bundle):
     """Solutions and hints stay out of the bundle, its wheel included (the package alone ships)."""
-    from autograder import build
-    from autograder.hints import HINTS_FILE
+    from autograder.course import build
+    from autograder.course.hints import HINTS_FILE
 
     texts = {}
     with zipfile.ZipFile(bundle["zip"]) as zf:
@@ -487,7 +487,7 @@ def run_patched(root: Path, bundle, patch: str, timeout=120) -> tuple[dict, int,
         [
             "import sys, time",
             "from pathlib import Path",
-            "import autograder.grading, autograder.gradescope as g",
+            "import autograder.grading, autograder.integrations.gradescope as g",
             textwrap.dedent(patch),
             f"root = Path({str(root)!r})",
             f"sys.exit(g.run(root, g.load_config(root / 'source' / {CONFIG_NAME!r})))",

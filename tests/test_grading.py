@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder.curriculum import CHECKS, LEVEL_POINTS, LEVELS, STAGES, checks_for, stages_of
+from autograder.core.curriculum import CHECKS, LEVEL_POINTS, LEVELS, STAGES, checks_for, stages_of
 from autograder.grading import grade
 from conftest import SEED
 
@@ -93,7 +93,7 @@ def test_same_seed_same_report_and_seed_changes_inputs(zygote):
 
 
 def test_sizes_vary_with_the_seed_and_are_never_all_equal():
-    from autograder.problems import unit_sizes
+    from autograder.core.problems import unit_sizes
 
     seen = set()
     for seed in range(50):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import history
+from autograder.learner import history
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from autograder import course_file
-from autograder.batch import Student, class_csv, find_students, summarize, summary_markdown
-from autograder.report import CheckResult, Report, write_atomic
-from autograder.submission import locate, read_submission
+from autograder.core.report import CheckResult, Report, write_atomic
+from autograder.core.submission import locate, read_submission
+from autograder.instructor import course_file
+from autograder.instructor.batch import Student, class_csv, find_students, summarize, summary_markdown
 
 ROOT = Path(__file__).resolve().parent.parent
 LEVEL1 = (ROOT / "solutions" / "level1_numpy.py").read_text()
@@ -84,7 +84,7 @@ def test_two_different_copies_are_ambiguous_never_a_silent_choice(tmp_path):
 
 
 def test_nbgrader_collection_finds_notebooks_anywhere(tmp_path):
-    from autograder.nbgrader_course import find_submissions
+    from autograder.integrations.nbgrader.course import find_submissions
 
     (tmp_path / "carol" / "my stuff").mkdir(parents=True)
     (tmp_path / "carol" / "my stuff" / "level1_numpy.ipynb").write_text('{"cells": []}')
@@ -139,7 +139,7 @@ def test_seed_is_in_the_instructors_files_only():
 
 
 def test_feedback_page_has_no_seed_and_no_instructor_path(tmp_path):
-    from autograder.render_html import feedback_page
+    from autograder.render.html import feedback_page
 
     sub = tmp_path / "course" / "submissions" / "alice"
     report = Report(seed=914053, levels=[1], submission=str(sub), submission_hash="ab" * 32)
@@ -163,7 +163,7 @@ def test_feedback_page_has_no_seed_and_no_instructor_path(tmp_path):
 
 def test_nbgrader_secrets_are_private(tmp_path):
     pytest.importorskip("nbgrader")
-    from autograder.nbgrader_course import init_course
+    from autograder.integrations.nbgrader.course import init_course
 
     course = tmp_path / "course"
     init_course(course, levels=[1], seed=914053, generate=False)
@@ -217,7 +217,7 @@ def test_summary_counts_only_attempted_work(tmp_path):
 
 # ----------------------------------------------------------------- 5. the charts say what they compare
 def test_level8_chart_has_a_band_and_every_chart_says_what_it_shows():
-    from autograder.render_html import curve_caption, loss_plot
+    from autograder.render.html import curve_caption, loss_plot
 
     band = [[10.0 / (t + 1) * (1 + d / 4) for d in range(4)] for t in range(20)]
     curve = {"reference": [b[1] for b in band], "student": [b[3] for b in band], "band": band}
@@ -230,8 +230,8 @@ def test_level8_chart_has_a_band_and_every_chart_says_what_it_shows():
 def test_level8_reference_band_holds_the_reference_losses():
     import torch
 
-    from autograder import reference as ref
     from autograder.checks.loops import convergence_problem
+    from autograder.core import reference as ref
 
     p = convergence_problem(8, 3, torch.float64)
     run = ref.simulate(
@@ -242,7 +242,7 @@ def test_level8_reference_band_holds_the_reference_losses():
 
 
 def test_the_three_summary_formats_hold_the_same_content(tmp_path):
-    from autograder.render_html import class_page
+    from autograder.render.html import class_page
 
     write_atomic(tmp_path / "wrong.json", json.dumps(_report([("4.train.converges", False, "did not fall")])))
     summary = summarize([Student("wrong", tmp_path)], tmp_path, [4], seed=7)
@@ -258,8 +258,8 @@ def test_release_notebooks_keep_the_stubs_text_and_reruns_regenerate_nothing(tmp
     pytest.importorskip("nbgrader")
     import nbformat
 
-    from autograder.build import build_notebook
-    from autograder.nbgrader_course import generate_changed, init_course
+    from autograder.course.build import build_notebook
+    from autograder.integrations.nbgrader.course import generate_changed, init_course
 
     course = tmp_path / "course"
     init_course(course, levels=[3], seed=914053)

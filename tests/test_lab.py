@@ -42,11 +42,11 @@ import nbformat
 import pytest
 
 import conftest
-from autograder import curriculum
-from autograder.build import BEGIN_SOLUTION, END_SOLUTION, build_notebook
+from autograder.core import curriculum
+from autograder.core.settings import default_seed
+from autograder.course.build import BEGIN_SOLUTION, END_SOLUTION, build_notebook
 from autograder.grading import grade
-from autograder.lab import NBGRADER_CONFIG, free_port, kernel_env, notebooks
-from autograder.settings import default_seed
+from autograder.learner.lab import NBGRADER_CONFIG, free_port, kernel_env, notebooks
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = conftest.ARTIFACTS / "lab"  # (never in the checkout: tree_guard.py)
@@ -150,7 +150,7 @@ def test_kernel_env_pins_blas_threads_unless_chosen():
 def test_selfcheck_outside_ipython_prints_text_and_raises_short(capsys):
     import runpy
 
-    from autograder.selfcheck import SelfCheckFailed, check
+    from autograder.learner.selfcheck import SelfCheckFailed, check
 
     ns = runpy.run_path(str(ROOT / "assignments" / "level1_numpy.py"), run_name="stub")
     with pytest.raises(SelfCheckFailed) as info:
@@ -165,7 +165,7 @@ def test_selfcheck_outside_ipython_prints_text_and_raises_short(capsys):
 def test_selfcheck_panel_shows_failures_with_expected_got_and_hint():
     import runpy
 
-    from autograder import selfcheck
+    from autograder.learner import selfcheck
 
     ns = runpy.run_path(str(ROOT / "solutions" / "level1_numpy.py"), run_name="student")
     src = (ROOT / "solutions" / "level1_numpy.py").read_text()
@@ -240,7 +240,7 @@ class Lab:
         # the Validate button.
         self.cwd = tmp / "server-cwd"
         self.cwd.mkdir()
-        from autograder.nbgrader_course import DEFAULT_CELL_TIMEOUT
+        from autograder.core.settings import DEFAULT_CELL_TIMEOUT
 
         (self.cwd / "nbgrader_config.py").write_text(NBGRADER_CONFIG.format(timeout=DEFAULT_CELL_TIMEOUT))
         env = kernel_env()

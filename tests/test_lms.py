@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder import lms
-from autograder.roster import RosterError, match, parse_roster, read_roster
+from autograder.instructor import lms
+from autograder.instructor.roster import RosterError, match, parse_roster, read_roster
 from lms_import import canvas_import, moodle_import
 
 ROOT = Path(__file__).resolve().parent.parent

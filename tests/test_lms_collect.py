@@ -9,8 +9,8 @@ import sys
 import zipfile
 from pathlib import Path
 
-from autograder.lms_collect import collect, read_roster
-from autograder.roster import parse_roster
+from autograder.instructor.lms_collect import collect, read_roster
+from autograder.instructor.roster import parse_roster
 
 ROOT = Path(__file__).resolve().parent.parent
 NB = b'{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}'
@@ -53,7 +53,7 @@ def test_moodle_download_folders_and_flat_files(tmp_path):
 
 
 def test_blackboard_download_by_username_never_a_name_part(tmp_path):
-    roster = tmp_path / "roster.csv"  # the kit's roster (autograder/roster.py): folders named by username
+    roster = tmp_path / "roster.csv"  # the kit's roster (autograder/instructor/roster.py): folders named by username
     roster.write_text("directory,student_id,name,section\njdoe,,John Doe,A\nj_doe,,Jim Doe,A\n")
     dl = tmp_path / "bb"
     dl.mkdir()
@@ -122,7 +122,7 @@ def test_partly_collected_has_its_own_exit_status_and_late_files_are_recorded(tm
     the collection report and, after grading, in grades.csv."""
     import csv
 
-    from autograder.lms_collect import PARTIAL
+    from autograder.instructor.lms_collect import PARTIAL
 
     roster = tmp_path / "roster.csv"
     roster.write_text("student_id,login,name,section\n12345,alice,Alice Liddell,A\n12346,bob,Bob Roberts,A\n")
@@ -177,8 +177,8 @@ def test_partly_collected_has_its_own_exit_status_and_late_files_are_recorded(tm
 
 
 def test_folders_never_named_by_email_and_moodle_marks_late(tmp_path):
-    from autograder.lms_collect import folder_of
-    from autograder.roster import RosterEntry
+    from autograder.instructor.lms_collect import folder_of
+    from autograder.instructor.roster import RosterEntry
 
     assert folder_of(RosterEntry(name="A", student_id="S1", email="a@uni.edu")) == "S1"
     try:

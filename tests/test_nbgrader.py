@@ -31,8 +31,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import build, curriculum
-from autograder.nbgrader_course import assignment_id, fill_notebook, notebook_name
+from autograder.core import curriculum
+from autograder.course import build
+from autograder.integrations.nbgrader.course import assignment_id, fill_notebook, notebook_name
 
 pytestmark = pytest.mark.slow
 
@@ -234,7 +235,7 @@ def kit_batch(class_dir: Path, out: Path) -> dict:
 
 def kit_in_process(notebooks: dict, zygote) -> dict:
     """``{student: {level: score}}`` from the kit's grader, called in this process."""
-    from autograder.nbgrader_course import grade_notebook_bytes
+    from autograder.integrations.nbgrader.course import grade_notebook_bytes
     from autograder.sandbox import Limits
 
     return {
@@ -517,14 +518,15 @@ def test_release_and_feedback_hold_no_solutions_nor_hidden_checks(course, graded
 
 
 def test_hints_switched_off_for_a_course_leave_none_in_its_release(tmp_path):
-    from autograder import hints
+    from autograder.course.hints import HINTS_FORMAT
+    from autograder.learner import hints
 
     course = tmp_path / "course"
     kit("nbgrader", "init", str(course), "--levels", "3", "--no-hints", "--seed", str(SEED))
     released = course / "release" / "level3"
     assert (released / "level3_autograd.ipynb").is_file()
     document = json.loads((released / "hints.json").read_text())
-    assert document == {"format": hints.HINTS_FORMAT, "enabled": False, "levels": {}}
+    assert document == {"format": HINTS_FORMAT, "enabled": False, "levels": {}}
     with pytest.raises(hints.NoHints, match="switched off"):  # not even the kit's own copy
         hints.next_hint(3, "forward", released, record=False)
 
@@ -545,7 +547,7 @@ def test_validate_fails_on_the_stub_and_passes_when_completed(course, tmp_path):
 def test_run_grades_a_new_round_in_one_command(course, graded, tmp_path, zygote):
     """The single kit command: a folder of submissions (kit layout) and an LMS zip (zip_collect),
     graded without a kernel (--no-execute)."""
-    from autograder.nbgrader_course import grade_notebook_bytes
+    from autograder.integrations.nbgrader.course import grade_notebook_bytes
     from autograder.sandbox import Limits
 
     release = {

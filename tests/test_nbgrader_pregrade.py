@@ -1,4 +1,4 @@
-"""`nbgrader run`'s one grading pass (autograder/nbgrader_pregrade.py): a report is taken only for
+"""`nbgrader run`'s one grading pass (autograder/integrations/nbgrader/pregrade.py): a report is taken only for
 the exact bytes and settings it was graded with, and only from this run's folder (issue 29:
 `nbgrader run` took 13 times as long as `grade` on the same class)."""
 
@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import json
 
-from autograder import nbgrader_pregrade as pg
-from autograder.report import Report
+from autograder.core.report import Report
+from autograder.integrations.nbgrader import pregrade as pg
 
 SETTINGS = pg.Settings(seed=1, device="cpu", call_timeout=60.0, submission_timeout=600.0, require_isolation=True)
 

@@ -8,7 +8,7 @@ import math
 
 import pytest
 
-from autograder import neutralise as n
+from autograder.core import neutralise as n
 
 HOSTILE = [
     "\x1b[2J\x1b[HTotal: 12.5 / 12.5",

@@ -12,7 +12,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import build, curriculum, hints
+from autograder.core import curriculum
+from autograder.course import build, hints
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -29,8 +30,8 @@ def test_a_notebook_built_without_hints_mentions_none(level):
 
 
 def test_the_self_check_does_not_suggest_hint_where_hints_are_off(tmp_path, monkeypatch):
-    from autograder.report import CheckResult, Report
-    from autograder.selfcheck import html_panel
+    from autograder.core.report import CheckResult, Report
+    from autograder.learner.selfcheck import html_panel
 
     report = Report(seed=1, levels=[3], submission="x")
     report.checks.append(CheckResult("3.forward.values", 3, "forward", "forward", 0.0, 2.0, False, "wrong"))

@@ -8,7 +8,8 @@ from __future__ import annotations
 import pytest
 
 from attack_corpus import ATTACKS, ROOT
-from autograder import curriculum, sandbox
+from autograder import sandbox
+from autograder.core import curriculum
 from autograder.grading import grade
 from autograder.sandbox import ChildGone, Limits, Portable
 from conftest import SEED

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import course_file
+from autograder.instructor import course_file
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX modes")
 
@@ -32,7 +32,7 @@ def test_private_tree_takes_the_group_and_others_away(tmp_path):
 
 
 def test_a_new_course_keeps_autograded_and_its_logs_private(tmp_path):
-    from autograder.nbgrader_course import init_course
+    from autograder.integrations.nbgrader.course import init_course
 
     course = tmp_path / "course"
     init_course(course, levels=[1], seed=914053, generate=False)

@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from autograder import reference as ref
-from autograder.curriculum import LEVELS
-from autograder.problems import Sizes, generator, randn
+from autograder.core import reference as ref
+from autograder.core.curriculum import LEVELS
+from autograder.core.problems import Sizes, generator, randn
 from conftest import SEED
 
 

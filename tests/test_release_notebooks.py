@@ -14,8 +14,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import curriculum
-from autograder.nbgrader_course import fill_notebook
+from autograder.core import curriculum
+from autograder.integrations.nbgrader.course import fill_notebook
 from conftest import SEED
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,7 +54,7 @@ def test_the_kits_own_imports_are_not_autograd():
 
 
 def test_the_progress_cell_is_left_out_of_the_graded_module():
-    from autograder.submission import notebook_code
+    from autograder.core.submission import notebook_code
 
     for level in LEVELS:
         module = curriculum.LEVELS[level].module
@@ -97,7 +97,7 @@ def test_filled_release_notebooks_get_full_marks_through_nbgrader(tmp_path):
     """nbgrader's own release (generate_assignment), filled in; the official points of the
     gradebook (the isolated grader's, with or without a kernel run: --no-execute keeps this test
     within minutes) are full marks."""
-    from autograder.nbgrader_course import assignment_id, gradebook_scores
+    from autograder.integrations.nbgrader.course import assignment_id, gradebook_scores
 
     course = tmp_path / "course"
     proc = kit("nbgrader", "init", str(course), "--seed", str(SEED))

@@ -25,7 +25,9 @@ from pathlib import Path
 
 import pytest
 
-from autograder import build, hints, history, progress, selfcheck
+from autograder.course import build
+from autograder.course import hints as ladders
+from autograder.learner import hints, history, progress, selfcheck
 
 ROOT = Path(__file__).resolve().parent.parent
 TABLE = json.loads((ROOT / "assignments" / "hints.json").read_text())["levels"]
@@ -71,14 +73,14 @@ def test_ladder_advances_stays_on_its_last_rung_and_resets_when_the_stage_passes
 
 
 def test_every_stage_of_every_level_has_a_ladder_of_two_to_four_rungs():
-    from autograder.curriculum import LEVELS, stages_of
+    from autograder.core.curriculum import LEVELS, stages_of
 
     for level in LEVELS:
         assert set(TABLE[str(level)]) == set(stages_of(level))
         for stage, entry in TABLE[str(level)].items():
             assert 2 <= len(entry["ladder"]) <= 4, (level, stage)
         named = {m for entry in TABLE[str(level)].values() for m in entry["mistakes"]}
-        assert set(hints.DIAGNOSES_BY_LEVEL[level]) <= named, level
+        assert set(ladders.DIAGNOSES_BY_LEVEL[level]) <= named, level
 
 
 def test_the_build_refuses_a_stage_without_its_ladder(tmp_path):
@@ -134,7 +136,7 @@ def test_a_stub_is_no_mistake_and_a_passing_level_has_nothing_to_hint(workdir):
 
 
 def test_hints_switched_off_by_the_course_are_off_even_beside_the_kit(tmp_path):
-    (tmp_path / "hints.json").write_bytes(hints.hints_bytes(hints.hints_document(None)))
+    (tmp_path / "hints.json").write_bytes(ladders.hints_bytes(ladders.hints_document(None)))
     with pytest.raises(hints.NoHints, match="switched off"):
         hints.next_hint(3, "forward", tmp_path)
     assert not (tmp_path / history.FILE_NAME).exists()
@@ -169,7 +171,7 @@ def test_progress_html_escapes_and_draws_the_chart(workdir):
 
 
 def test_progress_counts_hints_solutions_and_time_to_full_marks(workdir):
-    from autograder.curriculum import stage_points, stages_of
+    from autograder.core.curriculum import stage_points, stages_of
 
     for stage in stages_of(6):
         history.append(
@@ -235,7 +237,7 @@ def test_history_keeps_every_line_of_concurrent_writers(workdir):
     """Four writers at once, lines of 3 KB (most cross a page boundary, where another writer can see
     an append half-way: without the lock that cost blank lines, 5 to 9 in 400 here)."""
     code = (
-        "import sys; from autograder import history\n"
+        "import sys; from autograder.learner import history\n"
         "for i in range(100): history.append({'event': 'hint', 'level': 2, 'stage': 'loss', 'rung': i, "
         "'mistake': sys.argv[1] * 3000}, sys.argv[2])\n"
     )
@@ -347,10 +349,10 @@ def test_a_hint_cell_left_in_a_notebook_costs_nothing(tmp_path, zygote):
     """A student who hands in a notebook with their `hint(...)` cell still gets full marks."""
     import nbformat
 
+    from autograder.core.settings import default_seed
+    from autograder.core.submission import notebook_code
     from autograder.grading import grade
-    from autograder.nbgrader_course import fill_notebook
-    from autograder.settings import default_seed
-    from autograder.submission import notebook_code
+    from autograder.integrations.nbgrader.course import fill_notebook
 
     release = nbformat.read(ROOT / "assignments" / "level1_numpy.ipynb", as_version=4)
     nb = fill_notebook(release, (ROOT / "solutions" / "level1_numpy.py").read_text())

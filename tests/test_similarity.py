@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from autograder import similarity
-from autograder.similarity_command import find_class
-from autograder.similarity_normalise import normalise
+from autograder.cli.similarity import find_class
+from autograder.instructor import similarity
+from autograder.instructor.similarity_normalise import normalise
 from similarity_class import (
     COPY_PAIRS,
     FORMULA_NAME,
@@ -63,7 +63,7 @@ def test_the_stub_is_boilerplate():
     """What every student was given (the released stub, as .py or notebook) leaves nothing to compare."""
     stub = (ROOT / "assignments" / "level3_autograd.py").read_text()
     assert _stream(stub, 3) == []
-    from autograder.submission import notebook_code
+    from autograder.core.submission import notebook_code
 
     assert _stream(notebook_code((ROOT / "assignments" / "level3_autograd.ipynb").read_bytes()), 3) == []
 
@@ -197,7 +197,7 @@ def test_a_class_that_all_wrote_the_same_is_told_so(tmp_path):
         students.append((f"s{i}", tmp_path / f"s{i}"))
     result = similarity.compare(students, [1])
     assert result.flagged == [] and result.commonplace[1] == 1.0
-    from autograder.similarity_html import similarity_page
+    from autograder.render.similarity_html import similarity_page
 
     assert "Most of the class wrote the same code at level 1" in similarity_page(result)
     everything = similarity.compare(students, [1], similarity.Options(common=1.0))
@@ -209,7 +209,7 @@ def test_every_student_grade_finds_is_compared_wherever_their_files_sit(tmp_path
     the folder are found as `grade` finds them; whoever cannot be compared is named, with the reason."""
     import zipfile
 
-    from autograder.similarity_command import find_class
+    from autograder.cli.similarity import find_class
 
     solution = (ROOT / "solutions" / "level1_numpy.py").read_text()
     klass = tmp_path / "class"
@@ -235,7 +235,7 @@ def test_every_student_grade_finds_is_compared_wherever_their_files_sit(tmp_path
     notes = "\n".join(result.notes)
     assert "empty: not compared at level 1 (level1_numpy.py is missing" in notes
     assert "stubonly: not compared at level 1 (nothing of their own beyond the stub's code)" in notes
-    from autograder.similarity_html import similarity_page
+    from autograder.render.similarity_html import similarity_page
 
     page = similarity_page(result)
     assert "Not compared" in page and "stubonly: not compared" in page

@@ -19,12 +19,12 @@ from pathlib import Path
 import pytest
 
 from attack_corpus import REF1, ROOT, STUB1
-from autograder import neutralise, wire
-from autograder.batch import class_csv, find_students, summary_markdown
+from autograder.core import neutralise, wire
+from autograder.core.report import CheckResult, Report
+from autograder.core.submission import read_submission
 from autograder.grading import grade
-from autograder.report import CheckResult, Report
+from autograder.instructor.batch import class_csv, find_students, summary_markdown
 from autograder.sandbox import Limits, UidLease
-from autograder.submission import read_submission
 
 SEED = 20240601
 ROOT_USER = os.getuid() == 0
@@ -80,11 +80,7 @@ def test_a_relative_link_cannot_copy_a_classmates_grade(tmp_path):
 
 
 def test_nbgrader_refuses_a_linked_notebook(tmp_path, zygote):
-    from autograder.nbgrader_course import (
-        find_submissions,
-        grade_notebook_bytes,
-        notebook_name,
-    )
+    from autograder.integrations.nbgrader.course import find_submissions, grade_notebook_bytes, notebook_name
 
     subs = tmp_path / "submissions"
     (subs / "mallory").mkdir(parents=True)
@@ -149,10 +145,10 @@ def hostile_report() -> Report:
 def test_every_renderer_neutralises_the_same_hostile_strings():
     from rich.console import Console
 
-    from autograder.gradescope import Found, results_json
-    from autograder.render_html import class_page, feedback_page
-    from autograder.render_terminal import render
-    from autograder.selfcheck import html_panel, text_table
+    from autograder.integrations.gradescope import Found, results_json
+    from autograder.learner.selfcheck import html_panel, text_table
+    from autograder.render.html import class_page, feedback_page
+    from autograder.render.terminal import render
 
     report = hostile_report()
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder.curriculum import LEVEL_POINTS, LEVELS
+from autograder.core.curriculum import LEVEL_POINTS, LEVELS
 from autograder.grading import grade
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,4 +1,4 @@
-"""The wire between the grader and the child (autograder/wire.py), over a real socket pair.
+"""The wire between the grader and the child (autograder/core/wire.py), over a real socket pair.
 
 Two parts. The framing: every well-formed message comes back as sent; a truncated, oversized or
 malformed frame is refused with ``WireError`` (never a hang, never another exception), so that a
@@ -20,11 +20,11 @@ import numpy as np
 import pytest
 import torch
 
-from autograder import wire
 from autograder.child.entry import serve
 from autograder.child.runtime import Runtime
-from autograder.codec import DTYPES
-from autograder.proxy import ArrayValue, NpScalar, Submission, TensorValue
+from autograder.core import wire
+from autograder.core.codec import DTYPES
+from autograder.sandbox.proxy import ArrayValue, NpScalar, Submission, TensorValue
 
 TIMEOUT = 5.0  # every receive below is bounded: a bug that makes the reader wait fails, not hangs
 HEAD = struct.Struct("<IQ")  # <u32 header length><u64 buffers length>, as the module docstring says

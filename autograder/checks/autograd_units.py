@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import torch
 
-from .. import reference as ref
-from ..proxy import Leaf, StudentError, TensorValue
+from ..core import reference as ref
+from ..sandbox.proxy import Leaf, StudentError, TensorValue
 from .by_hand import RTOL32, RTOL64, unit
 from .common import CheckFailed, data_of, expect_close, expect_sim_outputs, expect_tensor, expect_zero_grad
 

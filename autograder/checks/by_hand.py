@@ -13,9 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .. import reference as ref
-from ..problems import generator, randn, unit_sizes, with_negatives
-from ..proxy import StudentError, TensorValue
+from ..core import reference as ref
+from ..core.problems import generator, randn, unit_sizes, with_negatives
+from ..sandbox.proxy import StudentError, TensorValue
 from .common import (
     CheckFailed,
     as_float,

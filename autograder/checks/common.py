@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from ..curriculum import CHECKS
-from ..proxy import ArrayValue, NpScalar, ObjectValue, TensorValue
-from ..reference import rel_error
+from ..core.curriculum import CHECKS
+from ..core.reference import rel_error
+from ..sandbox.proxy import ArrayValue, NpScalar, ObjectValue, TensorValue
 
 
 class CheckFailed(AssertionError):

@@ -1,3 +1,3 @@
 """Lets plain ``pytest autograder/checks --submission DIR`` run the checks (see README)."""
 
-from autograder.plugin import *  # noqa: F403 - fixtures and hooks
+from ..grading.plugin import *  # noqa: F403 - fixtures and hooks

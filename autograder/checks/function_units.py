@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import torch
 
-from .. import reference as ref
-from ..problems import generator, randn, with_negatives
-from ..proxy import Leaf, Make, StudentError
+from ..core import reference as ref
+from ..core.problems import generator, randn, with_negatives
+from ..sandbox.proxy import Leaf, Make, StudentError
 from .by_hand import RTOL32, RTOL64, observe, unit
 from .common import CheckFailed, data_of, expect_close, expect_sim_outputs, expect_tensor
 

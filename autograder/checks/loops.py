@@ -20,10 +20,10 @@ import math
 import numpy as np
 import torch
 
-from .. import reference as ref
-from ..curriculum import LEVELS
-from ..problems import SEED_PROBLEM, Sizes, generator, python_seed, randn, unit_sizes
-from ..proxy import Leaf, Make, StudentCrash, StudentError, StudentTimeout
+from ..core import reference as ref
+from ..core.curriculum import LEVELS
+from ..core.problems import SEED_PROBLEM, Sizes, generator, python_seed, randn, unit_sizes
+from ..sandbox.proxy import Leaf, Make, StudentCrash, StudentError, StudentTimeout
 from .common import CheckFailed, data_of, expect_array, expect_losses, expect_tensor, preview
 
 LOCKSTEP_STEPS = 4

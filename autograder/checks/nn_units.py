@@ -11,10 +11,10 @@ import random
 
 import torch
 
-from .. import reference as ref
-from ..curriculum import LEVELS
-from ..problems import generator, randn, unit_sizes, with_negatives
-from ..proxy import ObjectValue, StudentError
+from ..core import reference as ref
+from ..core.curriculum import LEVELS
+from ..core.problems import generator, randn, unit_sizes, with_negatives
+from ..sandbox.proxy import ObjectValue, StudentError
 from .by_hand import RTOL32, RTOL64
 from .common import (
     CheckFailed,

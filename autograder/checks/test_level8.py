@@ -1,6 +1,6 @@
 """Level 8 — a dynamic network: a random depth per call, one middle layer reused (weight sharing)."""
 
-from ..curriculum import LEVELS
+from ..core.curriculum import LEVELS
 from . import nn_units as units
 from .common import check
 from .loops import expect_convergence, expect_lockstep, expect_stage_in_loop

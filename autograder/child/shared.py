@@ -11,7 +11,7 @@ _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _load(name: str):
-    spec = importlib.util.spec_from_file_location(f"_kit_{name}", os.path.join(_PACKAGE_DIR, f"{name}.py"))
+    spec = importlib.util.spec_from_file_location(f"_kit_{name}", os.path.join(_PACKAGE_DIR, "core", f"{name}.py"))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
