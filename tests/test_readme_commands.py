@@ -4,8 +4,11 @@
 The blocks are taken from README.md between "## Grading (instructors)" and "### Running the checks
 with pytest directly" and run with bash, each from a scratch directory that is also $HOME (so
 ``~/courses/pt2026`` is scratch). Only what the README leaves to the reader is prepared: a
-submission (level 1 at the top, level 3 in a subfolder), a class of two, students.csv, an
-incoming notebook, an LMS download and its roster. Optional parts written ``[--like this]`` are
+submission (level 1 at the top, level 3 in a subfolder), students.csv, an incoming notebook (nbgrader's
+release, filled in), a Canvas download of a class of four who all hand in the reference, each another
+way (loose files; late; a zip with a subfolder; the release notebooks), and its roster. Every
+student then has full marks in grades.csv, canvas.csv and the gradebook, and a row in the
+similarity report (issue 29). Optional parts written ``[--like this]`` are
 dropped, so are ``pip install`` lines (the kit is installed), and the README's example scheduler
 address becomes a local Dask cluster. Each command's wall time is written to
 ``$KIT_TEST_ARTIFACTS/readme/timings.txt`` (the instructor's day, step by step).
@@ -13,6 +16,8 @@ address becomes a local Dask cluster. Each command's wall time is written to
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import re
 import shlex
@@ -23,9 +28,12 @@ import time
 import zipfile
 from pathlib import Path
 
+import nbformat
 import pytest
 
 import conftest
+from autograder.core.curriculum import LEVELS
+from autograder.integrations.nbgrader.course import assignment_id, fill_notebook, gradebook_scores
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = conftest.ARTIFACTS / "readme"  # (never in the checkout: tree_guard.py)
@@ -49,6 +57,59 @@ def instructor_blocks(readme: str) -> list[list[str]]:
     return out
 
 
+#: The class of the LMS download: (name in Canvas's file names, Canvas id, login). Every one hands in
+#: the reference, each in another way: alice loose .py files, bob the same but late (Canvas's
+#: LATE_), carol one zip with the files in a subfolder, dave the release notebooks filled in.
+CLASS = [("liddellalice", "12345", "alice"), ("builderbob", "12346", "bob"), ("carrollcarol", "12347", "carol"),
+         ("dodgsondave", "12348", "dave")]  # fmt: skip
+ALL_LEVELS = sorted(LEVELS)
+FULL = 12.5 * len(ALL_LEVELS)
+
+
+def _module(level: int) -> str:
+    return LEVELS[level].module
+
+
+def canvas_download(path: Path) -> None:
+    """The LMS's "download all submissions": one flat zip, each file named by Canvas's rule."""
+    with zipfile.ZipFile(path, "w") as zf:
+        for (name, cid, login), sub_id in zip(CLASS, range(777, 781)):
+            prefix = f"{name}_{cid}_{sub_id}"
+            for level in ALL_LEVELS:
+                solution = (ROOT / "solutions" / f"{_module(level)}.py").read_text()
+                if login == "alice":
+                    zf.writestr(f"{prefix}_{_module(level)}.py", solution)
+                elif login == "bob":  # late, and resubmitted (Canvas appends -1)
+                    zf.writestr(f"{name}_LATE_{cid}_{sub_id}_{_module(level)}-1.py", solution)
+                elif login == "dave":
+                    release = nbformat.read(ROOT / "assignments" / f"{_module(level)}.ipynb", as_version=4)
+                    zf.writestr(f"{prefix}_{_module(level)}.ipynb", nbformat.writes(fill_notebook(release, solution)))
+            if login == "carol":
+                inner = io.BytesIO()
+                with zipfile.ZipFile(inner, "w") as hw:
+                    for level in ALL_LEVELS:
+                        hw.write(ROOT / "solutions" / f"{_module(level)}.py", f"homework/{_module(level)}.py")
+                zf.writestr(f"{prefix}_homework.zip", inner.getvalue())
+
+
+def nbgrader_release_filled(home: Path, level: int) -> nbformat.NotebookNode:
+    """A student's notebook as nbgrader hands it out (a course made the README's way, elsewhere),
+    with the reference code in its answer cells."""
+    course = home / "elsewhere" / "pt2026"
+    proc = subprocess.run(
+        [sys.executable, "-m", "autograder", "nbgrader", "init", str(course), "--course-id", "pt2026"]
+        + ["--seed", "914053", "--levels", str(level)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    release = nbformat.read(course / "release" / assignment_id(level) / f"{_module(level)}.ipynb", as_version=4)
+    filled = fill_notebook(release, (ROOT / "solutions" / f"{_module(level)}.py").read_text())
+    shutil.rmtree(home / "elsewhere")
+    return filled
+
+
 def scratch(home: Path) -> None:
     sol = (ROOT / "solutions" / "level1_numpy.py").read_text()
     (home / "SUBMISSION_DIR" / "hw").mkdir(parents=True)
@@ -59,16 +120,11 @@ def scratch(home: Path) -> None:
     (course / "students.csv").write_text("id,last_name,first_name,email\nalice,Liddell,Alice,alice@example.org\n")
     (course / "roster.csv").write_text("directory,student_id,name,section\nalice,12345,Alice Liddell,A\n")
     (home / "incoming" / "alice").mkdir(parents=True)
-    shutil.copy(ROOT / "assignments" / "level3_autograd.ipynb", home / "incoming" / "alice")
+    nbformat.write(nbgrader_release_filled(home, 3), str(home / "incoming" / "alice" / "level3_autograd.ipynb"))
     (home / "Downloads").mkdir()
-    with zipfile.ZipFile(home / "Downloads" / "submissions.zip", "w") as zf:  # Canvas's names
-        zf.writestr("liddellalice_12345_777_level1_numpy.py", sol)
-        zf.writestr(
-            "builderbob_LATE_12346_778_level1_numpy-1.py",  # late and resubmitted
-            (ROOT / "assignments" / "level1_numpy.py").read_text(),
-        )
+    canvas_download(home / "Downloads" / "submissions.zip")
     (home / "roster.csv").write_text(
-        "student_id,login,name,section\n12345,alice,Alice Liddell,A\n12346,bob,Bob Builder,A\n"
+        "student_id,login,name,section\n" + "".join(f"{cid},{login},{login.title()},A\n" for _, cid, login in CLASS)
     )
 
 
@@ -103,11 +159,29 @@ def test_every_instructor_command_of_the_readme_runs(tmp_path):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     (ARTIFACTS / "timings.txt").write_text("\n".join(timings) + "\n")
     grades = home / "grades"
-    assert (grades / "grades.csv").read_text().splitlines()[0].endswith(",seed")
     assert (grades / ".kit-course.json").is_file()
     page = (grades / "feedback" / "alice.html").read_text()
     assert "914053" not in page and str(home) not in page
-    assert (home / "submissions" / "bob" / "level1_numpy.py").is_file()  # the LMS download, by the roster
-    assert "bob,0.0" in (grades / "grades.csv").read_text()
-    assert (home / "courses" / "pt2026" / "grades.csv").is_file()
-    assert (home / "courses" / "pt2026" / "canvas.csv").is_file()
+    # every student collected by the roster, in whatever form they handed in, and every one of them
+    # (all correct) with full marks in grades.csv; bob's lateness carried from Canvas's file names
+    assert (home / "submissions" / "bob" / f"{_module(1)}.py").is_file()
+    rows = {r["student"]: r for r in csv.DictReader(io.StringIO((grades / "grades.csv").read_text()))}
+    assert sorted(rows) == sorted(login for *_, login in CLASS), rows
+    for login, row in rows.items():
+        assert (float(row["total"]), float(row["max"]), row["errors"]) == (FULL, FULL, "0"), row
+        assert row["late"] == ("yes" if login == "bob" else "no"), row
+        assert row["seed"] == "914053", row
+    # full marks in the LMS import too: every level's cell equals its points possible
+    canvas = list(csv.reader(io.StringIO((grades / "canvas.csv").read_text())))
+    header, points, students = canvas[0], canvas[1], canvas[2:]
+    assert points[0].strip() == "Points Possible" and len(students) == len(CLASS), canvas
+    for row in students:
+        assert [float(c) for c in row[5:]] == [float(c) for c in points[5:]], (header, row)
+    # every student in the similarity report (all hand in the reference: every pair matches)
+    pairs = list(csv.DictReader(io.StringIO((grades / "similarity.csv").read_text())))
+    assert {p["student_a"] for p in pairs} | {p["student_b"] for p in pairs} == set(rows), pairs[:3]
+    # the nbgrader course: the release notebook, filled in, has full marks in the gradebook
+    course = home / "courses" / "pt2026"
+    assert (course / "grades.csv").is_file() and (course / "canvas.csv").is_file()
+    scores = gradebook_scores(course, "pt2026")
+    assert scores[("alice", assignment_id(3))]["score"] == 12.5, scores
