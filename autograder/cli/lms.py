@@ -40,7 +40,7 @@ def cmd_lms(args) -> int:
     source = Path(args.graded)
     out = Path(args.out) if args.out else source
     if (source / "nbgrader_config.py").is_file():
-        from ..integrations.nbgrader.course import _course_id, gradebook_scores
+        from ..integrations.nbgrader.gradebook import _course_id, gradebook_scores
 
         grades, levels = lms.grades_from_scores(gradebook_scores(source, _course_id(source)))
     elif (source / "reports").is_dir():

@@ -447,7 +447,7 @@ COMMAND_MODULES: dict[str, tuple[str, str]] = {
     "build": ("course.build", "generate assignments/ (stubs and notebooks) from solutions/"),
     "gradescope": ("integrations.gradescope", "build the Gradescope autograder zip, or run it (run_autograder)"),
     "nbgrader": (
-        "integrations.nbgrader.course",
+        "integrations.nbgrader.commands",
         "create an nbgrader course, or run generate → autograde → feedback → export",
     ),
     "lab": ("learner.lab", "open JupyterLab on your assignments"),

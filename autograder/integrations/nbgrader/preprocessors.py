@@ -1,6 +1,6 @@
 """The kit's nbgrader preprocessors, named by import path in a course's ``nbgrader_config.py``
-(``nbgrader_course.CONFIG_TEMPLATE``; how they fit in nbgrader's autograde pipeline is said at the
-top of ``nbgrader_course.py`` and in docs/nbgrader.md). One class per job:
+(``setup.CONFIG_TEMPLATE``; how they fit in nbgrader's autograde pipeline is said at the top of
+``commands.py`` and in docs/nbgrader.md). One class per job:
 
 - ``IsolatedGrades``: grade the submitted notebook with the kit's isolated grader, before any kernel;
 - ``SafeExecute``: nbgrader's ``Execute``, surviving a kernel that dies or hangs;
@@ -26,18 +26,15 @@ from ...core import curriculum
 from ...core.settings import default_seed
 from ...core.submission import MAX_SOURCE_BYTES, NotRegular, read_regular
 from ...sandbox import Limits, probe_isolation, shared_pool
-from .course import (
+from .notebooks import (
     _KIT_GRADE_ID,
     _OFFICIAL_CALL,
-    DEFAULT_CALL_TIMEOUT,
-    DEFAULT_SUBMISSION_TIMEOUT,
     RESOURCE_KEY,
     IsolatedGraderError,
-    grade_notebook_bytes,
     level_of_notebook,
     stage_outputs,
 )
-from .pregrade import DEFAULT_REQUIRE_ISOLATION
+from .pregrade import DEFAULT_CALL_TIMEOUT, DEFAULT_REQUIRE_ISOLATION, DEFAULT_SUBMISSION_TIMEOUT, grade_notebook_bytes
 
 
 class KitClearSolutions(ClearSolutions):
