@@ -62,10 +62,10 @@ from ...core.settings import DEFAULT_CELL_TIMEOUT, parse_levels
 from ...core.submission import MAX_SOURCE_BYTES, read_regular
 from . import pregrade as nbgrader_pregrade
 from .gradebook import DEFAULT_COURSE_ID, _course_id, gradebook_scores
+from .new_course import generate_changed, init_course
 from .notebooks import assignment_id, course_levels, notebook_name
 from .pregrade import DEFAULT_CALL_TIMEOUT, DEFAULT_SUBMISSION_TIMEOUT
 from .runner import nbgrader
-from .setup import generate_changed, init_course
 from .submissions import _digests, collect_lms, find_submissions, place_submissions
 
 # ----------------------------------------------------------------------------------- run

@@ -32,6 +32,18 @@ from ...core.submission import MAX_SOURCE_BYTES, is_regular, read_regular
 from . import pregrade as nbgrader_pregrade
 from .commands import _class_extras, _pregrade, _save_log, cmd_init, cmd_run, register, run_course
 from .gradebook import DEFAULT_COURSE_ID, _course_id, gradebook_scores
+from .new_course import (
+    CONFIG_TEMPLATE,
+    DEFAULT_LMS_REGEXP,
+    DEFAULT_STARTUP_TIMEOUT,
+    NEVER_SKIP_TAG,
+    _create_gradebook,
+    _generation_key,
+    config_text,
+    generate_changed,
+    init_course,
+    write_hints,
+)
 from .notebooks import (
     _KIT_GRADE_ID,
     _OFFICIAL_CALL,
@@ -51,18 +63,6 @@ from .notebooks import (
 )
 from .pregrade import DEFAULT_CALL_TIMEOUT, DEFAULT_SUBMISSION_TIMEOUT, grade_notebook_bytes
 from .runner import _quote, _scripts_dirs, beside_interpreter_env, nbgrader, put_scripts_on_path
-from .setup import (
-    CONFIG_TEMPLATE,
-    DEFAULT_LMS_REGEXP,
-    DEFAULT_STARTUP_TIMEOUT,
-    NEVER_SKIP_TAG,
-    _create_gradebook,
-    _generation_key,
-    config_text,
-    generate_changed,
-    init_course,
-    write_hints,
-)
 from .submissions import _digests, collect_lms, find_submissions, place_submissions
 
 if TYPE_CHECKING:
