@@ -97,6 +97,32 @@ def test_a_call_past_its_deadline_ends_the_childs_whole_tree(portable, tmp_path)
         channel.close()
 
 
+@pytest.mark.parametrize("pool_kind", ["portable", "zygote"])
+def test_a_reply_collected_after_its_deadline_is_the_students_answer_not_a_timeout(pool_kind, request, tmp_path):
+    """The grader starts every level's convergence run at once and collects them level by level: on
+    a busy machine it may come for a reply after the call's time is up. A reply that came in time
+    is the answer (through spawn and portable, stubs' convergence checks once failed as "timed
+    out"); a call that never answers still times out at its deadline."""
+    import time
+
+    from autograder.sandbox.proxy import StudentTimeout, Submission
+
+    pool = request.getfixturevalue(pool_kind)
+    source = "import time\ndef quick():\n    return 1\ndef hang():\n    time.sleep(60)\n"
+    sub = Submission("level1_numpy", source, "level1_numpy.py", lambda: pool.fork(tmp_path, Limits(call_seconds=5)))
+    try:
+        pending = sub.call("quick", background=True, timeout=1.0)
+        time.sleep(2.0)  # the grader busy elsewhere, past the call's 1 s
+        assert sub.finish(pending).value == 1
+        pending = sub.call("hang", background=True, timeout=1.0)
+        t0 = time.monotonic()
+        with pytest.raises(StudentTimeout, match="did not finish within 1 s"):
+            sub.finish(pending)
+        assert time.monotonic() - t0 < 10
+    finally:
+        sub.close()
+
+
 def test_a_process_trees_memory_and_its_end_without_proc():
     """What the portable transport uses where there is no /proc (macOS, Windows): a child's memory is
     the sum over its process tree, and ending it ends its descendants too (psutil)."""
