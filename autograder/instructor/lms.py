@@ -1,7 +1,8 @@
 """Rosters, and grades in the files that Canvas and Moodle import.
 
-The roster (:mod:`autograder.instructor.roster`: the kit's CSV, or the Canvas or Moodle gradebook export)
-says who each submission directory is in the LMS.
+The roster (read by the kit's one reader, :func:`autograder.instructor.roster.read_roster`: the kit's
+CSV, nbgrader's students.csv, the Canvas or Moodle gradebook export, Moodle's grading worksheet) says
+who each submission directory is in the LMS.
 
 **The exports** (:func:`write_exports`) are ``canvas.csv``, in the layout of Canvas's gradebook
 export (which is what its import takes: the identity columns, then one column per level or one
@@ -242,7 +243,8 @@ def add_options(p, roster_required: bool = False) -> None:
         default=None,
         metavar="CSV",
         help="map student directories to the LMS and write OUT/canvas.csv and OUT/moodle.csv: the kit's "
-        "roster (directory,student_id,name,section) or a Canvas or Moodle gradebook export",
+        "roster (directory,student_id,name,section); also taken: nbgrader's students.csv, a Canvas or Moodle "
+        "gradebook export, Moodle's grading worksheet",
     )
     p.add_argument(
         "--lms-columns",

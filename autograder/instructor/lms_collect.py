@@ -15,15 +15,16 @@ Each LMS names the files of its download after the student, in its own way:
   ``<Assignment>_<username>_attempt_<YYYY-MM-DD-HH-MM-SS>_<file>`` and one
   ``<Assignment>_<username>_attempt_<…>.txt`` of metadata per attempt.
 
-Files are mapped to students **by the roster only** (``autograder/instructor/roster.py``, shared with the grade
-exports): the id in the name (Canvas, Moodle) or the username (Blackboard) must name exactly one
+Files are mapped to students **by the roster only**, read by the kit's one roster reader
+(:func:`autograder.instructor.roster.read_roster`, shared with the grade exports and ``nbgrader
+run``): the id in the name (Canvas, Moodle) or the username (Blackboard) must name exactly one
 roster entry. Nothing is guessed from the parts of a name: a file whose id is on no entry, or whose
 Blackboard prefix ends with the keys of two entries, is listed as not collected, with the reason.
-The roster (``--roster``) is any form ``roster.py`` reads (the kit's ``student_id,login,name,section``,
-where ``student_id`` holds the LMS's id and ``login`` the folder name, or ``directory,…`` for
-Blackboard usernames; Canvas's gradebook export; Moodle's gradebook export) or
-Moodle's grading worksheet (``Identifier,Full name,Email address,…``, whose ``Participant 123456``
-is the number in Moodle's download names). Each student's folder is named by the entry's
+The roster (``--roster``) is any layout that reader takes: the kit's ``directory,student_id,name,section``
+(``student_id`` holds the LMS's id, ``directory`` the folder; ``login`` may stand for the folder,
+and ``directory`` holds Blackboard usernames), nbgrader's ``students.csv``, Canvas's or Moodle's
+gradebook export, or Moodle's grading worksheet (``Identifier,Full name,Email address,…``, whose
+``Participant 123456`` is the number in Moodle's download names). Each student's folder is named by the entry's
 ``directory``, else its SIS login, username or id: never an e-mail address (a folder name ends up
 in URLs, logs and nbgrader's student ids, where an address is personal data and an ``@`` a nuisance).
 
@@ -51,8 +52,7 @@ from pathlib import Path, PurePosixPath
 from ..core import neutralise
 from ..core.report import write_atomic
 from ..core.submission import MAX_ZIP_BYTES, MAX_ZIP_MEMBERS
-from . import roster as roster_module
-from .roster import Roster, RosterEntry, RosterError
+from .roster import Roster, RosterEntry, RosterError, read_roster
 
 CANVAS = re.compile(r"^(?P<name>[^_/]+)_(?P<late>LATE_)?(?P<key>\d+)_(?P<sub>\d+)_(?P<file>.+)$")
 MOODLE = re.compile(r"^(?P<name>.+)_(?P<key>\d+)_assignsubmission_(?:file|onlinetext)_(?P<file>.*)$")
@@ -76,44 +76,6 @@ class Collected:
     lms: set[str] = field(default_factory=set)
     late: dict[str, list[str]] = field(default_factory=dict)  # student id -> files the LMS marked late
     lms_of: dict[str, str] = field(default_factory=dict)  # student id -> the LMS their files came from
-
-
-@dataclass
-class Worksheet(Roster):
-    """Moodle's grading worksheet: a roster that also says who submitted late (its ``Status``)."""
-
-    late_keys: frozenset[str] = frozenset()
-
-
-def read_roster(path: Path) -> Roster:
-    """The roster: Moodle's grading worksheet here, every other form through ``roster.read_roster``."""
-    text = Path(path).read_text(encoding="utf-8-sig")
-    rows = list(csv.DictReader(io.StringIO(text)))
-    cols = {c.strip().casefold(): c for c in (rows[0] if rows else {})}
-    if "identifier" not in cols:
-        return roster_module.read_roster(Path(path))
-    entries, late = [], set()
-
-    def cell(row: dict, column: str) -> str:
-        return (row.get(cols.get(column, ""), "") or "").strip()
-
-    for row in rows:
-        number = re.sub(r"\D", "", row.get(cols["identifier"]) or "")
-        if number:
-            # the folder: the worksheet's username or ID number where it shows them (identity
-            # fields), else the participant number; the e-mail address only matches
-            entries.append(
-                RosterEntry(
-                    name=cell(row, "full name"),
-                    student_id=cell(row, "id number") or number,
-                    email=cell(row, "email address"),
-                    username=cell(row, "username"),
-                    keys=(number,),
-                )
-            )
-            if re.search(r"\blate\b", cell(row, "status"), re.I):  # "Submitted for grading - 2 days late"
-                late.add(number)
-    return Worksheet("moodle-worksheet", entries, late_keys=frozenset(late))
 
 
 def folder_of(entry: RosterEntry) -> str:
@@ -165,7 +127,7 @@ def _late(top: str, lms: str, entry: RosterEntry | None, roster: Roster) -> bool
     if lms == "Canvas":
         m = CANVAS.match(top)
         return bool(m and m["late"])
-    if lms == "Moodle" and entry is not None and isinstance(roster, Worksheet):
+    if lms == "Moodle" and entry is not None:
         return any(k in roster.late_keys for k in entry.keys)
     return False
 
@@ -328,8 +290,8 @@ def register(subparsers) -> None:
     p.add_argument(
         "--roster",
         required=True,
-        help="roster CSV: student_id,login,name,section (the LMS's id, the "
-        "folder name); or the LMS's own gradebook export; or Moodle's grading worksheet",
+        help="roster CSV: directory,student_id,name,section (the folder name, the LMS's id); also taken: "
+        "nbgrader's students.csv, the LMS's own gradebook export, Moodle's grading worksheet",
     )
     p.add_argument("--out", required=True, help="where each student's folder goes (then: grade OUT --out grades/)")
     p.add_argument("--force", action="store_true", help="empty OUT first")
