@@ -1,7 +1,7 @@
 """Run Python as on a platform that lacks what Windows or macOS lack, to test the portable core here.
 
     python tests/platform_sim.py windows -m autograder grade ...   (the grader; or -c PROGRAM)
-    python -I tests/platform_sim.py windows-child entry.py --pipe   (its children: sandbox.CHILD_PRELUDE)
+    python -I tests/platform_sim.py windows-child entry.py --pipe   (its children: sandbox.environment.CHILD_PRELUDE)
 
 "windows": no resource, fcntl, os.fork, os.setsid, os.killpg, os.getuid (the grader only; see NO_USER),
 signal.SIGKILL, descriptor passing
@@ -74,7 +74,7 @@ def main() -> None:
     take_away(platform, grader=True)
     from autograder import sandbox
 
-    sandbox.CHILD_PRELUDE[:] = [os.path.abspath(__file__), f"{platform}-child"]
+    sandbox.environment.CHILD_PRELUDE[:] = [os.path.abspath(__file__), f"{platform}-child"]
     if args[0] == "-c":  # a program given as text, as python -c runs it
         sys.argv = ["-c", *args[2:]]
         exec(compile(args[1], "<string>", "exec"), {"__name__": "__main__"})

@@ -38,7 +38,7 @@ def simulated(monkeypatch):
     """Children started through torch_sim.py with the given modes (for this test only)."""
 
     def use(modes: str) -> None:
-        monkeypatch.setattr(sandbox, "CHILD_PRELUDE", [SIM, modes])
+        monkeypatch.setattr(sandbox.environment, "CHILD_PRELUDE", [SIM, modes])
 
     return use
 
@@ -62,7 +62,7 @@ def test_the_warm_pool_grades_the_reference_in_full_where_a_gpu_is_visible(simul
     step and no CUDA before it forks: every level of the reference gets full marks (52 / 100 when
     the warm-up ran them)."""
     simulated("gpu")
-    monkeypatch.setattr(sandbox, "GPU_PROBE", lambda: True)
+    monkeypatch.setattr(sandbox.pools, "GPU_PROBE", lambda: True)
     pool = sandbox.start_pool("fork", levels=sorted(LEVELS))
     try:
         assert isinstance(pool, Zygote) and pool.gpu

@@ -1,6 +1,6 @@
 """Run the sandbox's children as torch behaves on other machines, to test the grader for them here.
 
-    python -I tests/torch_sim.py MODES entry.py ARGS...   (a child: sandbox.CHILD_PRELUDE)
+    python -I tests/torch_sim.py MODES entry.py ARGS...   (a child: sandbox.environment.CHILD_PRELUDE)
     python tests/torch_sim.py MODES -m autograder ARGS... (the grader, whose children get MODES)
 
 MODES is a comma-separated list of:
@@ -93,7 +93,7 @@ def main() -> None:
         sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # (the checkout)
         from autograder import sandbox
 
-        sandbox.CHILD_PRELUDE[:] = [os.path.abspath(__file__), ",".join(modes)]
+        sandbox.environment.CHILD_PRELUDE[:] = [os.path.abspath(__file__), ",".join(modes)]
         sys.argv = [args[1], *args[2:]]
         runpy.run_module(args[1], run_name="__main__", alter_sys=True)
         return

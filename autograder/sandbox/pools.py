@@ -1,0 +1,410 @@
+"""The pools children come from (``Zygote``, ``Spawner``, ``Portable``), how one is chosen
+(``start_pool``) and shared (``shared_pool``), and official grading's isolation probe."""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+from ..core import wire
+from ..core.curriculum import LEVELS, dynamo_first
+from .channels import Channel, PipeChannel
+from .environment import _child_config, _handshake, child_command, clean_env, unusable_reason
+from .errors import ChildGone, SandboxFailure
+from .gpu import accelerator_visible
+from .limits import Limits, isolation_refusal, isolation_shortfall
+from .processes import _descendants, _kill_group, _own_process_group, _write_oom_score_adj, kill_tree
+
+#: How a new pool decides whether a GPU is visible (a test may put its own probe here).
+GPU_PROBE = accelerator_visible
+
+
+def probe_isolation(pool: ChildPool, limits: Limits, hide: list[str] | None = None) -> str | None:
+    """Official grading's test, before any student code runs: one child that runs nothing, confined
+    as the run's children will be. The refusal (isolation_refusal) where it was not fully confined,
+    else None. (Each child of the run is checked again as it starts: GradingContext.)"""
+    with tempfile.TemporaryDirectory(prefix="kit-probe-") as tmp:
+        os.chmod(tmp, 0o711)  # the sandbox user may pass through to its scratch
+        scratch = Path(tmp) / "probe"
+        scratch.mkdir()
+        channel = pool.fork(scratch, limits, hide=hide, dynamo=False)
+        protections = dict(channel.protections)
+        channel.close()
+    missing = isolation_shortfall(protections)
+    return isolation_refusal(missing) if missing else None
+
+
+class ChildPool:
+    """Where sandboxed children come from: a ``Zygote`` (forks them from a warm interpreter), a
+    ``Spawner`` (starts a fresh interpreter for each, over a passed socket) or a ``Portable`` pool (a
+    fresh interpreter for each, over its standard input and output: every platform). ``start_pool``
+    picks the kind."""
+
+    start_method = ""  # "fork", "spawn" or "portable", reported with the protections
+
+    def fork(
+        self,
+        scratch: Path,
+        limits: Limits,
+        hide: list[str] | None = None,
+        device: str = "cpu",
+        hello_timeout: float = 120.0,
+        dynamo: bool = True,
+        numpy_only: bool = False,
+    ) -> Channel:
+        """A fresh child, confined and bounded by ``limits``, connected by its own channel.
+        ``numpy_only``: a child of the numpy-only flavour, where torch cannot be imported."""
+        raise NotImplementedError
+
+    def alive(self) -> bool:
+        """Whether the pool can still give children."""
+        raise NotImplementedError
+
+    def set_oom_score_adj(self, value: int) -> None:
+        """Make the kernel's OOM killer pick the children first."""
+        raise NotImplementedError
+
+    def warm_dynamo(self) -> None:
+        """Prepare torch._dynamo ahead of the children that will need it (where that helps)."""
+
+    def close(self) -> None:
+        """End the pool (its children are ended by their channels)."""
+
+
+class Zygote(ChildPool):
+    """A warm interpreter (torch imported, no student code) that forks one child per request."""
+
+    start_method = "fork"
+
+    def __init__(self, numpy_only: bool = False, gpu: bool | None = None):
+        """``gpu``: whether a GPU is visible here (default: ``GPU_PROBE()``). Where one is, the zygote's
+        warm-up only imports: a backward pass would start autograd's device threads, and any CUDA
+        call the CUDA runtime, and no child forked after either can run a backward pass or CUDA."""
+        self.numpy_only = numpy_only
+        self.gpu = GPU_PROBE() if gpu is None else gpu
+        self._numpy: Zygote | None = None  # the numpy-only companion, started when first needed
+        self._fork_lock = threading.Lock()
+        self._ctrl, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        flags = (["--numpy-only"] if numpy_only else []) + (["--imports-only"] if self.gpu else [])
+        self.proc = subprocess.Popen(
+            child_command("--zygote", str(theirs.fileno()), *flags),
+            pass_fds=[theirs.fileno()],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=clean_env(),
+            cwd=tempfile.gettempdir(),
+            start_new_session=True,
+        )
+        theirs.close()
+
+    def fork(
+        self,
+        scratch: Path,
+        limits: Limits,
+        hide: list[str] | None = None,
+        device: str = "cpu",
+        hello_timeout: float = 120.0,
+        dynamo: bool = True,
+        numpy_only: bool = False,
+    ) -> Channel:
+        """A fresh child. ``dynamo``: the child will use torch.optim or the meta device, whose first
+        use imports torch._dynamo; the zygote does that once, before this child, rather than in
+        every child (children that do not need it are not kept waiting for it). ``numpy_only``:
+        forked from a second zygote that has imported numpy and never torch."""
+        if numpy_only and not self.numpy_only:
+            self.start_numpy_only()
+            return self._numpy.fork(scratch, limits, hide, device, hello_timeout, dynamo=False, numpy_only=True)
+        ours, theirs = socket.socketpair()
+        config, lease = _child_config(scratch, limits, hide, device, dynamo and not self.numpy_only, self.numpy_only)
+        try:
+            with self._fork_lock:  # one request and its answer at a time (children may be started on threads)
+                socket.send_fds(self._ctrl, [json.dumps(config).encode()], [theirs.fileno()])
+                self._ctrl.settimeout(hello_timeout)
+                pid = json.loads(self._ctrl.recv(1 << 16))["pid"]
+        except (OSError, ValueError, KeyError) as exc:
+            if lease is not None:
+                lease.release()
+            raise SandboxFailure(f"the sandbox could not start a child: {exc}") from None
+        finally:
+            theirs.close()
+        return _handshake(ours, pid, config, scratch, limits, hello_timeout, lease=lease)
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def start_numpy_only(self) -> None:
+        """Start the numpy-only companion now, ahead of the first numpy-level child."""
+        if not self.numpy_only and (self._numpy is None or not self._numpy.alive()):
+            if self._numpy is not None:
+                self._numpy.close()
+            self._numpy = Zygote(numpy_only=True, gpu=self.gpu)
+
+    def set_oom_score_adj(self, value: int) -> None:
+        """Make the kernel's OOM killer pick the children first (they inherit it from the zygote)."""
+        _write_oom_score_adj(self.proc.pid, value)
+
+    def warm_dynamo(self) -> None:
+        """Have the zygote import torch._dynamo as soon as it can (right after torch), before any
+        request: for a run whose every child will need it, this overlaps the grader's own imports."""
+        try:
+            self._ctrl.send(json.dumps({"warm": "dynamo"}).encode())
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        """End the zygote at once (it holds no state worth a graceful exit: its children are ended by
+        their channels), then any orphan of student code that was reparented to it (a subreaper)."""
+        if self._numpy is not None:
+            self._numpy.close()
+        orphans = _descendants(self.proc.pid)
+        try:
+            self._ctrl.close()
+        finally:
+            _kill_group(self.proc.pid)
+            self.proc.wait()
+            for pid in orphans:
+                _kill_group(pid)
+
+
+class Spawner(ChildPool):
+    """The cold path: a fresh ``python -I child/entry.py --child`` interpreter for every child.
+
+    For platforms where a process that has imported torch must not fork (macOS, whose system
+    frameworks are not fork-safe; anywhere without os.fork). Each child pays its own ``import
+    torch`` (about a second here); the confinement, limits and wire are the zygote's children's.
+    Same interface as ``Zygote``.
+    """
+
+    start_method = "spawn"
+
+    def __init__(self):
+        self.oom_score_adj: int | None = None
+
+    def alive(self) -> bool:
+        return True
+
+    def set_oom_score_adj(self, value: int) -> None:
+        """Make the kernel's OOM killer pick the children first (set on each as it starts)."""
+        self.oom_score_adj = value
+
+    def fork(
+        self,
+        scratch: Path,
+        limits: Limits,
+        hide: list[str] | None = None,
+        device: str = "cpu",
+        hello_timeout: float = 120.0,
+        dynamo: bool = True,
+        numpy_only: bool = False,
+    ) -> Channel:
+        ours, theirs = socket.socketpair()
+        config, lease = _child_config(scratch, limits, hide, device, dynamo, numpy_only)
+        try:
+            proc = subprocess.Popen(
+                child_command("--child", str(theirs.fileno())) + (["--numpy-only"] if numpy_only else []),
+                pass_fds=[theirs.fileno()],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                env=clean_env(),
+                cwd=tempfile.gettempdir(),
+                start_new_session=True,
+            )
+        except OSError as exc:
+            if lease is not None:
+                lease.release()
+            raise SandboxFailure(f"the sandbox could not start a child: {exc}") from None
+        finally:
+            theirs.close()
+        if self.oom_score_adj is not None:
+            _write_oom_score_adj(proc.pid, self.oom_score_adj)
+        try:
+            ours.settimeout(hello_timeout)
+            wire.send_message(ours, config)
+        except OSError as exc:
+            _kill_group(proc.pid)
+            proc.wait()
+            if lease is not None:
+                lease.release()
+            raise SandboxFailure(f"the sandbox child did not take its configuration: {exc}") from None
+        return _handshake(ours, proc.pid, config, scratch, limits, hello_timeout, proc=proc, lease=lease)
+
+    def warm_dynamo(self) -> None:
+        """Nothing to warm: each child is a fresh interpreter."""
+
+    def close(self) -> None:
+        """Nothing to end: each child is ended (and reaped) by its channel."""
+
+
+def fork_is_safe() -> bool:
+    """Whether children may be forked from a warm interpreter here: Linux and other Unixes, not
+    macOS (fork without exec is unsafe once its system frameworks are loaded), nor a platform
+    without os.fork or descriptor passing."""
+    return hasattr(os, "fork") and hasattr(socket, "send_fds") and sys.platform != "darwin"
+
+
+START_METHODS = ("auto", "fork", "spawn", "portable")
+
+
+def start_method(method: str | None = None) -> str:
+    """ "fork", "spawn" or "portable": ``method`` or $KIT_SANDBOX_START ("auto", the default, picks
+    the warm pool where forking is safe, Linux; the portable pipe transport elsewhere, macOS and
+    Windows: one cold path for both, which needs neither fork nor descriptor passing). ValueError,
+    with a message for the user, on anything else."""
+    method = method or os.environ.get("KIT_SANDBOX_START") or "auto"
+    if method not in START_METHODS:
+        raise ValueError(f"KIT_SANDBOX_START must be one of {', '.join(START_METHODS)}, not {method!r}")
+    if method == "auto":
+        method = "fork" if fork_is_safe() else "portable"
+    return method
+
+
+def start_pool(method: str | None = None, levels: list[int] | None = None) -> ChildPool:
+    """The source of sandboxed children: a ``Zygote`` (fork, warm) where forking is safe, else a
+    ``Spawner`` (spawn, cold) or a ``Portable`` pool (cold, over pipes); see start_method.
+    ``levels``: what the pool will grade, if known (the zygote may then prepare for it at once)."""
+    pool = {"fork": Zygote, "spawn": Spawner, "portable": Portable}[start_method(method)]()
+    if levels and dynamo_first(levels):
+        pool.warm_dynamo()
+    if levels and any(LEVELS[lv].numpy for lv in levels if lv in LEVELS) and isinstance(pool, Zygote):
+        pool.start_numpy_only()  # its start (numpy only: a fraction of torch's) overlaps the grader's
+    return pool
+
+
+_SHARED: dict = {"pool": None, "at_exit": False}
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_pool(oom_score_adj: int | None = None) -> ChildPool:
+    """This process's one pool, for callers that grade many submissions (a batch worker, an nbgrader
+    process, Gradescope's run): started on first use, started again if it ended (a level may manage
+    to end its zygote), closed at exit. ``oom_score_adj``: applied when the pool starts."""
+    with _SHARED_LOCK:
+        pool = _SHARED["pool"]
+        if pool is None or not pool.alive():
+            if pool is not None:
+                pool.close()
+            pool = _SHARED["pool"] = start_pool()
+            if oom_score_adj is not None:
+                pool.set_oom_score_adj(oom_score_adj)
+            if not _SHARED["at_exit"]:
+                atexit.register(close_shared_pool)
+                _SHARED["at_exit"] = True
+        return pool
+
+
+def close_shared_pool() -> None:
+    """End the shared pool now, if there is one (the next shared_pool() starts a fresh one)."""
+    with _SHARED_LOCK:
+        pool, _SHARED["pool"] = _SHARED["pool"], None
+    if pool is not None:
+        pool.close()
+
+
+# ------------------------------------------------------------------------- the portable transport
+
+
+class Portable(ChildPool):
+    """A fresh ``python -I child/entry.py --pipe`` interpreter per child, talking the same wire over
+    its standard input and output: what every platform has (Windows and macOS included; no fork,
+    no descriptor passing, no process groups needed). The time limits are enforced from here, and
+    the child is ended with its whole process tree. On Linux it takes the same protections as the
+    other pools' children (``KIT_SANDBOX_START=portable`` tests this path there).
+
+    One interpreter is kept started ahead (it imports torch, then waits for its configuration), so
+    that the next child's start-up overlaps the grader's work instead of following it."""
+
+    start_method = "portable"
+
+    def __init__(self):
+        self.oom_score_adj: int | None = None
+        self._spare: subprocess.Popen | None = None
+        self._lock = threading.Lock()
+
+    def alive(self) -> bool:
+        return True
+
+    def set_oom_score_adj(self, value: int) -> None:
+        self.oom_score_adj = value
+
+    def _start_interpreter(self, numpy_only: bool = False) -> subprocess.Popen:
+        args = ["--pipe", "--numpy-only"] if numpy_only else ["--pipe"]
+        return subprocess.Popen(
+            child_command(*args),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=clean_env(),
+            cwd=tempfile.gettempdir(),
+            **_own_process_group(),
+        )
+
+    def _take_interpreter(self) -> subprocess.Popen:
+        """The interpreter started ahead if it is still alive, else a new one; then start the next."""
+        with self._lock:
+            proc, self._spare = self._spare, None
+            if proc is None or proc.poll() is not None:
+                proc = self._start_interpreter()
+            try:
+                self._spare = self._start_interpreter()
+            except OSError:
+                self._spare = None
+        return proc
+
+    def fork(
+        self,
+        scratch: Path,
+        limits: Limits,
+        hide: list[str] | None = None,
+        device: str = "cpu",
+        hello_timeout: float = 120.0,
+        dynamo: bool = True,
+        numpy_only: bool = False,
+    ) -> Channel:
+        config, lease = _child_config(scratch, limits, hide, device, dynamo, numpy_only)
+        try:
+            # the numpy-only child never imports torch: a fresh one, not the spare (which has torch)
+            proc = self._start_interpreter(numpy_only=True) if numpy_only else self._take_interpreter()
+        except OSError as exc:
+            if lease is not None:
+                lease.release()
+            raise SandboxFailure(f"the sandbox could not start a child: {exc}") from None
+        if self.oom_score_adj is not None:
+            _write_oom_score_adj(proc.pid, self.oom_score_adj)
+        channel = PipeChannel(None, proc.pid, scratch, limits, proc=proc, uid_lease=lease)
+        try:
+            channel.start(config, timeout=hello_timeout)
+            hello, _ = channel.finish()
+        except ChildGone as exc:
+            raise SandboxFailure(f"the sandbox child did not start: {exc.reason}") from None
+        if hello.get("hello") != config["nonce"]:
+            channel.kill("wrong nonce")
+            raise SandboxFailure("the sandbox child answered with the wrong nonce")
+        if hello.get("unusable"):
+            channel.kill("unusable")
+            raise SandboxFailure(unusable_reason(hello))
+        channel.protections = hello.get("protections", {})
+        channel.uid = channel.protections.get("uid")
+        channel.spent = 0.0
+        return channel
+
+    def close(self) -> None:
+        """End the interpreter started ahead (the children are ended by their channels)."""
+        with self._lock:
+            proc, self._spare = self._spare, None
+        if proc is not None:
+            kill_tree(proc.pid)
+            for stream in (proc.stdin, proc.stdout):
+                try:
+                    stream.close()
+                except OSError:
+                    pass
+            proc.wait()

@@ -1,0 +1,174 @@
+"""Process-tree utilities: find a child's processes (by group, user or descent) and their memory,
+and kill them, through /proc where there is one and psutil (or the platform's own tools) elsewhere."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+def _write_oom_score_adj(pid: int, value: int) -> None:
+    try:  # raising it needs no privilege
+        Path(f"/proc/{pid}/oom_score_adj").write_text(str(value))
+    except OSError:
+        pass
+
+
+def _proc_stat(pid: str):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            data = f.read()
+    except OSError:
+        return None
+    fields = data[data.rfind(")") + 2 :].split()
+    return fields  # fields[0] = state, [1] = ppid, [2] = pgrp, [21] = rss (pages)
+
+
+def _pids():
+    try:
+        return [p for p in os.listdir("/proc") if p.isdigit()]
+    except OSError:
+        return []
+
+
+def _descendants(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for p in _pids():
+        st = _proc_stat(p)
+        if st:
+            children.setdefault(int(st[1]), []).append(int(p))
+    out, todo = [], [root]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            out.append(c)
+            todo.append(c)
+    return out
+
+
+def processes_of(pgrp: int | None = None, uid: int | None = None) -> list[int]:
+    """Live processes in a process group, or of a user."""
+    found = []
+    for p in _pids():
+        if uid is not None:
+            try:
+                if os.stat(f"/proc/{p}").st_uid != uid:
+                    continue
+            except OSError:
+                continue
+        st = _proc_stat(p)
+        if st is None or st[0] == "Z":
+            continue
+        if pgrp is not None and uid is None and int(st[2]) != pgrp:
+            continue
+        found.append(int(p))
+    return found
+
+
+def resident_bytes(pids: list[int]) -> int:
+    if not pids:
+        return 0
+    page = os.sysconf("SC_PAGE_SIZE")
+    total = 0
+    for p in pids:
+        st = _proc_stat(str(p))
+        if st:
+            total += int(st[21]) * page
+    return total
+
+
+def _kill_uid(uid: int, rounds: int = 50) -> None:
+    """Kill every process of a sandbox user (escaped daemons included); repeat until none is left."""
+    for _ in range(rounds):
+        pids = processes_of(uid=uid)
+        if not pids:
+            return
+        for p in pids:
+            try:
+                os.kill(p, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        time.sleep(0.01)
+
+
+def _kill_group(pid: int) -> None:
+    """Kill a child's process group (its session: it was started with one of its own), or, where
+    there are no process groups (Windows), its whole process tree."""
+    if not hasattr(os, "killpg") or not hasattr(signal, "SIGKILL"):
+        kill_tree(pid)
+        return
+    for target in (lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)):
+        try:
+            target()
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def kill_tree(pid: int) -> None:
+    """Kill a process and every descendant of it, on any platform (psutil); where psutil cannot
+    see them, Windows' own ``taskkill /T /F``."""
+    try:
+        import psutil
+    except ImportError:
+        psutil = None
+    if psutil is not None:
+        try:
+            root = psutil.Process(pid)
+            procs = [*root.children(recursive=True), root]
+        except psutil.Error:
+            procs = []
+        for proc in procs:
+            try:
+                proc.kill()
+            except psutil.Error:
+                pass
+        return
+    if os.name == "nt":
+        subprocess.run(["taskkill", "/T", "/F", "/PID", str(pid)], capture_output=True, check=False)
+    else:
+        try:
+            os.kill(pid, getattr(signal, "SIGKILL", signal.SIGTERM))
+        except OSError:
+            pass
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie is dead for our purposes
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def _own_process_group() -> dict:
+    """Popen arguments that give the child a process group of its own, so that it and what it
+    starts can be ended together (a new session on POSIX; a new process group on Windows)."""
+    if sys.platform == "win32":
+        return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
+    return {"start_new_session": True}
+
+
+def _tree_rss(pid: int) -> int:
+    """Resident memory of a process and its descendants, where /proc is absent (psutil)."""
+    try:
+        import psutil
+
+        root = psutil.Process(pid)
+        total = 0
+        for proc in (root, *root.children(recursive=True)):
+            try:
+                total += proc.memory_info().rss
+            except psutil.Error:
+                pass
+        return total
+    except (ImportError, Exception):  # noqa: BLE001  (psutil absent, or the process gone)
+        return 0
