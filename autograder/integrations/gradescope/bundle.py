@@ -155,7 +155,7 @@ def build(
     out: Path, levels: list[int], seed: int, hidden: list[str], hidden_visibility: str, limits: dict | None = None
 ) -> dict:
     """Write the Gradescope zip; return its configuration."""
-    from ..core.report import _kit_version
+    from ...core.report import _kit_version
 
     pins = _pins()
     _check_pins(pins)

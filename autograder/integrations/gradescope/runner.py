@@ -46,7 +46,7 @@ def start_pool():
 
 def run(root: Path, config: dict, log=print) -> int:
     """Grade ``root/submission`` and write ``root/results/results.json``; 0 once that file is written."""
-    from ..grading.run import grade
+    from ...grading.run import grade
 
     t0 = time.monotonic()
     lim = config["limits"]
