@@ -22,7 +22,7 @@ import torch
 from autograder.core import curriculum
 from autograder.core import reference as ref
 from autograder.core.problems import Sizes, generator
-from autograder.course import build
+from autograder.course import build, source
 from autograder.grading import grade
 from conftest import SEED
 
@@ -64,12 +64,12 @@ def toy(tmp_path_factory):
     specs = eval("[" + blocks[CHECK_ENTRIES] + "]", namespace)
     assert level.module == solution.stem and check_module.name == f"test_level{number}.py"
     curriculum.register_level(dataclasses.replace(level, checks_file=check_module), specs)
-    saved_solutions = build.SOLUTIONS_DIR
-    build.SOLUTIONS_DIR = solutions  # the build reads the toy's solution from the throwaway copy
+    saved_solutions = source.SOLUTIONS_DIR
+    source.SOLUTIONS_DIR = solutions  # the build reads the toy's solution from the throwaway copy
     try:
         yield dict(number=number, level=level, root=root, solution=solution)
     finally:
-        build.SOLUTIONS_DIR = saved_solutions
+        source.SOLUTIONS_DIR = saved_solutions
         curriculum.unregister_level(number)
         sys.modules.pop(check_module.stem, None)  # pytest imported the check module by its basename
         if str(checks) in sys.path:

@@ -536,7 +536,7 @@ def test_a_machine_that_cannot_isolate_grades_nothing(bundle, tmp_path):
         root,
         bundle,
         """
-        g.probe_isolation = lambda pool, limits, hide=None: "isolation is required: network: not isolated"
+        g.runner.probe_isolation = lambda pool, limits, hide=None: "isolation is required: network: not isolated"
         def never(*a, **k):
             raise AssertionError("graded after a refusal")
         autograder.grading.grade = never

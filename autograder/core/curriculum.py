@@ -147,7 +147,7 @@ class Level:
     #: while the children start (level 4's torch.autograd.gradcheck first imports torch.fx's
     #: symbolic shapes and sympy: 0.3 s)
     grader_imports: tuple[str, ...] = ()
-    #: Where the notebook puts each stage's grade cell (autograder/course/build.py): right after the
+    #: Where the notebook puts each stage's grade cell (autograder/course/notebooks.py): right after the
     #: definition that the stage mainly tests. A stage not named (one spread over several
     #: definitions) goes at the end, after every definition, so that all its code has run.
     grade_cells_after: dict[str, str] = field(default_factory=dict, compare=False)

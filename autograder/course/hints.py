@@ -13,8 +13,8 @@ them from anything it releases::
     # hint backward if half_gradient: the rung shown first when that mistake was diagnosed
     h = ...
 
-``autograder/course/build.py`` parses the blocks, checks them (every stage of every level has a ladder of
-2 to 4 rungs, every mistake the loop diagnosis can name at that level has its rung) and writes
+``autograder/course/source.py`` parses the blocks, checks them (every stage of every level has a ladder of
+2 to 4 rungs, every mistake the loop diagnosis can name at that level has its rung), and ``build.py`` writes
 ``assignments/hints.json``: the hints, never a line of solution code. An nbgrader course ships a
 level's hints beside its notebook in ``release/`` unless the instructor switches them off.
 """

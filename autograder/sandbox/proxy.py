@@ -6,13 +6,16 @@ child (``ObjectValue``). Student exceptions come back as ``StudentError``; a han
 ``StudentTimeout`` or ``StudentCrash``. The checks never touch a student object directly, so
 the proxy can sit on a process boundary (``sandbox.Channel``) or, for the notebook self-check,
 in-process (``sandbox.InProcessChannel``), without any change to the checks.
+
+The values and the failures are defined in ``values.py`` and importable from here; the checks on
+what the child replies are in ``replies.py``.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -20,246 +23,22 @@ import torch
 
 from ..core import codec
 from . import ChildGone, SandboxFailure
-
-
-# ----------------------------------------------------------------------------- errors
-class StudentError(Exception):
-    """Student code raised (or a name it must define is missing)."""
-
-    def __init__(self, info: dict, what: str):
-        self.info = info
-        self.type = info.get("type", "Exception")
-        self.raw_message = info.get("message", "")
-        self.frames = info.get("frames", [])
-        self.what = what
-        self.observations: dict = {}  # what the code did before it failed (spies.Observations)
-        super().__init__(self.describe())
-
-    @property
-    def not_implemented(self) -> bool:
-        return self.type == "NotImplementedError"
-
-    @property
-    def missing(self) -> bool:
-        return self.info.get("kind") == "missing"
-
-    def where(self) -> str:
-        if not self.frames:
-            return ""
-        f = self.frames[-1]
-        code = f" `{f['code']}`" if f.get("code") else ""
-        return f" (line {f['line']}, in {f['function']}{code})"
-
-    def describe(self) -> str:
-        if self.not_implemented:
-            msg = self.raw_message or self.what
-            return f"not implemented yet: {msg}"
-        if self.missing:
-            return self.raw_message
-        hint = ""
-        if "the grader simulates a GPU" in self.raw_message:
-            hint = (
-                " — with the inputs on a GPU this code fails: the grader ran it with inputs on a simulated GPU "
-                "(real values that report device cuda:0), to see where new tensors go. Create tensors with "
-                "device=x.device, or from the inputs (torch.zeros_like(x), x.new_zeros(...)), and use .numpy() "
-                "only after .cpu() (printing values with .item() is fine)"
-            )
-        if "not compiled with CUDA" in self.raw_message or "no NVIDIA driver" in self.raw_message:
-            hint = (
-                " — the code asks for 'cuda' by name: use the inputs' device (x.device), so it runs wherever "
-                "the data is"
-            )
-        if "[Errno 27]" in self.raw_message:
-            hint = " — the code wrote more than the output limit allows (prints or files); print less"
-        return f"{self.what} raised {self.type}: {self.raw_message}{self.where()}{hint}"
-
-
-class StudentTimeout(Exception):
-    pass
-
-
-class StudentCrash(Exception):
-    pass
-
-
-class LevelUnavailable(Exception):
-    """The level's module could not be loaded at all: every check of the level scores 0 with this."""
-
-
-class GraderError(Exception):
-    """The grader itself failed: reported as an error, never as a score."""
-
-
-# ----------------------------------------------------------------------------- values
-@dataclass
-class Remote:
-    handle: int
-    generation: int
-
-
-@dataclass
-class TensorValue:
-    data: torch.Tensor | None  # a fresh CPU tensor rebuilt from bytes (None on the meta device)
-    dtype: str
-    shape: tuple
-    device: str
-    requires_grad: bool
-    is_leaf: bool
-    grad_fn: str | None
-    parameter: bool
-    remote: Remote
-    grad: TensorValue | None = None
-
-    def __repr__(self):
-        return f"tensor(shape={list(self.shape)}, dtype={self.dtype}, device={self.device})"
-
-
-@dataclass
-class ArrayValue:
-    data: np.ndarray
-    remote: Remote
-
-    @property
-    def shape(self):
-        return self.data.shape
-
-    @property
-    def dtype(self):
-        return self.data.dtype.name
-
-
-@dataclass
-class NpScalar:
-    dtype: str
-    value: Any
-
-
-@dataclass
-class ObjectValue:
-    type_name: str
-    remote: Remote
-
-    def __repr__(self):
-        return f"<{self.type_name}>"
-
-
-@dataclass
-class Make:
-    """A standard torch object the child builds for the grader (a model, a loss, an optimizer)."""
-
-    kind: str
-    args: tuple = ()
-    kwargs: dict = field(default_factory=dict)
-
-
-@dataclass
-class Leaf:
-    """A tensor the child should hold as a leaf that requires grad, optionally with a .grad already set."""
-
-    value: torch.Tensor
-    grad: torch.Tensor | None = None
-    requires_grad: bool = True
-
-
-@dataclass
-class CallResult:
-    value: Any
-    args_after: list
-    observations: dict
-    python_next: float | None = None
-
-
-def _typed(v, kind):
-    """A field of a reply from the student's process, of the type the protocol says (else TypeError)."""
-    if kind is int and isinstance(v, bool) or not isinstance(v, kind):
-        raise TypeError(f"expected {kind.__name__}")
-    return v
-
-
-def _shape(v) -> tuple:
-    if (
-        not isinstance(v, list)
-        or len(v) > 32
-        or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in v)
-    ):
-        raise TypeError("shape")
-    return tuple(v)
-
-
-def _clean_observations(obs) -> dict:
-    """What the child says the code did (spies.Observations), kept to the shapes the checks read:
-    a reply that breaks them is the student's process misbehaving (TypeError, then StudentError)."""
-    if not isinstance(obs, dict):
-        raise TypeError("observations")
-    out: dict[str, Any] = {}
-    for key in ("imports", "autograd_calls", "autograd_graphs"):
-        if key in obs:
-            if not isinstance(obs[key], list):
-                raise TypeError(key)
-            out[key] = [str(v)[:200] for v in obs[key][:100]]
-    if "optimizers" in obs:
-        opts = obs["optimizers"]
-        if not isinstance(opts, list) or not all(
-            isinstance(o, dict)
-            and isinstance(o.get("type"), str)
-            and isinstance(o.get("module"), str)
-            and isinstance(o.get("defaults", {}), dict)
-            for o in opts
-        ):
-            raise TypeError("optimizers")
-        out["optimizers"] = [
-            dict(
-                o,
-                defaults={
-                    k: v
-                    for k, v in o.get("defaults", {}).items()
-                    if isinstance(v, (int, float)) and not isinstance(v, bool)
-                },
-            )
-            for o in opts[:50]
-        ]
-    for key in ("steps", "changed_outside_step"):
-        if key in obs:
-            if not isinstance(obs[key], int) or isinstance(obs[key], bool):
-                raise TypeError(key)
-            out[key] = obs[key]
-    return out
-
-
-def _checked_description(d) -> dict:
-    """A description from the child (runtime.describe), with the keys and types the checks read."""
-    if (
-        not isinstance(d, dict)
-        or not isinstance(d.get("type"), str)
-        or not isinstance(d.get("module"), str)
-        or not isinstance(d.get("mro"), list)
-    ):
-        raise TypeError("description")
-    for key in ("children", "parameters", "linear_modules", "param_ids", "param_groups"):
-        if key in d and not isinstance(d[key], list):
-            raise TypeError(key)
-    for c in d.get("children", []):
-        if (
-            not isinstance(c, dict)
-            or not isinstance(c.get("name"), str)
-            or not isinstance(c.get("type"), str)
-            or not isinstance(c.get("module", ""), str)
-        ):
-            raise TypeError("child")
-        linear_ok = (
-            isinstance(c.get("in_features"), int)
-            and isinstance(c.get("out_features"), int)
-            and isinstance(c.get("bias"), bool)
-        )
-        if c["type"] == "Linear" and not linear_ok:
-            raise TypeError("Linear")
-    for g in d.get("param_groups", []):
-        if not isinstance(g, dict) or not isinstance(g.get("param_ids"), list):
-            raise TypeError("param_groups")
-    for item in d.get("parameters", []):
-        if not isinstance(item, list) or len(item) != 2 or not isinstance(item[0], str):
-            raise TypeError("parameters")
-    return d
+from .replies import _checked_description, _clean_observations, _shape, _typed
+from .values import (
+    ArrayValue,
+    CallResult,
+    GraderError,
+    Leaf,
+    LevelUnavailable,
+    Make,
+    NpScalar,
+    ObjectValue,
+    Remote,
+    StudentCrash,
+    StudentError,
+    StudentTimeout,
+    TensorValue,
+)
 
 
 @dataclass
