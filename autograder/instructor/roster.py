@@ -223,10 +223,10 @@ def _rows(text: str, where: str) -> list[tuple[int, list[str]]]:
         sniffed = csv.Sniffer().sniff(text.split("\n", 1)[0], delimiters=",;\t")
         # the header's separator and quote; a quote inside a quoted cell is doubled, as every
         # spreadsheet writes it (the sniffer, seeing no such quote in the header, says otherwise)
-        dialect = {"delimiter": sniffed.delimiter, "quotechar": sniffed.quotechar or '"', "doublequote": True}
+        delimiter, quotechar = sniffed.delimiter, sniffed.quotechar or '"'
     except csv.Error:
-        dialect = {}
-    reader = csv.reader(io.StringIO(text), csv.excel, **dialect)
+        delimiter, quotechar = csv.excel.delimiter, csv.excel.quotechar or '"'
+    reader = csv.reader(io.StringIO(text), csv.excel, delimiter=delimiter, quotechar=quotechar, doublequote=True)
     try:
         return [(reader.line_num, r) for r in reader if any(c.strip() for c in r)]
     except csv.Error as exc:
