@@ -42,6 +42,9 @@ except ImportError:  # the numpy-only child: torch cannot be reached there (entr
 from .shared import codec
 from .spies import _SPIES, AutogradWatch, Observations, install_spies
 
+#: The torch random state each call of student code starts from (op_call).
+CALL_TORCH_SEED = 0
+
 if torch is not None:  # (models.py needs torch: not in the numpy-only child)
     from .models import build_model
     from .simdevice import SIM, SimulatedDevice, device_of, mark, mark_module
@@ -297,6 +300,12 @@ class Runtime:
             self.obs._snapshot = [p.detach().clone() for p in self.obs.watch]
         if req.get("python_seed") is not None:
             random.seed(req["python_seed"])
+        if torch is not None:
+            # Every call starts from the same torch random state: a student's own draws (a Linear
+            # made inside forward, an unused layer left at its random init) give the same values on
+            # every run, so the same submission and seed give the same report, messages included
+            # (which child served the call, and what it ran before, no longer shows).
+            torch.manual_seed(CALL_TORCH_SEED)
         if not callable(fn):
             raise _StudentFailure(
                 {
