@@ -92,3 +92,47 @@ def _alive(pid: int) -> bool:
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
+
+
+class _FakePool:
+    def alive(self):
+        return True
+
+    def close(self):
+        self.closed = True
+
+
+def test_a_stop_during_a_check_waits_for_the_check_to_finish(tmp_path, monkeypatch):
+    """Stopped while a check runs, the watch lets that check close its children and write its record
+    first (interrupted halfway, the clean-up once hung: the watch outlived its 30 s under load); a
+    second stop during the same check ends it at once."""
+    import os
+
+    from autograder import sandbox
+    from autograder.learner import watch
+
+    pool = _FakePool()
+    monkeypatch.setattr(sandbox, "start_pool", lambda levels: pool)
+    old = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    finished = []
+
+    def check_once(_pool):
+        os.kill(os.getpid(), signal.SIGINT)  # the stop comes while the check runs...
+        time.sleep(0.05)
+        finished.append(True)  # ...and the check still ends
+
+    try:
+        assert watch.watch(tmp_path, [3], check_once) == 0
+        assert finished == [True] and pool.closed
+
+        def check_twice(_pool):
+            os.kill(os.getpid(), signal.SIGTERM)
+            os.kill(os.getpid(), signal.SIGTERM)  # asked twice: no waiting
+            time.sleep(0.05)
+            finished.append("not reached")
+
+        assert watch.watch(tmp_path, [3], check_twice) == 0
+        assert finished == [True]
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, handler)

@@ -44,9 +44,19 @@ def watch(directory: Path, levels: list[int], check_once: Callable) -> int:
 
     from ..sandbox import start_pool
 
+    # A stop that comes while a check runs takes effect when the check is done (its children
+    # closed, its record written): interrupted halfway, that clean-up could be left waiting on a
+    # child for good. A second stop during the same check does not wait.
+    checking, stop_asked = False, False
+
     def interrupt(signum, frame):
+        nonlocal stop_asked
+        if checking and not stop_asked:
+            stop_asked = True
+            return
         raise KeyboardInterrupt
 
+    signal.signal(signal.SIGINT, interrupt)
     signal.signal(signal.SIGTERM, interrupt)  # stopped by a tool rather than Ctrl-C: clean up alike
     pool = start_pool(levels=levels)
     try:
@@ -55,7 +65,9 @@ def watch(directory: Path, levels: list[int], check_once: Callable) -> int:
             if not pool.alive():
                 pool = start_pool(levels=levels)  # the zygote is gone (killed from outside): start another
             t0 = time.monotonic()
+            checking = True
             check_once(pool)
+            checking = False
             names = ", ".join(sorted(state)) or "no level files yet"
             print(
                 f"checked in {time.monotonic() - t0:.1f} s; watching {directory} ({names}) for changes, Ctrl-C to stop",
@@ -63,6 +75,8 @@ def watch(directory: Path, levels: list[int], check_once: Callable) -> int:
                 flush=True,
             )
             sys.stdout.flush()
+            if stop_asked:
+                raise KeyboardInterrupt
             wait_for_change(directory, levels, state)
     except KeyboardInterrupt:
         return 0
