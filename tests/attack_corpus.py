@@ -262,7 +262,9 @@ ATTACKS = [
         "reads the reference solution from the repository and runs it",
         STUB1,
         f"""
-        for _p in [{str(ROOT / "solutions" / "level1_numpy.py")!r}, {str(ROOT / "autograder" / "core" / "reference.py")!r}]:
+        _paths = [{str(ROOT / "solutions" / "level1_numpy.py")!r},
+                  {str(ROOT / "autograder" / "core" / "reference.py")!r}]
+        for _p in _paths:
             try:
                 exec(compile(open(_p).read(), _p, "exec"), globals())
             except Exception:
