@@ -4,8 +4,10 @@ bundles' scripts name. Each old path is the new module itself (``sys.modules``),
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 from traitlets.config import Config
@@ -16,10 +18,18 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _run_config(text: str, course: Path) -> Config:
+    """The config as nbgrader runs it, without leaving what it sets (an environment variable, warning
+    filters) in this process."""
     config = Config()
     path = course / "nbgrader_config.py"
     path.write_text(text)
-    exec(compile(text, str(path), "exec"), {"get_config": lambda: config, "__file__": str(path)})
+    saved = dict(os.environ)
+    try:
+        with warnings.catch_warnings():
+            exec(compile(text, str(path), "exec"), {"get_config": lambda: config, "__file__": str(path)})
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
     return config
 
 
@@ -27,7 +37,9 @@ def test_a_course_config_written_before_the_folders_names_the_same_preprocessors
     new = config_text("pt2026", 914053)
     assert "from autograder.integrations.nbgrader.preprocessors import" in new
     old = new.replace("autograder.integrations.nbgrader.preprocessors", "autograder.nbgrader_preprocessors")
+    history = os.environ.get("KIT_HISTORY")
     before, now = _run_config(old, tmp_path), _run_config(new, tmp_path)
+    assert os.environ.get("KIT_HISTORY") == history  # (the config sets it for nbgrader's kernels only)
     assert before.Autograde.autograde_preprocessors == now.Autograde.autograde_preprocessors
     assert before.GenerateAssignment.preprocessors == now.GenerateAssignment.preprocessors
     names = {p.__module__ + "." + p.__name__ for p in before.Autograde.autograde_preprocessors}
