@@ -3,13 +3,14 @@ PYTHON ?= python3
 
 .PHONY: test test-fast lint format build-check bench test-versions
 
-# The README's test command: the whole suite, end-to-end runs included (10+ minutes).
+# The README's test command: the whole suite, end-to-end runs included, one worker per core (at
+# most four; tests that share an expensive module fixture stay on one worker: --dist loadgroup).
 test:
-	$(PYTHON) -m pytest
+	$(PYTHON) -m pytest -n auto --dist loadgroup
 
 # Everything but the end-to-end runs marked slow (nbgrader, Gradescope, the browser, batch): a few minutes.
 test-fast:
-	$(PYTHON) -m pytest -m "not slow"
+	$(PYTHON) -m pytest -n auto --dist loadgroup -m "not slow"
 
 # What .ci/run and the pre-commit hooks check: lint rules, formatting, types. Writes nothing.
 lint:

@@ -30,6 +30,14 @@ ARTIFACTS = Path(os.environ.get("KIT_TEST_ARTIFACTS") or Path(tempfile.gettempdi
 os.environ["KIT_HISTORY"] = "off"
 
 
+def pytest_xdist_auto_num_workers(config):
+    """``-n auto``: one worker per core, at most four. Each test grades through processes of its own
+    (a zygote, two children per level), so more workers than cores only make every test slower;
+    files whose tests share an expensive module fixture (an nbgrader course, a Gradescope bundle,
+    built pages, a venv) are marked ``xdist_group`` and run on one worker (``--dist loadgroup``)."""
+    return max(1, min(os.cpu_count() or 1, 4))
+
+
 @pytest.fixture(scope="session")
 def zygote():
     """The session's pool: a warm zygote, unless ``KIT_SANDBOX_START`` asks for another start

@@ -38,6 +38,7 @@ from conftest import SEED
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = TEST_ARTIFACTS / "accessibility"  # (never the checkout: tree_guard.py)
 THEMES = ("light", "dark")
+pytestmark = pytest.mark.xdist_group("accessibility")  # the pages are built once for the whole file
 
 
 def _class(tmp: Path) -> dict[str, Path]:

@@ -92,7 +92,7 @@ def test_both_pools_make_their_children_the_oom_killers_first_choice(spawner, tm
             pool.set_oom_score_adj(1000)
             scratch = tmp_path / pool.start_method
             scratch.mkdir()
-            channel = pool.fork(scratch, Limits(), dynamo=False)
+            channel = pool.fork(scratch, Limits())
             try:
                 assert open(f"/proc/{channel.pid}/oom_score_adj").read().strip() == "1000"
             finally:

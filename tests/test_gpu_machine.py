@@ -121,16 +121,25 @@ def test_the_command_line_exits_3_when_the_pool_cannot_run_torch(tmp_path):
 
 @pytest.mark.skipif(not hasattr(os, "getuid") or os.getuid() != 0, reason="needs root: a sandbox uid of its own")
 @pytest.mark.parametrize("pool_kind", [Spawner, Portable], ids=["spawn", "portable"])
-def test_a_cold_child_under_a_uid_without_a_name_grades_level_6(simulated, pool_kind):
-    """torch 2.11's torch._dynamo asks getpass.getuser() for its cache directory when the student's
-    optimizer first imports it; the sandbox uid has no passwd entry. The child's environment names a
-    user (and a home in its scratch), so level 6 gets full marks (a KeyError cost it 7 points)."""
+@pytest.mark.parametrize("uses_dynamo", [False, True], ids=["reference", "reference_importing_dynamo"])
+def test_a_cold_child_under_a_uid_without_a_name_grades_level_6(simulated, pool_kind, uses_dynamo, tmp_path):
+    """torch 2.11's torch._dynamo asks getpass.getuser() for its cache directory when it is first
+    imported; the sandbox uid has no passwd entry. The child's environment names a user (and a home
+    in its scratch), so level 6 gets full marks (a KeyError cost it 7 points). The optimizers no
+    longer import it (child/lazy_dynamo.py), so a correct submission that uses torch._dynamo itself
+    makes the child import the real one."""
     import pwd
 
     simulated("getuser")
+    where = ROOT / "solutions"
+    if uses_dynamo:
+        where = tmp_path / "work"
+        where.mkdir()
+        source = (ROOT / "solutions" / "level6_optim.py").read_text()
+        (where / "level6_optim.py").write_text(source + "\n_CONFIG = torch._dynamo.config  # the real torch._dynamo\n")
     pool = pool_kind()
     try:
-        r = grade(ROOT / "solutions", [6], SEED, pool=pool)
+        r = grade(where, [6], SEED, pool=pool)
     finally:
         pool.close()
     uid = r.sandbox.get("user", "")

@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "tests" / "corpus" / "broken"
 SEED = 4242  # not the default seed: the configured seed must reach the run
 STUB1 = (ROOT / "assignments" / "level1_numpy.py").read_text()
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("gradescope")]  # one bundle for the whole file
 
 
 # ---------------------------------------------------------------------------- the schema

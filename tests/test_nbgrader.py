@@ -35,7 +35,7 @@ from autograder.core import curriculum
 from autograder.course import build
 from autograder.integrations.nbgrader.course import assignment_id, fill_notebook, notebook_name
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("nbgrader")]  # one course for the whole file
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "tests" / "corpus" / "broken"

@@ -27,6 +27,7 @@ LINUX = sys.platform.startswith("linux")
 IS_ROOT = hasattr(os, "getuid") and os.getuid() == 0
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.xdist_group("tmp_venv"),  # one venv for the whole file
     pytest.mark.skipif(not (LINUX and IS_ROOT), reason="private /tmp mounts are root's on Linux (CI, Gradescope)"),
 ]
 

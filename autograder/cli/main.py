@@ -8,6 +8,7 @@ import json
 import sys
 from pathlib import Path
 
+from ..core import trace
 from ..core.curriculum import LEVELS
 from ..core.settings import DEFAULT_SEED, default_seed, parse_levels, repo_root
 from ..learner import history
@@ -119,6 +120,7 @@ def _check_once(directory: Path, levels: list[int], args, pool=None) -> int:
     from ..render.terminal import render
 
     render(report, Console(), verbose=args.verbose)
+    trace.mark("check: table printed")
     for note in _notebook_notes(directory, levels):
         print(note, file=sys.stderr)
     from ..learner.hints import record_check
@@ -418,6 +420,7 @@ def main(argv: list[str] | None = None) -> int:
     with set_defaults(func=...), and func(args) returns the exit status. A command that parses its
     own options (``build``) also sets ``takes_rest``: what argparse does not know lands in args.rest."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    trace.mark("cli: started", argv=argv[:1])
     parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     register(sub)

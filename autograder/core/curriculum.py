@@ -170,22 +170,6 @@ class Level:
     def checks_path(self) -> Path:
         return self.checks_file or CHECKS_DIR / f"test_level{self.number}.py"
 
-    def needs_dynamo(self, lane: str) -> bool:
-        """Whether this level's child in ``lane`` ("main": the unit checks, or "converge": the long
-        training run) will import torch._dynamo (a second): the first torch.optim optimizer imports
-        it. (The simulated GPU of the device checks, child/simdevice.py, does not, where the meta
-        device it replaced did.)"""
-        return self.uses_optim
-
-
-def dynamo_first(levels) -> bool:
-    """Whether the zygote should import torch._dynamo before anything is asked of it. The levels
-    that build optimizers need it, the others do not: with two or more of those, the zygote forks
-    them first (they keep the second core busy while it imports torch._dynamo); with at most one,
-    importing it at once starts it 0.1-0.15 s earlier (bench/speed_table.py --each-level)."""
-    chosen = [LEVELS[lv] for lv in levels if lv in LEVELS]
-    return any(lv.needs_dynamo("main") for lv in chosen) and sum(not lv.needs_dynamo("converge") for lv in chosen) <= 1
-
 
 @dataclass(frozen=True)
 class CheckSpec:

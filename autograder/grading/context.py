@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 
 from ..checks.loops import start_convergence
+from ..core import trace
 from ..core.curriculum import LEVELS
 from ..core.report import CheckResult
 from ..core.settings import REPO_ROOT
@@ -138,6 +139,7 @@ class GradingContext:
             except GraderError:  # no child to be had: the main lane's checks report it, as grader errors
                 continue
             self.converging[(level, device)] = start_convergence(sub, level, self.seed)
+            trace.mark("convergence run sent", level=level)
 
     def _make_submission(self, level: int, lane: str = "main") -> Submission:
         module = LEVELS[level].module
@@ -165,14 +167,15 @@ class GradingContext:
         def open_channel():
             scratch.mkdir(parents=True, exist_ok=True)
             device = self.child_device()
+            trace.mark("child asked for", level=level, lane=lane)
             channel = self._pool.fork(
                 scratch,
                 self.limits,
                 hide=self.hidden_paths(),
                 device=device,
-                dynamo=LEVELS[level].needs_dynamo(lane),
                 numpy_only=LEVELS[level].numpy,
             )
+            trace.mark("child ready", level=level, lane=lane)
             self.protections = dict(channel.protections, start=self._pool.start_method)
             missing = isolation_shortfall(channel.protections) if self.limits.require_isolation else []
             if missing:  # official grading refuses (a grader error, never a student's score)

@@ -18,6 +18,7 @@ import pytest
 import torch
 
 from ..checks.common import CheckFailed
+from ..core import trace
 from ..core.curriculum import CHECKS, LEVELS
 from ..core.report import CheckResult
 from ..core.settings import default_seed, repo_root
@@ -180,6 +181,7 @@ def pytest_runtest_makereport(item, call):
     if report.when == "call" or (report.when == "setup" and report.failed):
         ctx = get_context(item.config)
         spec = CHECKS[marker.args[0]]
+        trace.mark("check", at=call.start, id=spec.id, seconds=round(call.duration, 4), passed=bool(report.passed))
         device = item.callspec.params.get("device", "cpu") if hasattr(item, "callspec") else "cpu"
         if report.passed:
             msg, err, diag = "", False, None

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from ..core import trace
 from ..core.curriculum import CHECKS, CHECKS_DIR, LEVELS, checks_for
 from ..core.report import CheckResult, Report, versions
 from ..core.submission import submission_hash
@@ -86,7 +87,10 @@ def grade(
     already read (``submission.LevelSource``), used instead of reading them from the directory.
     """
     t0 = time.monotonic()
+    trace.mark("grade: started")
     import torch
+
+    trace.mark("grade: torch imported")
 
     torch.set_num_threads(1)  # small problems: extra threads only contend (parallelise across submissions)
     devices = resolve_devices(device)

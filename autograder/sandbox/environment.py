@@ -67,7 +67,7 @@ def _torch_dir() -> str | None:
 
 
 def _child_config(
-    scratch: Path, limits: Limits, hide, device: str, dynamo: bool, numpy_only: bool = False
+    scratch: Path, limits: Limits, hide, device: str, numpy_only: bool = False
 ) -> tuple[dict, UidLease | None]:
     """The child's configuration, and the lease of its sandbox uid (root only) that its channel holds.
     ``numpy_only``: torch's directory is hidden too, a layer under the child's own refusal to import
@@ -88,7 +88,6 @@ def _child_config(
         "limits": limits.rlimits(device),
         "isolate": limits.isolate,
         "hide": hide,
-        "dynamo": dynamo,
         "scratch_bytes": limits.scratch_bytes,
         "numpy_only": numpy_only,
         "device": device,  # the child tests, before any student code, that torch runs there

@@ -13,8 +13,8 @@ import tempfile
 import threading
 from pathlib import Path
 
-from ..core import wire
-from ..core.curriculum import LEVELS, dynamo_first
+from ..core import trace, wire
+from ..core.curriculum import LEVELS
 from .channels import Channel, PipeChannel
 from .environment import _child_config, _handshake, child_command, clean_env, unusable_reason
 from .errors import ChildGone, SandboxFailure
@@ -34,7 +34,7 @@ def probe_isolation(pool: ChildPool, limits: Limits, hide: list[str] | None = No
         os.chmod(tmp, 0o711)  # the sandbox user may pass through to its scratch
         scratch = Path(tmp) / "probe"
         scratch.mkdir()
-        channel = pool.fork(scratch, limits, hide=hide, dynamo=False)
+        channel = pool.fork(scratch, limits, hide=hide)
         protections = dict(channel.protections)
         channel.close()
     missing = isolation_shortfall(protections)
@@ -56,7 +56,6 @@ class ChildPool:
         hide: list[str] | None = None,
         device: str = "cpu",
         hello_timeout: float = 120.0,
-        dynamo: bool = True,
         numpy_only: bool = False,
     ) -> Channel:
         """A fresh child, confined and bounded by ``limits``, connected by its own channel.
@@ -70,9 +69,6 @@ class ChildPool:
     def set_oom_score_adj(self, value: int) -> None:
         """Make the kernel's OOM killer pick the children first."""
         raise NotImplementedError
-
-    def warm_dynamo(self) -> None:
-        """Prepare torch._dynamo ahead of the children that will need it (where that helps)."""
 
     def close(self) -> None:
         """End the pool (its children are ended by their channels)."""
@@ -112,23 +108,22 @@ class Zygote(ChildPool):
         hide: list[str] | None = None,
         device: str = "cpu",
         hello_timeout: float = 120.0,
-        dynamo: bool = True,
         numpy_only: bool = False,
     ) -> Channel:
-        """A fresh child. ``dynamo``: the child will use torch.optim or the meta device, whose first
-        use imports torch._dynamo; the zygote does that once, before this child, rather than in
-        every child (children that do not need it are not kept waiting for it). ``numpy_only``:
-        forked from a second zygote that has imported numpy and never torch."""
+        """A fresh child. ``numpy_only``: forked from a second zygote that has imported numpy and
+        never torch."""
         if numpy_only and not self.numpy_only:
             self.start_numpy_only()
-            return self._numpy.fork(scratch, limits, hide, device, hello_timeout, dynamo=False, numpy_only=True)
+            return self._numpy.fork(scratch, limits, hide, device, hello_timeout, numpy_only=True)
         ours, theirs = socket.socketpair()
-        config, lease = _child_config(scratch, limits, hide, device, dynamo and not self.numpy_only, self.numpy_only)
+        config, lease = _child_config(scratch, limits, hide, device, self.numpy_only)
         try:
             with self._fork_lock:  # one request and its answer at a time (children may be started on threads)
                 socket.send_fds(self._ctrl, [json.dumps(config).encode()], [theirs.fileno()])
                 self._ctrl.settimeout(hello_timeout)
-                pid = json.loads(self._ctrl.recv(1 << 16))["pid"]
+                answer = json.loads(self._ctrl.recv(1 << 16))
+                pid = answer["pid"]
+                self._trace_start(answer.get("started"))
         except (OSError, ValueError, KeyError) as exc:
             if lease is not None:
                 lease.release()
@@ -140,6 +135,17 @@ class Zygote(ChildPool):
     def alive(self) -> bool:
         return self.proc.poll() is None
 
+    def _trace_start(self, started) -> None:
+        """Put the zygote's own start (its imports, its warm-up) into the trace, once each."""
+        if not trace.enabled() or not isinstance(started, dict):
+            return
+        seen: set[str] = getattr(self, "_traced", set())
+        for what, at in started.items():
+            if what not in seen and isinstance(at, float):
+                trace.mark(what + (" (numpy only)" if self.numpy_only else ""), at=at)
+                seen.add(what)
+        self._traced = seen
+
     def start_numpy_only(self) -> None:
         """Start the numpy-only companion now, ahead of the first numpy-level child."""
         if not self.numpy_only and (self._numpy is None or not self._numpy.alive()):
@@ -150,14 +156,6 @@ class Zygote(ChildPool):
     def set_oom_score_adj(self, value: int) -> None:
         """Make the kernel's OOM killer pick the children first (they inherit it from the zygote)."""
         _write_oom_score_adj(self.proc.pid, value)
-
-    def warm_dynamo(self) -> None:
-        """Have the zygote import torch._dynamo as soon as it can (right after torch), before any
-        request: for a run whose every child will need it, this overlaps the grader's own imports."""
-        try:
-            self._ctrl.send(json.dumps({"warm": "dynamo"}).encode())
-        except OSError:
-            pass
 
     def close(self) -> None:
         """End the zygote at once (it holds no state worth a graceful exit: its children are ended by
@@ -202,11 +200,10 @@ class Spawner(ChildPool):
         hide: list[str] | None = None,
         device: str = "cpu",
         hello_timeout: float = 120.0,
-        dynamo: bool = True,
         numpy_only: bool = False,
     ) -> Channel:
         ours, theirs = socket.socketpair()
-        config, lease = _child_config(scratch, limits, hide, device, dynamo, numpy_only)
+        config, lease = _child_config(scratch, limits, hide, device, numpy_only)
         try:
             proc = subprocess.Popen(
                 child_command("--child", str(theirs.fileno())) + (["--numpy-only"] if numpy_only else []),
@@ -236,9 +233,6 @@ class Spawner(ChildPool):
                 lease.release()
             raise SandboxFailure(f"the sandbox child did not take its configuration: {exc}") from None
         return _handshake(ours, proc.pid, config, scratch, limits, hello_timeout, proc=proc, lease=lease)
-
-    def warm_dynamo(self) -> None:
-        """Nothing to warm: each child is a fresh interpreter."""
 
     def close(self) -> None:
         """Nothing to end: each child is ended (and reaped) by its channel."""
@@ -272,8 +266,7 @@ def start_pool(method: str | None = None, levels: list[int] | None = None) -> Ch
     ``Spawner`` (spawn, cold) or a ``Portable`` pool (cold, over pipes); see start_method.
     ``levels``: what the pool will grade, if known (the zygote may then prepare for it at once)."""
     pool = {"fork": Zygote, "spawn": Spawner, "portable": Portable}[start_method(method)]()
-    if levels and dynamo_first(levels):
-        pool.warm_dynamo()
+    trace.mark("pool started", method=pool.start_method)
     if levels and any(LEVELS[lv].numpy for lv in levels if lv in LEVELS) and isinstance(pool, Zygote):
         pool.start_numpy_only()  # its start (numpy only: a fraction of torch's) overlaps the grader's
     return pool
@@ -366,10 +359,9 @@ class Portable(ChildPool):
         hide: list[str] | None = None,
         device: str = "cpu",
         hello_timeout: float = 120.0,
-        dynamo: bool = True,
         numpy_only: bool = False,
     ) -> Channel:
-        config, lease = _child_config(scratch, limits, hide, device, dynamo, numpy_only)
+        config, lease = _child_config(scratch, limits, hide, device, numpy_only)
         try:
             # the numpy-only child never imports torch: a fresh one, not the spare (which has torch)
             proc = self._start_interpreter(numpy_only=True) if numpy_only else self._take_interpreter()
