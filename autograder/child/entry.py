@@ -242,6 +242,7 @@ _STARTED: dict[str, float] = {}
 
 
 def zygote_main(ctrl_fd: int) -> None:
+    import importlib
     import time
 
     _STARTED["zygote imported"] = time.time()
@@ -254,9 +255,12 @@ def zygote_main(ctrl_fd: int) -> None:
     die_with_parent()
     if torch is not None:
         torch.set_num_threads(1)
+        # What a backward pass given its gradient imports (tensor.backward(grad): sympy among it, 0.6 s),
+        # which most levels' checks do: once here, not in every child. An import only: fork-safe anywhere.
+        importlib.import_module("torch.fx.experimental.symbolic_shapes")  # (not `import torch.x`: a local name)
         if not IMPORTS_ONLY:  # (a backward pass before a fork breaks every child where a GPU is visible)
             _warm_up()
-            _STARTED["zygote warmed up"] = time.time()
+        _STARTED["zygote warmed up"] = time.time()
         try:
             torch.set_num_interop_threads(1)
         except RuntimeError:

@@ -1,0 +1,93 @@
+"""A whole class graded the way an instructor grades it: submissions per hour.
+
+    python bench/class_rate.py [--students 200] [--jobs 2] [--json out.json]
+
+Generates a class of ``--students`` full submissions (all eight levels; honest styles drawn at
+random, one student in ten a disguised copy of another: ``bench/similarity_speed.py``'s class), then
+times one ``python -m autograder grade CLASS --out DIR --jobs N`` with the similarity report on (the
+default), from the command's start to its exit, and prints submissions per hour. It checks what it
+timed: every student in grades.csv with full marks and no grader error, and similarity.csv written.
+``python -c "import torch"`` is timed in the same run, for scale.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+
+from similarity_speed import generate
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--students", type=int, default=200)
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--json", type=Path, default=None)
+    args = ap.parse_args(argv)
+    py = sys.executable
+    imports = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        subprocess.run([py, "-c", "import torch"], check=True)
+        imports.append(time.perf_counter() - t0)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        generate(root / "class", args.students)
+        out = root / "graded"
+        env = dict(os.environ, KIT_HISTORY="off")
+        t0 = time.perf_counter()
+        proc = subprocess.run(
+            [py, "-m", "autograder", "grade", str(root / "class"), "--out", str(out), "--jobs", str(args.jobs)],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        wall = time.perf_counter() - t0
+        if proc.returncode != 0:
+            raise SystemExit(f"grade failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+        with open(out / "grades.csv", newline="") as f:
+            rows = list(csv.DictReader(f))
+        similarity = (out / "similarity.csv").is_file()
+    totals = [float(r.get("total") or r.get("score") or 0) for r in rows]
+    full = sum(1 for t in totals if t >= 100 - 1e-9)
+    per_hour = args.students / wall * 3600
+    figures = {
+        "students": args.students,
+        "jobs": args.jobs,
+        "wall_s": round(wall, 1),
+        "s_per_submission": round(wall / args.students, 2),
+        "submissions_per_hour": round(per_hour),
+        "import_torch_s": round(statistics.median(imports), 2),
+        "graded_rows": len(rows),
+        "full_marks": full,
+        "similarity_csv": similarity,
+        "load_after": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
+    }
+    print(
+        f"{args.students} full submissions (8 levels each), grade --jobs {args.jobs} with the similarity "
+        f"report: {wall:.1f} s, {wall / args.students:.2f} s a submission, {per_hour:.0f} submissions per hour"
+    )
+    print(
+        f"grades.csv: {len(rows)} rows, {full} with full marks; similarity.csv written: {similarity}; "
+        f"python -c 'import torch': {statistics.median(imports):.2f} s"
+    )
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+    ok = len(rows) == args.students and full == args.students and similarity
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
