@@ -6,7 +6,9 @@ Generates a class of ``--students`` full submissions (all eight levels; honest s
 random, one student in ten a disguised copy of another: ``bench/similarity_speed.py``'s class), then
 times one ``python -m autograder grade CLASS --out DIR --jobs N`` with the similarity report on (the
 default), from the command's start to its exit, and prints submissions per hour. It checks what it
-timed: every student in grades.csv with full marks and no grader error, and similarity.csv written.
+timed: every student in grades.csv, every honest one (not a disguised copy: those are the similarity
+report's to find, and their renamed arguments may break the contract) with full marks, and
+similarity.csv written.
 ``python -c "import torch"`` is timed in the same run, for scale.
 """
 
@@ -43,7 +45,8 @@ def main(argv=None) -> int:
         imports.append(time.perf_counter() - t0)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        generate(root / "class", args.students)
+        dirs = generate(root / "class", args.students)
+        copies = {d.name for d in dirs if any(f.read_text().startswith("# my own work") for f in d.glob("*.py"))}
         out = root / "graded"
         env = dict(os.environ, KIT_HISTORY="off")
         t0 = time.perf_counter()
@@ -60,8 +63,8 @@ def main(argv=None) -> int:
         with open(out / "grades.csv", newline="") as f:
             rows = list(csv.DictReader(f))
         similarity = (out / "similarity.csv").is_file()
-    totals = [float(r.get("total") or r.get("score") or 0) for r in rows]
-    full = sum(1 for t in totals if t >= 100 - 1e-9)
+    full = {r["student"] for r in rows if float(r.get("total") or 0) >= 100 - 1e-9}
+    honest = {r["student"] for r in rows} - copies
     per_hour = args.students / wall * 3600
     figures = {
         "students": args.students,
@@ -71,7 +74,10 @@ def main(argv=None) -> int:
         "submissions_per_hour": round(per_hour),
         "import_torch_s": round(statistics.median(imports), 2),
         "graded_rows": len(rows),
-        "full_marks": full,
+        "copies": len(copies),
+        "full_marks": len(full),
+        "honest_with_full_marks": len(honest & full),
+        "honest": len(honest),
         "similarity_csv": similarity,
         "load_after": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
     }
@@ -80,12 +86,13 @@ def main(argv=None) -> int:
         f"report: {wall:.1f} s, {wall / args.students:.2f} s a submission, {per_hour:.0f} submissions per hour"
     )
     print(
-        f"grades.csv: {len(rows)} rows, {full} with full marks; similarity.csv written: {similarity}; "
+        f"grades.csv: {len(rows)} rows, {len(full)} with full marks, {len(honest & full)} of the "
+        f"{len(honest)} honest ones ({len(copies)} disguised copies); similarity.csv written: {similarity}; "
         f"python -c 'import torch': {statistics.median(imports):.2f} s"
     )
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n")
-    ok = len(rows) == args.students and full == args.students and similarity
+    ok = len(rows) == args.students and honest <= full and similarity
     return 0 if ok else 1
 
 
