@@ -133,8 +133,6 @@ class Level:
     numpy: bool = False
     #: the bare weights handed to the level's code require grad (autograd computes the gradients)
     autograd: bool = False
-    #: the level's own code builds torch.optim optimizers
-    uses_optim: bool = False
     #: The lockstep run's learning rate. None: the one that moves the loss by about 20% in one
     #: step (so every mistake shows), times lockstep_lr_scale; a number: that one (Adam's lr is a
     #: step size, not a multiple of the gradient).
@@ -281,7 +279,6 @@ LEVELS: dict[int, Level] = {
         Schedule(lr=1e-4),
         Convergence(ratio=2e-3),
         optimizer="adam",
-        uses_optim=True,
         lockstep_lr=0.02,
         lockstep_watch=True,
     ),
@@ -294,7 +291,6 @@ LEVELS: dict[int, Level] = {
         ("model", "x", "y", "lr", "steps"),
         Schedule(lr=1e-4),
         Convergence(ratio=2e-3),
-        uses_optim=True,
         grade_cells_after={"forward": "TwoLayerNet"},
     ),
     # momentum, and up to four layers deep: a quarter of the usual lockstep step keeps it stable
@@ -315,7 +311,6 @@ LEVELS: dict[int, Level] = {
         ("model", "x", "y", "lr", "momentum", "steps"),
         Schedule(lr=1e-4, momentum=0.9),
         Convergence(ratio=0.15),
-        uses_optim=True,
         lockstep_lr_scale=0.25,
         grade_cells_after={"forward": "DynamicNet"},
     ),

@@ -86,6 +86,7 @@ class Zygote(ChildPool):
         self.numpy_only = numpy_only
         self.gpu = GPU_PROBE() if gpu is None else gpu
         self._numpy: Zygote | None = None  # the numpy-only companion, started when first needed
+        self._traced: set[str] = set()  # the zygote's start events already in the trace
         self._fork_lock = threading.Lock()
         self._ctrl, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         flags = (["--numpy-only"] if numpy_only else []) + (["--imports-only"] if self.gpu else [])
@@ -139,12 +140,10 @@ class Zygote(ChildPool):
         """Put the zygote's own start (its imports, its warm-up) into the trace, once each."""
         if not trace.enabled() or not isinstance(started, dict):
             return
-        seen: set[str] = getattr(self, "_traced", set())
         for what, at in started.items():
-            if what not in seen and isinstance(at, float):
+            if what not in self._traced and isinstance(at, float):
                 trace.mark(what + (" (numpy only)" if self.numpy_only else ""), at=at)
-                seen.add(what)
-        self._traced = seen
+                self._traced.add(what)
 
     def start_numpy_only(self) -> None:
         """Start the numpy-only companion now, ahead of the first numpy-level child."""
