@@ -239,3 +239,28 @@ def test_every_student_grade_finds_is_compared_wherever_their_files_sit(tmp_path
 
     page = similarity_page(result)
     assert "Not compared" in page and "stubonly: not compared" in page
+
+
+def test_fingerprints_are_copydetects_without_its_report_writer(tmp_path):
+    """The winnowing is copydetect's own, loaded without the package's __init__ (which imports
+    matplotlib.pyplot for plots the kit never draws: 1.5 s of every similarity run): the same
+    fingerprints as ``copydetect.utils.winnow``, and neither matplotlib nor copydetect imported."""
+    code = f"""
+import sys
+sys.path.insert(0, {str(ROOT)!r})
+import numpy as np
+from autograder.instructor import similarity
+from autograder.core.submission import LevelSource
+source = open({str(ROOT / "solutions" / "level3_autograd.py")!r}).read()
+lp = similarity.fingerprint("a", LevelSource(3, "level3_autograd", "level3_autograd.py", source), similarity.Options())
+assert lp.cover, "no fingerprints"
+assert "matplotlib" not in sys.modules and "copydetect" not in sys.modules, "imported"
+ours = similarity._copydetect_utils()
+import copydetect.utils as theirs
+hashes = (np.arange(500, dtype=np.uint64) * np.uint64(2654435761)) % np.uint64(10007)
+a, b = ours.winnow(hashes, 9), theirs.winnow(hashes, 9)
+assert all(np.array_equal(x, y) for x, y in zip(a, b)) and len(a) == len(b), "winnow differs"
+print("ok", len(lp.cover))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.startswith("ok"), out.stderr[-2000:]

@@ -26,6 +26,7 @@ import hashlib
 import itertools
 import operator
 import statistics
+import sys
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -183,14 +184,37 @@ def _token_hash(token: str) -> int:
 
 
 _TOKEN_HASHES: dict[str, int] = {}
+#: copydetect's folder as a package of this name, its ``__init__`` left out (``_copydetect_utils``).
+PRIVATE_COPYDETECT = "_kit_copydetect"
+
+
+@cache
+def _copydetect_utils():
+    """copydetect's ``utils`` (its winnowing), without the package's ``__init__``: that imports its
+    report writer, and with it matplotlib.pyplot (1.5 s of every similarity run, for plots this kit
+    never draws). Loaded by path under a private name; the package itself where it is imported."""
+    import importlib
+    import importlib.machinery
+    import importlib.util
+
+    if "copydetect" in sys.modules:
+        return importlib.import_module("copydetect.utils")
+    spec = importlib.util.find_spec("copydetect")
+    folder = Path(spec.origin).parent if spec is not None and spec.origin else None
+    if folder is None or not (folder / "utils.py").is_file():
+        return importlib.import_module("copydetect.utils")  # (an unusual installation: the usual import)
+    package = importlib.util.module_from_spec(importlib.machinery.ModuleSpec(PRIVATE_COPYDETECT, None, is_package=True))
+    package.__path__ = [str(folder)]  # (its modules import each other relatively: they stay in it)
+    sys.modules.setdefault(PRIVATE_COPYDETECT, package)
+    return importlib.import_module(PRIVATE_COPYDETECT + ".utils")
 
 
 def fingerprint(student: str, source: LevelSource, options: Options) -> LevelPrint:
     """Normalise, hash every k tokens, winnow (copydetect), and keep for each fingerprint the
     tokens its k-grams cover (a Python int as a bitmask: a pair's overlap is then a few ORs)."""
     import numpy as np
-    from copydetect.utils import winnow
 
+    winnow = _copydetect_utils().winnow
     if source.source is None:
         return LevelPrint(student, source.level, source.filename, "", Normalised(), [], {}, source.problem)
     if len(source.source) > MAX_COMPARED_CHARS:
