@@ -48,6 +48,21 @@ def test_stubs_score_zero_with_not_implemented(stub_report):
         assert c.message.startswith("not implemented yet"), (c.id, c.message)
 
 
+def test_a_report_carries_plain_data_only(reference_report):
+    """What a class grader's worker hands its main process (the report's JSON form, pickled) can be
+    read without torch: a TorchVersion in ``versions`` once made that process import torch (2.5 s of
+    every class graded) only to unpickle it."""
+    import pickle
+
+    data = pickle.dumps(reference_report.as_json())
+    code = (
+        "import pickle, sys; pickle.loads(sys.stdin.buffer.read()); "
+        "print(sorted({'torch', 'numpy'} & set(sys.modules)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], input=data, capture_output=True, timeout=60)
+    assert out.returncode == 0 and out.stdout.decode().strip() == "[]", (out.stdout, out.stderr[-1000:])
+
+
 def test_every_check_reports(reference_report):
     assert sorted(c.id for c in reference_report.checks) == sorted(CHECKS)
 

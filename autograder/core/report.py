@@ -120,10 +120,12 @@ def versions() -> dict:
     import numpy
     import torch
 
+    # Plain str: torch's is a TorchVersion, and a report handed from a class grader's worker to the
+    # main process would make that process import torch (2.5 s) only to unpickle it.
     return {
         "python": platform.python_version(),
-        "torch": torch.__version__,
-        "numpy": numpy.__version__,
+        "torch": str(torch.__version__),
+        "numpy": str(numpy.__version__),
         "kit": _kit_version(),
     }
 
