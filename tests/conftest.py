@@ -30,6 +30,7 @@ ARTIFACTS = Path(os.environ.get("KIT_TEST_ARTIFACTS") or Path(tempfile.gettempdi
 os.environ["KIT_HISTORY"] = "off"
 
 
+@pytest.hookimpl(optionalhook=True)  # (pytest-xdist's hook: the suite also runs where it is not installed)
 def pytest_xdist_auto_num_workers(config):
     """``-n auto``: one worker per core, at most four. Each test grades through processes of its own
     (a zygote, two children per level), so more workers than cores only make every test slower;
