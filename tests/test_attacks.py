@@ -24,11 +24,24 @@ def sandbox_processes(checkout_wide: bool = False) -> list[int]:
     """Live processes of sandbox users that this test's own grading started, never another
     grader's on this machine (another checkout, another run of this suite, a parallel worker): a
     descendant of this process, or a process of a uid this process holds a lease on (what a child
-    execs, a daemon that outlived its channel). ``checkout_wide``: also any whose command line names
-    this checkout (a grader this test started and killed: its orphans are nobody's descendants)."""
+    execs, a daemon that outlived its channel). ``checkout_wide``: also any orphan whose command line
+    names this checkout (a grader this test started and killed: its orphans are nobody's
+    descendants) -- an orphan, because a parallel worker's grading runs from this checkout too, and
+    its children, whose parent (a zygote, a child) lives, are that worker's."""
     import psutil
 
     ours = str(ROOT / "autograder").encode()
+    entry = str(ROOT / "autograder" / "child" / "entry.py").encode()
+
+    def orphan(pid: str) -> bool:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                ppid = f.read().rsplit(b")", 1)[1].split()[1].decode()
+            with open(f"/proc/{ppid}/cmdline", "rb") as f:
+                return entry not in f.read()
+        except (OSError, IndexError):
+            return True
+
     held = sandbox.held_uids()
     try:
         mine = {c.pid for c in psutil.Process().children(recursive=True)}
@@ -45,7 +58,7 @@ def sandbox_processes(checkout_wide: bool = False) -> list[int]:
                 continue
             if (
                 SANDBOX_UID_BASE <= uid < SANDBOX_UID_BASE + 100_000
-                and (uid in held or int(p) in mine or (checkout_wide and ours in cmdline))
+                and (uid in held or int(p) in mine or (checkout_wide and ours in cmdline and orphan(p)))
                 and processes_of(uid=uid)
             ):
                 found.append(int(p))

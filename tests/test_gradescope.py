@@ -477,7 +477,10 @@ def test_a_submission_that_never_ends_still_gets_results_within_the_run_limit(bu
     assert results["score"] == 0.0 and len(results["tests"]) == len(CHECKS)
     assert seconds < 8 + 20 + 15  # the run limit, the watchdog's grace, and interpreter start-up
     outputs = [t["output"] for t in results["tests"]]
-    assert any("did not finish" in o for o in outputs) and any("ran out" in o for o in outputs)
+    # The run limit ends it: some checks ran out of the run's time. Which others hit their own call
+    # limit first depends on how fast the children started (a busy machine: none), not on the grader.
+    assert any("ran out" in o for o in outputs), outputs
+    assert all("ran out" in o or "did not finish" in o for o in outputs), outputs
 
 
 # ---------------------------------------------------------------------------- the grader's own failures
