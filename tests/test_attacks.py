@@ -75,7 +75,15 @@ def write_submission(directory: Path, level: int, source: str, extra: dict | Non
     return directory
 
 
-@pytest.mark.parametrize("attack", ATTACKS, ids=[a.name for a in ATTACKS])
+#: Attacks on the limits, each waiting out a limit of its own: `make test` runs them, `make test-fast` not.
+WAIT_OUT_A_LIMIT = {"fork_bomb", "hang_ignoring_signals", "memory_grab", "slow_reply"}
+
+
+@pytest.mark.parametrize(
+    "attack",
+    [pytest.param(a, marks=pytest.mark.slow) if a.name in WAIT_OUT_A_LIMIT else a for a in ATTACKS],
+    ids=[a.name for a in ATTACKS],
+)
 def test_attack_gains_nothing_and_leaves_nothing(attack, zygote, tmp_path, listener):
     expect_contained(attack, zygote, tmp_path, listener)
 
@@ -108,6 +116,7 @@ def expect_contained(attack, pool, tmp_path, listener):
     assert seen == []
 
 
+@pytest.mark.slow
 def test_forged_stdout_does_not_reach_the_report(tmp_path):
     attack = next(a for a in ATTACKS if a.name == "forged_stdout")
     d = write_submission(tmp_path / "s", 1, attack.source())

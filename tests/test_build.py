@@ -99,10 +99,12 @@ def test_assignments_match_a_fresh_build(fresh_outputs):
     assert not stale, f"assignments/ is stale ({names}): {REBUILD}"
 
 
+@pytest.mark.slow
 def test_build_is_reproducible(fresh_outputs):
     assert build.build_all() == fresh_outputs
 
 
+@pytest.mark.slow
 def test_check_option_reports_stale_and_missing_files(tmp_path, capsys):
     assert build.main(["--out", str(tmp_path)]) == 0
     assert build.main(["--check", "--out", str(tmp_path)]) == 0
@@ -347,6 +349,7 @@ def test_a_notebook_installs_the_kit_where_it_is_missing_and_only_there(monkeypa
         exec(compile(plain, "<install cell>", "exec"), dict(kernel))
 
 
+@pytest.mark.slow
 def test_check_knows_how_the_files_were_built(tmp_path):
     """Issue 29: after `build --install-from URL`, `build --check` (and a rebuild) take the source
     from the notebooks themselves; `--install-from none` drops it."""

@@ -14,6 +14,11 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow  # (whole class runs: `make test` runs them, `make test-fast` not)
+
+
 ROOT = Path(__file__).resolve().parent.parent
 BROKEN = ROOT / "tests" / "corpus" / "broken" / "l1_backward_no_factor2" / "level1_numpy.py"
 GOOD = ROOT / "solutions" / "level1_numpy.py"

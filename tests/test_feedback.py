@@ -52,6 +52,7 @@ def reports(zygote, tmp_path_factory):
     }
 
 
+@pytest.mark.slow
 def test_the_diagnosis_names_the_mistake_and_its_stage(reports):
     broken = reports["broken"]
     zero = next(c for c in broken.checks if c.id == "7.zero_grad.train")
@@ -91,6 +92,7 @@ def test_html_page_is_self_contained_and_has_table_and_plot(reports):
     assert "not implemented yet" in stub and "What to fix first" in stub
 
 
+@pytest.mark.slow
 def test_class_page(reports):
     summary = {
         "n_students": 3,
@@ -108,6 +110,7 @@ def test_class_page(reports):
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)")
 @pytest.mark.parametrize("which", ["reference", "stub", "broken"])
+@pytest.mark.slow
 def test_html_page_renders_in_headless_chromium(reports, which, tmp_path):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page = tmp_path / f"{which}.html"

@@ -29,6 +29,9 @@ from autograder.sandbox import Portable, Spawner, Zygote
 from autograder.sandbox.proxy import StudentError
 from conftest import SEED
 
+pytestmark = pytest.mark.slow  # (cold children and whole CLI runs: `make test` runs them, `make test-fast` not)
+
+
 ROOT = Path(__file__).resolve().parent.parent
 SIM = str(ROOT / "tests" / "torch_sim.py")
 

@@ -161,6 +161,7 @@ def test_feedback_page_has_no_seed_and_no_instructor_path(tmp_path):
     assert str(tmp_path) not in page and str(ROOT) not in page and "level1_numpy.py line 3" in page
 
 
+@pytest.mark.slow
 def test_nbgrader_secrets_are_private(tmp_path):
     pytest.importorskip("nbgrader")
     from autograder.integrations.nbgrader.course import init_course

@@ -13,6 +13,9 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # (a fresh interpreter per test: `make test` runs them, `make test-fast` not)
+
+
 LAZY = Path(__file__).resolve().parent.parent / "autograder" / "child" / "lazy_dynamo.py"
 
 PRELUDE = f"""

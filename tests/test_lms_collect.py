@@ -9,6 +9,8 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
+
 from autograder.instructor.lms_collect import collect, read_roster
 from autograder.instructor.roster import parse_roster
 
@@ -117,6 +119,7 @@ def collect_command(tmp_path: Path, download: Path, roster: Path, out: str = "cl
     )
 
 
+@pytest.mark.slow
 def test_partly_collected_has_its_own_exit_status_and_late_files_are_recorded(tmp_path):
     """Issue 29: exit 4 (not 1) when some files were collected and others not; Canvas's LATE_ in
     the collection report and, after grading, in grades.csv."""

@@ -31,6 +31,7 @@ def test_private_tree_takes_the_group_and_others_away(tmp_path):
     assert modes(tree) == {".": 0o700, "alice": 0o700, "alice/level1": 0o700, "alice/level1/level1_numpy.ipynb": 0o400}
 
 
+@pytest.mark.slow
 def test_a_new_course_keeps_autograded_and_its_logs_private(tmp_path):
     from autograder.integrations.nbgrader.course import init_course
 

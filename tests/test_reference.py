@@ -90,6 +90,7 @@ def test_simulate_equals_a_torch_optim_loop(level, opt, to_none):
         torch.testing.assert_close(got.params[n], p[n].detach(), rtol=1e-12, atol=1e-14)
 
 
+@pytest.mark.slow
 def test_grading_never_imports_torch_dynamo_in_the_grader():
     """The grader's own start-up stays lean: no torch.optim optimizer (whose first construction
     imports torch._dynamo, about a second) anywhere on the trusted side, levels 1-8, with curves."""

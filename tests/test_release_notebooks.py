@@ -62,6 +62,7 @@ def test_the_progress_cell_is_left_out_of_the_graded_module():
         assert "autograder.progress" not in code, module
 
 
+@pytest.mark.slow
 def test_filled_release_notebooks_get_full_marks_through_grade(tmp_path):
     student = write_filled(tmp_path / "class" / "alice", lambda level: ROOT / "assignments")
     proc = kit("grade", str(student), "--format", "json", "--seed", str(SEED))

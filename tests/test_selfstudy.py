@@ -307,6 +307,7 @@ def _kit(*args, cwd=ROOT, pythonpath=ROOT, stdin=subprocess.DEVNULL):
     )
 
 
+@pytest.mark.slow
 def test_solution_asks_first_and_records_what_it_showed(workdir):
     secret = "grad_input[input < 0] = 0"
     refused = _kit("solution", "4", "backward", "--dir", str(workdir))

@@ -45,6 +45,7 @@ def _save(src: Path, dst: Path) -> None:
 
 
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.slow
 def test_watch_checks_each_save_and_stops_cleanly(tmp_path, stop):
     work = tmp_path / "work"
     work.mkdir()
