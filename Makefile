@@ -8,7 +8,8 @@ PYTHON ?= python3
 test:
 	$(PYTHON) -m pytest -n auto --dist loadgroup
 
-# Everything but the end-to-end runs marked slow (nbgrader, Gradescope, the browser, batch): a few minutes.
+# Everything but the runs marked slow (nbgrader, Gradescope, the browser, classes, cold children and
+# whole CLI runs, the attacks that wait out a limit): about 2.5 minutes on two cores.
 test-fast:
 	$(PYTHON) -m pytest -n auto --dist loadgroup -m "not slow"
 
