@@ -200,11 +200,10 @@ def _copydetect_utils():
     if "copydetect" in sys.modules:
         return importlib.import_module("copydetect.utils")
     spec = importlib.util.find_spec("copydetect")
-    folder = Path(spec.origin).parent if spec is not None and spec.origin else None
-    if folder is None or not (folder / "utils.py").is_file():
+    if spec is None or not spec.submodule_search_locations:
         return importlib.import_module("copydetect.utils")  # (an unusual installation: the usual import)
     package = importlib.util.module_from_spec(importlib.machinery.ModuleSpec(PRIVATE_COPYDETECT, None, is_package=True))
-    package.__path__ = [str(folder)]  # (its modules import each other relatively: they stay in it)
+    package.__path__ = list(spec.submodule_search_locations)  # (its modules import each other relatively)
     sys.modules.setdefault(PRIVATE_COPYDETECT, package)
     return importlib.import_module(PRIVATE_COPYDETECT + ".utils")
 
