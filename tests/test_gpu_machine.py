@@ -129,7 +129,7 @@ def test_a_cold_child_under_a_uid_without_a_name_grades_level_6(simulated, pool_
     """torch 2.11's torch._dynamo asks getpass.getuser() for its cache directory when it is first
     imported; the sandbox uid has no passwd entry. The child's environment names a user (and a home
     in its scratch), so level 6 gets full marks (a KeyError cost it 7 points). The optimizers no
-    longer import it (child/lazy_dynamo.py), so a correct submission that uses torch._dynamo itself
+    longer import it (child/lazy_modules.py), so a correct submission that uses torch._dynamo itself
     makes the child import the real one."""
     import pwd
 

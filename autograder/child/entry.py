@@ -57,14 +57,14 @@ def block_torch() -> None:
 if NUMPY_ONLY:
     block_torch()
 
-from . import lazy_dynamo  # noqa: E402
+from . import lazy_modules  # noqa: E402
 from .confine import confine, die_with_parent  # noqa: E402
 from .runtime import Runtime, _safe_str, torch  # noqa: E402
 from .shared import wire  # noqa: E402
 from .spies import _SPIES  # noqa: E402
 
-if torch is not None:  # before any optimizer: torch._dynamo only where something uses it (lazy_dynamo.py)
-    lazy_dynamo.install(torch)
+if torch is not None:  # before any optimizer or backward pass: torch._dynamo and sympy only where used
+    lazy_modules.install(torch)
 
 
 class _TorchStub(types.ModuleType):
@@ -224,9 +224,11 @@ def self_test(device: str) -> str | None:
 def _warm_up() -> None:
     """Run the cheap kinds of torch work once (a module's forward, backward, autograd.grad, a step of
     SGD with momentum and of Adam), so their lazy set-up happens here rather than in every forked
-    child. The optimizers' torch._dynamo is the stand-in (lazy_dynamo.py): nothing imported."""
+    child. The optimizers' torch._dynamo and the given gradient's symbolic_shapes (sympy) are
+    stand-ins (lazy_modules.py): nothing of them is imported."""
     model = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.ReLU(), torch.nn.Linear(2, 1))
     torch.nn.MSELoss(reduction="sum")(model(torch.ones(4, 3)), torch.zeros(4, 1)).backward()
+    model(torch.ones(4, 3)).backward(torch.ones(4, 1))  # (given its gradient: the stand-in answers)
     torch.autograd.grad(
         (torch.ones(2, requires_grad=True) * 2).sum(), [torch.ones(1, requires_grad=True)], allow_unused=True
     )
@@ -242,7 +244,6 @@ _STARTED: dict[str, float] = {}
 
 
 def zygote_main(ctrl_fd: int) -> None:
-    import importlib
     import time
 
     _STARTED["zygote imported"] = time.time()
@@ -255,9 +256,6 @@ def zygote_main(ctrl_fd: int) -> None:
     die_with_parent()
     if torch is not None:
         torch.set_num_threads(1)
-        # What a backward pass given its gradient imports (tensor.backward(grad): sympy among it, 0.6 s),
-        # which most levels' checks do: once here, not in every child. An import only: fork-safe anywhere.
-        importlib.import_module("torch.fx.experimental.symbolic_shapes")  # (not `import torch.x`: a local name)
         if not IMPORTS_ONLY:  # (a backward pass before a fork breaks every child where a GPU is visible)
             _warm_up()
         _STARTED["zygote warmed up"] = time.time()
