@@ -39,6 +39,10 @@ def resolve_devices(device: str) -> list[str]:
     return [device]
 
 
+#: The suffix of a level's convergence check (``N.train.converges``): its run starts ahead, in a child of its own.
+CONVERGES = ".train.converges"
+
+
 class GradingContext:
     """Everything one grading run shares: the seed, the devices, the submission's processes."""
 
@@ -80,6 +84,7 @@ class GradingContext:
         self.child_peak_rss = 0
         self.curves: dict = {}
         self._opening: dict[tuple[int, str], Future] = {}  # children being started ahead (preopen)
+        self._runs_started = False  # (start_convergence_runs: once per run)
         self._opener: ThreadPoolExecutor | None = None
 
     def start(self) -> None:
@@ -122,8 +127,11 @@ class GradingContext:
             self._opening[(level, lane)] = self._opener.submit(_load_quietly, sub)
 
     def start_convergence_runs(self, levels: list[int]) -> None:
-        if self._in_process is not None:
+        """Start the convergence run of each of ``levels`` in its own child (once: the grader asks
+        before it imports pytest, and the plugin again once the checks are collected)."""
+        if self._in_process is not None or self._runs_started:
             return
+        self._runs_started = True
         self.preopen(levels)
         device = self.devices[0]
         if device == "cuda" and not cuda_available():

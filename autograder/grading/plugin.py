@@ -23,7 +23,7 @@ from ..core.curriculum import CHECKS, LEVELS
 from ..core.report import CheckResult
 from ..core.settings import default_seed, repo_root
 from ..sandbox.proxy import GraderError, LevelUnavailable, StudentCrash, StudentError, StudentTimeout, Submission
-from .context import GradingContext, cuda_available, resolve_devices
+from .context import CONVERGES, GradingContext, cuda_available, resolve_devices
 
 CTX_KEY = pytest.StashKey["GradingContext"]()
 
@@ -105,7 +105,7 @@ def pytest_collection_modifyitems(config, items):
         {
             item.module.LEVEL
             for item in keep
-            if (m := item.get_closest_marker("check")) and m.args[0].endswith(".train.converges")
+            if (m := item.get_closest_marker("check")) and m.args[0].endswith(CONVERGES)
         }
     )
     ctx.start_convergence_runs(converge)

@@ -9,15 +9,12 @@ import time
 from contextlib import redirect_stdout
 from pathlib import Path
 
-import pytest
-
 from ..core import trace
 from ..core.curriculum import CHECKS, CHECKS_DIR, LEVELS, checks_for
 from ..core.report import CheckResult, Report, versions
 from ..core.submission import submission_hash
 from ..sandbox import ChildPool, Limits
-from . import plugin
-from .context import GradingContext, cuda_available, resolve_devices
+from .context import CONVERGES, GradingContext, cuda_available, resolve_devices
 
 #: pytest's own plugins that grading does without. unraisableexception in particular ends every
 #: session with five full garbage collections (0.35 s with torch loaded); student code runs in
@@ -40,6 +37,12 @@ UNUSED_PYTEST_PLUGINS = (
 
 def run_checks(ctx: GradingContext, stage: str | None = None, keyword: str | None = None) -> int:
     """Run the check modules of ctx.levels through pytest; results land in ctx.results."""
+    # (pytest is imported here, after ``ctx.start()`` asked for the convergence runs: its 0.15 s of
+    # imports run while the first of them trains)
+    import pytest
+
+    from . import plugin
+
     files = [str(LEVELS[lv].checks_path) for lv in ctx.levels]
     args = [
         *files,
@@ -101,9 +104,15 @@ def grade(
     ctx.want_curves = curves
     ctx.start()
     try:
+        # The convergence runs, the longest work of a level, start now, before pytest is imported and
+        # collects the checks (the plugin asks again once it has: they start once).
+        converge = [lv for lv in levels if any(c.id.endswith(CONVERGES) for c in checks_for(lv, stage))]
+        ctx.start_convergence_runs(converge)
         code = run_checks(ctx, stage=stage)
+        trace.mark("grade: checks ran")
     finally:
         ctx.close()
+    trace.mark("grade: children ended")
     report = Report(
         seed=seed,
         device=",".join(devices),
@@ -134,6 +143,7 @@ def grade(
         "child_peak_rss_mb": round(ctx.child_peak_rss / 2**20, 1),
         "per_level_s": {str(lv): round(sum(c.seconds for c in report.checks if c.level == lv), 3) for lv in levels},
     }
+    trace.mark("grade: report built")
     return report
 
 
