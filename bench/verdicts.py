@@ -4,9 +4,10 @@ that must not change behaviour (a refactor, a new Python or torch).
     python bench/verdicts.py --out before.json      # on the old tree
     python bench/verdicts.py --out after.json       # on the new one
     python bench/verdicts.py --compare before.json after.json
+    python bench/verdicts.py --start portable --out after.json   # through another transport
 
 Grades solutions/ (all eight levels) and every case of tests/corpus, the device mistakes and the
-attacks of tests/attack_corpus.py, on the CPU through the warm pool, and writes each check's id,
+attacks of tests/attack_corpus.py, on the CPU through the warm pool (``--start``: another transport), and writes each check's id,
 score, verdict and message. ``--compare`` prints every check whose score or message differs and
 exits 1 if any does. Timings are left out: they differ every run.
 """
@@ -41,7 +42,7 @@ def _grade(case: Case) -> tuple[str, dict]:
     global _POOL
     torch.set_num_threads(1)
     if _POOL is None or not _POOL.alive():
-        _POOL = start_pool("fork")
+        _POOL = start_pool(os.environ.get("KIT_VERDICTS_START", "fork"))
     r = grade(Path(case.folder), case.levels, SEED, "cpu", Limits(**case.limits), pool=_POOL)
     checks = {c.id: [c.score, c.max_score, c.passed, c.error, c.message] for c in r.checks}
     return f"{case.kind}/{case.name}", {
@@ -81,6 +82,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path)
     ap.add_argument("--jobs", type=int, default=max(1, (os.cpu_count() or 2)))
     ap.add_argument("--compare", nargs=2, type=Path, metavar=("BEFORE", "AFTER"))
+    ap.add_argument("--start", choices=["fork", "spawn", "portable"], default="fork", help="the transport")
     args = ap.parse_args(argv)
     if args.compare:
         before, after = (json.loads(p.read_text()) for p in args.compare)
@@ -90,6 +92,7 @@ def main(argv=None) -> int:
         return 1 if lines else 0
     if not args.out:
         ap.error("give --out FILE or --compare BEFORE AFTER")
+    os.environ["KIT_VERDICTS_START"] = args.start  # (read by the workers, which are spawned)
     verdicts = collect(args.jobs)
     args.out.write_text(json.dumps(verdicts, indent=1, sort_keys=True))
     print(f"{len(verdicts)} submissions, {sum(len(v['checks']) for v in verdicts.values())} checks -> {args.out}")

@@ -84,7 +84,8 @@ class GradingContext:
         self.child_peak_rss = 0
         self.curves: dict = {}
         self._opening: dict[tuple[int, str], Future] = {}  # children being started ahead (preopen)
-        self._runs_started = False  # (start_convergence_runs: once per run)
+        self._preopened = False
+        self._convergence_asked: set[int] = set()  # levels whose convergence run was started (or cannot be)
         self._opener: ThreadPoolExecutor | None = None
 
     def start(self) -> None:
@@ -127,25 +128,37 @@ class GradingContext:
             self._opening[(level, lane)] = self._opener.submit(_load_quietly, sub)
 
     def start_convergence_runs(self, levels: list[int]) -> None:
-        """Start the convergence run of each of ``levels`` in its own child (once: the grader asks
-        before it imports pytest, and the plugin again once the checks are collected)."""
-        if self._in_process is not None or self._runs_started:
+        """Start the convergence run of each of ``levels`` in its own child. The grader asks before
+        it imports pytest, and the plugin again once the checks are collected: each level's run is
+        started once, and a failure that stopped the first ask is met again in pytest's run."""
+        if self._in_process is not None:
             return
-        self._runs_started = True
-        self.preopen(levels)
+        if not self._preopened:
+            self._preopened = True
+            self.preopen(levels)
         device = self.devices[0]
         if device == "cuda" and not cuda_available():
             return
+        if device == "cpu" and self._pool is not None and self._pool.start_method != "fork":
+            # A cold pool's child is a fresh interpreter that imports torch (seconds of CPU): a second
+            # one per level for its convergence run costs more than the run, so the run goes to the
+            # level's main child, after its other checks (docs/speed.md, "The cold path").
+            return
         for level in levels:
+            if level in self._convergence_asked:
+                continue
             sub = self.submission(level, "converge")
             sub.device = device
             try:
                 sub.load()
             except LevelUnavailable as exc:  # the main lane must not pay for the same failure again
                 self.submission(level).unavailable = str(exc)
+                self._convergence_asked.add(level)
                 continue
             except GraderError:  # no child to be had: the main lane's checks report it, as grader errors
+                self._convergence_asked.add(level)
                 continue
+            self._convergence_asked.add(level)
             self.converging[(level, device)] = start_convergence(sub, level, self.seed)
             trace.mark("convergence run sent", level=level)
 

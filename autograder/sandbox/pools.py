@@ -268,6 +268,8 @@ def start_pool(method: str | None = None, levels: list[int] | None = None) -> Ch
     trace.mark("pool started", method=pool.start_method)
     if levels and any(LEVELS[lv].numpy for lv in levels if lv in LEVELS) and isinstance(pool, Zygote):
         pool.start_numpy_only()  # its start (numpy only: a fraction of torch's) overlaps the grader's
+    if levels and isinstance(pool, Portable):  # the first children's imports overlap the grader's
+        pool.start_ahead(sum(1 for lv in levels if lv in LEVELS and not LEVELS[lv].numpy))
     return pool
 
 
@@ -311,14 +313,20 @@ class Portable(ChildPool):
     the child is ended with its whole process tree. On Linux it takes the same protections as the
     other pools' children (``KIT_SANDBOX_START=portable`` tests this path there).
 
-    One interpreter is kept started ahead (it imports torch, then waits for its configuration), so
-    that the next child's start-up overlaps the grader's work instead of following it."""
+    ``SPARES`` interpreters are kept started ahead (each imports torch, then waits for its
+    configuration), so that the next children's start-up overlaps the grader's work instead of
+    following it: two, so that a level graded faster than an interpreter starts does not leave the
+    next one waiting (the grader grades the levels one after another), and the imports of two run
+    side by side on two cores."""
+
+    SPARES = 2
 
     start_method = "portable"
 
     def __init__(self):
         self.oom_score_adj: int | None = None
-        self._spare: subprocess.Popen | None = None
+        self._spares: list[subprocess.Popen] = []  # started ahead, oldest first
+        self._expected: int | None = None  # children with torch the run will still take (None: unknown)
         self._lock = threading.Lock()
 
     def alive(self) -> bool:
@@ -340,16 +348,38 @@ class Portable(ChildPool):
         )
 
     def _take_interpreter(self) -> subprocess.Popen:
-        """The interpreter started ahead if it is still alive, else a new one; then start the next."""
+        """The oldest interpreter started ahead that is still alive, else a new one; then start the
+        next ones."""
         with self._lock:
-            proc, self._spare = self._spare, None
-            if proc is None or proc.poll() is not None:
+            proc = None
+            while self._spares and proc is None:
+                candidate = self._spares.pop(0)
+                proc = candidate if candidate.poll() is None else None
+            if proc is None:
                 proc = self._start_interpreter()
-            try:
-                self._spare = self._start_interpreter()
-            except OSError:
-                self._spare = None
+            if self._expected is not None:
+                self._expected = max(0, self._expected - 1)
+            self._start_spares()
         return proc
+
+    def start_ahead(self, count: int) -> None:
+        """The run will take ``count`` children with torch: start the first of them (at most
+        ``SPARES``) now, so that their imports run while the grader's own does, and never start
+        more than it will take."""
+        with self._lock:
+            self._expected = count
+            self._start_spares()
+
+    def _start_spares(self) -> None:
+        """Start interpreters ahead until ``SPARES`` are, or as many as the run will still take
+        (call with the lock held)."""
+        self._spares = [p for p in self._spares if p.poll() is None]
+        wanted = self.SPARES if self._expected is None else min(self.SPARES, self._expected)
+        while len(self._spares) < wanted:
+            try:
+                self._spares.append(self._start_interpreter())
+            except OSError:
+                return
 
     def fork(
         self,
@@ -362,8 +392,12 @@ class Portable(ChildPool):
     ) -> Channel:
         config, lease = _child_config(scratch, limits, hide, device, numpy_only)
         try:
-            # the numpy-only child never imports torch: a fresh one, not the spare (which has torch)
-            proc = self._start_interpreter(numpy_only=True) if numpy_only else self._take_interpreter()
+            if numpy_only:  # it never imports torch: a fresh one, not the spare (which has torch)...
+                proc = self._start_interpreter(numpy_only=True)
+                with self._lock:  # ...which start now, so that the torch levels after it find them ready
+                    self._start_spares()
+            else:
+                proc = self._take_interpreter()
         except OSError as exc:
             if lease is not None:
                 lease.release()
@@ -388,11 +422,12 @@ class Portable(ChildPool):
         return channel
 
     def close(self) -> None:
-        """End the interpreter started ahead (the children are ended by their channels)."""
+        """End the interpreters started ahead (the children are ended by their channels)."""
         with self._lock:
-            proc, self._spare = self._spare, None
-        if proc is not None:
+            spares, self._spares = self._spares, []
+        for proc in spares:
             kill_tree(proc.pid)
+        for proc in spares:
             for stream in (proc.stdin, proc.stdout):
                 try:
                     stream.close()
