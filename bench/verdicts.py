@@ -7,9 +7,9 @@ that must not change behaviour (a refactor, a new Python or torch).
     python bench/verdicts.py --start portable --out after.json   # through another transport
 
 Grades solutions/ (all eight levels) and every case of tests/corpus, the device mistakes and the
-attacks of tests/attack_corpus.py, on the CPU through the warm pool (``--start``: another transport), and writes each check's id,
-score, verdict and message. ``--compare`` prints every check whose score or message differs and
-exits 1 if any does. Timings are left out: they differ every run.
+attacks of tests/attack_corpus.py, on the CPU through the warm pool (``--start``: another
+transport), and writes each check's id, score, verdict and message. ``--compare`` prints every
+check whose score or message differs and exits 1 if any does. Timings are left out: they differ every run.
 """
 
 from __future__ import annotations
