@@ -1,0 +1,135 @@
+"""What a run starts ahead of its checks, and how many processes it starts (docs/speed.md): the
+convergence runs before pytest is imported, the portable pool's interpreters before they are asked
+for and never more than the run takes, one cold interpreter per level where each costs an
+``import torch``, and no pause after the last signal when a run ends its children."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from autograder.grading import grade
+from autograder.sandbox import Portable, processes, start_pool
+from conftest import SEED
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+class _Interpreter:
+    """What Portable keeps of an interpreter it started ahead: alive until killed."""
+
+    started = 0
+
+    def __init__(self):
+        type(self).started += 1
+        self.pid = -1
+
+    def poll(self):
+        return None
+
+
+@pytest.fixture
+def counted_portable(monkeypatch):
+    _Interpreter.started = 0
+    monkeypatch.setattr(Portable, "_start_interpreter", lambda self, numpy_only=False: _Interpreter())
+    pool = Portable()
+    yield pool
+    pool._spares = []  # (nothing real to end)
+
+
+def test_the_portable_pool_starts_what_the_run_will_take_and_no_more(counted_portable):
+    pool = counted_portable
+    pool.start_ahead(3)  # three levels with torch
+    assert len(pool._spares) == 2 and _Interpreter.started == 2  # two ahead (SPARES), their imports side by side
+    taken = [pool._take_interpreter() for _ in range(3)]
+    assert len(set(map(id, taken))) == 3 and pool._spares == []
+    assert _Interpreter.started == 3  # the third started when the first was taken; none after the last
+
+
+def test_the_portable_pool_for_one_level_starts_one_interpreter(counted_portable):
+    counted_portable.start_ahead(1)
+    counted_portable._take_interpreter()
+    assert _Interpreter.started == 1 and counted_portable._spares == []
+
+
+def test_a_portable_pool_of_unknown_use_keeps_two_started_ahead(counted_portable):
+    counted_portable._take_interpreter()  # a batch worker's pool: no run told it what it will take
+    counted_portable._take_interpreter()
+    assert len(counted_portable._spares) == Portable.SPARES and _Interpreter.started == 2 + Portable.SPARES
+
+
+def test_start_pool_starts_a_portable_pools_first_interpreters_for_its_torch_levels(counted_portable, monkeypatch):
+    monkeypatch.setenv("KIT_SANDBOX_START", "portable")
+    pool = start_pool(levels=[1, 2])  # the numpy level takes a fresh numpy-only interpreter, not one of these
+    try:
+        assert isinstance(pool, Portable) and len(pool._spares) == 1 and pool._expected == 1
+    finally:
+        pool._spares = []
+
+
+class _CountingPool:
+    """A pool that counts the children asked of it."""
+
+    def __init__(self, pool):
+        self.pool, self.forks = pool, 0
+        self.start_method = pool.start_method
+
+    def fork(self, *args, **kwargs):
+        self.forks += 1
+        return self.pool.fork(*args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self.pool, name)
+
+
+@pytest.mark.slow  # (a cold interpreter: seconds)
+def test_the_warm_pool_gives_a_level_two_children_and_a_cold_pool_one(zygote):
+    warm = _CountingPool(zygote)
+    assert grade(os.path.join(ROOT, "solutions"), [2], SEED, pool=warm).score == 12.5
+    assert warm.forks == 2  # the convergence run in a child of its own, beside the main lane's checks
+    cold = _CountingPool(Portable())
+    try:
+        report = grade(os.path.join(ROOT, "solutions"), [2], SEED, pool=cold)
+    finally:
+        cold.pool.close()
+    assert report.score == 12.5 and report.errors == []
+    assert cold.forks == 1  # each is an `import torch`: the convergence run follows the level's checks
+
+
+def test_grading_starts_the_convergence_runs_before_it_imports_pytest(tmp_path):
+    """The runs are a level's longest work: they train while pytest is imported and collects."""
+    path = tmp_path / "trace.jsonl"
+    code = (
+        "import sys, autograder.grading.run as run\n"
+        "assert 'pytest' not in sys.modules, 'grading imported pytest before the convergence runs'\n"
+        "real = run.run_checks\n"
+        "def spy(ctx, **kw):\n"
+        "    from autograder.core import trace\n"
+        "    trace.mark('pytest about to be imported', before='pytest' in sys.modules)\n"
+        "    return real(ctx, **kw)\n"
+        "run.run_checks = spy\n"
+        f"r = run.grade({os.path.join(ROOT, 'solutions')!r}, [2, 3], {SEED})\n"
+        "assert r.score == 25, r.errors\n"
+    )
+    env = dict(os.environ, KIT_TRACE=str(path))
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    events = [json.loads(line)["what"] for line in path.read_text().splitlines()]
+    first_pytest = events.index("pytest about to be imported")
+    assert events[:first_pytest].count("convergence run sent") == 2
+
+
+def test_ending_a_childs_processes_once_does_not_pause(monkeypatch):
+    """Closing a run signals each child's processes once (16 children for eight levels): no sleep
+    after that round; waiting for them to go is reap()'s, for all of them together."""
+    naps = []
+    monkeypatch.setattr(processes, "processes_of", lambda uid=None, pgrp=None: [os.getpid() + 10**7])
+    monkeypatch.setattr(processes.time, "sleep", naps.append)
+    processes._kill_uid(12345, rounds=1)
+    assert naps == []
+    processes._kill_uid(12345, rounds=3)
+    assert naps == [0.01, 0.01]  # between rounds, not after the last
