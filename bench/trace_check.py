@@ -7,7 +7,8 @@
 Runs ``python -m autograder check --dir solutions`` once with ``KIT_TRACE`` set, after timing a bare
 ``python -c "import torch"`` (the scale every figure of docs/speed.md is a ratio of), and prints
 seconds from the launch of the command: the grader's own steps, the zygote's imports and warm-up,
-each child asked for and ready, each level's checks (first start to last end) and the slowest checks.
+each child asked for and ready, each level's checks (first start to last end) and the slowest checks;
+then the CPU seconds of the grader, the zygotes and the children (on Linux), and the floor they set.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ def timeline(t0: float, events: list[dict], slowest: int) -> list[str]:
     lines = []
     checks = [e for e in events if e["what"] == "check"]
     for e in events:
-        if e["what"] == "check":
+        if e["what"] in ("check", "child ends", "zygote ends"):  # (the CPU summary's)
             continue
         where = " ".join(f"{k}={e[k]}" for k in ("level", "lane", "method") if k in e)
         lines.append(f"{e['t'] - t0:6.2f}  {e['what']}{'  ' + where if where else ''}")
@@ -76,6 +77,31 @@ def timeline(t0: float, events: list[dict], slowest: int) -> list[str]:
     return lines
 
 
+def cpu_summary(events: list[dict], scale: float, cores: int) -> list[str]:
+    """CPU seconds by process, as the trace reports them (Linux: /proc, read before each ends), and
+    the floor they set on ``cores`` cores: the children need torch imported first, so at best the
+    run is one ``import torch`` and then everything after it spread over every core."""
+    grader = next((e["cpu"] for e in events if e["what"] == "grade: report built" and "cpu" in e), None)
+    zygotes = [e["cpu"] for e in events if e["what"] == "zygote ends" and e.get("cpu") is not None]
+    lanes: dict[str, list[float]] = {}
+    for e in events:
+        if e["what"] == "child ends":
+            lanes.setdefault(e["lane"], []).append(e["cpu"])
+    if grader is None and not lanes:
+        return []
+    children = sum(sum(v) for v in lanes.values())
+    parts = [f"grader {grader:.2f} (its own import torch included)" if grader is not None else "grader ?"]
+    parts += [f"zygotes {sum(zygotes):.2f}"] if zygotes else []
+    parts += [f"{lane} lanes {sum(v):.2f} ({len(v)})" for lane, v in sorted(lanes.items())]
+    total = (grader or 0.0) + sum(zygotes) + children
+    floor = scale + children / cores
+    return [
+        "CPU seconds: " + ", ".join(parts) + f"; {total:.2f} in all",
+        f"floor on {cores} cores, were the grader free: import torch + children / {cores} = {floor:.2f} s, "
+        f"{floor / scale:.2f} x import torch",
+    ]
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("levels", nargs="*", help="levels to check (default: all)")
@@ -93,6 +119,15 @@ def main(argv=None) -> int:
     print()
     print("\n".join(timeline(t0, events, args.slowest)))
     print(f"{wall:6.2f}  the command has exited")
+    print(
+        "\n".join(
+            cpu_summary(
+                events,
+                scale,
+                len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1),
+            )
+        )
+    )
     return 0
 
 

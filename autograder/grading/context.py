@@ -19,6 +19,7 @@ from ..core.report import CheckResult
 from ..core.settings import REPO_ROOT
 from ..core.submission import read_submission
 from ..sandbox import ChildPool, Limits, isolation_refusal, isolation_shortfall, start_pool
+from ..sandbox.processes import cpu_seconds
 from ..sandbox.proxy import GraderError, LevelUnavailable, Submission
 
 #: Devices on which a run starts every child it will need at once, side by side: on CUDA most of a
@@ -239,6 +240,12 @@ class GradingContext:
         for opening in self._opening.values():  # (a run that ended before using a child started ahead)
             opening.exception()
         self._opening.clear()
+        if trace.enabled():  # each child's CPU time, read before it ends (docs/speed.md: where the time goes)
+            for key, sub in self._subs.items():
+                pid = getattr(getattr(sub, "_channel", None), "pid", None)
+                cpu = cpu_seconds(pid) if isinstance(pid, int) else None
+                if cpu is not None:
+                    trace.mark("child ends", level=key[0], lane=key[1], cpu=round(cpu, 3))
         for sub in self._subs.values():  # signal every child first, then wait for all of them together
             try:
                 sub.close(wait=False)

@@ -20,7 +20,7 @@ from .environment import _child_config, _handshake, child_command, clean_env, un
 from .errors import ChildGone, SandboxFailure
 from .gpu import accelerator_visible
 from .limits import Limits, isolation_refusal, isolation_shortfall
-from .processes import _descendants, _kill_group, _own_process_group, _write_oom_score_adj, kill_tree
+from .processes import _descendants, _kill_group, _own_process_group, _write_oom_score_adj, cpu_seconds, kill_tree
 
 #: How a new pool decides whether a GPU is visible (a test may put its own probe here).
 GPU_PROBE = accelerator_visible
@@ -161,6 +161,8 @@ class Zygote(ChildPool):
         their channels), then any orphan of student code that was reparented to it (a subreaper)."""
         if self._numpy is not None:
             self._numpy.close()
+        if trace.enabled():
+            trace.mark("zygote ends", numpy_only=self.numpy_only, cpu=cpu_seconds(self.proc.pid))
         orphans = _descendants(self.proc.pid)
         try:
             self._ctrl.close()
