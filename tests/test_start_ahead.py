@@ -118,9 +118,13 @@ def test_grading_starts_the_convergence_runs_before_it_imports_pytest(tmp_path):
     env = dict(os.environ, KIT_TRACE=str(path))
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
-    events = [json.loads(line)["what"] for line in path.read_text().splitlines()]
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    events = [r["what"] for r in records]
     first_pytest = events.index("pytest about to be imported")
     assert events[:first_pytest].count("convergence run sent") == 2
+    # the trace's CPU accounting (bench/trace_check.py): every child's, read before it ends
+    ended = sorted((r["level"], r["lane"]) for r in records if r["what"] == "child ends" and r["cpu"] > 0)
+    assert ended == [(2, "converge"), (2, "main"), (3, "converge"), (3, "main")]
 
 
 def test_ending_a_childs_processes_once_does_not_pause(monkeypatch):
