@@ -530,8 +530,10 @@ def test_students_run_and_self_check_in_jupyterlab(browser_lab, zygote, tmp_path
 
         # 1. Run All on the stub: the first self-check says "not implemented yet", in one line.
         nb.run_all()
-        nb.cell(nb.grade_cells[first]).locator(".kit-selfcheck").wait_for(timeout=120_000)
-        nb.wait_idle(120)
+        # (the first self-check also pays the kernel's imports: on a machine busy with the suite's other
+        # worker that took more than two minutes once, so the wait is long; the verdicts are the panels')
+        nb.cell(nb.grade_cells[first]).locator(".kit-selfcheck").wait_for(timeout=300_000)
+        nb.wait_idle(300)
         panels = nb.panels()
         assert panels[first]["passed"] is False and panels[first]["score"] == 0, panels
         assert "not implemented yet" in panels[first]["text"]
