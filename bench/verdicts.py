@@ -5,11 +5,14 @@ that must not change behaviour (a refactor, a new Python or torch).
     python bench/verdicts.py --out after.json       # on the new one
     python bench/verdicts.py --compare before.json after.json
     python bench/verdicts.py --start portable --out after.json   # through another transport
+    python bench/verdicts.py --one-lane --out after.json          # each level's run in its one child
 
 Grades solutions/ (all eight levels) and every case of tests/corpus, the device mistakes and the
 attacks of tests/attack_corpus.py, on the CPU through the warm pool (``--start``: another
-transport), and writes each check's id, score, verdict and message. ``--compare`` prints every
-check whose score or message differs and exits 1 if any does. Timings are left out: they differ every run.
+transport; ``--one-lane``: each level's convergence run in the level's one child, as a class
+graded with as many jobs as cores does), and writes each check's id, score, verdict and message.
+``--compare`` prints every check whose score or message differs and exits 1 if any does. Timings
+are left out: they differ every run.
 """
 
 from __future__ import annotations
@@ -43,7 +46,8 @@ def _grade(case: Case) -> tuple[str, dict]:
     torch.set_num_threads(1)
     if _POOL is None or not _POOL.alive():
         _POOL = start_pool(os.environ.get("KIT_VERDICTS_START", "fork"))
-    r = grade(Path(case.folder), case.levels, SEED, "cpu", Limits(**case.limits), pool=_POOL)
+    lane = not os.environ.get("KIT_VERDICTS_ONE_LANE")
+    r = grade(Path(case.folder), case.levels, SEED, "cpu", Limits(**case.limits), pool=_POOL, converge_lane=lane)
     checks = {c.id: [c.score, c.max_score, c.passed, c.error, c.message] for c in r.checks}
     return f"{case.kind}/{case.name}", {
         "score": r.score,
@@ -83,6 +87,7 @@ def main(argv=None) -> int:
     ap.add_argument("--jobs", type=int, default=max(1, (os.cpu_count() or 2)))
     ap.add_argument("--compare", nargs=2, type=Path, metavar=("BEFORE", "AFTER"))
     ap.add_argument("--start", choices=["fork", "spawn", "portable"], default="fork", help="the transport")
+    ap.add_argument("--one-lane", action="store_true", help="no convergence lane: the run in the level's one child")
     args = ap.parse_args(argv)
     if args.compare:
         before, after = (json.loads(p.read_text()) for p in args.compare)
@@ -93,6 +98,8 @@ def main(argv=None) -> int:
     if not args.out:
         ap.error("give --out FILE or --compare BEFORE AFTER")
     os.environ["KIT_VERDICTS_START"] = args.start  # (read by the workers, which are spawned)
+    if args.one_lane:
+        os.environ["KIT_VERDICTS_ONE_LANE"] = "1"
     verdicts = collect(args.jobs)
     args.out.write_text(json.dumps(verdicts, indent=1, sort_keys=True))
     print(f"{len(verdicts)} submissions, {sum(len(v['checks']) for v in verdicts.values())} checks -> {args.out}")

@@ -298,6 +298,36 @@ def test_a_worker_keeps_its_pool_warm_replaces_a_dead_one_and_closes_them_all():
     assert not second.alive() and plugin.all == []
 
 
+def test_a_worker_gives_levels_a_convergence_lane_only_where_its_host_has_a_core_to_spare(monkeypatch):
+    """The workers on this worker's host (the scheduler's list) run this many tasks at once: with a
+    task on every core, each level is graded in one child (core_to_spare); unknown: two lanes."""
+    import types
+
+    import distributed
+
+    from autograder.core import machine
+    from autograder.instructor import cluster_worker
+
+    here = types.SimpleNamespace(ip="10.0.0.1", state=types.SimpleNamespace(nthreads=1))
+    workers = {
+        "tcp://10.0.0.1:1": {"host": "10.0.0.1", "nthreads": 1},
+        "tcp://10.0.0.1:2": {"host": "10.0.0.1", "nthreads": 1},
+        "tcp://10.0.0.2:1": {"host": "10.0.0.2", "nthreads": 8},  # another host's threads do not count
+    }
+    client = types.SimpleNamespace(scheduler_info=lambda n_workers=-1: {"workers": workers})
+    monkeypatch.setattr(cluster_worker, "get_worker", lambda: here)
+    monkeypatch.setattr(distributed, "get_client", lambda: client)
+    for cores, lane in ((2, False), (3, True)):
+        monkeypatch.setattr(machine, "usable_cores", lambda cores=cores: cores)
+        assert cluster_worker.SandboxPools([1]).converge_lane() is lane
+
+    def lost():
+        raise OSError("no scheduler")
+
+    monkeypatch.setattr(distributed, "get_client", lost)
+    assert cluster_worker.SandboxPools([1]).converge_lane() is True
+
+
 def test_a_worker_with_another_kit_reports_an_error_not_a_grade(tmp_path):
     from autograder.instructor.cluster_worker import grade_task, kit_fingerprint
 

@@ -1,7 +1,8 @@
 """What a run starts ahead of its checks, and how many processes it starts (docs/speed.md): the
 convergence runs before pytest is imported, the portable pool's interpreters before they are asked
 for and never more than the run takes, one cold interpreter per level where each costs an
-``import torch``, and no pause after the last signal when a run ends its children."""
+``import torch``, one child per level where every core already grades a submission (a class with
+as many jobs as cores), and no pause after the last signal when a run ends its children."""
 
 from __future__ import annotations
 
@@ -9,10 +10,13 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
+from autograder.core import machine
 from autograder.grading import grade
+from autograder.instructor import batch
 from autograder.sandbox import Portable, processes, start_pool
 from conftest import SEED
 
@@ -98,6 +102,52 @@ def test_the_warm_pool_gives_a_level_two_children_and_a_cold_pool_one(zygote):
         cold.pool.close()
     assert report.score == 12.5 and report.errors == []
     assert cold.forks == 1  # each is an `import torch`: the convergence run follows the level's checks
+
+
+@pytest.mark.parametrize(
+    "folder, level",
+    [("solutions", 2), ("tests/corpus/broken/l3_train_ascent", 3)],  # a pass, and a convergence failure
+)
+def test_with_no_core_to_spare_a_level_is_graded_in_one_child_with_the_same_verdicts(zygote, folder, level):
+    """converge_lane=False (a class graded with as many jobs as cores): the convergence run follows
+    the level's other checks in its one child. Every score and message is the same as with two."""
+    reports = {}
+    for lane in (True, False):
+        counted = _CountingPool(zygote)
+        reports[lane] = grade(os.path.join(ROOT, folder), [level], SEED, pool=counted, converge_lane=lane)
+        assert counted.forks == (2 if lane else 1)
+    two, one = ({c.id: (c.score, c.passed, c.error, c.message) for c in reports[k].checks} for k in (True, False))
+    assert two == one and reports[True].errors == reports[False].errors == []
+    converges = two[f"{level}.train.converges"]
+    assert converges[1] is (folder == "solutions")  # (the corpus case fails it, and only it here)
+
+
+def test_a_core_to_spare_means_fewer_graders_than_usable_cores(monkeypatch):
+    monkeypatch.setattr(machine, "usable_cores", lambda: 2)
+    assert machine.core_to_spare(1) and not machine.core_to_spare(2) and not machine.core_to_spare(3)
+    monkeypatch.undo()
+    assert machine.usable_cores() >= 1
+    if hasattr(os, "sched_getaffinity"):  # (Linux) the affinity, which a container may narrow
+        assert machine.usable_cores() == len(os.sched_getaffinity(0))
+    monkeypatch.delattr(os, "sched_getaffinity", raising=False)  # macOS, Windows: the machine's count
+    assert machine.usable_cores() == (os.cpu_count() or 1)
+
+
+@pytest.mark.slow  # (a class: spawned workers, each imports torch)
+def test_a_class_with_a_grader_on_every_core_gives_each_level_one_child(tmp_path, monkeypatch):
+    """grade_class decides from its workers (never more than the students): with no core to spare,
+    the workers' runs take no convergence lane (read from the trace the workers write)."""
+    asked = []
+    monkeypatch.setattr(batch, "core_to_spare", lambda graders: asked.append(graders) or False)
+    trace_file = tmp_path / "trace.jsonl"
+    monkeypatch.setenv("KIT_TRACE", str(trace_file))  # (the spawned workers inherit it)
+    summary = batch.grade_class([Path(ROOT) / "solutions"], tmp_path / "out", [2, 3], SEED, jobs=4, progress=False)
+    assert asked == [1]  # one student: one worker, whatever --jobs says
+    assert len(summary["students"]) == 1
+    lanes = [json.loads(line).get("lane") for line in trace_file.read_text().splitlines()]
+    assert "main" in lanes and "converge" not in lanes
+    report = json.loads(next((tmp_path / "out" / "reports").glob("*.json")).read_text())
+    assert report["score"] == report["max_score"] == 25
 
 
 def test_grading_starts_the_convergence_runs_before_it_imports_pytest(tmp_path):

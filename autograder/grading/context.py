@@ -57,6 +57,7 @@ class GradingContext:
         in_process: dict | None = None,
         pool: ChildPool | None = None,
         sources: dict | None = None,
+        converge_lane: bool = True,
     ):
         self.submission_dir = Path(submission_dir) if submission_dir else None
         self.levels = levels
@@ -88,6 +89,10 @@ class GradingContext:
         self._preopened = False
         self._convergence_asked: set[int] = set()  # levels whose convergence run was started (or cannot be)
         self._opener: ThreadPoolExecutor | None = None
+        #: On the CPU, a child of its own per level for the convergence run (the "converge" lane),
+        #: started ahead while the main child answers the other checks. False: the run follows the
+        #: level's other checks in its main child (``core_to_spare``). CUDA keeps both lanes.
+        self.converge_lane = converge_lane
 
     def start(self) -> None:
         """Start the pool early: its zygote imports torch while the grader collects its checks."""
@@ -144,6 +149,8 @@ class GradingContext:
             # A cold pool's child is a fresh interpreter that imports torch (seconds of CPU): a second
             # one per level for its convergence run costs more than the run, so the run goes to the
             # level's main child, after its other checks (docs/speed.md, "The cold path").
+            return
+        if device == "cpu" and not self.converge_lane:  # no core to spare for it (core_to_spare)
             return
         for level in levels:
             if level in self._convergence_asked:

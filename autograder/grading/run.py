@@ -82,12 +82,15 @@ def grade(
     pool: ChildPool | None = None,
     curves: bool = False,
     sources: dict | None = None,
+    converge_lane: bool = True,
 ) -> Report:
     """Grade one submission directory (or, with in_process, a notebook kernel's namespaces).
 
     ``pool``: a running ``sandbox.ChildPool`` (a Zygote or a Spawner) to take children from (batch
     grading and tests share one); by default the run starts and stops its own. ``sources``: levels
     already read (``submission.LevelSource``), used instead of reading them from the directory.
+    ``converge_lane``: False where every core already grades a submission (``core_to_spare``): each
+    level's convergence run then follows its other checks in the level's one child. Same verdicts.
     """
     t0 = time.monotonic()
     trace.mark("grade: started")
@@ -100,7 +103,7 @@ def grade(
     if in_process is None:
         for module in dict.fromkeys(m for lv in levels for m in LEVELS[lv].grader_imports):
             _import_in_background(module)
-    ctx = GradingContext(submission_dir, levels, seed, devices, limits, in_process, pool, sources)
+    ctx = GradingContext(submission_dir, levels, seed, devices, limits, in_process, pool, sources, converge_lane)
     ctx.want_curves = curves
     ctx.start()
     try:

@@ -30,6 +30,7 @@ from typing import Any
 
 from ..core import neutralise
 from ..core.curriculum import LEVELS, checks_for
+from ..core.machine import core_to_spare
 from ..core.report import CheckResult, Report, write_atomic
 from ..core.submission import read_submission, submission_hash
 from ..sandbox import Limits, shared_pool
@@ -124,11 +125,21 @@ def _init_worker() -> None:
     shared_pool()  # started now: its zygote imports torch while this worker does
 
 
-def _grade_one(path: str, levels: list[int], seed: int, device: str, limits: Limits, curves: bool = False) -> dict:
+def _grade_one(
+    path: str,
+    levels: list[int],
+    seed: int,
+    device: str,
+    limits: Limits,
+    curves: bool = False,
+    converge_lane: bool = True,
+) -> dict:
     from ..grading.run import grade
 
     try:
-        return grade(Path(path), levels, seed, device, limits, pool=shared_pool(), curves=curves).as_json()
+        return grade(
+            Path(path), levels, seed, device, limits, pool=shared_pool(), curves=curves, converge_lane=converge_lane
+        ).as_json()
     except Exception as exc:  # noqa: BLE001 - a grader failure: an error for this student, never a score
         return error_report(
             path, levels, seed, f"the grader failed: {type(exc).__name__}: {exc}", traceback.format_exc()[-1500:]
@@ -269,8 +280,10 @@ def grade_class(
     attempts: Counter = Counter()
     ctx = multiprocessing.get_context("spawn")  # workers never inherit the parent's state
     while todo:
-        pool = ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=ctx, initializer=_init_worker)
-        futures = {pool.submit(_grade_one, str(s.path), levels, seed, device, limits, html): s for s in todo}
+        workers = max(1, min(jobs, len(todo)))
+        lane = core_to_spare(workers)  # (as many workers as cores: one child per level, docs/speed.md)
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker)
+        futures = {pool.submit(_grade_one, str(s.path), levels, seed, device, limits, html, lane): s for s in todo}
         todo = []
         try:
             pending = set(futures)

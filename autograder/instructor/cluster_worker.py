@@ -22,6 +22,7 @@ from pathlib import Path
 from distributed import WorkerPlugin, get_worker
 
 from ..core.curriculum import LEVELS
+from ..core.machine import core_to_spare
 from ..sandbox import ChildPool, Limits, start_pool
 
 PLUGIN_NAME = "autograder-sandbox-pool"
@@ -64,6 +65,7 @@ class SandboxPools(WorkerPlugin):
         self.levels = levels
         self.idle: queue.SimpleQueue[ChildPool]  # made on the worker, in setup (a queue does not pickle)
         self.all: list[ChildPool] = []
+        self._lane: bool | None = None
 
     def setup(self, worker) -> None:
         self.idle = queue.SimpleQueue()
@@ -89,6 +91,23 @@ class SandboxPools(WorkerPlugin):
         pool.close()
         self.all.remove(pool)
         return self._start()
+
+    def converge_lane(self) -> bool:
+        """Whether this worker's gradings give each level's convergence run a child of its own: only
+        where the workers on this host run fewer tasks at once than it has cores (``--nworkers
+        $(nproc) --nthreads 1``, as docs/cluster.md recommends, keeps every core grading already).
+        Decided at the first task from the scheduler's list of workers; two lanes if it cannot tell."""
+        if self._lane is None:
+            try:
+                from distributed import get_client
+
+                here = get_worker()
+                workers = get_client().scheduler_info(n_workers=-1).get("workers", {})
+                graders = sum(int(w.get("nthreads", 1)) for w in workers.values() if w.get("host") == here.ip)
+                self._lane = core_to_spare(max(graders, here.state.nthreads))
+            except Exception:  # noqa: BLE001 - the scheduler cannot say: the single grading's default
+                self._lane = True
+        return self._lane
 
     def give_back(self, pool: ChildPool) -> None:
         self.idle.put(pool)
@@ -159,7 +178,10 @@ def grade_task(job: dict) -> dict:
         from ..grading.run import grade
 
         limits = Limits(**job["limits"])
-        data = grade(directory, levels, seed, job["device"], limits, pool=pool, curves=job["curves"]).as_json()
+        lane = plugin.converge_lane() if plugin is not None else True
+        data = grade(
+            directory, levels, seed, job["device"], limits, pool=pool, curves=job["curves"], converge_lane=lane
+        ).as_json()
         data = _replace_text(data, str(directory), origin)
     except Exception as exc:  # noqa: BLE001 - a grader failure: an error for this student, never a score
         data = error_report(

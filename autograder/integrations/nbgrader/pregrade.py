@@ -71,11 +71,20 @@ def _limits(settings: Settings):
     )
 
 
-def _grade(raw: bytes, level: int, settings: Settings) -> dict:
-    """In a batch worker: the same call as IsolatedGrades makes, on the same bytes."""
+def _grade(raw: bytes, level: int, settings: Settings, converge_lane: bool = True) -> dict:
+    """In a batch worker: the same call as IsolatedGrades makes, on the same bytes (the same
+    verdicts with or without a convergence lane: ``machine.core_to_spare``)."""
     from ...sandbox import shared_pool
 
-    report = grade_notebook_bytes(raw, level, settings.seed, settings.device, _limits(settings), pool=shared_pool())
+    report = grade_notebook_bytes(
+        raw,
+        level,
+        settings.seed,
+        settings.device,
+        _limits(settings),
+        pool=shared_pool(),
+        converge_lane=converge_lane,
+    )
     return report.as_json()
 
 
@@ -87,6 +96,7 @@ def pregrade(notebooks: list[tuple[bytes, int]], settings: Settings, folder: Pat
     """Grade ``(bytes, level)`` pairs with ``jobs`` workers into ``folder``, in the order given (the
     order nbgrader takes them in: it runs alongside and waits for each); return how many were kept.
     Each report is written as soon as it is ready; ``DONE`` at the end, whatever happened."""
+    from ...core.machine import core_to_spare
     from ...core.report import write_atomic
     from ...instructor.batch import _init_worker
 
@@ -99,7 +109,8 @@ def pregrade(notebooks: list[tuple[bytes, int]], settings: Settings, folder: Pat
         ctx = multiprocessing.get_context("spawn")  # workers never inherit the parent's state
         workers = max(1, min(jobs, len(unique)))
         with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker) as ex:
-            futures = {ex.submit(_grade, raw, level, settings): k for k, (raw, level) in unique.items()}
+            lane = core_to_spare(workers)
+            futures = {ex.submit(_grade, raw, level, settings, lane): k for k, (raw, level) in unique.items()}
             for future in as_completed(futures):
                 try:
                     data = future.result()
@@ -167,11 +178,19 @@ def settings_of(grades, default_seed) -> Settings:
 
 
 def grade_notebook_bytes(
-    raw: bytes, level: int, seed: int, device: str = "cpu", limits=None, pool=None, refused: str | None = None
+    raw: bytes,
+    level: int,
+    seed: int,
+    device: str = "cpu",
+    limits=None,
+    pool=None,
+    refused: str | None = None,
+    converge_lane: bool = True,
 ):
     """The kit's official grade of one level's notebook: ``grade()`` on a directory that holds only
     that notebook, under the kit's submission name (what ``python -m autograder grade`` does).
-    ``refused``: why the submitted notebook was not read (a link, a pipe): the level scores 0 with it."""
+    ``refused``: why the submitted notebook was not read (a link, a pipe): the level scores 0 with it.
+    ``converge_lane``: as for ``grade()``."""
     from ...core.curriculum import LEVELS
     from ...core.submission import refused_level
     from ...grading.run import grade
@@ -188,6 +207,7 @@ def grade_notebook_bytes(
                 limits,
                 pool=pool,
                 sources={level: refused_level(level, name, refused)},
+                converge_lane=converge_lane,
             )
         (Path(tmp) / name).write_bytes(raw)
-        return grade(Path(tmp), [level], seed, device, limits, pool=pool)
+        return grade(Path(tmp), [level], seed, device, limits, pool=pool, converge_lane=converge_lane)
