@@ -6,10 +6,12 @@ Test modules import the constant (``from conftest import SEED``): pytest puts te
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -37,6 +39,30 @@ def pytest_xdist_auto_num_workers(config):
     files whose tests share an expensive module fixture (an nbgrader course, a Gradescope bundle,
     built pages, a venv) are marked ``xdist_group`` and run on one worker (``--dist loadgroup``)."""
     return max(1, min(os.cpu_count() or 1, 4))
+
+
+# Where the suite's time goes (docs/speed.md, "The suite"): with $KIT_TEST_TIMELINE set to a folder,
+# each pytest process (every xdist worker) appends when each test started and ended to a file of its
+# own there; bench/suite_timeline.py reads them.
+_TIMELINE: dict = {}
+
+
+def _timeline(what: str, nodeid: str) -> None:
+    folder = os.environ.get("KIT_TEST_TIMELINE")
+    if not folder:
+        return
+    if "file" not in _TIMELINE:
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        _TIMELINE["file"] = open(Path(folder) / f"{worker}-{os.getpid()}.jsonl", "a", buffering=1)
+    _TIMELINE["file"].write(json.dumps({"what": what, "test": nodeid, "at": time.time()}) + "\n")
+
+
+def pytest_runtest_logstart(nodeid, location):
+    _timeline("start", nodeid)
+
+
+def pytest_runtest_logfinish(nodeid, location):
+    _timeline("end", nodeid)
 
 
 @pytest.fixture(scope="session")
