@@ -43,7 +43,14 @@ def main(argv=None) -> int:
     if not workers:
         print(f"no timeline in {args.folder}")
         return 1
-    xdist = {w: r for w, r in workers.items() if w.startswith("gw")} or workers
+    # One file per process: an xdist worker is the gwN file with the most tests (a test that runs
+    # pytest in a subprocess leaves a small file under its worker's name, inherited from the env).
+    xdist: dict[str, list] = {}
+    for w, runs in workers.items():
+        name = w.split("-")[0]
+        if name.startswith("gw") and len(runs) > len(xdist.get(name, [])):
+            xdist[name] = runs
+    xdist = xdist or workers
     t0 = min(r[0][1] for r in xdist.values())
     t1 = max(r[-1][2] for r in xdist.values())
     print(f"{sum(len(r) for r in xdist.values())} tests on {len(xdist)} workers: {t1 - t0:.0f} s from the first start")
