@@ -300,7 +300,7 @@ def test_a_worker_keeps_its_pool_warm_replaces_a_dead_one_and_closes_them_all():
 
 def test_a_worker_gives_levels_a_convergence_lane_only_where_its_host_has_a_core_to_spare(monkeypatch):
     """The workers on this worker's host (the scheduler's list) run this many tasks at once: with a
-    task on every core, each level is graded in one child (core_to_spare); unknown: two lanes."""
+    task on every core, each level is graded in one child (core_to_spare); unknown: as one grading."""
     import types
 
     import distributed
@@ -325,7 +325,9 @@ def test_a_worker_gives_levels_a_convergence_lane_only_where_its_host_has_a_core
         raise OSError("no scheduler")
 
     monkeypatch.setattr(distributed, "get_client", lost)
-    assert cluster_worker.SandboxPools([1]).converge_lane() is True
+    assert cluster_worker.SandboxPools([1]).converge_lane() is True  # (3 cores: one grading has two to spare)
+    monkeypatch.setattr(machine, "usable_cores", lambda: 1)
+    assert cluster_worker.SandboxPools([1]).converge_lane() is False
 
 
 def test_a_worker_with_another_kit_reports_an_error_not_a_grade(tmp_path):

@@ -122,11 +122,24 @@ def test_with_no_core_to_spare_a_level_is_graded_in_one_child_with_the_same_verd
     assert converges[1] is (folder == "solutions")  # (the corpus case fails it, and only it here)
 
 
+def test_a_single_grading_takes_a_convergence_lane_only_where_a_core_is_free_for_it(zygote, monkeypatch):
+    """grade()'s default: two children per level where the machine has a second core; in a one-core
+    container (a JupyterHub pod's CPU limit, say) one, with the same verdicts."""
+    forks = {}
+    for cores in (2, 1):
+        monkeypatch.setattr(machine, "usable_cores", lambda cores=cores: cores)
+        counted = _CountingPool(zygote)
+        assert grade(os.path.join(ROOT, "solutions"), [2], SEED, pool=counted).score == 12.5
+        forks[cores] = counted.forks
+    assert forks == {2: 2, 1: 1}
+
+
 def test_a_core_to_spare_means_fewer_graders_than_usable_cores(monkeypatch):
     monkeypatch.setattr(machine, "usable_cores", lambda: 2)
     assert machine.core_to_spare(1) and not machine.core_to_spare(2) and not machine.core_to_spare(3)
     monkeypatch.undo()
     assert machine.usable_cores() >= 1
+    monkeypatch.setattr(machine, "cgroup_cpu_limit", lambda: None)  # (tests/test_machine.py: the quota)
     if hasattr(os, "sched_getaffinity"):  # (Linux) the affinity, which a container may narrow
         assert machine.usable_cores() == len(os.sched_getaffinity(0))
     monkeypatch.delattr(os, "sched_getaffinity", raising=False)  # macOS, Windows: the machine's count

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ..core import trace
 from ..core.curriculum import CHECKS, CHECKS_DIR, LEVELS, checks_for
+from ..core.machine import core_to_spare
 from ..core.report import CheckResult, Report, versions
 from ..core.submission import submission_hash
 from ..sandbox import ChildPool, Limits
@@ -82,15 +83,17 @@ def grade(
     pool: ChildPool | None = None,
     curves: bool = False,
     sources: dict | None = None,
-    converge_lane: bool = True,
+    converge_lane: bool | None = None,
 ) -> Report:
     """Grade one submission directory (or, with in_process, a notebook kernel's namespaces).
 
     ``pool``: a running ``sandbox.ChildPool`` (a Zygote or a Spawner) to take children from (batch
     grading and tests share one); by default the run starts and stops its own. ``sources``: levels
     already read (``submission.LevelSource``), used instead of reading them from the directory.
-    ``converge_lane``: False where every core already grades a submission (``core_to_spare``): each
-    level's convergence run then follows its other checks in the level's one child. Same verdicts.
+    ``converge_lane``: whether each level's convergence run gets a child of its own; by default, where
+    this machine has a core to spare for it (``machine.core_to_spare(1)``). Callers that grade
+    several submissions side by side say so (False where every core already grades one): the run
+    then follows the level's other checks in its one child. The same verdicts either way.
     """
     t0 = time.monotonic()
     trace.mark("grade: started")
@@ -103,6 +106,8 @@ def grade(
     if in_process is None:
         for module in dict.fromkeys(m for lv in levels for m in LEVELS[lv].grader_imports):
             _import_in_background(module)
+    if converge_lane is None:
+        converge_lane = core_to_spare(1)
     ctx = GradingContext(submission_dir, levels, seed, devices, limits, in_process, pool, sources, converge_lane)
     ctx.want_curves = curves
     ctx.start()

@@ -132,7 +132,7 @@ def _grade_one(
     device: str,
     limits: Limits,
     curves: bool = False,
-    converge_lane: bool = True,
+    converge_lane: bool | None = None,
 ) -> dict:
     from ..grading.run import grade
 

@@ -96,7 +96,8 @@ class SandboxPools(WorkerPlugin):
         """Whether this worker's gradings give each level's convergence run a child of its own: only
         where the workers on this host run fewer tasks at once than it has cores (``--nworkers
         $(nproc) --nthreads 1``, as docs/cluster.md recommends, keeps every core grading already).
-        Decided at the first task from the scheduler's list of workers; two lanes if it cannot tell."""
+        Decided at the first task from the scheduler's list of workers; as for one grading (a lane
+        where the host has a second core) if the scheduler cannot tell."""
         if self._lane is None:
             try:
                 from distributed import get_client
@@ -106,7 +107,7 @@ class SandboxPools(WorkerPlugin):
                 graders = sum(int(w.get("nthreads", 1)) for w in workers.values() if w.get("host") == here.ip)
                 self._lane = core_to_spare(max(graders, here.state.nthreads))
             except Exception:  # noqa: BLE001 - the scheduler cannot say: the single grading's default
-                self._lane = True
+                self._lane = core_to_spare(1)
         return self._lane
 
     def give_back(self, pool: ChildPool) -> None:
@@ -178,7 +179,7 @@ def grade_task(job: dict) -> dict:
         from ..grading.run import grade
 
         limits = Limits(**job["limits"])
-        lane = plugin.converge_lane() if plugin is not None else True
+        lane = plugin.converge_lane() if plugin is not None else None
         data = grade(
             directory, levels, seed, job["device"], limits, pool=pool, curves=job["curves"], converge_lane=lane
         ).as_json()

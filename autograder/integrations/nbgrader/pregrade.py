@@ -71,7 +71,7 @@ def _limits(settings: Settings):
     )
 
 
-def _grade(raw: bytes, level: int, settings: Settings, converge_lane: bool = True) -> dict:
+def _grade(raw: bytes, level: int, settings: Settings, converge_lane: bool | None = None) -> dict:
     """In a batch worker: the same call as IsolatedGrades makes, on the same bytes (the same
     verdicts with or without a convergence lane: ``machine.core_to_spare``)."""
     from ...sandbox import shared_pool
@@ -185,7 +185,7 @@ def grade_notebook_bytes(
     limits=None,
     pool=None,
     refused: str | None = None,
-    converge_lane: bool = True,
+    converge_lane: bool | None = None,
 ):
     """The kit's official grade of one level's notebook: ``grade()`` on a directory that holds only
     that notebook, under the kit's submission name (what ``python -m autograder grade`` does).
