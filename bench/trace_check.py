@@ -24,6 +24,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from autograder.core.machine import usable_cores
 
 
 def import_torch_seconds(repeat: int) -> float:
@@ -119,15 +122,7 @@ def main(argv=None) -> int:
     print()
     print("\n".join(timeline(t0, events, args.slowest)))
     print(f"{wall:6.2f}  the command has exited")
-    print(
-        "\n".join(
-            cpu_summary(
-                events,
-                scale,
-                len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1),
-            )
-        )
-    )
+    print("\n".join(cpu_summary(events, scale, usable_cores())))
     return 0
 
 
