@@ -48,6 +48,26 @@ def test_stubs_score_zero_with_not_implemented(stub_report):
         assert c.message.startswith("not implemented yet"), (c.id, c.message)
 
 
+def test_a_failed_check_costs_no_traceback_rendering(zygote, monkeypatch):
+    """pytest's long tracebacks read, parse and walk the source of every frame of every failure
+    (about 0.15 CPU-seconds a failed check); grading words each verdict itself and throws pytest's
+    output away, so no failure's source is ever read, and the verdicts are still the kit's own."""
+    from _pytest._code import code
+
+    read = []
+    real = code.FormattedExcinfo._getentrysource
+
+    def spy(self, entry):
+        read.append(entry)
+        return real(self, entry)
+
+    monkeypatch.setattr(code.FormattedExcinfo, "_getentrysource", spy)
+    report = grade(ROOT / "assignments", [2], SEED, pool=zygote)
+    assert report.score == 0.0 and report.checks
+    assert all(c.message.startswith("not implemented yet") for c in report.checks)
+    assert read == []
+
+
 def test_a_report_carries_plain_data_only(reference_report):
     """What a class grader's worker hands its main process (the report's JSON form, pickled) can be
     read without torch: a TorchVersion in ``versions`` once made that process import torch (2.5 s of
