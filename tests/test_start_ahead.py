@@ -200,3 +200,27 @@ def test_ending_a_childs_processes_once_does_not_pause(monkeypatch):
     assert naps == []
     processes._kill_uid(12345, rounds=3)
     assert naps == [0.01, 0.01]  # between rounds, not after the last
+
+
+def test_the_zygote_does_once_what_each_child_would_do_again(monkeypatch):
+    """Before it forks, the zygote walks the packages' metadata for what confinement keeps visible
+    and reads into linecache the sources torch.manual_seed's stack formatting reads (each call a
+    child serves starts with it); the random state its children start from is the one they started
+    from before it did so."""
+    import linecache
+
+    import torch
+
+    from autograder.child import confine, entry
+
+    confine.install_paths.cache_clear()
+    torch.random.default_generator.manual_seed(7)
+    linecache.clearcache()
+    entry.prepare_children()
+    assert confine.install_paths.cache_info().currsize == 1
+    assert torch.random.__file__ in linecache.cache
+    children_start_from = torch.random.get_rng_state()
+    monkeypatch.setattr(torch, "manual_seed", lambda seed: None)
+    torch.random.default_generator.manual_seed(7)
+    entry.prepare_children()  # the warm-up's own draws alone
+    assert torch.equal(torch.random.get_rng_state(), children_start_from)

@@ -58,7 +58,7 @@ if NUMPY_ONLY:
     block_torch()
 
 from . import lazy_modules  # noqa: E402
-from .confine import confine, die_with_parent  # noqa: E402
+from .confine import confine, die_with_parent, install_paths  # noqa: E402
 from .runtime import Runtime, _safe_str, torch  # noqa: E402
 from .shared import wire  # noqa: E402
 from .spies import _SPIES  # noqa: E402
@@ -236,6 +236,25 @@ def _warm_up() -> None:
         opt.zero_grad()
         model(torch.ones(2, 3)).sum().backward()
         opt.step()
+    # Every call a child serves starts with torch.manual_seed (runtime.op_call), which queues the
+    # seed for each lazily initialised accelerator with traceback.format_stack(): the first one reads
+    # the source of every file on the stack into linecache. Read here once, the children inherit it.
+    # The random state is put back: the children start from the state they always started from.
+    state = torch.random.get_rng_state()
+    torch.manual_seed(0)
+    torch.random.set_rng_state(state)
+
+
+def prepare_children() -> None:
+    """What every forked child would otherwise do again, done once in the zygote before it forks:
+    torch's lazy set-up (``_warm_up``), and the walk of the packages' metadata that finds what
+    confinement keeps visible (``confine.install_paths``: the zygote's installation and imports are
+    its children's, the numpy-only flavour's included)."""
+    install_paths()
+    if torch is not None:
+        torch.set_num_threads(1)
+        if not IMPORTS_ONLY:  # (a backward pass before a fork breaks every child where a GPU is visible)
+            _warm_up()
 
 
 #: When the zygote finished each part of its start (time.time()), sent with each fork's answer for
@@ -254,10 +273,8 @@ def zygote_main(ctrl_fd: int) -> None:
     except (OSError, AttributeError, TypeError):  # no prctl (macOS), no C library by that name (Windows)
         pass
     die_with_parent()
+    prepare_children()
     if torch is not None:
-        torch.set_num_threads(1)
-        if not IMPORTS_ONLY:  # (a backward pass before a fork breaks every child where a GPU is visible)
-            _warm_up()
         _STARTED["zygote warmed up"] = time.time()
         try:
             torch.set_num_interop_threads(1)
