@@ -202,25 +202,25 @@ def test_ending_a_childs_processes_once_does_not_pause(monkeypatch):
     assert naps == [0.01, 0.01]  # between rounds, not after the last
 
 
-def test_the_zygote_does_once_what_each_child_would_do_again(monkeypatch):
+def test_the_zygote_does_once_what_each_child_would_do_again():
     """Before it forks, the zygote walks the packages' metadata for what confinement keeps visible
     and reads into linecache the sources torch.manual_seed's stack formatting reads (each call a
     child serves starts with it); the random state its children start from is the one they started
-    from before it did so."""
-    import linecache
-
-    import torch
-
-    from autograder.child import confine, entry
-
-    confine.install_paths.cache_clear()
-    torch.random.default_generator.manual_seed(7)
-    linecache.clearcache()
-    entry.prepare_children()
-    assert confine.install_paths.cache_info().currsize == 1
-    assert torch.random.__file__ in linecache.cache
-    children_start_from = torch.random.get_rng_state()
-    monkeypatch.setattr(torch, "manual_seed", lambda seed: None)
-    torch.random.default_generator.manual_seed(7)
-    entry.prepare_children()  # the warm-up's own draws alone
-    assert torch.equal(torch.random.get_rng_state(), children_start_from)
+    from before it did so. (In an interpreter of its own: the warm-up's stand-ins are the child's.)"""
+    script = """
+import linecache, torch
+from autograder.child import confine, entry
+torch.random.default_generator.manual_seed(7)
+linecache.clearcache()
+entry.prepare_children()
+assert confine.install_paths.cache_info().currsize == 1, "install_paths not found ahead"
+assert torch.random.__file__ in linecache.cache, "manual_seed's sources not read ahead"
+children_start_from = torch.random.get_rng_state()
+torch.manual_seed = lambda seed: None
+torch.random.default_generator.manual_seed(7)
+entry.prepare_children()  # the warm-up's own draws alone
+assert torch.equal(torch.random.get_rng_state(), children_start_from), "the random state moved"
+print("ok")
+"""
+    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.stdout.strip() == "ok", out.stderr[-2000:]
