@@ -102,6 +102,39 @@ def test_torch_compile_works_after_the_stand_in():
     assert run(body) == {"value": 6.0, "standin": False}
 
 
+def test_introspection_and_custom_ops_meet_the_stand_ins_file_not_a_half_done_import():
+    """inspect.getmodule asks every module for its __file__, and torch.library asks it as each
+    custom op is registered (torch.distributed's at its import, torchvision's): the stand-ins answer
+    with the real module's file, so no real import starts in the middle of another (torch.distributed
+    then met itself half imported: a circular ImportError only the stand-in caused)."""
+    body = """
+    import inspect, os
+
+    @torch.library.custom_op("kit_test::twice", mutates_args=())
+    def twice(x: torch.Tensor) -> torch.Tensor:
+        return 2 * x
+
+    @twice.register_fake
+    def _(x):
+        return torch.empty_like(x)
+
+    value = twice(torch.ones(2)).tolist()
+    module = inspect.getmodule(train)
+    files = [sys.modules[name].__file__ for name in (lazy.DYNAMO, lazy.SYMBOLIC_SHAPES)]
+    print(json.dumps({"main": module.__name__, "files": all(os.path.isfile(f) for f in files), "value": value,
+                      "still": lazy.active(lazy.DYNAMO) and lazy.active(lazy.SYMBOLIC_SHAPES)}))
+    """
+    assert run(body) == {"main": "__main__", "files": True, "value": [2.0, 2.0], "still": True}
+    body = """
+    distributed = None
+    if torch.distributed.is_available():  # (it needs the real torch._dynamo: imported in its place)
+        import torch.distributed.tensor
+        distributed = "DTensor" in dir(torch.distributed.tensor)
+    print(json.dumps({"distributed": distributed}))
+    """
+    assert run(body)["distributed"] in (True, None)  # (None: a build without torch.distributed)
+
+
 def test_nothing_to_do_where_torch_dynamo_is_imported_already():
     body = """
     import torch._dynamo

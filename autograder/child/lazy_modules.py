@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import builtins
 import importlib
+import importlib.util
 import sys
 import threading
 import types
@@ -176,6 +177,17 @@ def install(torch: types.ModuleType) -> list[str]:
         if name in sys.modules or parent is None:  # (torch.fx.experimental is imported with torch)
             continue
         standin = cls(name, f"{name} until it is used (autograder/child/lazy_modules.py)")
+        # The real module's file, found without running it: introspection asks every module in
+        # sys.modules for its __file__ (inspect.getmodule, which torch.library calls as each custom
+        # op is registered -- torch.distributed's, torchvision's), and the real import that the
+        # question would otherwise start, in the middle of another import, can meet that one half
+        # done (a circular ImportError where torch alone imports fine).
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            spec = None
+        if spec is not None and spec.origin:
+            standin.__file__ = spec.origin
         sys.modules[name] = standin
         setattr(parent, attr, standin)
         installed.append(name)
