@@ -9,7 +9,8 @@ default), from the command's start to its exit, and prints submissions per hour.
 timed: every student in grades.csv, every honest one (not a disguised copy: those are the similarity
 report's to find, and their renamed arguments may break the contract) with full marks, and
 similarity.csv written.
-``python -c "import torch"`` is timed in the same run, for scale.
+``python -c "import torch"`` is timed in the same run, for scale, and so is the students' training
+alone (``bench/training_floor.py``): the rate no grader could pass on this machine's cores.
 """
 
 from __future__ import annotations
@@ -28,7 +29,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
+import training_floor
 from similarity_speed import generate
+
+from autograder.core.machine import usable_cores
 
 
 def main(argv=None) -> int:
@@ -63,6 +67,8 @@ def main(argv=None) -> int:
         with open(out / "grades.csv", newline="") as f:
             rows = list(csv.DictReader(f))
         similarity = (out / "similarity.csv").is_file()
+    # what the students' training alone allows on this machine, in the same run (bench/training_floor.py)
+    ceiling = training_floor.ceilings(training_floor.training_cpu_seconds(), statistics.median(imports), usable_cores())
     full = {r["student"] for r in rows if float(r.get("total") or 0) >= 100 - 1e-9}
     honest = {r["student"] for r in rows} - copies
     per_hour = args.students / wall * 3600
@@ -80,6 +86,8 @@ def main(argv=None) -> int:
         "honest": len(honest),
         "similarity_csv": similarity,
         "load_after": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
+        "training_cpu_s": ceiling["training_cpu_s"],
+        "ceiling_per_hour": ceiling["class_per_hour_ceiling"],
     }
     print(
         f"{args.students} full submissions (8 levels each), grade --jobs {args.jobs} with the similarity "
@@ -89,6 +97,11 @@ def main(argv=None) -> int:
         f"grades.csv: {len(rows)} rows, {len(full)} with full marks, {len(honest & full)} of the "
         f"{len(honest)} honest ones ({len(copies)} disguised copies); similarity.csv written: {similarity}; "
         f"python -c 'import torch': {statistics.median(imports):.2f} s"
+    )
+    print(
+        f"the students' training alone: {ceiling['training_cpu_s']:.2f} CPU-s a submission (the reference's "
+        f"eight convergence runs, bench/training_floor.py): at most {ceiling['class_per_hour_ceiling']} per hour "
+        f"on {ceiling['cores']} cores were everything else free"
     )
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n")
