@@ -46,8 +46,14 @@ OPTIMIZERS = [("SGD", dict(lr=0.1, momentum=0.9)), ("SGD", dict(lr=0.1)), ("Adam
 """
 
 
-def run(body: str, install: bool = True) -> dict:
-    code = PRELUDE + ("lazy.install(torch)\n" if install else "") + TRAIN + textwrap.dedent(body)
+#: What the grader installs (grading.run.grade): the symbolic_shapes stand-in alone.
+GRADERS = "lazy.install(torch, names=(lazy.SYMBOLIC_SHAPES,))\n"
+
+
+def run(body: str, install: bool | str = True) -> dict:
+    """``install``: the children's stand-ins (True), none (False), or this line's."""
+    setup = install if isinstance(install, str) else ("lazy.install(torch)\n" if install else "")
+    code = PRELUDE + setup + TRAIN + textwrap.dedent(body)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -174,21 +180,28 @@ def lazy_active():
 """
 
 
-def run_backwards(body: str, install: bool = True) -> dict:
+def run_backwards(body: str, install: bool | str = True) -> dict:
     return run(BACKWARDS + textwrap.dedent(body), install)
 
 
 def test_backward_given_its_gradient_runs_as_with_the_real_module_and_imports_nothing():
     body = """
+    import builtins, importlib
     got, pure = backwards()
-    print(json.dumps({"got": got, **pure}))
+    hooks = [builtins.__import__ is lazy._REAL_IMPORT, importlib.import_module is lazy._REAL_IMPORT_MODULE]
+    print(json.dumps({"got": got, **pure, "real_imports": hooks, "dynamo": lazy.active(lazy.DYNAMO)}))
     """
     with_standin = run_backwards(body)
+    graders = run_backwards(body, install=GRADERS)
     real = run_backwards(body, install=False)
-    assert with_standin["standin"] is True and with_standin["sympy"] is False  # (before the wrong shapes)
+    for run_ in (with_standin, graders):
+        assert run_["standin"] is True and run_["sympy"] is False  # (before the wrong shapes)
+        assert run_["got"] == real["got"]  # bit for bit, and the same errors for wrong shapes
     assert real["sympy"] is True  # (without it, the first backward given its gradient imports sympy)
-    assert with_standin["got"] == real["got"]  # bit for bit, and the same errors for wrong shapes
     assert [e is not None and "Mismatch in shape" in e for e in real["got"]["errors"]] == [True, True, True]
+    # the grader's stand-in alone leaves torch._dynamo and the import functions as they are
+    assert with_standin["dynamo"] is True and with_standin["real_imports"] == [False, False]
+    assert graders["dynamo"] is False and graders["real_imports"] == [True, True]
 
 
 @pytest.mark.parametrize(
@@ -200,7 +213,8 @@ def test_backward_given_its_gradient_runs_as_with_the_real_module_and_imports_no
         "torch.fx.experimental.symbolic_shapes.ShapeEnv",
     ],
 )
-def test_any_other_use_of_symbolic_shapes_imports_the_real_module(use):
+@pytest.mark.parametrize("install", [True, GRADERS], ids=["childs", "graders"])
+def test_any_other_use_of_symbolic_shapes_imports_the_real_module(use, install):
     body = f"""
     import importlib
     before = backwards()[0]
@@ -209,7 +223,7 @@ def test_any_other_use_of_symbolic_shapes_imports_the_real_module(use):
     print(json.dumps({{"standin": lazy.active(lazy.SYMBOLIC_SHAPES), "sympy": "sympy" in sys.modules,
                       "attribute": torch.fx.experimental.symbolic_shapes is real, "same": backwards()[0] == before}}))
     """
-    assert run_backwards(body) == {"standin": False, "sympy": True, "attribute": True, "same": True}
+    assert run_backwards(body, install) == {"standin": False, "sympy": True, "attribute": True, "same": True}
 
 
 def test_torch_compile_with_dynamic_shapes_works_after_the_stand_ins():
@@ -223,3 +237,22 @@ def test_torch_compile_with_dynamic_shapes_works_after_the_stand_ins():
     print(json.dumps({"grads": [x.grad.tolist(), x2.grad.tolist()], "standin": lazy.active(lazy.SYMBOLIC_SHAPES)}))
     """
     assert run_backwards(body) == {"grads": [[2.0] * 3, [2.0] * 5], "standin": False}
+
+
+def test_the_grader_grades_level_4_without_importing_sympy():
+    """Level 4's gradcheck backpropagates given gradients in the grader: with the stand-in there, a
+    whole grading of the level imports no sympy (0.3-0.6 CPU-seconds of every check of level 4),
+    and the reference keeps its full marks."""
+    root = Path(__file__).resolve().parent.parent
+    code = textwrap.dedent(f"""
+        import builtins, sys
+        real_import = builtins.__import__
+        from autograder.grading import grade
+        r = grade({str(root / "solutions")!r}, [4], 20240601)
+        assert r.errors == [] and r.score == r.max_score, (r.errors, r.score)
+        assert "sympy" not in sys.modules, "the grader imported sympy"
+        assert builtins.__import__ is real_import, "the grader's import function was wrapped"
+        print("ok")
+    """)
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=300)
+    assert out.stdout.strip().endswith("ok"), out.stderr[-3000:]

@@ -2,7 +2,8 @@
 convergence runs before pytest is imported, the portable pool's interpreters before they are asked
 for and never more than the run takes, one cold interpreter per level where each costs an
 ``import torch``, one child per level where every core already grades a submission (a class with
-as many jobs as cores), and no pause after the last signal when a run ends its children."""
+as many jobs as cores), no pause after the last signal when a run ends its children, and the
+convergence runs yielding the CPU to the grader and the main lanes, whose checks the run waits on."""
 
 from __future__ import annotations
 
@@ -224,3 +225,65 @@ print("ok")
 """
     out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert out.stdout.strip() == "ok", out.stderr[-2000:]
+
+
+def _nice_and_autogroup(pid: int) -> tuple[int, str | None]:
+    try:
+        with open(f"/proc/{pid}/autogroup") as f:
+            group = f.read().split()[-1]  # "/autogroup-N nice K": K
+    except OSError:
+        group = None
+    return os.getpriority(os.PRIO_PROCESS, pid), group
+
+
+@pytest.mark.skipif(not hasattr(os, "setpriority"), reason="no nice values on this platform")
+def test_a_background_child_yields_the_cpu_without_privilege():
+    """run_in_background raises the child's nice value and, where the kernel schedules sessions as
+    groups (Linux's autogroup: every child is a session of its own), its session's."""
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
+    try:
+        before = _nice_and_autogroup(child.pid)
+        done = processes.run_in_background(child.pid)
+        after = _nice_and_autogroup(child.pid)
+    finally:
+        child.kill()
+        child.wait()
+    assert "nice" in done and after[0] == processes.BACKGROUND_NICE > before[0]
+    if before[1] is not None:  # (a kernel with autogroup scheduling)
+        assert "autogroup" in done and after[1] == str(processes.BACKGROUND_NICE)
+    # never lowered (which would raise a priority, where the grader may: as root)
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], preexec_fn=lambda: os.nice(12))
+    try:
+        assert "nice" not in processes.run_in_background(child.pid)
+        assert _nice_and_autogroup(child.pid)[0] == 12
+    finally:
+        child.kill()
+        child.wait()
+
+
+@pytest.mark.skipif(not hasattr(os, "setpriority"), reason="no nice values on this platform")
+def test_the_convergence_lane_trains_in_the_background_and_the_main_lane_does_not(zygote, monkeypatch):
+    """While the convergence run trains, the grader and the level's main lane (which answer the other
+    checks, one after the other) go first; the run takes what they leave. Same verdicts."""
+    seen = {}
+
+    class Watching(_CountingPool):
+        def fork(self, scratch, *args, **kwargs):
+            channel = super().fork(scratch, *args, **kwargs)
+            real_close = channel.close
+
+            def close(*a, **k):  # (the child's priority, read while it still lives)
+                seen.setdefault(Path(scratch).name, _nice_and_autogroup(channel.pid))
+                return real_close(*a, **k)
+
+            channel.close = close
+            return channel
+
+    monkeypatch.setattr(machine, "usable_cores", lambda: 2)
+    report = grade(os.path.join(ROOT, "solutions"), [2], SEED, pool=Watching(zygote))
+    assert report.score == 12.5 and report.errors == []
+    ours = _nice_and_autogroup(os.getpid())[0]
+    assert seen["level2-converge"][0] == max(ours, processes.BACKGROUND_NICE)
+    assert seen["level2"][0] == ours
+    if seen["level2"][1] is not None:
+        assert seen["level2-converge"][1] == str(processes.BACKGROUND_NICE) and seen["level2"][1] == "0"

@@ -26,6 +26,8 @@ holds the stand-ins to torch's own results (optimizers, backward passes, wrong s
 
 Child-side (no ``autograder`` import, no sibling import: the tests load this file alone): the zygote
 installs them before it forks, and every cold child (spawn, portable) right after importing torch.
+The grader installs the second alone (``grading.run.grade``): its own backward passes given a
+gradient (level 4's gradcheck) would import sympy for the same comparison of plain integers.
 """
 
 from __future__ import annotations
@@ -167,11 +169,17 @@ def _import_module(name, package=None):
     return _REAL_IMPORT_MODULE(name, package)
 
 
-def install(torch: types.ModuleType) -> list[str]:
-    """Put each stand-in in place, unless its module is imported already (then nothing to save);
-    the names of those put in place."""
+STAND_INS = {DYNAMO: DynamoStandIn, SYMBOLIC_SHAPES: SymbolicShapesStandIn}
+
+
+def install(torch: types.ModuleType, names: tuple[str, ...] = (DYNAMO, SYMBOLIC_SHAPES)) -> list[str]:
+    """Put the stand-in of each of ``names`` in place, unless its module is imported already (then
+    nothing to save); the names of those put in place. The import functions are wrapped only for
+    torch._dynamo, a package whose submodules must find the real one: symbolic_shapes is a plain
+    module, which every import finds in ``sys.modules`` (so the grader, which wants that one alone,
+    keeps its import functions as they are)."""
     installed = []
-    for name, cls in ((DYNAMO, DynamoStandIn), (SYMBOLIC_SHAPES, SymbolicShapesStandIn)):
+    for name, cls in ((n, STAND_INS[n]) for n in names):
         parent_name, _, attr = name.rpartition(".")
         parent = sys.modules.get(parent_name)
         if name in sys.modules or parent is None:  # (torch.fx.experimental is imported with torch)
@@ -191,7 +199,7 @@ def install(torch: types.ModuleType) -> list[str]:
         sys.modules[name] = standin
         setattr(parent, attr, standin)
         installed.append(name)
-    if installed:
+    if DYNAMO in installed:
         builtins.__import__ = _import
         importlib.import_module = _import_module
     return installed

@@ -141,10 +141,6 @@ class Level:
     #: the lockstep run records every change of the model's parameters (checks that judge where
     #: the update happens read it)
     lockstep_watch: bool = False
-    #: what the grader's own checks of the level import on first use, slowly: imported on a thread
-    #: while the children start (level 4's torch.autograd.gradcheck first imports torch.fx's
-    #: symbolic shapes and sympy: 0.3 s)
-    grader_imports: tuple[str, ...] = ()
     #: Where the notebook puts each stage's grade cell (autograder/course/notebooks.py): right after the
     #: definition that the stage mainly tests. A stage not named (one spread over several
     #: definitions) goes at the end, after every definition, so that all its code has run.
@@ -248,7 +244,6 @@ LEVELS: dict[int, Level] = {
         Schedule(lr=1e-6),
         Convergence(ratio=1e-5),
         autograd=True,
-        grader_imports=("torch.fx.experimental.symbolic_shapes",),
         grade_cells_after={"backward": "MyReLU", "forward": "forward", "train": "train"},
     ),
     5: Level(

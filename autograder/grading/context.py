@@ -19,7 +19,7 @@ from ..core.report import CheckResult
 from ..core.settings import REPO_ROOT
 from ..core.submission import read_submission
 from ..sandbox import ChildPool, Limits, isolation_refusal, isolation_shortfall, start_pool
-from ..sandbox.processes import cpu_seconds
+from ..sandbox.processes import cpu_seconds, run_in_background
 from ..sandbox.proxy import GraderError, LevelUnavailable, Submission
 
 #: Devices on which a run starts every child it will need at once, side by side: on CUDA most of a
@@ -203,6 +203,8 @@ class GradingContext:
                 numpy_only=LEVELS[level].numpy,
             )
             trace.mark("child ready", level=level, lane=lane)
+            if lane == "converge":  # trains while the grader and the main lanes answer the other
+                run_in_background(channel.pid)  # checks: they go first, it takes what they leave
             self.protections = dict(channel.protections, start=self._pool.start_method)
             missing = isolation_shortfall(channel.protections) if self.limits.require_isolation else []
             if missing:  # official grading refuses (a grader error, never a student's score)

@@ -9,6 +9,7 @@ import time
 from contextlib import redirect_stdout
 from pathlib import Path
 
+from ..child import lazy_modules
 from ..core import trace
 from ..core.curriculum import CHECKS, CHECKS_DIR, LEVELS, checks_for
 from ..core.machine import core_to_spare
@@ -103,9 +104,11 @@ def grade(
 
     torch.set_num_threads(1)  # small problems: extra threads only contend (parallelise across submissions)
     devices = resolve_devices(device)
-    if in_process is None:
-        for module in dict.fromkeys(m for lv in levels for m in LEVELS[lv].grader_imports):
-            _import_in_background(module)
+    if in_process is None:  # (the grader's own process, not a student's kernel)
+        # Level 4's gradcheck backpropagates given gradients here, which would import sympy (0.3-0.6
+        # CPU-seconds, on the way of every check of level 4) to compare two shapes of plain integers:
+        # the children's stand-in answers that, and imports the real module for anything else.
+        lazy_modules.install(torch, names=(lazy_modules.SYMBOLIC_SHAPES,))
     if converge_lane is None:
         converge_lane = core_to_spare(1)
     ctx = GradingContext(submission_dir, levels, seed, devices, limits, in_process, pool, sources, converge_lane)
@@ -177,17 +180,6 @@ def _own_peak_rss() -> int:
             return 0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak if sys.platform == "darwin" else peak * 1024
-
-
-def _import_in_background(module: str) -> None:
-    """Import a module on a thread while the grader waits for its children (a level's
-    ``grader_imports``)."""
-    import importlib
-    import sys
-    import threading
-
-    if module not in sys.modules:
-        threading.Thread(target=importlib.import_module, args=(module,), daemon=True, name="preimport").start()
 
 
 def _complete(ctx, levels, stage, devices) -> list[CheckResult]:

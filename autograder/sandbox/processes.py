@@ -18,6 +18,38 @@ def _write_oom_score_adj(pid: int, value: int) -> None:
         pass
 
 
+#: How much a background child yields the CPU (a nice value): enough that the grader and the child
+#: answering its checks go first while it trains, little enough that a busy machine still gives it
+#: a fair part of a core (its calls' wall-clock limits run meanwhile).
+BACKGROUND_NICE = 5
+
+
+def run_in_background(pid: int, nice: int = BACKGROUND_NICE) -> list[str]:
+    """Let a child's work (a level's convergence run) wait for the grader's own, which the rest of
+    the run waits on: the child's nice value and, on Linux with autogroup scheduling, its session's
+    (each child is a session of its own, and the kernel shares the CPU between sessions before it
+    looks at a process's nice value). Either is only ever raised (which needs no privilege: a
+    grader run under ``nice`` leaves its children no higher); what could not be set is left as it
+    was. Returns what was set."""
+    done = []
+    if hasattr(os, "setpriority"):  # (not on Windows, whose cold children run no second lane)
+        try:
+            if os.getpriority(os.PRIO_PROCESS, pid) < nice:
+                os.setpriority(os.PRIO_PROCESS, pid, nice)
+                done.append("nice")
+        except OSError:
+            pass
+    try:  # (absent where the kernel has no autogroup scheduling, or it is switched off)
+        with open(f"/proc/{pid}/autogroup", "r+") as f:
+            if int(f.read().split()[-1]) < nice:  # ("/autogroup-N nice K")
+                f.seek(0)
+                f.write(str(nice))
+                done.append("autogroup")
+    except (OSError, ValueError, IndexError):
+        pass
+    return done
+
+
 def _proc_stat(pid: str):
     try:
         with open(f"/proc/{pid}/stat") as f:
