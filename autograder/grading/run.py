@@ -39,8 +39,10 @@ UNUSED_PYTEST_PLUGINS = (
 
 def run_checks(ctx: GradingContext, stage: str | None = None, keyword: str | None = None) -> int:
     """Run the check modules of ctx.levels through pytest; results land in ctx.results."""
-    # (pytest is imported here, after ``ctx.start()`` asked for the convergence runs, or by then on
-    # grade()'s thread while the grader waited for its children)
+    # (pytest is imported here, after ``ctx.start()`` asked for the convergence runs: its 0.15 s of
+    # imports run while the first of them trains. Imported on a thread while the grader waited for
+    # its children instead, it cost single levels more than it saved: the waiting thread then
+    # waits for the GIL after every reply.)
     import pytest
 
     from . import plugin
@@ -109,8 +111,6 @@ def grade(
         # CPU-seconds, on the way of every check of level 4) to compare two shapes of plain integers:
         # the children's stand-in answers that, and imports the real module for anything else.
         lazy_modules.install(torch, names=(lazy_modules.SYMBOLIC_SHAPES,))
-    if in_process is None:  # pytest's imports (0.1 s) while this thread waits for its first children
-        _import_in_background("pytest")
     if converge_lane is None:
         converge_lane = core_to_spare(1)
     ctx = GradingContext(submission_dir, levels, seed, devices, limits, in_process, pool, sources, converge_lane)
@@ -182,17 +182,6 @@ def _own_peak_rss() -> int:
             return 0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak if sys.platform == "darwin" else peak * 1024
-
-
-def _import_in_background(module: str) -> None:
-    """Import ``module`` on a thread of its own: the grader's thread spends the start of a run
-    waiting for its children (run_checks imports it again: at once, or once the thread is done)."""
-    import importlib
-    import sys
-    import threading
-
-    if module not in sys.modules:
-        threading.Thread(target=importlib.import_module, args=(module,), daemon=True, name="preimport").start()
 
 
 def _complete(ctx, levels, stage, devices) -> list[CheckResult]:
