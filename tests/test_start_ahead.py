@@ -165,14 +165,10 @@ def test_a_class_with_a_grader_on_every_core_gives_each_level_one_child(tmp_path
 
 
 def test_grading_starts_the_convergence_runs_before_it_imports_pytest(tmp_path):
-    """The runs are a level's longest work: they train while pytest is imported and collects. Where
-    they have lanes of their own (a core to spare, forked children), every child the run will need is
-    asked for then too, so the main lanes load the student's modules meanwhile."""
+    """The runs are a level's longest work: they train while pytest is imported and collects."""
     path = tmp_path / "trace.jsonl"
     code = (
         "import sys, autograder.grading.run as run\n"
-        "from autograder.core import machine\n"
-        "machine.usable_cores = lambda: 2\n"
         "assert 'pytest' not in sys.modules, 'grading imported pytest before the convergence runs'\n"
         "real = run.run_checks\n"
         "def spy(ctx, **kw):\n"
@@ -190,8 +186,6 @@ def test_grading_starts_the_convergence_runs_before_it_imports_pytest(tmp_path):
     events = [r["what"] for r in records]
     first_pytest = events.index("pytest about to be imported")
     assert events[:first_pytest].count("convergence run sent") == 2
-    asked = [(r["level"], r["lane"]) for r in records[:first_pytest] if r["what"] == "child asked for"]
-    assert sorted(asked) == [(2, "converge"), (2, "main"), (3, "converge"), (3, "main")]
     # the trace's CPU accounting (bench/trace_check.py): every child's, read before it ends
     ended = sorted((r["level"], r["lane"]) for r in records if r["what"] == "child ends" and r["cpu"] > 0)
     assert ended == [(2, "converge"), (2, "main"), (3, "converge"), (3, "main")]

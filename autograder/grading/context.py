@@ -24,7 +24,7 @@ from ..sandbox.proxy import GraderError, LevelUnavailable, Submission
 
 #: Devices on which a run starts every child it will need at once, side by side: on CUDA most of a
 #: child's start is its CUDA context, and contexts started together initialise in parallel (on the
-#: CPU, where its convergence runs have lanes of their own: ``GradingContext._preopens``).
+#: CPU the children start as they are needed, the two cores busy with the checks).
 PREOPEN_DEVICES = {"cuda"}
 
 
@@ -119,12 +119,10 @@ class GradingContext:
         """On a device of PREOPEN_DEVICES, start every child the run will need now, each on a thread
         of its own: the main lane of every torch level and the convergence lane of ``converge``. A
         failure is kept by its Submission and raised at its first use, as if it had started then."""
-        if not self._preopens():
+        if self._in_process is not None or len(self.devices) != 1 or self.devices[0] not in PREOPEN_DEVICES:
             return
-        # (the convergence lanes first: the zygote forks one child at a time, and their runs are
-        # the longest work; the main lanes are needed only once pytest has collected the checks)
-        lanes = [(lv, "converge") for lv in converge if not LEVELS[lv].numpy]
-        lanes += [(lv, "main") for lv in self.levels if not LEVELS[lv].numpy]
+        lanes = [(lv, "main") for lv in self.levels if not LEVELS[lv].numpy]
+        lanes += [(lv, "converge") for lv in converge if not LEVELS[lv].numpy]
         if not lanes:
             return
         # Threads that live as long as the run: a child started with Popen dies with the *thread*
@@ -134,19 +132,6 @@ class GradingContext:
             sub = self.submission(level, lane)
             sub.device = self.devices[0]
             self._opening[(level, lane)] = self._opener.submit(_load_quietly, sub)
-
-    def _preopens(self) -> bool:
-        """Whether this run starts its children all at once (``preopen``): on a device of
-        PREOPEN_DEVICES, and on the CPU where the convergence runs have lanes of their own (a core to
-        spare) and children are forks (15 ms each). There the main lanes load the student's modules
-        while the grader imports pytest and collects its checks, and the checks find them ready; the
-        convergence runs, in the background, train on what the grader and the main lanes leave."""
-        if self._in_process is not None or len(self.devices) != 1:
-            return False
-        if self.devices[0] in PREOPEN_DEVICES:
-            return True
-        self.start()
-        return self.devices[0] == "cpu" and self.converge_lane and self._pool.start_method == "fork"
 
     def start_convergence_runs(self, levels: list[int]) -> None:
         """Start the convergence run of each of ``levels`` in its own child. The grader asks before
