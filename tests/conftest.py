@@ -53,6 +53,7 @@ def _timeline(what: str, nodeid: str) -> None:
         return
     if "file" not in _TIMELINE:
         worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        Path(folder).mkdir(parents=True, exist_ok=True)  # (else every test's start is an INTERNALERROR)
         _TIMELINE["file"] = open(Path(folder) / f"{worker}-{os.getpid()}.jsonl", "a", buffering=1)
     _TIMELINE["file"].write(json.dumps({"what": what, "test": nodeid, "at": time.time()}) + "\n")
 
