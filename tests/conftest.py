@@ -75,6 +75,18 @@ def zygote():
     z.close()
 
 
+@pytest.fixture(scope="session")
+def warm_verdicts(tmp_path_factory):
+    """Each case's verdicts through the warm pool at SEED, kept for the run: test_corpus_case grades
+    every case so, and test_portable compares every case's portable grading with them. A folder
+    that every xdist worker of the run shares; whichever test comes first grades, the other reads
+    (the same code and seed give the same verdicts: test_portable's own comparison says so)."""
+    base = tmp_path_factory.getbasetemp()
+    folder = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "warm-verdicts"
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
 @pytest.fixture
 def listener():
     """A loopback server that records every connection (there must be none): (port, received bytes)."""

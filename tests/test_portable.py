@@ -5,6 +5,8 @@ nothing. Linux CI runs everything through it this way; Windows and macOS use it 
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from attack_corpus import ATTACKS, ROOT
@@ -14,7 +16,7 @@ from autograder.grading import grade
 from autograder.sandbox import ChildGone, Limits, Portable
 from conftest import SEED
 from test_attacks import expect_contained
-from test_corpus import _case_dir, _params
+from test_corpus import _case_dir, _params, keep_warm_verdicts, verdicts, warm_verdicts_path
 
 pytestmark = pytest.mark.slow  # every child is a cold interpreter (about 2 s each, more on a busy machine)
 
@@ -26,22 +28,22 @@ def portable():
     pool.close()
 
 
-def verdicts(report) -> list[tuple]:
-    """Check by check: score, pass, error, and the message where it cannot depend on the process's
-    own random state (a submission that draws unseeded weights prints other values in another
-    interpreter, as it would in another run: the verdict is what must be equal)."""
-    return [
-        (c.id, c.device, c.score, c.passed, c.error, c.message if "got [" not in c.message else "")
-        for c in report.checks
-    ]
-
-
-def same_verdicts(directory, levels, portable, zygote):
+def same_verdicts(directory, levels, portable, zygote, folder=None):
+    """Grade through both transports and compare check by check. With ``folder`` (warm_verdicts), the
+    warm pool's side is read where test_corpus_case has graded it already this run, and kept for
+    the other otherwise."""
     cold = grade(directory, levels, SEED, pool=portable)
-    warm = grade(directory, levels, SEED, pool=zygote)
-    assert cold.sandbox["start"] == "portable" and warm.sandbox["start"] == "fork"
-    assert cold.errors == warm.errors == []
-    assert verdicts(cold) == verdicts(warm)
+    path = warm_verdicts_path(folder, directory, levels) if folder is not None else None
+    if path is not None and path.is_file():
+        warm = json.loads(path.read_text())
+    else:
+        report = grade(directory, levels, SEED, pool=zygote)
+        warm = {"start": report.sandbox.get("start"), "errors": list(report.errors), "verdicts": verdicts(report)}
+        if path is not None and warm["start"] == "fork":
+            keep_warm_verdicts(folder, directory, levels, report)
+    assert cold.sandbox["start"] == "portable" and warm["start"] == "fork"
+    assert cold.errors == warm["errors"] == []
+    assert verdicts(cold) == warm["verdicts"]
     return cold
 
 
@@ -61,8 +63,8 @@ def test_the_stubs_score_zero_as_through_the_warm_pool(level, portable, zygote):
 
 
 @pytest.mark.parametrize("case", list(_params()))
-def test_a_broken_case_gets_the_warm_pools_verdicts(case, portable, zygote):
-    same_verdicts(_case_dir(case), [case["level"]], portable, zygote)
+def test_a_broken_case_gets_the_warm_pools_verdicts(case, portable, zygote, warm_verdicts):
+    same_verdicts(_case_dir(case), [case["level"]], portable, zygote, warm_verdicts)
 
 
 @pytest.mark.parametrize("attack", ATTACKS, ids=[a.name for a in ATTACKS])
