@@ -23,14 +23,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from trace_check import import_torch_seconds
 
 from autograder.core.machine import usable_cores  # (torch-free)
 
@@ -66,15 +66,6 @@ def training_cpu_seconds(repeat: int = 3) -> dict[int, float]:
     code = _MEASURE.format(root=str(ROOT), bench=str(ROOT / "bench"), repeat=repeat)
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     return {int(k): v for k, v in json.loads(out.stdout.strip().splitlines()[-1]).items()}
-
-
-def import_torch_seconds(repeat: int = 3) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-c", "import torch"], check=True)
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def ceilings(training: dict[int, float], import_torch: float, cores: int) -> dict:
