@@ -44,7 +44,7 @@ from .pools import (
     start_method,
     start_pool,
 )
-from .processes import _alive, _descendants, _tree_rss, kill_tree, processes_of, resident_bytes, run_in_background
+from .processes import _alive, _descendants, _tree_rss, kill_tree, processes_of, resident_bytes
 from .uids import SANDBOX_UID_BASE, SANDBOX_UID_COUNT, UidLease, held_uids
 
 __all__ = [
@@ -84,7 +84,6 @@ __all__ = [
     "processes_of",
     "read_regular_capped",
     "resident_bytes",
-    "run_in_background",
     "shared_pool",
     "start_method",
     "start_pool",
