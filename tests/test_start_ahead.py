@@ -228,9 +228,12 @@ print("ok")
 
 
 def _nice_and_autogroup(pid: int) -> tuple[int, str | None]:
+    """The process's nice value and its autogroup's, or None where it has none: no file without
+    autogroup scheduling, an empty one for a process in a cgroup of its own (a container, a CI
+    runner), whose share the kernel decides by the cgroup instead."""
     try:
         with open(f"/proc/{pid}/autogroup") as f:
-            group = f.read().split()[-1]  # "/autogroup-N nice K": K
+            group = (f.read().split() or [None])[-1]  # "/autogroup-N nice K": K
     except OSError:
         group = None
     return os.getpriority(os.PRIO_PROCESS, pid), group
@@ -259,6 +262,30 @@ def test_a_background_child_yields_the_cpu_without_privilege():
     finally:
         child.kill()
         child.wait()
+
+
+@pytest.mark.skipif(not hasattr(os, "setpriority"), reason="no nice values on this platform")
+def test_a_child_outside_any_autogroup_is_backgrounded_by_its_nice_value_alone(monkeypatch, tmp_path):
+    """In a container or on a CI runner each process sits in a cgroup and its /proc/PID/autogroup
+    reads empty: the child's nice value is still raised, the autogroup left alone, nothing raised."""
+    real_open = open
+    written = tmp_path / "autogroup"
+    written.write_text("")
+
+    def cgroup_open(path, *args, **kwargs):  # (what such a kernel shows)
+        if str(path).endswith("/autogroup"):
+            return real_open(written, *args, **kwargs)
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(processes, "open", cgroup_open, raising=False)
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
+    try:
+        assert processes.run_in_background(child.pid) == ["nice"]
+        assert os.getpriority(os.PRIO_PROCESS, child.pid) == processes.BACKGROUND_NICE
+    finally:
+        child.kill()
+        child.wait()
+    assert written.read_text() == ""
 
 
 @pytest.mark.skipif(not hasattr(os, "setpriority"), reason="no nice values on this platform")
