@@ -255,13 +255,31 @@ def test_a_background_child_yields_the_cpu_without_privilege():
     if before[1] is not None:  # (a kernel with autogroup scheduling)
         assert "autogroup" in done and after[1] == str(processes.BACKGROUND_NICE)
     # never lowered (which would raise a priority, where the grader may: as root)
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], preexec_fn=lambda: os.nice(12))
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(60)"], preexec_fn=lambda: os.nice(12), start_new_session=True
+    )
     try:
         assert "nice" not in processes.run_in_background(child.pid)
         assert _nice_and_autogroup(child.pid)[0] == 12
     finally:
         child.kill()
         child.wait()
+
+
+@pytest.mark.skipif(not hasattr(os, "setpriority"), reason="no nice values on this platform")
+def test_a_child_in_the_graders_own_session_leaves_the_sessions_autogroup_alone():
+    """An autogroup belongs to a session: a child that did not start one of its own shares the
+    grader's (and the terminal's), whose priority must stay as it was; the child's own nice value
+    is still raised."""
+    ours = _nice_and_autogroup(os.getpid())
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        assert processes.run_in_background(child.pid) == (["nice"] if ours[0] < processes.BACKGROUND_NICE else [])
+        assert _nice_and_autogroup(child.pid)[0] == max(ours[0], processes.BACKGROUND_NICE)
+    finally:
+        child.kill()
+        child.wait()
+    assert _nice_and_autogroup(os.getpid()) == ours
 
 
 @pytest.mark.skipif(not hasattr(os, "setpriority"), reason="no nice values on this platform")

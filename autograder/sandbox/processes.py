@@ -39,6 +39,8 @@ def run_in_background(pid: int, nice: int = BACKGROUND_NICE) -> list[str]:
                 done.append("nice")
         except OSError:
             pass
+    if not _leads_a_session_of_its_own(pid):  # (an autogroup is a session's: the grader's own would
+        return done  # be the one reniced, and every process of the user's terminal with it)
     try:  # (absent where the kernel has no autogroup scheduling, or it is switched off)
         with open(f"/proc/{pid}/autogroup", "r+") as f:
             if int(f.read().split()[-1]) < nice:  # ("/autogroup-N nice K")
@@ -48,6 +50,14 @@ def run_in_background(pid: int, nice: int = BACKGROUND_NICE) -> list[str]:
     except (OSError, ValueError, IndexError):
         pass
     return done
+
+
+def _leads_a_session_of_its_own(pid: int) -> bool:
+    """Whether ``pid`` started a session (setsid) apart from this process's."""
+    try:
+        return os.getsid(pid) == pid != os.getsid(0)
+    except (OSError, AttributeError):  # (gone; or no sessions: Windows)
+        return False
 
 
 def _proc_stat(pid: str):
