@@ -2,8 +2,9 @@
 convergence runs before pytest is imported, the portable pool's interpreters before they are asked
 for and never more than the run takes, one cold interpreter per level where each costs an
 ``import torch``, one child per level where every core already grades a submission (a class with
-as many jobs as cores), no pause after the last signal when a run ends its children, and the
-convergence runs yielding the CPU to the grader and the main lanes, whose checks the run waits on."""
+as many jobs as cores), no pause after the last signal when a run ends its children, the
+convergence runs yielding the CPU to the grader and the main lanes, whose checks the run waits on,
+and no more of them training at once than there are cores."""
 
 from __future__ import annotations
 
@@ -15,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder.core import machine
-from autograder.grading import grade
+from autograder.core import machine, trace
+from autograder.grading import context, grade
 from autograder.instructor import batch
 from autograder.sandbox import Portable, processes, start_pool
 from conftest import SEED
@@ -189,6 +190,103 @@ def test_grading_starts_the_convergence_runs_before_it_imports_pytest(tmp_path):
     # the trace's CPU accounting (bench/trace_check.py): every child's, read before it ends
     ended = sorted((r["level"], r["lane"]) for r in records if r["what"] == "child ends" and r["cpu"] > 0)
     assert ended == [(2, "converge"), (2, "main"), (3, "converge"), (3, "main")]
+
+
+class _Run:
+    """A sent convergence run, as GradingContext.pump sees it: a reply there or not."""
+
+    def __init__(self):
+        self.replied = False
+
+    def reply_ready(self) -> bool:
+        return self.replied
+
+
+def _waiting(monkeypatch, levels, device="cpu", cores=2):
+    """A context whose convergence runs for ``levels`` wait for a place (their children ready)."""
+    monkeypatch.setattr(machine, "usable_cores", lambda: cores)
+    monkeypatch.setattr(context, "start_convergence", lambda sub, level, seed: f"run {level}")
+    ctx = context.GradingContext(None, list(levels), SEED, [device])
+    runs = {lv: _Run() for lv in levels}
+    ctx._waiting_runs = [(lv, device, runs[lv]) for lv in levels]
+    return ctx, runs
+
+
+def _sent(ctx):
+    return sorted(level for level, _ in ctx.converging)
+
+
+def test_at_most_one_convergence_run_per_core_trains_and_the_next_goes_as_one_ends(monkeypatch):
+    """More runs than cores only share the cores out in slices, each switch to a run whose tensors are
+    out of the cache (docs/speed.md): the runs go in level order, the next as a place comes free."""
+    ctx, runs = _waiting(monkeypatch, [1, 2, 3, 4, 5])
+    ctx.pump()
+    assert _sent(ctx) == [1, 2]
+    ctx.pump()
+    assert _sent(ctx) == [1, 2]  # (nothing ended: nothing more)
+    runs[1].replied = True  # its reply is there
+    ctx.pump()
+    assert _sent(ctx) == [1, 2, 3]
+    ctx.converging.pop((2, "cpu"))  # its check took it (and waits for it): its place goes on
+    ctx.pump()
+    assert _sent(ctx) == [1, 3, 4]
+    ctx.pump(need=5)  # a check that wants its run now gets it, whatever trains
+    assert _sent(ctx) == [1, 3, 4, 5] and ctx._waiting_runs == []
+
+
+def test_a_run_that_trains_past_its_turn_gives_up_its_place(monkeypatch):
+    """A hanging level holds another's run back by SLOT_SECONDS at most (and a run's own limit starts
+    only when it is sent: no run is started before it has its place)."""
+    clock = [1000.0]
+    monkeypatch.setattr(context.time, "monotonic", lambda: clock[0])
+    ctx, runs = _waiting(monkeypatch, [2, 3], cores=1)
+    ctx.pump()
+    assert _sent(ctx) == [2]
+    clock[0] += context.SLOT_SECONDS / 2
+    ctx.pump()
+    assert _sent(ctx) == [2]
+    clock[0] += context.SLOT_SECONDS
+    ctx.pump()
+    assert _sent(ctx) == [2, 3]
+
+
+def test_a_channel_tells_whether_a_reply_waits_without_waiting(tmp_path):
+    import socket
+
+    from autograder.sandbox import Limits
+    from autograder.sandbox.channels import Channel
+
+    ours, theirs = socket.socketpair()
+    channel = Channel(ours, pid=-1, scratch=tmp_path, limits=Limits())
+    try:
+        assert not channel.reply_ready()
+        theirs.sendall(b"\0")  # (the first byte of a reply)
+        assert channel.reply_ready()
+        channel.dead = "closed"
+        assert channel.reply_ready()  # (a child that is gone has nothing more to wait for)
+    finally:
+        ours.close()
+        theirs.close()
+
+
+def test_on_cuda_every_convergence_run_goes_at_once(monkeypatch):
+    ctx, _ = _waiting(monkeypatch, [2, 3, 4, 5, 6], device="cuda", cores=1)
+    ctx.pump()
+    assert _sent(ctx) == [2, 3, 4, 5, 6]
+
+
+def test_a_check_of_all_levels_trains_one_run_per_core_with_full_marks(zygote, monkeypatch, tmp_path):
+    """Through the warm pool, on a two-core machine: every run sent in level order, each (but one a
+    check asked for at once) while fewer than two trained; the reference keeps full marks."""
+    monkeypatch.setattr(machine, "usable_cores", lambda: 2)
+    path = tmp_path / "trace.jsonl"
+    monkeypatch.setattr(trace, "_PATH", str(path))
+    report = grade(os.path.join(ROOT, "solutions"), list(range(1, 9)), SEED, pool=zygote)
+    assert report.score == report.max_score == 100 and report.errors == []
+    sent = [json.loads(line) for line in path.read_text().splitlines()]
+    sent = [e for e in sent if e["what"] == "convergence run sent"]
+    assert [e["level"] for e in sent] == list(range(1, 9))
+    assert all(e["training"] < 2 for e in sent if not e["asked"])
 
 
 def test_ending_a_childs_processes_once_does_not_pause(monkeypatch):

@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 from ..checks.loops import start_convergence
-from ..core import trace
+from ..core import machine, trace
 from ..core.curriculum import LEVELS
 from ..core.report import CheckResult
 from ..core.settings import REPO_ROOT
@@ -42,6 +42,12 @@ def resolve_devices(device: str) -> list[str]:
 
 #: The suffix of a level's convergence check (``N.train.converges``): its run starts ahead, in a child of its own.
 CONVERGES = ".train.converges"
+
+#: How long a sent convergence run keeps its place among those that train at once (``run_slots``):
+#: a correct run takes well under a second, so one still training after this trains beside the
+#: next one from then on. A level whose run hangs never holds another's back by more than this (and
+#: a run's wall-clock limit starts when it is sent, so waiting for a place costs it nothing).
+SLOT_SECONDS = 3.0
 
 
 class GradingContext:
@@ -93,6 +99,10 @@ class GradingContext:
         #: started ahead while the main child answers the other checks. False: the run follows the
         #: level's other checks in its main child (``core_to_spare``). CUDA keeps both lanes.
         self.converge_lane = converge_lane
+        #: Convergence runs whose child is ready and which wait for a place (``pump``), in level order.
+        self._waiting_runs: list[tuple[int, str, Submission]] = []
+        #: Runs sent and not yet collected: (level, device) -> (submission, when it was sent).
+        self._training: dict[tuple[int, str], tuple[Submission, float]] = {}
 
     def start(self) -> None:
         """Start the pool early: its zygote imports torch while the grader collects its checks."""
@@ -164,9 +174,43 @@ class GradingContext:
             except GraderError:  # no child to be had: the main lane's checks report it, as grader errors
                 pass
             else:
-                self.converging[(level, device)] = start_convergence(sub, level, self.seed)
-                trace.mark("convergence run sent", level=level)
+                self._waiting_runs.append((level, device, sub))
             self._convergence_asked.add(level)  # (not where anything else escaped: met again in pytest's run)
+        self.pump()
+
+    @staticmethod
+    def run_slots(device: str) -> int | None:
+        """How many convergence runs train at once: on the CPU one per usable core. More only share
+        the cores out in slices of a few milliseconds, each switch to a run whose tensors are out of
+        the cache: the same eight runs took 10 % more CPU for the same wall time, CPU the grader's
+        own checks then lack (docs/speed.md). On CUDA (None) every run at once."""
+        return None if device in PREOPEN_DEVICES else max(1, machine.usable_cores())
+
+    def pump(self, need: int | None = None) -> None:
+        """Send waiting convergence runs, in level order (the order of their checks), while fewer than
+        ``run_slots`` train; ``need``: a level whose check wants its run now, sent whatever trains.
+        Called as the checks are collected and before each check: it never waits (a zero-timeout
+        look at a few sockets)."""
+        if not self._waiting_runs:
+            return
+        now = time.monotonic()
+        for key, (sub, sent) in list(self._training.items()):
+            # its place is free once its check took it, its reply is there, or it outstayed SLOT_SECONDS
+            if key not in self.converging or now - sent > SLOT_SECONDS or sub.reply_ready():
+                del self._training[key]
+        if need is not None:
+            for run in [r for r in self._waiting_runs if r[0] == need]:
+                self._waiting_runs.remove(run)
+                self._send_run(*run, asked=True)
+        slots = self.run_slots(self.devices[0])
+        while self._waiting_runs and (slots is None or len(self._training) < slots):
+            self._send_run(*self._waiting_runs.pop(0))
+
+    def _send_run(self, level: int, device: str, sub: Submission, asked: bool = False) -> None:
+        # (the run's wall-clock limit starts here: whatever it waited for a place is not its time)
+        trace.mark("convergence run sent", level=level, training=len(self._training), asked=asked)
+        self.converging[(level, device)] = start_convergence(sub, level, self.seed)
+        self._training[(level, device)] = (sub, time.monotonic())
 
     def _make_submission(self, level: int, lane: str = "main") -> Submission:
         module = LEVELS[level].module

@@ -116,6 +116,14 @@ def pytest_collection_modifyitems(config, items):
     ctx.start_convergence_runs(converge)
 
 
+def pytest_itemcollected(item):
+    get_context(item.config).pump()  # (the convergence runs waiting for a place: see GradingContext.pump)
+
+
+def pytest_runtest_setup(item):
+    get_context(item.config).pump()
+
+
 # ---------------------------------------------------------------------- fixtures
 @pytest.fixture
 def ctx(request) -> GradingContext:
@@ -143,7 +151,11 @@ def sub(request, ctx, device) -> Submission:
 @pytest.fixture
 def converging(request, ctx, device):
     """The level's convergence run, if it was started ahead of time (else None: the check runs it)."""
-    return ctx.converging.pop((request.module.LEVEL, device), None)
+    level = request.module.LEVEL
+    ctx.pump(need=level)  # (sent now if it still waited for a place)
+    run = ctx.converging.pop((level, device), None)
+    ctx.pump()  # its place goes to the next run while this check waits for it
+    return run
 
 
 @pytest.fixture

@@ -98,6 +98,15 @@ class Channel:
             self.spent += time.monotonic() - t0
         return reply
 
+    def reply_ready(self) -> bool:
+        """Whether a reply (or the child's end) waits to be read: asks, never waits."""
+        if self.dead:
+            return True
+        try:
+            return bool(select.select([self.sock], [], [], 0)[0])
+        except (OSError, ValueError):  # (a closed socket: gone)
+            return True
+
     def _death_reason(self, exc) -> str:
         if isinstance(exc, wire.WireError) and "closed" not in str(exc):
             return f"the student's process sent an unreadable reply ({exc})"
@@ -181,6 +190,9 @@ class InProcessChannel:
     def start(self, header, buffers=None, timeout=None):
         self._reply = self.request(header, buffers, timeout)
 
+    def reply_ready(self) -> bool:
+        return True  # (answered within start)
+
     def finish(self):
         return self._reply
 
@@ -216,6 +228,9 @@ class PipeChannel(Channel):
         self._expected: queue.Queue = queue.Queue()  # per request sent: the most buffer bytes its reply may carry
         self._ends = wire.PipeEnds(self.proc.stdout.fileno(), self.proc.stdin.fileno())
         threading.Thread(target=self._read_replies, daemon=True, name=f"kit-child-{self.pid}").start()
+
+    def reply_ready(self) -> bool:
+        return bool(self.dead) or not self._replies.empty()
 
     def _read_replies(self) -> None:
         """One reply per request, each refused before it is read if it announces more than its

@@ -149,6 +149,11 @@ class Submission:
             parts.append(self._channel.output())
         return "".join(parts)
 
+    def reply_ready(self) -> bool:
+        """Whether the reply to a call started in the background is there (or its child is gone):
+        the grader asks to decide what else to start, never to wait."""
+        return self._channel is None or self._channel.reply_ready()
+
     def spent(self) -> float:
         return self._spent_before + (self._channel.spent if self._channel is not None else 0.0)
 
