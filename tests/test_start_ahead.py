@@ -283,10 +283,13 @@ def test_a_check_of_all_levels_trains_one_run_per_core_with_full_marks(zygote, m
     monkeypatch.setattr(trace, "_PATH", str(path))
     report = grade(os.path.join(ROOT, "solutions"), list(range(1, 9)), SEED, pool=zygote)
     assert report.score == report.max_score == 100 and report.errors == []
-    sent = [json.loads(line) for line in path.read_text().splitlines()]
-    sent = [e for e in sent if e["what"] == "convergence run sent"]
+    events = [json.loads(line) for line in path.read_text().splitlines()]
+    sent = [e for e in events if e["what"] == "convergence run sent"]
     assert [e["level"] for e in sent] == list(range(1, 9))
     assert all(e["training"] < 2 for e in sent if not e["asked"])
+    # the first runs train while the later levels' children start
+    asked_for = [(e["level"], e.get("lane")) for e in events if e["what"] in ("child asked for", "convergence run sent")]
+    assert asked_for.index((2, None)) < asked_for.index((3, "converge"))
 
 
 def test_ending_a_childs_processes_once_does_not_pause(monkeypatch):

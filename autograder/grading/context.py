@@ -175,8 +175,8 @@ class GradingContext:
                 pass
             else:
                 self._waiting_runs.append((level, device, sub))
+                self.pump()  # (the first runs train while the next children start)
             self._convergence_asked.add(level)  # (not where anything else escaped: met again in pytest's run)
-        self.pump()
 
     @staticmethod
     def run_slots(device: str) -> int | None:
