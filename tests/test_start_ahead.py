@@ -288,8 +288,8 @@ def test_a_check_of_all_levels_trains_one_run_per_core_with_full_marks(zygote, m
     assert [e["level"] for e in sent] == list(range(1, 9))
     assert all(e["training"] < 2 for e in sent if not e["asked"])
     # the first runs train while the later levels' children start
-    asked_for = [(e["level"], e.get("lane")) for e in events if e["what"] in ("child asked for", "convergence run sent")]
-    assert asked_for.index((2, None)) < asked_for.index((3, "converge"))
+    order = [(e["level"], e.get("lane")) for e in events if e["what"] in ("child asked for", "convergence run sent")]
+    assert order.index((2, None)) < order.index((3, "converge"))
 
 
 def test_ending_a_childs_processes_once_does_not_pause(monkeypatch):
