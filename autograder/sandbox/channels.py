@@ -69,8 +69,9 @@ class Channel:
             while True:  # wait for the reply, watching the clock and the memory
                 remaining = deadline - time.monotonic()
                 # A reply already there is taken even past the deadline: the grader may collect a
-                # call long after starting it (the convergence runs of every level start together,
-                # and are collected level by level), and its own delay is no student's timeout.
+                # call long after starting it (the convergence runs start ahead of their checks, a
+                # few at a time, and are collected level by level), and its own delay is no
+                # student's timeout.
                 ready, _, _ = select.select([self.sock], [], [], max(0.0, min(0.1, remaining)))
                 if ready:
                     break
