@@ -33,12 +33,12 @@ def test_the_graders_import_freezes_what_torch_made_and_turns_the_collector_back
     got = _fresh(
         """
         import gc, json, sys
-        from autograder.core.long_lived import import_grader
+        from autograder.core.long_lived import import_long_lived
         before = gc.get_freeze_count()
-        import_grader()
+        import_long_lived()
         after = gc.get_freeze_count()
         walked = len(gc.get_objects())  # what a full collection would walk now
-        import_grader()  # a second call: nothing more
+        import_long_lived()  # a second call: nothing more
         print(json.dumps(dict(before=before, after=after, walked=walked, again=gc.get_freeze_count(),
                               torch="torch" in sys.modules)))
         """
@@ -54,9 +54,9 @@ def test_the_collector_is_left_as_it_was_found(enabled):
     got = _fresh(
         f"""
         import gc, json
-        from autograder.core.long_lived import import_grader
+        from autograder.core.long_lived import import_long_lived
         {"gc.enable()" if enabled else "gc.disable()"}
-        import_grader()
+        import_long_lived()
         print(json.dumps(dict(enabled=gc.isenabled())))
         """
     )

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..core import trace
 from ..core.curriculum import LEVELS
-from ..core.long_lived import import_grader
+from ..core.long_lived import import_long_lived
 from ..core.settings import DEFAULT_SEED, default_seed, parse_levels, repo_root
 from ..learner import history
 from ..sandbox import start_method
@@ -91,7 +91,7 @@ def _grade_one(directory: Path, levels: list[int], args, pool=None):
     own = pool is None
     pool = start_pool(levels=levels) if own else pool
     try:
-        import_grader()
+        import_long_lived()
         from ..grading.run import grade
 
         return grade(directory, levels, _seed(args), _device(args), _limits(args), curves=bool(args.html), pool=pool)

@@ -8,11 +8,12 @@ the checks). So the imports run with the collector paused, and what they made is
 (``gc.freeze``): moved to a generation the collector never walks. Objects made later are collected
 as before.
 
-What the imports left as cyclic garbage (about 7,000 objects, a few hundred kilobytes) is frozen
-with the rest and never freed: a fixed cost, once per process.
+What the imports left as cyclic garbage (about 7,000 objects) is frozen with the rest and never
+freed: a fixed cost, once per process.
 
-Only for the kit's own processes: the grader of a ``check``, ``grade`` or ``watch``, a batch or
-cluster worker, the Gradescope runner, the nbgrader preprocessor's process. Never in a student's
+Only for the kit's own processes: the grader of a ``check``, ``grade``, ``watch`` or ``hint``, the
+batch workers (a class's, nbgrader's pass ahead of ``autograde``), a cluster worker, the Gradescope
+runner. Never in a student's
 notebook kernel (``learner/selfcheck.py``), whose objects at that moment would be frozen with them.
 The sandbox's children do the same on their own side (``child/entry.py``: they never import this
 package).
@@ -21,19 +22,23 @@ package).
 from __future__ import annotations
 
 import gc
+import importlib
+import sys
+
+#: What the kit's own processes import so: the grading run, and with it torch, pytest's plugin and
+#: the checks' helpers. (A name, not an import: this layer sits below the grading package.)
+GRADER = "autograder.grading.run"
 
 
-def import_grader() -> None:
-    """Import the grading machinery (torch, pytest's plugin, the checks' helpers) with the collector
-    paused, then freeze what exists. A second call, once it is imported, does nothing."""
-    import sys
-
-    if "autograder.grading.run" in sys.modules:
+def import_long_lived(name: str = GRADER) -> None:
+    """Import the module ``name`` with the collector paused, then freeze what exists. A second call,
+    once it is imported, does nothing."""
+    if name in sys.modules:
         return
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        from ..grading import run  # noqa: F401 - imported for its side effect: everything it needs
+        importlib.import_module(name)
     finally:
         gc.freeze()
         if was_enabled:

@@ -119,9 +119,9 @@ def find_students(paths: list[Path]) -> list[Student]:
 
 # ----------------------------------------------------------------------- the workers
 def _init_worker() -> None:
-    from ..core.long_lived import import_grader
+    from ..core.long_lived import import_long_lived
 
-    import_grader()
+    import_long_lived()
     import torch
 
     torch.set_num_threads(1)

@@ -176,9 +176,9 @@ def grade_task(job: dict) -> dict:
         directory = root / "submission"
         directory.mkdir()
         materialize(job["files"], directory)
-        from ..core.long_lived import import_grader
+        from ..core.long_lived import import_long_lived
 
-        import_grader()
+        import_long_lived()
         from ..grading.run import grade
 
         limits = Limits(**job["limits"])

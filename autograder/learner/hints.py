@@ -377,10 +377,10 @@ def _check_first(directory: Path, level: int) -> None:
     """No check of the level recorded yet: run one (quietly) to know which stage fails first."""
     import sys
 
-    from ..core.long_lived import import_grader
+    from ..core.long_lived import import_long_lived
     from ..core.settings import default_seed
 
-    import_grader()
+    import_long_lived()
     from ..grading.run import grade
     from ..sandbox import start_pool
 

@@ -46,9 +46,9 @@ def start_pool():
 
 def run(root: Path, config: dict, log=print) -> int:
     """Grade ``root/submission`` and write ``root/results/results.json``; 0 once that file is written."""
-    from ...core.long_lived import import_grader
+    from ...core.long_lived import import_long_lived
 
-    import_grader()
+    import_long_lived()
     from ...grading import grade  # (the entry point, read when run: what a test puts there is used)
 
     t0 = time.monotonic()
