@@ -13,10 +13,9 @@ freed: a fixed cost, once per process.
 
 Only for the kit's own processes: the grader of a ``check``, ``grade``, ``watch`` or ``hint``, the
 batch workers (a class's, nbgrader's pass ahead of ``autograde``), a cluster worker, the Gradescope
-runner. Never in a student's
-notebook kernel (``learner/selfcheck.py``), whose objects at that moment would be frozen with them.
-The sandbox's children do the same on their own side (``child/entry.py``: they never import this
-package).
+runner. Never in a student's notebook kernel (``learner/selfcheck.py``), whose objects at that
+moment would be frozen with them. The sandbox's children do the same on their own side
+(``child/entry.py``: they never import this package).
 """
 
 from __future__ import annotations
