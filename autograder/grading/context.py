@@ -303,11 +303,10 @@ class GradingContext:
             except Exception:  # noqa: BLE001
                 pass
             self.child_peak_rss = max(self.child_peak_rss, sub.peak_rss)
-        for sub in self._subs.values():
-            try:
-                sub.reap()
-            except Exception:  # noqa: BLE001
-                pass
+        try:
+            Submission.reap_all(self._subs.values())
+        except Exception:  # noqa: BLE001
+            pass
         if self._opener is not None:  # (its threads end only now, after every child they started)
             self._opener.shutdown(wait=True)
             self._opener = None

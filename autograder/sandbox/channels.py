@@ -18,8 +18,25 @@ from pathlib import Path
 from ..core import wire
 from .errors import ChildGone
 from .limits import Limits, cap_strings, max_reply_bytes, read_regular_capped
-from .processes import _kill_group, _kill_uid, _tree_rss, kill_tree, processes_of, resident_bytes
+from .processes import _kill_group, _kill_uid, _tree_rss, kill_tree, kill_users, processes_of, resident_bytes
 from .uids import UidLease
+
+
+def reap_all(channels) -> None:
+    """Wait (a bounded while, killing again) until no process of any of the channels' sandbox users
+    is left, then free their uids for other children; and reap each spawned child. One pass over
+    /proc a round covers every user (``kill_users``). Channels without a sandbox user (an ordinary
+    user's grading, a notebook's in-process channel) only have their spawned child reaped."""
+    uids = {c.uid for c in channels if getattr(c, "uid", None) is not None}
+    left = kill_users(uids) if uids else set()
+    for c in channels:
+        wait = getattr(c, "_wait_proc", None)
+        if wait is not None:
+            wait()
+        lease = getattr(c, "uid_lease", None)
+        if lease is not None and lease.uid not in left:
+            lease.release()
+            c.uid_lease = None
 
 
 @dataclass
@@ -123,14 +140,15 @@ class Channel:
         return data.decode("utf-8", "replace")
 
     def kill(self, reason: str, wait: bool = True) -> None:
-        """End the child and everything it started. wait=False signals them without waiting until
-        every process of the sandbox user is gone: then reap() must follow (closing many channels,
-        the grader signals all of them first, and waits for all together)."""
+        """End the child and everything it started. wait=False signals its process group only, and
+        leaves the rest of the sandbox user's processes and the wait until every one is gone to
+        reap() or reap_all(), which must follow (closing many channels, the grader signals all of
+        them first, and waits for all together)."""
         if not self.dead:
             self.dead = reason
         _kill_group(self.pid)
-        if self.uid is not None:
-            _kill_uid(self.uid, rounds=50 if wait else 1)
+        if self.uid is not None and wait:
+            _kill_uid(self.uid)
         try:
             self.sock.close()
         except OSError:
@@ -144,12 +162,7 @@ class Channel:
     def reap(self) -> None:
         """Wait (a bounded while, killing again) until no process of the child's sandbox user is left;
         then its uid may go to another child."""
-        if self.uid is not None:
-            _kill_uid(self.uid)
-        self._wait_proc()
-        if self.uid_lease is not None and not processes_of(uid=self.uid_lease.uid):
-            self.uid_lease.release()
-            self.uid_lease = None
+        reap_all([self])
 
     def _wait_proc(self) -> None:
         if self.proc is not None:
@@ -316,8 +329,8 @@ class PipeChannel(Channel):
         kill_tree(self.pid)  # before the group: the tree is found through the child, while it lives
         _kill_group(self.pid)
         self._expected.put(None)  # (the reader, if it waits for a request, ends)
-        if self.uid is not None:
-            _kill_uid(self.uid, rounds=50 if wait else 1)
+        if self.uid is not None and wait:  # (else reap() or reap_all(), which must follow)
+            _kill_uid(self.uid)
         try:
             self.proc.stdin.close()
         except OSError:

@@ -23,6 +23,7 @@ import torch
 
 from ..core import codec
 from . import ChildGone, SandboxFailure
+from .channels import reap_all
 from .replies import _checked_description, _clean_observations, _shape, _typed
 from .values import (
     ArrayValue,
@@ -142,6 +143,11 @@ class Submission:
     def reap(self):
         if self._closed is not None:
             self._closed.reap()
+
+    @staticmethod
+    def reap_all(submissions) -> None:
+        """``reap`` for many submissions closed with wait=False, waiting for all of them together."""
+        reap_all([s._closed for s in submissions if s._closed is not None])
 
     def output(self) -> str:
         parts = list(self.outputs)
