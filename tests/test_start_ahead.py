@@ -192,6 +192,25 @@ def test_grading_starts_the_convergence_runs_before_it_imports_pytest(tmp_path):
     assert ended == [(2, "converge"), (2, "main"), (3, "converge"), (3, "main")]
 
 
+def test_check_starts_its_pool_before_it_imports_anything_of_the_instructors():
+    """`check`'s pool (its zygote imports torch) starts as the command starts: the class mode's
+    similarity and LMS modules, the grade command's options, were imported first (18 ms)."""
+    code = (
+        "import sys, autograder.sandbox as sandbox\n"
+        "real = sandbox.start_pool\n"
+        "def spy(*a, **kw):\n"
+        "    early = sorted(m for m in sys.modules if m.startswith('autograder.instructor'))\n"
+        "    assert not early, early\n"
+        "    return real(*a, **kw)\n"
+        "sandbox.start_pool = spy\n"
+        "from autograder.cli.main import main\n"
+        f"sys.exit(main(['check', '3', '--dir', {os.path.join(ROOT, 'solutions')!r}]))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "Total: 12.5 / 12.5" in out.stdout
+
+
 class _Run:
     """A sent convergence run, as GradingContext.pump sees it: a reply there or not."""
 
