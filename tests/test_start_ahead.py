@@ -315,12 +315,12 @@ def test_ending_a_childs_processes_once_does_not_pause(monkeypatch):
     """Closing a run signals each child's processes once (16 children for eight levels): no sleep
     after that round; waiting for them to go is reap()'s, for all of them together."""
     naps = []
-    monkeypatch.setattr(processes, "processes_of", lambda uid=None, pgrp=None: [os.getpid() + 10**7])
-    monkeypatch.setattr(processes.time, "sleep", naps.append)
+    monkeypatch.setattr(processes, "processes_of_users", lambda uids: {u: [os.getpid() + 10**7] for u in uids})
+    monkeypatch.setattr(processes, "await_exit", lambda pids, timeout: naps.append(timeout))
     processes._kill_uid(12345, rounds=1)
     assert naps == []
     processes._kill_uid(12345, rounds=3)
-    assert naps == [0.01, 0.01]  # between rounds, not after the last
+    assert naps == [processes.EXIT_PAUSE] * 2  # between rounds, not after the last
 
 
 def test_the_zygote_does_once_what_each_child_would_do_again():
