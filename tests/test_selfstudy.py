@@ -41,6 +41,26 @@ def workdir(tmp_path, monkeypatch):
     return tmp_path
 
 
+@pytest.mark.slow  # (a whole CLI run: its own pool, its own import of torch)
+def test_a_hint_with_no_check_recorded_checks_the_level_first(workdir):
+    """`hint N` before any check of N: it checks the level (quietly), records it, and gives the hint
+    of the first stage that failed."""
+    shutil.copy(ROOT / "assignments" / "level3_autograd.py", workdir / "level3_autograd.py")
+    env = {k: v for k, v in os.environ.items() if k != "KIT_HISTORY"}
+    out = subprocess.run(
+        [sys.executable, "-m", "autograder", "hint", "3", "--dir", str(workdir)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "checking level 3 first" in out.stderr
+    assert "Level 3 · forward: hint 1 of" in out.stdout
+    assert [e["event"] for e in history.read(workdir)] == ["check", "hint"]
+
+
 def _check_event(level: int, stage: str, passed: bool, mistakes: dict | None = None) -> dict:
     return {
         "event": "check",

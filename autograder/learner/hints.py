@@ -379,14 +379,14 @@ def _check_first(directory: Path, level: int) -> None:
 
     from ..core.long_lived import import_long_lived
     from ..core.settings import default_seed
-
-    import_long_lived()
-    from ..grading.run import grade
     from ..sandbox import start_pool
 
     print(f"checking level {level} first, to find the stage that fails...", file=sys.stderr, flush=True)
-    pool = start_pool(levels=[level])
+    pool = start_pool(levels=[level])  # (first: its zygote imports torch while this process does)
     try:
+        import_long_lived()
+        from ..grading.run import grade
+
         report = grade(directory, [level], default_seed(), "cpu", pool=pool)
     finally:
         pool.close()
