@@ -19,7 +19,7 @@ import pytest
 from autograder.core import machine, trace
 from autograder.grading import context, grade
 from autograder.instructor import batch
-from autograder.sandbox import Portable, processes, start_pool
+from autograder.sandbox import Portable, pools, processes, start_pool
 from conftest import SEED
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -40,8 +40,12 @@ class _Interpreter:
 
 @pytest.fixture
 def counted_portable(monkeypatch):
+    """A portable pool whose interpreters are counted, not started, on two cores with memory to spare
+    (what this project's machine has; a CI runner may have more cores: pinned here)."""
     _Interpreter.started = 0
     monkeypatch.setattr(Portable, "_start_interpreter", lambda self, numpy_only=False: _Interpreter())
+    monkeypatch.setattr(machine, "usable_cores", lambda: 2)
+    monkeypatch.setattr(pools, "available_memory", lambda: 64 << 30)
     pool = Portable()
     yield pool
     pool._spares = []  # (nothing real to end)
@@ -66,6 +70,44 @@ def test_a_portable_pool_of_unknown_use_keeps_two_started_ahead(counted_portable
     counted_portable._take_interpreter()  # a batch worker's pool: no run told it what it will take
     counted_portable._take_interpreter()
     assert len(counted_portable._spares) == Portable.SPARES and _Interpreter.started == 2 + Portable.SPARES
+
+
+def test_on_more_cores_every_torch_levels_interpreter_starts_at_once(counted_portable, monkeypatch):
+    """Eight cores: the seven torch levels' interpreters import side by side from the start, one
+    core left to the grader; four cores: three at a time, each taken one replaced."""
+    monkeypatch.setattr(machine, "usable_cores", lambda: 8)
+    counted_portable.start_ahead(7)
+    assert len(counted_portable._spares) == 7 and _Interpreter.started == 7
+    for _ in range(7):
+        counted_portable._take_interpreter()
+    assert _Interpreter.started == 7  # none after the last
+    _Interpreter.started = 0
+    monkeypatch.setattr(machine, "usable_cores", lambda: 4)
+    four = Portable()
+    four.start_ahead(7)
+    assert len(four._spares) == 3
+    four._take_interpreter()
+    assert len(four._spares) == 3 and _Interpreter.started == 4
+    four._spares = []
+
+
+def test_interpreters_started_ahead_never_take_more_than_half_the_available_memory(counted_portable, monkeypatch):
+    monkeypatch.setattr(machine, "usable_cores", lambda: 16)
+    monkeypatch.setattr(pools, "available_memory", lambda: 6 * Portable.SPARE_BYTES + 1)
+    counted_portable.start_ahead(7)
+    assert len(counted_portable._spares) == 3  # half of six interpreters' worth
+    monkeypatch.setattr(pools, "available_memory", lambda: 0)
+    small = Portable()
+    small.start_ahead(7)
+    assert len(small._spares) == 1  # (always one: the run needs its next child anyway)
+    small._spares = []
+
+
+def test_a_pool_of_unknown_use_keeps_two_started_ahead_on_any_machine(counted_portable, monkeypatch):
+    """A batch worker's pool lives on beside the other workers': it never takes a core each."""
+    monkeypatch.setattr(machine, "usable_cores", lambda: 16)
+    counted_portable._take_interpreter()
+    assert len(counted_portable._spares) == Portable.SPARES
 
 
 def test_start_pool_starts_a_portable_pools_first_interpreters_for_its_torch_levels(counted_portable, monkeypatch):

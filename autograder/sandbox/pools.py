@@ -13,14 +13,22 @@ import tempfile
 import threading
 from pathlib import Path
 
-from ..core import trace, wire
+from ..core import machine, trace, wire
 from ..core.curriculum import LEVELS
 from .channels import Channel, PipeChannel
 from .environment import _child_config, _handshake, child_command, clean_env, unusable_reason
 from .errors import ChildGone, SandboxFailure
 from .gpu import accelerator_visible
 from .limits import Limits, isolation_refusal, isolation_shortfall
-from .processes import _descendants, _kill_group, _own_process_group, _write_oom_score_adj, cpu_seconds, kill_tree
+from .processes import (
+    _descendants,
+    _kill_group,
+    _own_process_group,
+    _write_oom_score_adj,
+    available_memory,
+    cpu_seconds,
+    kill_tree,
+)
 
 #: How a new pool decides whether a GPU is visible (a test may put its own probe here).
 GPU_PROBE = accelerator_visible
@@ -315,13 +323,18 @@ class Portable(ChildPool):
     the child is ended with its whole process tree. On Linux it takes the same protections as the
     other pools' children (``KIT_SANDBOX_START=portable`` tests this path there).
 
-    ``SPARES`` interpreters are kept started ahead (each imports torch, then waits for its
-    configuration), so that the next children's start-up overlaps the grader's work instead of
-    following it: two, so that a level graded faster than an interpreter starts does not leave the
+    Interpreters are kept started ahead (each imports torch, then waits for its configuration), so
+    that the next children's start-up overlaps the grader's work instead of following it: at least
+    ``SPARES``, two, so that a level graded faster than an interpreter starts does not leave the
     next one waiting (the grader grades the levels one after another), and the imports of two run
-    side by side on two cores."""
+    side by side on two cores. Where the run says how many it will take (``start_ahead``), up to one
+    per usable core but the grader's: on a laptop of eight cores the seven torch levels' imports all
+    run at once, not two at a time (``_wanted``), as long as half the memory available holds them."""
 
     SPARES = 2
+    #: What one interpreter started ahead may hold once torch is imported (about 200 MB resident,
+    #: with room): ``_wanted`` never starts more than half the available memory holds.
+    SPARE_BYTES = 400 * 2**20
 
     start_method = "portable"
 
@@ -372,11 +385,20 @@ class Portable(ChildPool):
             self._expected = count
             self._start_spares()
 
+    def _wanted(self) -> int:
+        """How many interpreters to keep started ahead. ``SPARES`` where the run's size is unknown (a
+        batch worker's pool, which lives on beside the other workers'); else as many as the run will
+        still take, up to one per usable core but the grader's (at least ``SPARES``), and no more
+        than half the memory available now holds (at least one)."""
+        if self._expected is None:
+            return self.SPARES
+        cores = max(self.SPARES, machine.usable_cores() - 1)
+        return min(self._expected, cores, max(1, available_memory() // 2 // self.SPARE_BYTES))
+
     def _start_spares(self) -> None:
-        """Start interpreters ahead until ``SPARES`` are, or as many as the run will still take
-        (call with the lock held)."""
+        """Start interpreters ahead until ``_wanted`` are (call with the lock held)."""
         self._spares = [p for p in self._spares if p.poll() is None]
-        wanted = self.SPARES if self._expected is None else min(self.SPARES, self._expected)
+        wanted = self._wanted()
         while len(self._spares) < wanted:
             try:
                 self._spares.append(self._start_interpreter())

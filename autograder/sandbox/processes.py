@@ -139,6 +139,18 @@ def processes_of_users(uids: set[int] | frozenset[int]) -> dict[int, list[int]]:
     return found
 
 
+def available_memory() -> int:
+    """Bytes of memory available to new processes now (psutil: the kernel's MemAvailable on Linux,
+    the free and inactive pages on macOS, the available physical memory on Windows); a large number
+    where it cannot be read, so that nothing is held back for want of a figure."""
+    try:
+        import psutil
+
+        return int(psutil.virtual_memory().available)
+    except Exception:  # noqa: BLE001 - (no psutil, or a platform it cannot read)
+        return 1 << 50
+
+
 def resident_bytes(pids: list[int]) -> int:
     if not pids:
         return 0
