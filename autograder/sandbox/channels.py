@@ -18,7 +18,7 @@ from pathlib import Path
 from ..core import wire
 from .errors import ChildGone
 from .limits import Limits, cap_strings, max_reply_bytes, read_regular_capped
-from .processes import _kill_group, _kill_uid, _tree_rss, kill_tree, kill_users, processes_of, resident_bytes
+from .processes import _kill_group, _tree_rss, kill_tree, kill_users, processes_of, resident_bytes
 from .uids import UidLease
 
 
@@ -147,17 +147,12 @@ class Channel:
         if not self.dead:
             self.dead = reason
         _kill_group(self.pid)
-        if self.uid is not None and wait:
-            _kill_uid(self.uid)
         try:
             self.sock.close()
         except OSError:
             pass
         if wait:
-            self._wait_proc()
-            if self.uid_lease is not None and not processes_of(uid=self.uid_lease.uid):
-                self.uid_lease.release()
-                self.uid_lease = None
+            reap_all([self])
 
     def reap(self) -> None:
         """Wait (a bounded while, killing again) until no process of the child's sandbox user is left;
@@ -329,17 +324,12 @@ class PipeChannel(Channel):
         kill_tree(self.pid)  # before the group: the tree is found through the child, while it lives
         _kill_group(self.pid)
         self._expected.put(None)  # (the reader, if it waits for a request, ends)
-        if self.uid is not None and wait:  # (else reap() or reap_all(), which must follow)
-            _kill_uid(self.uid)
         try:
             self.proc.stdin.close()
         except OSError:
             pass
-        if wait:
-            self._wait_proc()
-            if self.uid_lease is not None and not processes_of(uid=self.uid_lease.uid):
-                self.uid_lease.release()
-                self.uid_lease = None
+        if wait:  # (else reap() or reap_all(), which must follow)
+            reap_all([self])
 
     def close(self, wait: bool = True) -> None:
         self.peak_rss = max(self.peak_rss, self.high_water_rss())
