@@ -10,9 +10,12 @@ imports the grader, starts its pool and grades all eight levels. Each round runs
 - ``fork``: the warm pool (Linux's default);
 - ``portable``: a fresh interpreter per child over pipes (macOS's and Windows' default), with as
   many interpreters started ahead as the run allows (``Portable._wanted``: up to one per usable
-  core but the grader's);
-- ``portable, 2 ahead``: the same with at most two started ahead, the rule before c809786, so that
-  what the per-core rule brings is measured beside it (on two cores the two are the same rule);
+  core but the grader's) and, where every torch interpreter then has a core, each level's
+  convergence run in an interpreter of its own (``pools.both_lanes_fit``);
+- ``portable, one lane``: the same with one interpreter per level (the convergence run after the
+  level's other checks), the rule before both lanes were allowed on many cores;
+- ``portable, one lane, 2 ahead``: and at most two interpreters started ahead, the rule before
+  c809786;
 - ``python -c "import torch"``, the scale.
 
 ``--cores N`` runs every command on the first N cores (CPU affinity, which the kit reads as its
@@ -33,13 +36,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-#: The portable pool held to two interpreters started ahead (the rule before c809786), for the
-#: comparison row: the command line is the CLI's own, run after the one method is replaced.
-TWO_AHEAD = (
+#: The portable pool held to one interpreter per level (``both_lanes_fit`` false) and, with
+#: ``{two}`` true, to two interpreters started ahead: the CLI's own command line, run after the
+#: rule is replaced.
+OLD_RULES = (
     "import runpy, sys\n"
     "from autograder.sandbox import pools\n"
+    "pools.both_lanes_fit = lambda levels: False\n"
     "wanted = pools.Portable._wanted\n"
-    "pools.Portable._wanted = lambda self: min(wanted(self), self.SPARES)\n"
+    "if {two}:\n"
+    "    pools.Portable._wanted = lambda self: min(wanted(self), self.SPARES)\n"
     "sys.argv = ['autograder', *sys.argv[1:]]\n"
     "runpy.run_module('autograder', run_name='__main__', alter_sys=True)\n"
 )
@@ -48,7 +54,8 @@ CHECK = ["check", "--dir", str(ROOT / "solutions")]
 ROWS = {
     "fork (warm pool)": ([sys.executable, "-m", "autograder", *CHECK], "fork"),
     "portable": ([sys.executable, "-m", "autograder", *CHECK], "portable"),
-    "portable, 2 ahead": ([sys.executable, "-c", TWO_AHEAD, *CHECK], "portable"),
+    "portable, one lane": ([sys.executable, "-c", OLD_RULES.format(two=False), *CHECK], "portable"),
+    "portable, one lane, 2 ahead": ([sys.executable, "-c", OLD_RULES.format(two=True), *CHECK], "portable"),
     "python -c 'import torch'": ([sys.executable, "-c", "import torch"], None),
 }
 

@@ -119,6 +119,56 @@ def test_start_pool_starts_a_portable_pools_first_interpreters_for_its_torch_lev
         pool._spares = []
 
 
+@pytest.mark.parametrize(
+    "cores, levels, both",
+    [
+        (16, list(range(1, 9)), True),  # fourteen torch interpreters, fifteen cores beside the grader's
+        (15, list(range(1, 9)), True),
+        (14, list(range(1, 9)), False),
+        (8, list(range(1, 9)), False),  # a laptop grading all eight: one interpreter per level
+        (4, [3], True),  # a laptop grading one level: both lanes' imports side by side
+        (2, [3], False),  # this project's machine: one interpreter for a torch level
+        (2, [1], True),  # the numpy level's interpreters import numpy alone
+        (4, [9, 10], False),  # (no such levels: nothing to grade)
+    ],
+)
+def test_a_cold_run_gives_convergence_an_interpreter_only_where_every_one_has_a_core(monkeypatch, cores, levels, both):
+    monkeypatch.setattr(machine, "usable_cores", lambda: cores)
+    monkeypatch.setattr(pools, "available_memory", lambda: 64 << 30)
+    assert pools.both_lanes_fit(levels) is both
+
+
+def test_a_cold_run_gives_convergence_an_interpreter_only_where_half_the_memory_holds_them(monkeypatch):
+    monkeypatch.setattr(machine, "usable_cores", lambda: 16)
+    monkeypatch.setattr(pools, "available_memory", lambda: 2 * 14 * Portable.SPARE_BYTES)
+    assert pools.both_lanes_fit(list(range(1, 9)))  # fourteen torch interpreters (the numpy level's are small)
+    monkeypatch.setattr(pools, "available_memory", lambda: 2 * 14 * Portable.SPARE_BYTES - 1)
+    assert not pools.both_lanes_fit(list(range(1, 9)))
+
+
+@pytest.mark.parametrize("method", ["portable", "spawn"])
+def test_start_pool_tells_a_cold_pool_its_lanes_and_starts_what_both_take(counted_portable, monkeypatch, method):
+    monkeypatch.setenv("KIT_SANDBOX_START", method)
+    monkeypatch.setattr(machine, "usable_cores", lambda: 16)
+    pool = start_pool(levels=list(range(1, 9)))
+    try:
+        assert pool.converge_lanes
+        if method == "portable":  # two per torch level, all at once: a core each
+            assert pool._expected == 14 and len(pool._spares) == 14
+    finally:
+        pool._spares = []
+        pool.close()
+    monkeypatch.setattr(machine, "usable_cores", lambda: 8)
+    pool = start_pool(levels=list(range(1, 9)))
+    try:
+        assert not pool.converge_lanes
+        if method == "portable":
+            assert pool._expected == 7
+    finally:
+        pool._spares = []
+        pool.close()
+
+
 class _CountingPool:
     """A pool that counts the children asked of it."""
 
@@ -146,6 +196,30 @@ def test_the_warm_pool_gives_a_level_two_children_and_a_cold_pool_one(zygote):
         cold.pool.close()
     assert report.score == 12.5 and report.errors == []
     assert cold.forks == 1  # each is an `import torch`: the convergence run follows the level's checks
+
+
+@pytest.mark.slow  # (four cold interpreters: seconds)
+@pytest.mark.parametrize(
+    "folder, levels",
+    [("solutions", [1, 2]), ("tests/corpus/broken/l2_train_loss_after_update", [2])],  # a pass, a training failure
+)
+def test_a_cold_pool_whose_cores_hold_both_lanes_gives_a_level_two_interpreters_with_the_same_verdicts(folder, levels):
+    """Where both_lanes_fit (many cores), each level's convergence run trains in an interpreter of
+    its own, the numpy level's a numpy-only one: every score and message as with one per level."""
+    reports, forks = {}, {}
+    for both in (True, False):
+        cold = _CountingPool(Portable())
+        cold.pool.converge_lanes = both
+        try:
+            reports[both] = grade(os.path.join(ROOT, folder), levels, SEED, pool=cold)
+        finally:
+            cold.pool.close()
+        forks[both] = cold.forks
+    assert forks == {True: 2 * len(levels), False: len(levels)}
+    two, one = ({c.id: (c.score, c.passed, c.error, c.message) for c in reports[k].checks} for k in (True, False))
+    assert two == one and reports[True].errors == reports[False].errors == []
+    assert all(passed for _, passed, _, _ in two.values()) is (folder == "solutions")
+    assert two["2.train.converges"][1] is (folder == "solutions")
 
 
 @pytest.mark.parametrize(

@@ -155,10 +155,12 @@ class GradingContext:
         device = self.devices[0]
         if device == "cuda" and not cuda_available():
             return
-        if device == "cpu" and self._pool is not None and self._pool.start_method != "fork":
-            # A cold pool's child is a fresh interpreter that imports torch (seconds of CPU): a second
-            # one per level for its convergence run costs more than the run, so the run goes to the
-            # level's main child, after its other checks (docs/speed.md, "The cold path").
+        cold = self._pool is not None and self._pool.start_method != "fork"
+        if device == "cpu" and cold and not self._pool.converge_lanes:
+            # A cold pool's child is a fresh interpreter that imports torch (seconds of CPU): unless
+            # the cores run every such import side by side (pools.both_lanes_fit), a second one per
+            # level for its convergence run costs more than the run, so the run goes to the level's
+            # main child, after its other checks (docs/speed.md, "The cold path").
             return
         if device == "cpu" and not self.converge_lane:  # no core to spare for it (core_to_spare)
             return
