@@ -6,7 +6,8 @@ Measures (medians of --repeat runs, wall clock):
   (a) `python -c "import torch"` — the baseline every ratio divides by;
   (b) `python -m autograder check` of one level and of all eight, on the reference; also one level
       on the cold path (KIT_SANDBOX_START=spawn: a fresh interpreter per child, for platforms where
-      forking is unsafe), and the re-check `check --watch` does after a save (the grader warm);
+      forking is unsafe), and the re-check `check --watch` does after a save (the grader warm), through
+      the warm pool and the portable transport;
   (c) the batch grader on N mixed submissions (reference, stubs, broken corpus cases), --jobs 2;
   (d) `nbgrader autograde` on the same kind of N notebooks (bench/nbgrader_vs_kit.py, one run);
   (e) peak RSS of the grader process and of a sandboxed child (from the reports' timings).
@@ -36,8 +37,10 @@ def wall(cmd, env=None, **kw) -> float:
     return time.perf_counter() - t0
 
 
-def watch_rechecks(repeat: int, level: int = 3) -> list[float]:
-    """Seconds from a save to the new result line, with `check --watch` running (warm)."""
+def watch_rechecks(repeat: int, level: int = 3, env=None, pause: float = 2.0) -> list[float]:
+    """Seconds from a save to the new result line, with `check --watch` running (warm). Each save
+    comes ``pause`` seconds after the last result, a student's edit (the portable pool starts its
+    next interpreters after a check: they import torch in that time)."""
     import os
     import queue
     import threading
@@ -52,6 +55,7 @@ def watch_rechecks(repeat: int, level: int = 3) -> list[float]:
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,
+            env=env,
         )
         lines: queue.Queue = queue.Queue()
         threading.Thread(target=lambda: [lines.put(x) for x in proc.stdout], daemon=True).start()
@@ -65,6 +69,7 @@ def watch_rechecks(repeat: int, level: int = 3) -> list[float]:
             next_total()  # the first, cold check
             times = []
             for i in range(repeat):
+                time.sleep(pause)
                 t = time.time() + 1 + i
                 t0 = time.perf_counter()
                 os.utime(work / module, (t, t))  # a save
@@ -109,6 +114,10 @@ def main(argv=None) -> int:
     spawn_env = dict(os.environ, KIT_SANDBOX_START="spawn")
     rows["(b) check, one level (3), cold path (spawn)"] = med(lambda: wall(check + ["3"], env=spawn_env))
     rows["(b) check --watch, one level (3): save to result"] = statistics.median(watch_rechecks(args.repeat))
+    portable_env = dict(os.environ, KIT_SANDBOX_START="portable")
+    rows["(b) check --watch, one level (3), portable: save to result"] = statistics.median(
+        watch_rechecks(args.repeat, env=portable_env)
+    )
     with tempfile.TemporaryDirectory() as tmp:
         cls = make_class(args.n, args.level, Path(tmp))
         out = Path(tmp) / "out"

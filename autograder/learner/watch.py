@@ -42,7 +42,7 @@ def watch(directory: Path, levels: list[int], check_once: Callable) -> int:
     """Run check_once(pool) now and after every change, until Ctrl-C."""
     import signal
 
-    from ..sandbox import start_pool
+    from ..sandbox import expect_run, start_pool
 
     # A stop that comes while a check runs takes effect when the check is done (its children
     # closed, its record written): interrupted halfway, that clean-up could be left waiting on a
@@ -68,6 +68,9 @@ def watch(directory: Path, levels: list[int], check_once: Callable) -> int:
             checking = True
             check_once(pool)
             checking = False
+            # A cold pool's interpreters for the next check start now and import torch while the
+            # student edits: else each check after a save waited for an import per level.
+            expect_run(pool, levels)
             names = ", ".join(sorted(state)) or "no level files yet"
             print(
                 f"checked in {time.monotonic() - t0:.1f} s; watching {directory} ({names}) for changes, Ctrl-C to stop",

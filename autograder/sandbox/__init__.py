@@ -38,6 +38,7 @@ from .pools import (
     Spawner,
     Zygote,
     close_shared_pool,
+    expect_run,
     fork_is_safe,
     probe_isolation,
     shared_pool,
@@ -87,5 +88,6 @@ __all__ = [
     "shared_pool",
     "start_method",
     "start_pool",
+    "expect_run",
     "unusable_reason",
 ]

@@ -283,12 +283,22 @@ def start_pool(method: str | None = None, levels: list[int] | None = None) -> Ch
     trace.mark("pool started", method=pool.start_method)
     if levels and any(LEVELS[lv].numpy for lv in levels if lv in LEVELS) and isinstance(pool, Zygote):
         pool.start_numpy_only()  # its start (numpy only: a fraction of torch's) overlaps the grader's
-    if levels and not isinstance(pool, Zygote):
-        pool.converge_lanes = both_lanes_fit(levels)
-    if levels and isinstance(pool, Portable):  # the first children's imports overlap the grader's
+    if levels:
+        expect_run(pool, levels)  # (the portable pool's first children's imports overlap the grader's)
+    return pool
+
+
+def expect_run(pool: ChildPool, levels: list[int]) -> None:
+    """Tell ``pool`` the run it grades next, of ``levels``: a cold pool chooses its lanes for it
+    (``both_lanes_fit``), and the portable pool starts the interpreters with torch the run will take
+    (``Portable.start_ahead``). ``start_pool`` tells it of the first run; a caller that grades again
+    with the same pool (``check --watch``, between saves) tells it of the next."""
+    if isinstance(pool, Zygote):
+        return
+    pool.converge_lanes = both_lanes_fit(levels)
+    if isinstance(pool, Portable):
         torch_levels = sum(1 for lv in levels if lv in LEVELS and not LEVELS[lv].numpy)
         pool.start_ahead(torch_levels * (2 if pool.converge_lanes else 1))
-    return pool
 
 
 def both_lanes_fit(levels: list[int]) -> bool:
