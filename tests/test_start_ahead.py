@@ -28,27 +28,36 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 class _Interpreter:
     """What Portable keeps of an interpreter it started ahead: alive until killed."""
 
-    started = 0
+    started = 0  # with torch
+    numpy_started = 0
 
-    def __init__(self):
-        type(self).started += 1
+    def __init__(self, numpy_only=False):
+        if numpy_only:
+            type(self).numpy_started += 1
+        else:
+            type(self).started += 1
         self.pid = -1
 
     def poll(self):
         return None
 
 
+def _forget(pool):
+    """Drop a counted pool's interpreters (nothing real to end)."""
+    pool._spares, pool._numpy_spares = [], []
+
+
 @pytest.fixture
 def counted_portable(monkeypatch):
     """A portable pool whose interpreters are counted, not started, on two cores with memory to spare
     (what this project's machine has; a CI runner may have more cores: pinned here)."""
-    _Interpreter.started = 0
-    monkeypatch.setattr(Portable, "_start_interpreter", lambda self, numpy_only=False: _Interpreter())
+    _Interpreter.started = _Interpreter.numpy_started = 0
+    monkeypatch.setattr(Portable, "_start_interpreter", lambda self, numpy_only=False: _Interpreter(numpy_only))
     monkeypatch.setattr(machine, "usable_cores", lambda: 2)
     monkeypatch.setattr(pools, "available_memory", lambda: 64 << 30)
     pool = Portable()
     yield pool
-    pool._spares = []  # (nothing real to end)
+    _forget(pool)  # (nothing real to end)
 
 
 def test_the_portable_pool_starts_what_the_run_will_take_and_no_more(counted_portable):
@@ -72,6 +81,31 @@ def test_a_portable_pool_of_unknown_use_keeps_two_started_ahead(counted_portable
     assert len(counted_portable._spares) == Portable.SPARES and _Interpreter.started == 2 + Portable.SPARES
 
 
+def test_the_numpy_level_takes_a_numpy_only_interpreter_started_ahead_and_no_more_start(counted_portable):
+    pool = counted_portable
+    pool.start_ahead(1, numpy_only=1)  # levels 1 and 2
+    assert _Interpreter.numpy_started == 1 and _Interpreter.started == 1
+    ready = pool._numpy_spares[0]
+    assert pool._take_interpreter(numpy_only=True) is ready  # the numpy level's, without a wait
+    assert pool._numpy_spares == [] and _Interpreter.numpy_started == 1  # none after the last
+    assert pool._take_interpreter() is not ready and _Interpreter.started == 1  # the torch level's
+
+
+def test_a_pool_of_unknown_use_keeps_one_numpy_only_interpreter_started_ahead(counted_portable):
+    counted_portable._take_interpreter(numpy_only=True)
+    counted_portable._take_interpreter(numpy_only=True)
+    assert len(counted_portable._numpy_spares) == 1 and _Interpreter.numpy_started == 3
+
+
+def test_a_numpy_levels_two_lanes_take_two_numpy_only_interpreters(counted_portable, monkeypatch):
+    monkeypatch.setenv("KIT_SANDBOX_START", "portable")
+    pool = start_pool(levels=[1])  # both lanes on two cores: numpy interpreters are not counted
+    try:
+        assert pool.converge_lanes and len(pool._numpy_spares) == 2 and pool._spares == []
+    finally:
+        _forget(pool)
+
+
 def test_on_more_cores_every_torch_levels_interpreter_starts_at_once(counted_portable, monkeypatch):
     """Eight cores: the seven torch levels' interpreters import side by side from the start, one
     core left to the grader; four cores: three at a time, each taken one replaced."""
@@ -88,7 +122,7 @@ def test_on_more_cores_every_torch_levels_interpreter_starts_at_once(counted_por
     assert len(four._spares) == 3
     four._take_interpreter()
     assert len(four._spares) == 3 and _Interpreter.started == 4
-    four._spares = []
+    _forget(four)
 
 
 def test_interpreters_started_ahead_never_take_more_than_half_the_available_memory(counted_portable, monkeypatch):
@@ -100,7 +134,7 @@ def test_interpreters_started_ahead_never_take_more_than_half_the_available_memo
     small = Portable()
     small.start_ahead(7)
     assert len(small._spares) == 1  # (always one: the run needs its next child anyway)
-    small._spares = []
+    _forget(small)
 
 
 def test_a_pool_of_unknown_use_keeps_two_started_ahead_on_any_machine(counted_portable, monkeypatch):
@@ -112,11 +146,12 @@ def test_a_pool_of_unknown_use_keeps_two_started_ahead_on_any_machine(counted_po
 
 def test_start_pool_starts_a_portable_pools_first_interpreters_for_its_torch_levels(counted_portable, monkeypatch):
     monkeypatch.setenv("KIT_SANDBOX_START", "portable")
-    pool = start_pool(levels=[1, 2])  # the numpy level takes a fresh numpy-only interpreter, not one of these
+    pool = start_pool(levels=[1, 2])  # the numpy level takes a numpy-only interpreter, not one of these
     try:
         assert isinstance(pool, Portable) and len(pool._spares) == 1 and pool._expected == 1
+        assert len(pool._numpy_spares) == 1 and _Interpreter.numpy_started == 1  # (numpy alone: cheap)
     finally:
-        pool._spares = []
+        _forget(pool)
 
 
 @pytest.mark.parametrize(
@@ -156,7 +191,7 @@ def test_start_pool_tells_a_cold_pool_its_lanes_and_starts_what_both_take(counte
         if method == "portable":  # two per torch level, all at once: a core each
             assert pool._expected == 14 and len(pool._spares) == 14
     finally:
-        pool._spares = []
+        _forget(pool)
         pool.close()
     monkeypatch.setattr(machine, "usable_cores", lambda: 8)
     pool = start_pool(levels=list(range(1, 9)))
@@ -165,7 +200,7 @@ def test_start_pool_tells_a_cold_pool_its_lanes_and_starts_what_both_take(counte
         if method == "portable":
             assert pool._expected == 7
     finally:
-        pool._spares = []
+        _forget(pool)
         pool.close()
 
 

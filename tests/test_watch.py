@@ -170,7 +170,7 @@ def test_a_portable_watch_starts_the_next_checks_interpreters_while_the_student_
         for _ in range(3):  # levels 2, 3 and 4: one interpreter each
             pool._take_interpreter()
         if len(ready_at_each_check) == 3:
-            pool._spares = []  # (nothing real to end)
+            pool._spares, pool._numpy_spares = [], []  # (nothing real to end)
             raise KeyboardInterrupt
 
     try:

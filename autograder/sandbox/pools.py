@@ -297,8 +297,10 @@ def expect_run(pool: ChildPool, levels: list[int]) -> None:
         return
     pool.converge_lanes = both_lanes_fit(levels)
     if isinstance(pool, Portable):
+        lanes = 2 if pool.converge_lanes else 1
+        numpy_levels = sum(1 for lv in levels if lv in LEVELS and LEVELS[lv].numpy)
         torch_levels = sum(1 for lv in levels if lv in LEVELS and not LEVELS[lv].numpy)
-        pool.start_ahead(torch_levels * (2 if pool.converge_lanes else 1))
+        pool.start_ahead(torch_levels * lanes, numpy_only=numpy_levels * lanes)
 
 
 def both_lanes_fit(levels: list[int]) -> bool:
@@ -377,6 +379,8 @@ class Portable(ChildPool):
         self.oom_score_adj: int | None = None
         self._spares: list[subprocess.Popen] = []  # started ahead, oldest first
         self._expected: int | None = None  # children with torch the run will still take (None: unknown)
+        self._numpy_spares: list[subprocess.Popen] = []  # numpy-only ones (the numpy level's), likewise
+        self._expected_numpy: int | None = None
         self._lock = threading.Lock()
 
     def alive(self) -> bool:
@@ -397,27 +401,30 @@ class Portable(ChildPool):
             **_own_process_group(),
         )
 
-    def _take_interpreter(self) -> subprocess.Popen:
-        """The oldest interpreter started ahead that is still alive, else a new one; then start the
-        next ones."""
+    def _take_interpreter(self, numpy_only: bool = False) -> subprocess.Popen:
+        """The oldest interpreter of the flavour started ahead that is still alive, else a new one;
+        then start the next ones."""
         with self._lock:
+            spares = self._numpy_spares if numpy_only else self._spares
             proc = None
-            while self._spares and proc is None:
-                candidate = self._spares.pop(0)
+            while spares and proc is None:
+                candidate = spares.pop(0)
                 proc = candidate if candidate.poll() is None else None
             if proc is None:
-                proc = self._start_interpreter()
-            if self._expected is not None:
+                proc = self._start_interpreter(numpy_only=numpy_only)
+            if numpy_only and self._expected_numpy is not None:
+                self._expected_numpy = max(0, self._expected_numpy - 1)
+            elif not numpy_only and self._expected is not None:
                 self._expected = max(0, self._expected - 1)
             self._start_spares()
         return proc
 
-    def start_ahead(self, count: int) -> None:
-        """The run will take ``count`` children with torch: start the first of them (at most
-        ``SPARES``) now, so that their imports run while the grader's own does, and never start
-        more than it will take."""
+    def start_ahead(self, count: int, numpy_only: int = 0) -> None:
+        """The run will take ``count`` children with torch and ``numpy_only`` of the numpy-only
+        flavour: start the first of them now, so that their imports run while the grader's own
+        does, and never start more than it will take."""
         with self._lock:
-            self._expected = count
+            self._expected, self._expected_numpy = count, numpy_only
             self._start_spares()
 
     def _wanted(self) -> int:
@@ -430,8 +437,23 @@ class Portable(ChildPool):
         cores = max(self.SPARES, machine.usable_cores() - 1)
         return min(self._expected, cores, max(1, available_memory() // 2 // self.SPARE_BYTES))
 
+    def _wanted_numpy_only(self) -> int:
+        """How many numpy-only interpreters to keep started ahead: as many as the run will still take
+        (the numpy level's one, or two with its convergence lane), one where its use is unknown.
+        Each imports numpy alone (about a tenth of torch's import and of its memory), so neither the
+        cores nor the memory bound them; started first, the numpy level graded first finds its
+        ready (it waited 0.1 s for its start after the grader's import, on two cores)."""
+        return 1 if self._expected_numpy is None else self._expected_numpy
+
     def _start_spares(self) -> None:
-        """Start interpreters ahead until ``_wanted`` are (call with the lock held)."""
+        """Start interpreters ahead until ``_wanted_numpy_only`` and ``_wanted`` are (call with the
+        lock held)."""
+        self._numpy_spares = [p for p in self._numpy_spares if p.poll() is None]
+        while len(self._numpy_spares) < self._wanted_numpy_only():
+            try:
+                self._numpy_spares.append(self._start_interpreter(numpy_only=True))
+            except OSError:
+                break
         self._spares = [p for p in self._spares if p.poll() is None]
         wanted = self._wanted()
         while len(self._spares) < wanted:
@@ -451,12 +473,7 @@ class Portable(ChildPool):
     ) -> Channel:
         config, lease = _child_config(scratch, limits, hide, device, numpy_only)
         try:
-            if numpy_only:  # it never imports torch: a fresh one, not the spare (which has torch)...
-                proc = self._start_interpreter(numpy_only=True)
-                with self._lock:  # ...which start now, so that the torch levels after it find them ready
-                    self._start_spares()
-            else:
-                proc = self._take_interpreter()
+            proc = self._take_interpreter(numpy_only=numpy_only)
         except OSError as exc:
             if lease is not None:
                 lease.release()
@@ -483,7 +500,7 @@ class Portable(ChildPool):
     def close(self) -> None:
         """End the interpreters started ahead (the children are ended by their channels)."""
         with self._lock:
-            spares, self._spares = self._spares, []
+            spares, self._spares, self._numpy_spares = self._spares + self._numpy_spares, [], []
         for proc in spares:
             kill_tree(proc.pid)
         for proc in spares:
