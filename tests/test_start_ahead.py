@@ -181,26 +181,32 @@ def test_a_cold_run_gives_convergence_an_interpreter_only_where_half_the_memory_
     assert not pools.both_lanes_fit(list(range(1, 9)))
 
 
-@pytest.mark.parametrize("method", ["portable", "spawn"])
-def test_start_pool_tells_a_cold_pool_its_lanes_and_starts_what_both_take(counted_portable, monkeypatch, method):
-    monkeypatch.setenv("KIT_SANDBOX_START", method)
+def test_start_pool_tells_the_portable_pool_its_lanes_and_starts_what_both_take(counted_portable, monkeypatch):
+    monkeypatch.setenv("KIT_SANDBOX_START", "portable")
     monkeypatch.setattr(machine, "usable_cores", lambda: 16)
     pool = start_pool(levels=list(range(1, 9)))
-    try:
-        assert pool.converge_lanes
-        if method == "portable":  # two per torch level, all at once: a core each
-            assert pool._expected == 14 and len(pool._spares) == 14
+    try:  # two per torch level, all at once: a core each; the numpy level's two
+        assert pool.converge_lanes and pool._expected == 14 and len(pool._spares) == 14
+        assert len(pool._numpy_spares) == 2
     finally:
         _forget(pool)
-        pool.close()
     monkeypatch.setattr(machine, "usable_cores", lambda: 8)
     pool = start_pool(levels=list(range(1, 9)))
     try:
-        assert not pool.converge_lanes
-        if method == "portable":
-            assert pool._expected == 7
+        assert not pool.converge_lanes and pool._expected == 7 and len(pool._numpy_spares) == 1
     finally:
         _forget(pool)
+
+
+def test_the_spawn_pool_keeps_one_interpreter_per_level_on_any_machine(monkeypatch):
+    """It starts nothing ahead: convergence lanes asked for before the checks would start one after
+    another, an import each, before the first check."""
+    monkeypatch.setenv("KIT_SANDBOX_START", "spawn")
+    monkeypatch.setattr(machine, "usable_cores", lambda: 64)
+    pool = start_pool(levels=list(range(1, 9)))
+    try:
+        assert pool.start_method == "spawn" and not pool.converge_lanes
+    finally:
         pool.close()
 
 

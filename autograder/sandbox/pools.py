@@ -56,10 +56,12 @@ class ChildPool:
     picks the kind."""
 
     start_method = ""  # "fork", "spawn" or "portable", reported with the protections
-    #: A cold pool's (spawn, portable) choice for a run on the CPU: whether each level's convergence
-    #: run gets a fresh interpreter of its own beside the level's main one, else it follows the
-    #: level's other checks in the main one. ``start_pool`` decides it from the run's levels
-    #: (``both_lanes_fit``); the warm pool's children cost a fork, and ``converge_lane`` decides there.
+    #: A cold pool's choice for a run on the CPU: whether each level's convergence run gets a fresh
+    #: interpreter of its own beside the level's main one, else it follows the level's other checks
+    #: in the main one. ``expect_run`` decides it for the portable pool from the run's levels
+    #: (``both_lanes_fit``); the spawn pool keeps one (it starts nothing ahead, so the convergence
+    #: lanes asked for before the checks would start one after another, an import each); the warm
+    #: pool's children cost a fork, and ``converge_lane`` decides there.
     converge_lanes = False
 
     def fork(
@@ -293,10 +295,8 @@ def expect_run(pool: ChildPool, levels: list[int]) -> None:
     (``both_lanes_fit``), and the portable pool starts the interpreters with torch the run will take
     (``Portable.start_ahead``). ``start_pool`` tells it of the first run; a caller that grades again
     with the same pool (``check --watch``, between saves) tells it of the next."""
-    if isinstance(pool, Zygote):
-        return
-    pool.converge_lanes = both_lanes_fit(levels)
     if isinstance(pool, Portable):
+        pool.converge_lanes = both_lanes_fit(levels)
         lanes = 2 if pool.converge_lanes else 1
         numpy_levels = sum(1 for lv in levels if lv in LEVELS and LEVELS[lv].numpy)
         torch_levels = sum(1 for lv in levels if lv in LEVELS and not LEVELS[lv].numpy)
@@ -304,8 +304,8 @@ def expect_run(pool: ChildPool, levels: list[int]) -> None:
 
 
 def both_lanes_fit(levels: list[int]) -> bool:
-    """Whether a cold pool's run of ``levels`` gives each level's convergence run an interpreter of
-    its own: only where every torch interpreter it then takes (two per torch level) has a usable
+    """Whether the portable pool's run of ``levels`` gives each level's convergence run an interpreter
+    of its own: only where every torch interpreter it then takes (two per torch level) has a usable
     core of its own beside the grader's, and half the available memory holds them (``SPARE_BYTES``
     each). Their imports then run side by side at no cost in time, and each level's run trains while
     its other checks are answered, not after them: on sixteen cores a ``check`` of all eight, on
