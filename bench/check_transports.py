@@ -104,6 +104,9 @@ def main(argv=None) -> int:
     ap.add_argument("--cores", type=int, nargs="*", default=[], help="the first N cores (one table each)")
     args = ap.parse_args(argv)
     for cores in args.cores or [None]:
+        if cores is not None and not 1 <= cores <= len(os.sched_getaffinity(0)):
+            print(f"{cores} cores: this process may use {len(os.sched_getaffinity(0))}; skipped\n", flush=True)
+            continue
         print(table(cores, args.rounds), flush=True)
         print(flush=True)
     return 0
