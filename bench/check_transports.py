@@ -103,9 +103,12 @@ def main(argv=None) -> int:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--cores", type=int, nargs="*", default=[], help="the first N cores (one table each)")
     args = ap.parse_args(argv)
+    # (CPU affinity is Linux's: elsewhere the table is of all the machine's cores)
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
     for cores in args.cores or [None]:
-        if cores is not None and not 1 <= cores <= len(os.sched_getaffinity(0)):
-            print(f"{cores} cores: this process may use {len(os.sched_getaffinity(0))}; skipped\n", flush=True)
+        if cores is not None and (usable is None or not 1 <= cores <= usable):
+            why = "this platform cannot pin a process to cores" if usable is None else f"this process may use {usable}"
+            print(f"{cores} cores: {why}; skipped\n", flush=True)
             continue
         print(table(cores, args.rounds), flush=True)
         print(flush=True)
