@@ -156,3 +156,23 @@ def test_a_process_trees_memory_and_its_end_without_proc():
     finally:
         sandbox.kill_tree(parent.pid)
         parent.wait(timeout=10)
+
+
+def test_closing_the_pool_ends_every_interpreter_it_started_ahead_of_both_flavours():
+    """Interpreters started ahead (torch's and the numpy level's numpy-only ones), those started to
+    replace the ones a grading took: none outlives the pool (a batch worker's, of unknown use)."""
+    pool = Portable()
+    taken = [pool._take_interpreter(numpy_only=True), pool._take_interpreter()]  # (as levels 1 and 2 would)
+    ahead = pool._spares + pool._numpy_spares
+    try:
+        assert len(pool._spares) == Portable.SPARES and len(pool._numpy_spares) == 1
+        assert all(p.poll() is None for p in ahead)
+        pool.close()
+        assert pool._spares == [] and pool._numpy_spares == []
+        assert all(p.poll() is not None for p in ahead)  # (close waited for each)
+    finally:
+        for proc in taken:  # (a level's channel ends its own; nobody configured these)
+            proc.kill()
+            proc.wait()
+            proc.stdin.close()
+            proc.stdout.close()
