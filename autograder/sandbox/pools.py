@@ -298,9 +298,15 @@ def expect_run(pool: ChildPool, levels: list[int]) -> None:
     if isinstance(pool, Portable):
         pool.converge_lanes = both_lanes_fit(levels)
         lanes = 2 if pool.converge_lanes else 1
-        numpy_levels = sum(1 for lv in levels if lv in LEVELS and LEVELS[lv].numpy)
-        torch_levels = sum(1 for lv in levels if lv in LEVELS and not LEVELS[lv].numpy)
+        torch_levels, numpy_levels = _torch_and_numpy_levels(levels)
         pool.start_ahead(torch_levels * lanes, numpy_only=numpy_levels * lanes)
+
+
+def _torch_and_numpy_levels(levels: list[int]) -> tuple[int, int]:
+    """How many of ``levels`` (those that exist) take children with torch, and how many numpy-only."""
+    known = [lv for lv in levels if lv in LEVELS]
+    numpy_levels = sum(1 for lv in known if LEVELS[lv].numpy)
+    return len(known) - numpy_levels, numpy_levels
 
 
 def both_lanes_fit(levels: list[int]) -> bool:
@@ -314,10 +320,11 @@ def both_lanes_fit(levels: list[int]) -> bool:
     level (docs/speed.md, "The cold path"; on two cores ``check 3`` took 1.77 s with both lanes
     against 1.38 s with one). A numpy level's interpreters import numpy alone (a tenth of torch's
     import) and are not counted: ``check 1`` took 1.34 s with both against 1.38 s on two cores."""
-    levels = [lv for lv in levels if lv in LEVELS]
-    torch_interpreters = 2 * sum(1 for lv in levels if not LEVELS[lv].numpy)
+    torch_levels, numpy_levels = _torch_and_numpy_levels(levels)
+    torch_interpreters = 2 * torch_levels
     fits_cores = torch_interpreters <= machine.usable_cores() - 1
-    return bool(levels) and fits_cores and torch_interpreters * Portable.SPARE_BYTES <= available_memory() // 2
+    fits_memory = torch_interpreters * Portable.SPARE_BYTES <= available_memory() // 2
+    return torch_levels + numpy_levels > 0 and fits_cores and fits_memory
 
 
 _SHARED: dict = {"pool": None, "at_exit": False}
