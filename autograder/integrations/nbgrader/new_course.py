@@ -9,7 +9,7 @@ from pathlib import Path
 from ...core import curriculum
 from ...core.settings import DEFAULT_CELL_TIMEOUT, default_seed
 from .gradebook import DEFAULT_COURSE_ID
-from .notebooks import assignment_id, notebook_name, source_notebook
+from .notebooks import assignment_id, assignments_pattern, notebook_name, source_notebook
 from .pregrade import DEFAULT_CALL_TIMEOUT, DEFAULT_SUBMISSION_TIMEOUT
 from .runner import nbgrader, put_scripts_on_path
 
@@ -242,8 +242,9 @@ def _generation_key(course: Path, level: int) -> str:
 
 def generate_changed(course: Path, levels: list[int], *, force: bool = False) -> list[int]:
     """``nbgrader generate_assignment`` for the levels whose source notebook or config changed since
-    their last generation (every one with ``force``); returns the levels generated. Each one costs
-    nbgrader's start-up (seconds), so an unchanged course regenerates nothing."""
+    their last generation (every one with ``force``); returns the levels generated. One command for
+    all of them (``assignments_pattern``): nbgrader's start-up (two seconds) once, not per level,
+    and an unchanged course regenerates nothing."""
     import json
 
     state_path = course / ".kit-logs" / "generated.json"
@@ -251,14 +252,17 @@ def generate_changed(course: Path, levels: list[int], *, force: bool = False) ->
         state = json.loads(state_path.read_text())
     except (OSError, ValueError):
         state = {}
-    done = []
-    for level in levels:
-        a, key = assignment_id(level), _generation_key(course, level)
-        if not force and state.get(a) == key and (course / "release" / a / notebook_name(level)).is_file():
-            continue
-        nbgrader(course, "generate_assignment", a, "--force", check=True)
-        state[a] = key
-        done.append(level)
+    keys = {level: _generation_key(course, level) for level in levels}
+    todo = [
+        level
+        for level in levels
+        if force
+        or state.get(assignment_id(level)) != keys[level]
+        or not (course / "release" / assignment_id(level) / notebook_name(level)).is_file()
+    ]
+    if todo:
+        nbgrader(course, "generate_assignment", assignments_pattern(todo), "--force", check=True)
+        state.update({assignment_id(level): keys[level] for level in todo})
     state_path.parent.mkdir(exist_ok=True)
     state_path.write_text(json.dumps(state, indent=2))
-    return done
+    return todo
