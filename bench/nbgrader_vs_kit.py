@@ -42,6 +42,7 @@ from autograder.integrations.nbgrader.course import (
     init_course,
     notebook_name,
 )
+from autograder.integrations.nbgrader.runner import beside_interpreter_env
 
 
 def submissions(course: Path, level: int, n: int) -> list[tuple[str, nbformat.NotebookNode]]:
@@ -80,7 +81,9 @@ def main(argv=None) -> int:
 
     cmd_nbgrader = [sys.executable, "-m", "nbgrader", "autograde", assignment_id(args.level), "--force"]
     t0 = time.perf_counter()
-    p1 = subprocess.run(cmd_nbgrader, cwd=course, capture_output=True, text=True)
+    # nbgrader and the kit of this checkout (PYTHONPATH), whichever kit the interpreter has installed
+    env = beside_interpreter_env()
+    p1 = subprocess.run(cmd_nbgrader, cwd=course, capture_output=True, text=True, env=env)
     t_nbgrader = time.perf_counter() - t0
 
     cmd_kit = [
@@ -102,7 +105,7 @@ def main(argv=None) -> int:
         "json",
     ]
     t0 = time.perf_counter()
-    p2 = subprocess.run(cmd_kit, cwd=ROOT, capture_output=True, text=True)
+    p2 = subprocess.run(cmd_kit, cwd=ROOT, capture_output=True, text=True, env=env)
     t_kit = time.perf_counter() - t0
 
     if p1.returncode != 0 or p2.returncode != 0:
@@ -115,7 +118,7 @@ def main(argv=None) -> int:
 
     # the hardened mode: no kernel at all, the official grades only (serial, like all of nbgrader)
     t0 = time.perf_counter()
-    p3 = subprocess.run(cmd_nbgrader + ["--no-execute"], cwd=course, capture_output=True, text=True)
+    p3 = subprocess.run(cmd_nbgrader + ["--no-execute"], cwd=course, capture_output=True, text=True, env=env)
     t_noexec = time.perf_counter() - t0
     book = gradebook_scores(course)
     differ += [s for s, _ in subs if abs(book[(s, assignment_id(args.level))]["score"] - kit[s]["score"]) > 1e-6]

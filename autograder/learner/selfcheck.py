@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import re
 import sys
 import uuid
@@ -35,6 +36,18 @@ from ..core.settings import default_seed
 
 #: The stages whose checks run a training loop: the panel shows their loss curve.
 CURVE_STAGES = (None, "train")
+
+#: Set (to "1") in the environment of the kernel that ``nbgrader autograde`` runs a submission in
+#: (``SafeExecute``). There each test cell's outputs are replaced by the official result of the
+#: kit's isolated grader after execution (``SetOfficialGrades``), so a self-check would be seen by
+#: no one: ``check`` says where the grade comes from and runs none (1.7 CPU-seconds a notebook at
+#: level 3; a class's autograde pays it for every notebook). A student who sets it only switches
+#: off their own self-checks; no grade is read from a kernel.
+AUTOGRADE_KERNEL = "KIT_AUTOGRADE_KERNEL"
+AUTOGRADE_NOTE = (
+    "nbgrader autograde: no self-check runs in this kernel; this cell's points are the official "
+    "grade, written after execution by the kit's isolated grader"
+)
 
 
 def hint(level: int, stage: str | None = None):
@@ -98,6 +111,9 @@ def check(level: int, stage: str | None = None, namespace: dict | None = None) -
     Returns the Report outside IPython; under IPython it returns None, so that the cell shows
     the panel rather than the Report's repr (call ``run`` for the Report).
     """
+    if os.environ.get(AUTOGRADE_KERNEL) == "1":
+        print(AUTOGRADE_NOTE)
+        return None
     if namespace is None:
         namespace = sys._getframe(1).f_globals  # the caller's: the notebook's globals
     # nbgrader fails a grade cell with any output on stderr. The student's own output is already

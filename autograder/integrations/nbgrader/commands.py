@@ -13,8 +13,9 @@ Two subcommands (``python -m autograder nbgrader ...``; the instructor's day is 
   generate -> place (or ``zip_collect`` for LMS downloads) -> autograde -> feedback -> export.
 
 How a grade is decided. ``nbgrader autograde`` still runs every notebook in a Jupyter kernel, as
-nbgrader always does, so the instructor sees the executed notebook, and the test cells print the
-in-kernel self-check. But nothing that happens in that kernel counts: the autograde pipeline
+nbgrader always does, so the instructor sees the executed notebook (its test cells run no
+self-check there: ``SafeExecute`` tells the kernel, ``selfcheck.AUTOGRADE_KERNEL``). But nothing
+that happens in that kernel counts: the autograde pipeline
 (``Autograde.autograde_preprocessors``, set in the course's config) has three kit preprocessors
 (``nbgrader_preprocessors.py``).
 
@@ -63,7 +64,7 @@ from ...core.submission import MAX_SOURCE_BYTES, read_regular
 from . import pregrade as nbgrader_pregrade
 from .gradebook import DEFAULT_COURSE_ID, _course_id, gradebook_scores
 from .new_course import generate_changed, init_course
-from .notebooks import assignment_id, course_levels, notebook_name
+from .notebooks import assignment_id, assignments_pattern, course_levels, notebook_name
 from .pregrade import DEFAULT_CALL_TIMEOUT, DEFAULT_SUBMISSION_TIMEOUT
 from .runner import nbgrader
 from .submissions import _digests, collect_lms, find_submissions, place_submissions
@@ -90,8 +91,8 @@ def run_course(
     workers (``jobs``) before nbgrader starts (nbgrader_pregrade.py), and nbgrader autogrades and
     writes feedback for all the levels in one command each. nbgrader's kernel run (``execute``)
     adds only fresh cell outputs to the feedback (the grades are the isolated grader's either way),
-    so it runs only when asked for; it costs a kernel and an in-kernel self-check per notebook, and
-    the parallel pass is then not used (a kernel runs as the instructor)."""
+    so it runs only when asked for; it costs a kernel per notebook (which imports torch and runs
+    the student's cells), and the parallel pass is then not used (a kernel runs as the instructor)."""
     course = Path(course).resolve()
     if not (course / "nbgrader_config.py").is_file():
         print(
@@ -126,7 +127,7 @@ def run_course(
     before = _digests(course / "submitted")
     if todo:
         # every level in one nbgrader command per step (nbgrader's start-up once, not per level)
-        a = assignment_id(min(todo)) if len(todo) == 1 else "level[" + "".join(str(lv) for lv in sorted(todo)) + "]"
+        a = assignments_pattern(sorted(todo))
         name = "-".join(assignment_id(lv) for lv in sorted(todo))
         pregraded, grading = (None, None) if execute else _pregrade(course, sorted(todo), force, jobs)
         try:
@@ -393,7 +394,7 @@ def register(subparsers) -> None:
         "--execute",
         action="store_true",
         help="also run each notebook in nbgrader's kernel (fresh outputs in the feedback; the grades "
-        "are the isolated grader's either way): a kernel and an in-kernel self-check per notebook",
+        "are the isolated grader's either way): a kernel per notebook",
     )
     r.add_argument(
         "--no-execute",

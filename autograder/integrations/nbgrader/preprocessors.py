@@ -25,6 +25,7 @@ from traitlets import Bool, Float, Integer, Unicode
 from ...core import curriculum
 from ...core.settings import default_seed
 from ...core.submission import MAX_SOURCE_BYTES, NotRegular, read_regular
+from ...learner.selfcheck import AUTOGRADE_KERNEL
 from ...sandbox import Limits, probe_isolation, shared_pool
 from .notebooks import (
     _KIT_GRADE_ID,
@@ -97,6 +98,10 @@ class SafeExecute(Execute):
     on to the official grade (which never depended on the kernel)."""
 
     def preprocess(self, nb, resources=None, km=None):
+        # The kernel (started with this process's environment) is told that its test cells' outputs
+        # will be replaced by the official grade: its self-checks do nothing (selfcheck.AUTOGRADE_KERNEL).
+        before = os.environ.get(AUTOGRADE_KERNEL)
+        os.environ[AUTOGRADE_KERNEL] = "1"
         try:
             return super().preprocess(nb, resources, km=km)
         except Exception as exc:  # noqa: BLE001 - DeadKernelError, CellTimeoutError, UnresponsiveKernelError...
@@ -110,6 +115,11 @@ class SafeExecute(Execute):
                 str(exc)[:200],
             )
             return nb, resources
+        finally:
+            if before is None:
+                os.environ.pop(AUTOGRADE_KERNEL, None)
+            else:
+                os.environ[AUTOGRADE_KERNEL] = before
 
 
 class IsolatedGrades(NbGraderPreprocessor):
