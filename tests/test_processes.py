@@ -13,8 +13,11 @@ import pytest
 from autograder.sandbox import channels, processes
 
 ROOT_USER = os.getuid() == 0
-#: uids no one on this machine uses (the sandbox's own start elsewhere: uids.SANDBOX_UID_BASE)
+#: uids no one on this machine uses (the sandbox's own start elsewhere: uids.SANDBOX_UID_BASE). Each
+#: test has its own: the tests of this file may run at once on two xdist workers, and each counts
+#: (and kills) every process of its uids; sharing them, one test's sleepers were the other's.
 UID_A, UID_B, UID_C = 64_771, 64_772, 64_773
+UID_STUCK, UID_FREE = 64_774, 64_775
 
 
 def _sleeper(uid: int | None = None) -> subprocess.Popen:
@@ -92,7 +95,7 @@ def test_kill_users_ends_every_process_of_each_user_and_no_other(sleepers, monke
 @pytest.mark.skipif(not ROOT_USER, reason="needs root: processes of other users")
 def test_a_uid_is_kept_while_a_process_of_it_cannot_be_ended(sleepers, monkeypatch):
     """kill_users gives up after its rounds and names the users left; reap_all frees the others only."""
-    sleepers(UID_A)
+    sleepers(UID_STUCK)
     time.sleep(0.2)
     monkeypatch.setattr(processes.os, "kill", lambda pid, sig: None)  # (a process no signal ends)
 
@@ -107,10 +110,10 @@ def test_a_uid_is_kept_while_a_process_of_it_cannot_be_ended(sleepers, monkeypat
         def __init__(self, uid):
             self.uid, self.uid_lease = uid, Lease(uid)
 
-    stuck, free = Chan(UID_A), Chan(UID_B)
+    stuck, free = Chan(UID_STUCK), Chan(UID_FREE)
     lease_a, lease_b = stuck.uid_lease, free.uid_lease
     monkeypatch.setattr(processes, "EXIT_PAUSE", 0.001)
-    assert processes.kill_users({UID_A, UID_B}, rounds=3) == {UID_A}
+    assert processes.kill_users({UID_STUCK, UID_FREE}, rounds=3) == {UID_STUCK}
     channels.reap_all([stuck, free])
     assert not lease_a.released and stuck.uid_lease is lease_a
     assert lease_b.released and free.uid_lease is None
