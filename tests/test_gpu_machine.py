@@ -75,6 +75,25 @@ def test_the_warm_pool_grades_the_reference_in_full_where_a_gpu_is_visible(simul
     assert (r.score, r.errors) == (r.max_score, []), [(c.id, c.message) for c in r.checks if not c.passed]
 
 
+@pytest.mark.parametrize("gpu", [False, True], ids=["no_gpu", "gpu_visible"])
+def test_portable_interpreters_warm_up_ahead_only_where_no_gpu_may_be_visible(monkeypatch, gpu):
+    """The portable pool's interpreters run the zygote's warm-up while they wait for their
+    configuration, except where the probe says a GPU may be visible (``--imports-only``: no backward
+    pass before the child hides the devices it does not use); either way the reference gets full
+    marks through them."""
+    monkeypatch.setattr(sandbox.pools, "GPU_PROBE", lambda: gpu)
+    pool = Portable()
+    try:
+        assert pool.gpu is gpu
+        pool.start_ahead(1, numpy_only=1)
+        started = [list(p.args) for p in pool._spares + pool._numpy_spares]
+        assert len(started) == 2 and all(("--imports-only" in args) is gpu for args in started), started
+        r = grade(ROOT / "solutions", [1, 3], SEED, pool=pool)
+    finally:
+        pool.close()
+    assert (r.score, r.errors) == (r.max_score, []), [(c.id, c.message) for c in r.checks if not c.passed]
+
+
 def test_the_probe_finds_a_gpu_without_initialising_cuda(monkeypatch):
     """KIT_ASSUME_GPU decides where it is set; else a GPU's device node and a torch built for one."""
     monkeypatch.setenv("KIT_ASSUME_GPU", "1")

@@ -382,7 +382,12 @@ class Portable(ChildPool):
 
     start_method = "portable"
 
-    def __init__(self):
+    def __init__(self, gpu: bool | None = None):
+        """``gpu``: whether a GPU may be visible here (default: ``GPU_PROBE()``). Each interpreter
+        runs the zygote's warm-up while it waits for its configuration (a backward pass, optimizer
+        steps), except where one may be: a backward pass before the child hides the devices it does
+        not use would start torch's device threads with the GPUs in view (``--imports-only``)."""
+        self.gpu = GPU_PROBE() if gpu is None else gpu
         self.oom_score_adj: int | None = None
         self._spares: list[subprocess.Popen] = []  # started ahead, oldest first
         self._expected: int | None = None  # children with torch the run will still take (None: unknown)
@@ -397,7 +402,7 @@ class Portable(ChildPool):
         self.oom_score_adj = value
 
     def _start_interpreter(self, numpy_only: bool = False) -> subprocess.Popen:
-        args = ["--pipe", "--numpy-only"] if numpy_only else ["--pipe"]
+        args = ["--pipe"] + (["--numpy-only"] if numpy_only else []) + (["--imports-only"] if self.gpu else [])
         return subprocess.Popen(
             child_command(*args),
             stdin=subprocess.PIPE,
