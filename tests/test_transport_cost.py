@@ -1,0 +1,31 @@
+"""bench/transport_cost.py --idle: before each cold grade the portable pool is told the level's one
+interpreter, of the level's flavour, so that none starts (and imports beside it) during the grade."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _bench():
+    spec = importlib.util.spec_from_file_location("transport_cost", ROOT / "bench" / "transport_cost.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class CountingPool:
+    def __init__(self):
+        self.told = []
+
+    def start_ahead(self, count, numpy_only=0):
+        self.told.append((count, numpy_only))
+
+
+def test_idle_rounds_start_exactly_the_levels_one_interpreter_ahead():
+    bench, pool = _bench(), CountingPool()
+    bench.ready_and_idle(pool, 1, 0.0)  # the numpy level: one numpy-only interpreter, none with torch
+    bench.ready_and_idle(pool, 3, 0.0)
+    assert pool.told == [(0, 1), (1, 0)]
