@@ -3,20 +3,18 @@ replace exactly the rules they name before the CLI's own command line runs."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import bench_scripts
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def _bench():
-    spec = importlib.util.spec_from_file_location("check_transports", ROOT / "bench" / "check_transports.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return bench_scripts.load("check_transports")
 
 
 def test_a_core_count_the_process_may_not_use_is_skipped_with_the_reason(capsys):

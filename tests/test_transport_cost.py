@@ -3,17 +3,11 @@ interpreter, of the level's flavour, so that none starts (and imports beside it)
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parent.parent
+import bench_scripts
 
 
 def _bench():
-    spec = importlib.util.spec_from_file_location("transport_cost", ROOT / "bench" / "transport_cost.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return bench_scripts.load("transport_cost")
 
 
 class CountingPool:
