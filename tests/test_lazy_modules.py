@@ -1,8 +1,10 @@
 """The stand-ins of the grading children (autograder/child/lazy_modules.py): optimizers step, and
 backward passes given their gradient run, exactly as with the real torch._dynamo and
 torch.fx.experimental.symbolic_shapes, and import nothing; anything else of either gets the real
-module, and torch's own behaviour from then on. Each case runs in a fresh interpreter (a stand-in
-must be installed before anything imports its module)."""
+module, and torch's own behaviour from then on. Each case runs in a process where torch was imported
+and nothing else done (a stand-in must be installed before anything imports its module): a child
+forked from one interpreter that imported torch (tests/forked_interpreters.py), or a fresh
+interpreter where there is no fork."""
 
 from __future__ import annotations
 
@@ -14,7 +16,20 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.slow  # (a fresh interpreter per test: `make test` runs them, `make test-fast` not)
+from forked_interpreters import TorchForks
+
+pytestmark = pytest.mark.slow  # (torch._dynamo imported for real by many: `make test` runs them, `make test-fast` not)
+
+_FORKS: list[TorchForks] = []
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _forks():
+    forks = TorchForks()
+    _FORKS.append(forks)
+    yield forks
+    _FORKS.remove(forks)
+    forks.close()
 
 
 LAZY = Path(__file__).resolve().parent.parent / "autograder" / "child" / "lazy_modules.py"
@@ -54,7 +69,7 @@ def run(body: str, install: bool | str = True) -> dict:
     """``install``: the children's stand-ins (True), none (False), or this line's."""
     setup = install if isinstance(install, str) else ("lazy.install(torch)\n" if install else "")
     code = PRELUDE + setup + TRAIN + textwrap.dedent(body)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    out = _FORKS[0].run(code, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     return json.loads(out.stdout.strip().splitlines()[-1])
 
