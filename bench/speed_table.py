@@ -2,7 +2,8 @@
 
     python bench/speed_table.py [--repeat 3] [--n 12] [--skip-nbgrader]
 
-Measures (medians of --repeat runs, wall clock):
+Measures (medians of --repeat runs, wall clock; (a) and (b)'s commands run in turn, round by round,
+after one round that is not counted):
   (a) `python -c "import torch"` — the baseline every ratio divides by;
   (b) `python -m autograder check` of one level and of all eight, on the reference; also one level
       on the cold path (KIT_SANDBOX_START=spawn: a fresh interpreter per child, for platforms where
@@ -35,6 +36,19 @@ def wall(cmd, env=None, **kw) -> float:
     if out.returncode not in (0,):
         raise SystemExit(f"{' '.join(map(str, cmd))} failed ({out.returncode}):\n{out.stderr[-2000:]}")
     return time.perf_counter() - t0
+
+
+def interleaved(commands: dict, rounds: int) -> dict:
+    """The median wall time of each command, ``{name: (argv, env)}``, run in turn round by round
+    (after one unmeasured round): a busy spell of the machine then hits every row alike, and the
+    ratios to the first row, taken in the same rounds, keep their meaning."""
+    times = {name: [] for name in commands}
+    for measured in [False] + [True] * rounds:
+        for name, (cmd, env) in commands.items():
+            elapsed = wall(cmd, env=env)
+            if measured:
+                times[name].append(elapsed)
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def watch_rechecks(repeat: int, level: int = 3, env=None, pause: float = 2.0) -> list[float]:
@@ -100,19 +114,22 @@ def main(argv=None) -> int:
     ap.add_argument("--skip-nbgrader", action="store_true")
     ap.add_argument("--each-level", action="store_true", help="also time check of each level alone")
     args = ap.parse_args(argv)
-    rows = {}
     med = lambda f: statistics.median(f() for _ in range(args.repeat))  # noqa: E731
-    rows["(a) python -c 'import torch'"] = med(lambda: wall([PY, "-c", "import torch"]))
     check = [PY, "-m", "autograder", "check", "--dir", str(ROOT / "solutions")]
-    rows["(b) check, one level (3)"] = med(lambda: wall(check + ["3"]))
-    rows["(b) check, all eight levels"] = med(lambda: wall(check))
-    if args.each_level:
-        for level in range(1, 9):
-            rows[f"(b) check, level {level} alone"] = med(lambda level=level: wall(check + [str(level)]))
     import os
 
     spawn_env = dict(os.environ, KIT_SANDBOX_START="spawn")
-    rows["(b) check, one level (3), cold path (spawn)"] = med(lambda: wall(check + ["3"], env=spawn_env))
+    commands = {
+        "(a) python -c 'import torch'": ([PY, "-c", "import torch"], None),
+        "(b) check, one level (3)": (check + ["3"], None),
+        "(b) check, all eight levels": (check, None),
+        **{
+            f"(b) check, level {level} alone": (check + [str(level)], None)
+            for level in (range(1, 9) if args.each_level else ())
+        },
+        "(b) check, one level (3), cold path (spawn)": (check + ["3"], spawn_env),
+    }
+    rows = interleaved(commands, args.repeat)
     rows["(b) check --watch, one level (3): save to result"] = statistics.median(watch_rechecks(args.repeat))
     portable_env = dict(os.environ, KIT_SANDBOX_START="portable")
     rows["(b) check --watch, one level (3), portable: save to result"] = statistics.median(
