@@ -21,7 +21,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
 #: The server: import torch, then per request line fork a child that runs the script as __main__.
@@ -63,15 +62,6 @@ for line in sys.stdin:
 """
 
 
-@dataclass
-class Completed:
-    """What ``subprocess.run(..., capture_output=True, text=True)`` gives, the fields tests read."""
-
-    returncode: int
-    stdout: str
-    stderr: str
-
-
 class TorchForks:
     """Run scripts, each in a child forked from one interpreter that imported torch; ``close()`` ends
     the server, and a script past its timeout ends with it."""
@@ -88,11 +78,11 @@ class TorchForks:
                 start_new_session=True,  # (its children share its process group: one kill ends all)
             )
 
-    def run(self, code: str, timeout: float = 300) -> Completed:
+    def run(self, code: str, timeout: float = 300) -> subprocess.CompletedProcess:
+        """What ``subprocess.run([python, "-c", code], capture_output=True, text=True)`` would give."""
         if self._server is None or self._server.poll() is not None:
             code = '__import__("torch")\n' + code  # (the same start: torch imported, no name bound)
-            out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout)
-            return Completed(out.returncode, out.stdout, out.stderr)
+            return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout)
         out, err = Path(self._dir.name, "out"), Path(self._dir.name, "err")
         out.write_text("")
         err.write_text("")
@@ -106,7 +96,8 @@ class TorchForks:
         if not reply:  # (the server died: say so with what the child left)
             raise RuntimeError(f"the fork server ended: {err.read_text(errors='replace')[-2000:]}")
         returncode = json.loads(reply)["returncode"]
-        return Completed(returncode, out.read_text(errors="replace"), err.read_text(errors="replace"))
+        stdout, stderr = out.read_text(errors="replace"), err.read_text(errors="replace")
+        return subprocess.CompletedProcess(["<forked>", "-c", code], returncode, stdout, stderr)
 
     def close(self, kill: bool = False) -> None:
         """End the server: at once with ``kill`` (and a child still running with it: its process

@@ -39,7 +39,7 @@ def forks(request, monkeypatch):
     if request.param == "fork":
         yield request.getfixturevalue("server")
         return
-    monkeypatch.delattr(forked_interpreters.os, "fork")  # (as on Windows)
+    monkeypatch.delattr(forked_interpreters.os, "fork", raising=False)  # (as on Windows)
     forks = TorchForks()
     yield forks
     forks.close()
